@@ -1,0 +1,166 @@
+//! The HTTP handlers, one per route, called by the Lambda binaries and the local runner alike.
+//! Each takes its clients as arguments and answers a response; every error becomes
+//! problem+json in `respond`, the one place that happens.
+
+mod event_types;
+mod webhooks;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub use event_types::list_event_types;
+pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
+
+use crate::auth::Caller;
+use crate::config::ApiSettings;
+use crate::error::{Error, problem_response};
+use crate::model::{EntityId, WebhookId};
+
+/// Largest accepted request body (DESIGN.md 7: 413 above it).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+const DEFAULT_PAGE_SIZE: usize = 20;
+const MAX_PAGE_SIZE: usize = 100;
+
+/// Answers the handler's result, turning an error into problem+json for this request.
+pub fn respond(request: &Request, result: Result<Response<Body>, Error>) -> Response<Body> {
+    result.unwrap_or_else(|err| problem_response(&err, request.raw_http_path()))
+}
+
+/// A caller allowed to act on the managing entity of the path.
+pub(crate) struct Scoped {
+    pub caller: Caller,
+    pub entity: EntityId,
+}
+
+/// The checks every route makes first: claims (401), `Wink-Version` (400).
+pub(crate) fn caller(request: &Request, settings: &ApiSettings) -> Result<Caller, Error> {
+    let caller = Caller::from_request(request, &settings.entities_claim)?;
+    match request.headers().get("wink-version").map(HeaderValue::to_str) {
+        None | Some(Ok("2.0")) => Ok(caller),
+        Some(_) => Err(Error::BadRequest("unsupported Wink-Version; the supported version is 2.0".into())),
+    }
+}
+
+/// `caller`, then the path's entity (400 if not a UUID), which the caller must manage: any
+/// other entity is a 404, so that other tenants' ids cannot be probed.
+pub(crate) fn scoped(request: &Request, settings: &ApiSettings) -> Result<Scoped, Error> {
+    let caller = caller(request, settings)?;
+    let entity = path_param(request, "entityId", EntityId::parse)?;
+    if !caller.may_manage(entity) {
+        return Err(Error::NotFound);
+    }
+    Ok(Scoped { caller, entity })
+}
+
+pub(crate) fn webhook_id(request: &Request) -> Result<WebhookId, Error> {
+    path_param(request, "webhookId", WebhookId::parse)
+}
+
+fn path_param<T>(request: &Request, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, Error> {
+    let params = request.path_parameters();
+    let value = params.first(name).ok_or_else(|| Error::BadRequest(format!("missing path parameter {name}")))?;
+    parse(value).map_err(Error::BadRequest)
+}
+
+/// The body as a JSON object: 413 when too large, 400 when not a JSON object.
+pub(crate) fn json_object(request: &Request) -> Result<Map<String, Value>, Error> {
+    let bytes = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::BadRequest("a JSON object body is required".into()));
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
+        Err(err) => Err(Error::BadRequest(format!("the body is not valid JSON: {err}"))),
+    }
+}
+
+/// `If-Match`: `"3"` (our ETags), `W/"3"`, or `*` (any current version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IfMatch {
+    Any,
+    Version(u64),
+}
+
+pub(crate) fn if_match(request: &Request) -> Result<Option<IfMatch>, Error> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(Some(IfMatch::Any));
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(|version| Some(IfMatch::Version(version)))
+        .map_err(|_| Error::BadRequest(format!("If-Match {text:?} is not an ETag of this API")))
+}
+
+pub(crate) fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `limit` (1..=100, default 20) and the opaque `cursor` of a list route.
+pub(crate) fn page_request(request: &Request) -> Result<crate::store::PageRequest, Error> {
+    let query = request.query_string_parameters();
+    let limit = match query.first("limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| Error::BadRequest(format!("limit must be an integer from 1 to {MAX_PAGE_SIZE}")))?,
+    };
+    let after = query.first("cursor").filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+    Ok(crate::store::PageRequest { limit, after })
+}
+
+pub(crate) fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn decode_cursor(text: &str) -> Result<Uuid, Error> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| Error::BadRequest("cursor is not one this API returned".into()))
+}
+
+/// `{"items": [...], "nextCursor": ...}`
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListOut<T: Serialize> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, Error> {
+    json_response_with(status, body, &[])
+}
+
+pub(crate) fn json_response_with(
+    status: StatusCode,
+    body: &impl Serialize,
+    headers: &[(header::HeaderName, String)],
+) -> Result<Response<Body>, Error> {
+    let text = serde_json::to_string(body).map_err(Error::internal)?;
+    let mut builder = Response::builder().status(status).header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::Text(text)).map_err(Error::internal)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! The caller, as the API Gateway JWT authorizer describes it (DESIGN.md 5.4). The handler
+//! trusts these claims because the authorizer (or the local runner) already checked the token.
+
+use std::collections::HashSet;
+
+use lambda_http::{Request, RequestExt, request::RequestContext};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::model::EntityId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityScope {
+    All,
+    Only(HashSet<Uuid>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's `sub`, recorded as `userIdentifier` on writes.
+    pub subject: String,
+    pub entities: EntityScope,
+}
+
+impl Caller {
+    /// Reads `sub` and the entities claim from the request context. No claims, or no `sub`,
+    /// is unauthorized.
+    pub fn from_request(request: &Request, entities_claim: &str) -> Result<Self, Error> {
+        let claims = request
+            .request_context_ref()
+            .and_then(RequestContext::authorizer)
+            .and_then(|authorizer| authorizer.jwt.as_ref())
+            .map(|jwt| &jwt.claims)
+            .ok_or(Error::Unauthorized)?;
+        let subject = claims.get("sub").filter(|s| !s.is_empty()).ok_or(Error::Unauthorized)?;
+        let entities = claims.get(entities_claim).map_or(EntityScope::Only(HashSet::new()), |v| parse_entities(v));
+        Ok(Self { subject: subject.clone(), entities })
+    }
+
+    pub fn may_manage(&self, entity: EntityId) -> bool {
+        match &self.entities {
+            EntityScope::All => true,
+            EntityScope::Only(ids) => ids.contains(&entity.0),
+        }
+    }
+}
+
+/// The entities claim as API Gateway passes it: always a string, holding `*`, space-separated
+/// UUIDs, a JSON array, or an array the authorizer flattened to `[a b]`. Entries that are not
+/// UUIDs grant nothing.
+pub fn parse_entities(claim: &str) -> EntityScope {
+    let claim = claim.trim();
+    if claim == "*" {
+        return EntityScope::All;
+    }
+    let entries: Vec<String> = match serde_json::from_str::<Vec<String>>(claim) {
+        Ok(list) => list,
+        Err(_) => claim
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .map(|s| s.trim_matches('"').to_string())
+            .collect(),
+    };
+    if entries.iter().any(|e| e == "*") {
+        return EntityScope::All;
+    }
+    EntityScope::Only(entries.iter().filter_map(|e| Uuid::parse_str(e).ok()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+    const B: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
+
+    fn ids(list: &[&str]) -> EntityScope {
+        EntityScope::Only(list.iter().map(|s| Uuid::parse_str(s).expect("uuid")).collect())
+    }
+
+    #[test]
+    fn every_documented_claim_form() {
+        assert_eq!(parse_entities("*"), EntityScope::All);
+        assert_eq!(parse_entities(&format!("{A} {B}")), ids(&[A, B]));
+        assert_eq!(parse_entities(&format!("[\"{A}\",\"{B}\"]")), ids(&[A, B]));
+        assert_eq!(parse_entities(&format!("[{A} {B}]")), ids(&[A, B]));
+        assert_eq!(parse_entities("[*]"), EntityScope::All);
+        assert_eq!(parse_entities(&format!("not-a-uuid {A}")), ids(&[A]));
+        assert_eq!(parse_entities(""), ids(&[]));
+    }
+
+    #[test]
+    fn scope_decides_access() {
+        let caller = Caller { subject: "u".into(), entities: ids(&[A]) };
+        assert!(caller.may_manage(EntityId::parse(A).expect("uuid")));
+        assert!(!caller.may_manage(EntityId::parse(B).expect("uuid")));
+    }
+}

@@ -1,0 +1,77 @@
+//! Settings read from the environment (DESIGN.md section 4).
+
+use std::time::Duration;
+
+use crate::model::UrlPolicy;
+
+/// What every API handler needs to know beyond the request itself.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The authorizer claim that lists the entities a caller may manage.
+    pub entities_claim: String,
+    pub url_policy: UrlPolicy,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self { entities_claim: "entities".into(), url_policy: UrlPolicy::default() }
+    }
+}
+
+impl ApiSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
+            url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is required")]
+    Missing { name: &'static str },
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid { name: &'static str, value: String, reason: String },
+}
+
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+pub fn env_required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing { name })
+}
+
+pub fn env_bool(name: &'static str) -> Result<bool, ConfigError> {
+    match std::env::var(name).unwrap_or_default().to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" => Ok(false),
+        "true" | "1" | "yes" => Ok(true),
+        other => Err(ConfigError::Invalid { name, value: other.to_string(), reason: "expected true or false".into() }),
+    }
+}
+
+/// Parses `500ms`, `5s`, `5m`, `2h`, `5d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| e.to_string())
+}
+
+pub fn env_duration(name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    let value = env_or(name, default);
+    parse_duration(&value).map_err(|reason| ConfigError::Invalid { name, value, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_the_documented_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("5d"), Ok(Duration::from_secs(5 * 86400)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

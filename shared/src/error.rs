@@ -1,0 +1,196 @@
+//! The one error type of the service, and the one place it becomes an HTTP response.
+
+use lambda_http::{Body, Response, http::header::CONTENT_TYPE};
+use serde::Serialize;
+use serde_json::json;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A field that failed validation, as listed in `properties.errors` of a 422.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request carries no valid authorizer claims")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("the version in the body is stale; the current version is {current}")]
+    VersionConflict { current: u64 },
+    #[error("If-Match does not match the current version {current}")]
+    PreconditionFailed { current: u64 },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{}", summary(.0))]
+    Validation(Vec<FieldError>),
+    /// A dependency (DynamoDB, SQS) failed or could not be reached; the client may retry.
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl Error {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self::Unavailable(source.into())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized => 401,
+            Self::NotFound => 404,
+            Self::VersionConflict { .. } => 409,
+            Self::PreconditionFailed { .. } => 412,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::Validation(_) => 422,
+            Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    fn problem_type(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "/problems/bad-request",
+            Self::Unauthorized => "/problems/unauthorized",
+            Self::NotFound => "/problems/not-found",
+            Self::VersionConflict { .. } => "/problems/version-conflict",
+            Self::PreconditionFailed { .. } => "/problems/precondition-failed",
+            Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
+            Self::Validation(_) => "/problems/validation",
+            Self::Internal(_) => "/problems/internal",
+            Self::Unavailable(_) => "/problems/unavailable",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "Bad request",
+            Self::Unauthorized => "Unauthorized",
+            Self::NotFound => "Not found",
+            Self::VersionConflict { .. } => "Version conflict",
+            Self::PreconditionFailed { .. } => "Precondition failed",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::Validation(_) => "Invalid request",
+            Self::Internal(_) => "Internal error",
+            Self::Unavailable(_) => "Service unavailable",
+        }
+    }
+
+    fn properties(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::VersionConflict { current } | Self::PreconditionFailed { current } => {
+                Some(json!({ "currentVersion": current }))
+            }
+            Self::Validation(errors) => Some(json!({ "errors": errors })),
+            _ => None,
+        }
+    }
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+/// The error with every cause after it, for logs: "a: b: c".
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Turns an error into an RFC 9457 problem+json response. Server errors are logged with their
+/// cause and answered with a body that says nothing about internals.
+pub fn problem_response(err: &Error, instance: &str) -> Response<Body> {
+    let status = err.status();
+    if status >= 500 {
+        tracing::error!(status, error = %chain(err), instance, "request failed");
+    } else {
+        tracing::info!(status, error = %err, instance, "request refused");
+    }
+    let detail = if status >= 500 { err.title().to_string() } else { err.to_string() };
+    let mut body = json!({
+        "type": err.problem_type(),
+        "title": err.title(),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    });
+    if let Some(properties) = err.properties() {
+        body["properties"] = properties;
+    }
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() =
+        lambda_http::http::StatusCode::from_u16(status).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, lambda_http::http::HeaderValue::from_static("application/problem+json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).expect("problem body is JSON")
+    }
+
+    #[test]
+    fn validation_lists_every_field() {
+        let err = Error::Validation(vec![
+            FieldError::new("name", "must not be blank"),
+            FieldError::new("eventUrl", "must be an https URL"),
+        ]);
+        let response = problem_response(&err, "/api/x");
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+        let body = body_json(&response);
+        assert_eq!(body["type"], "/problems/validation");
+        assert_eq!(body["instance"], "/api/x");
+        assert_eq!(body["properties"]["errors"][1]["field"], "eventUrl");
+        assert_eq!(body["detail"], "name must not be blank; eventUrl must be an https URL");
+    }
+
+    #[test]
+    fn conflict_carries_current_version() {
+        let body = body_json(&problem_response(&Error::VersionConflict { current: 7 }, "/i"));
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["properties"]["currentVersion"], 7);
+    }
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let err = Error::internal(std::io::Error::other("table webhooks-prod: secret detail"));
+        let response = problem_response(&err, "/i");
+        assert_eq!(response.status(), 500);
+        let text = std::str::from_utf8(response.body().as_ref()).expect("utf-8");
+        assert!(!text.contains("secret detail"), "{text}");
+        assert_eq!(chain(&err), "internal error: table webhooks-prod: secret detail");
+    }
+}

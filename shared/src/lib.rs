@@ -1,0 +1,14 @@
+//! Everything the webhook functions share: the domain model and its validation, the one
+//! error type and its problem+json form, the caller's claims, the store and its two
+//! implementations, and the HTTP handlers the Lambda binaries and the local runner call.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod runtime;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{Error, FieldError};

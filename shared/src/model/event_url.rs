@@ -1,0 +1,148 @@
+//! `eventUrl`: where deliveries go, and which addresses it may never reach (SSRF).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+const MAX_URL_LEN: usize = 2048;
+
+/// Whether plain `http` and loopback/private targets are allowed (local use and tests only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlPolicy {
+    pub allow_private: bool,
+}
+
+/// An absolute URL that passed the URL policy when it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventUrl(Url);
+
+impl EventUrl {
+    pub fn parse(text: &str, policy: UrlPolicy) -> Result<Self, String> {
+        if text.len() > MAX_URL_LEN {
+            return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        }
+        let url = Url::parse(text).map_err(|e| format!("must be an absolute URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if policy.allow_private => {}
+            _ => return Err("must be an https URL".into()),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain a user name or password".into());
+        }
+        if !policy.allow_private && host_is_forbidden(&url) {
+            return Err("must not point to a loopback, private or link-local address".into());
+        }
+        Ok(Self(url))
+    }
+
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+fn host_is_forbidden(url: &Url) -> bool {
+    match url.host() {
+        None => true,
+        Some(Host::Ipv4(ip)) => is_forbidden_ip(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => is_forbidden_ip(IpAddr::V6(ip)),
+        Some(Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
+        }
+    }
+}
+
+/// Addresses a delivery must never reach unless private URLs are allowed: loopback, private,
+/// link-local (which holds the 169.254.169.254 metadata service), unique-local, CGNAT,
+/// unspecified, broadcast, multicast and documentation ranges, also when IPv4-mapped in IPv6.
+pub fn is_forbidden_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_forbidden_ip(IpAddr::V4(v4)),
+            None => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+                    // 64:ff9b::/96 (NAT64) can embed any IPv4 address, private ones included.
+                    || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRICT: UrlPolicy = UrlPolicy { allow_private: false };
+    const LOCAL: UrlPolicy = UrlPolicy { allow_private: true };
+
+    #[test]
+    fn accepts_public_https() {
+        let url = EventUrl::parse("https://api.example.com/webhooks/wink/events", STRICT);
+        assert_eq!(url.map(|u| u.as_str().to_string()).as_deref(), Ok("https://api.example.com/webhooks/wink/events"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_public_https_url() {
+        let cases = [
+            ("http://api.example.com/", "must be an https URL"),
+            ("ftp://api.example.com/", "must be an https URL"),
+            ("/relative/path", "must be an absolute URL"),
+            ("https://user:pw@api.example.com/", "must not contain a user name or password"),
+            ("https://127.0.0.1/hook", "loopback"),
+            ("https://10.0.0.1/hook", "loopback"),
+            ("https://169.254.169.254/latest/meta-data", "loopback"),
+            ("https://[::1]/hook", "loopback"),
+            ("https://[::ffff:10.1.2.3]/hook", "loopback"),
+            ("https://[fd00:ec2::254]/hook", "loopback"),
+            ("https://localhost:8080/hook", "loopback"),
+            ("https://metadata.google.internal/", "loopback"),
+        ];
+        for (url, expected) in cases {
+            let err = EventUrl::parse(url, STRICT).expect_err(url);
+            assert!(err.contains(expected), "{url}: {err}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        assert!(EventUrl::parse(&long, STRICT).is_err());
+    }
+
+    #[test]
+    fn allow_private_admits_http_and_loopback_but_not_credentials() {
+        assert!(EventUrl::parse("http://127.0.0.1:9000/hook", LOCAL).is_ok());
+        assert!(EventUrl::parse("http://u:p@127.0.0.1/", LOCAL).is_err());
+    }
+
+    #[test]
+    fn public_addresses_are_not_forbidden() {
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_forbidden_ip(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["100.64.0.1", "0.0.0.0", "255.255.255.255", "fe80::1", "64:ff9b::a00:1"] {
+            assert!(is_forbidden_ip(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Small parsed types: each constructor is the only way in, so a value that exists is valid.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::catalog::{catalog, is_known_event_type};
+
+macro_rules! uuid_id {
+    ($name:ident, $what:literal) => {
+        #[doc = concat!("The id of a ", $what, ".")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<Self, String> {
+                Uuid::parse_str(text).map(Self).map_err(|_| format!("{} id {text:?} is not a UUID", $what))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(EntityId, "managing entity");
+uuid_id!(WebhookId, "webhook");
+
+/// A webhook's display name: 1 to 100 characters, not blank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WebhookName(String);
+
+impl WebhookName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Err("must not be blank".into());
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One entry of `eventList`: every event, a family (`booking.*`) or one known type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventPattern {
+    All,
+    Prefix(String),
+    Exact(String),
+}
+
+impl EventPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text == "*" {
+            return Ok(Self::All);
+        }
+        if let Some(prefix) = text.strip_suffix(".*") {
+            let family = format!("{prefix}.");
+            if !prefix.is_empty() && catalog().iter().any(|t| t.name.starts_with(&family)) {
+                return Ok(Self::Prefix(family));
+            }
+            return Err(format!("{text:?} matches no known event type"));
+        }
+        if is_known_event_type(text) {
+            return Ok(Self::Exact(text.to_string()));
+        }
+        Err(format!("{text:?} is not a known event type"))
+    }
+
+    pub fn matches(&self, event_type: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Prefix(family) => event_type.starts_with(family.as_str()),
+            Self::Exact(name) => name == event_type,
+        }
+    }
+}
+
+impl fmt::Display for EventPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::All => f.write_str("*"),
+            Self::Prefix(family) => write!(f, "{family}*"),
+            Self::Exact(name) => f.write_str(name),
+        }
+    }
+}
+
+/// `eventList`: at most 50 patterns, duplicates dropped, empty meaning every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventList(Vec<EventPattern>);
+
+impl EventList {
+    pub const MAX_ENTRIES: usize = 50;
+
+    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let mut patterns: Vec<EventPattern> = Vec::new();
+        let mut problems = Vec::new();
+        for entry in entries {
+            match EventPattern::parse(entry) {
+                Ok(pattern) if !patterns.contains(&pattern) => patterns.push(pattern),
+                Ok(_) => {}
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.join(", "));
+        }
+        if patterns.len() > Self::MAX_ENTRIES {
+            return Err(format!("must have at most {} entries", Self::MAX_ENTRIES));
+        }
+        Ok(Self(patterns))
+    }
+
+    pub fn matches(&self, event_type: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|p| p.matches(event_type))
+    }
+
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl Serialize for EventList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_strings().serialize(serializer)
+    }
+}
+
+/// Stored lists were parsed when written; a pattern the catalog no longer knows is kept out
+/// rather than failing the whole record.
+impl<'de> Deserialize<'de> for EventList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries = Vec::<String>::deserialize(deserializer)?;
+        Ok(Self(entries.iter().filter_map(|e| EventPattern::parse(e).ok()).collect()))
+    }
+}
+
+/// Custom headers sent with every delivery: at most 20, valid names and values, none that the
+/// platform sets itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CustomHeaders(BTreeMap<String, String>);
+
+impl CustomHeaders {
+    pub const MAX_ENTRIES: usize = 20;
+    const MAX_VALUE_LEN: usize = 4096;
+    const RESERVED: [&'static str; 9] = [
+        "host",
+        "content-length",
+        "content-type",
+        "connection",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "keep-alive",
+        "proxy-connection",
+    ];
+
+    pub fn parse(entries: BTreeMap<String, String>) -> Result<Self, String> {
+        if entries.len() > Self::MAX_ENTRIES {
+            return Err(format!("must have at most {} entries", Self::MAX_ENTRIES));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (name, value) in &entries {
+            let header = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("{name:?} is not a valid header name"))?;
+            let lower = header.as_str();
+            if Self::RESERVED.contains(&lower) || lower.starts_with("webhook-") {
+                return Err(format!("{name:?} is set by the platform and cannot be overridden"));
+            }
+            if !seen.insert(lower.to_string()) {
+                return Err(format!("{name:?} is given more than once"));
+            }
+            if value.len() > Self::MAX_VALUE_LEN || http::HeaderValue::from_str(value).is_err() {
+                return Err(format!(
+                    "the value of {name:?} must be printable ASCII without line breaks, at most {} bytes",
+                    Self::MAX_VALUE_LEN
+                ));
+            }
+        }
+        Ok(Self(entries))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// A signing secret: `whsec_` and the base64 of 32 random bytes. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    const PREFIX: &'static str = "whsec_";
+
+    pub fn from_key(key: &[u8]) -> Self {
+        Self(format!("{}{}", Self::PREFIX, STANDARD.encode(key)))
+    }
+
+    /// The HMAC key: the base64-decoded part after `whsec_`.
+    pub fn key(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        STANDARD.decode(self.0.strip_prefix(Self::PREFIX).unwrap_or(&self.0))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(redacted)")
+    }
+}
+
+/// A UTC instant written as `2026-11-22T10:00:00.000Z`: milliseconds, so that what is stored
+/// and read back compares equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        let millis = at.timestamp_millis();
+        Self(DateTime::from_timestamp_millis(millis).unwrap_or(at))
+    }
+
+    pub fn get(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| Self::new(at.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_not_blank_and_not_too_long() {
+        assert!(WebhookName::parse("Booking confirmation sync").is_ok());
+        assert!(WebhookName::parse("   ").is_err());
+        assert!(WebhookName::parse(&"é".repeat(100)).is_ok());
+        assert!(WebhookName::parse(&"é".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn event_patterns_match_as_documented() {
+        let list = EventList::parse(["booking.created", "payment.*", "booking.created"]).expect("valid");
+        assert_eq!(list.to_strings(), ["booking.created", "payment.*"]);
+        assert!(list.matches("booking.created"));
+        assert!(list.matches("payment.refunded"));
+        assert!(!list.matches("booking.cancelled"));
+        assert!(EventList::parse([]).expect("empty").matches("booking.cancelled"));
+        assert!(EventList::parse(["*"]).expect("star").matches("payment.failed"));
+    }
+
+    #[test]
+    fn unknown_event_types_are_refused() {
+        let err = EventList::parse(["booking.created", "booking.exploded", "nothing.*", ".*"]).expect_err("unknown");
+        assert!(err.contains("booking.exploded") && err.contains("nothing.*") && err.contains("\".*\""), "{err}");
+    }
+
+    #[test]
+    fn header_rules() {
+        let ok = |pairs: &[(&str, &str)]| {
+            CustomHeaders::parse(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        };
+        assert!(ok(&[("X-Api-Key", "abc")]).is_ok());
+        for reserved in ["Host", "content-type", "Content-Length", "webhook-signature", "Transfer-Encoding"] {
+            assert!(ok(&[(reserved, "x")]).is_err(), "{reserved}");
+        }
+        assert!(ok(&[("bad header", "x")]).is_err());
+        assert!(ok(&[("X-Injected", "a\r\nHost: evil")]).is_err());
+        assert!(ok(&[("X-A", "1"), ("x-a", "2")]).is_err());
+        let many: Vec<(String, String)> = (0..21).map(|i| (format!("X-H{i}"), "v".into())).collect();
+        assert!(CustomHeaders::parse(many.into_iter().collect()).is_err());
+    }
+
+    #[test]
+    fn secret_is_whsec_and_32_bytes_and_never_debug_printed() {
+        let secret = WebhookSecret::from_key(&[7u8; 32]);
+        assert!(secret.expose().starts_with("whsec_"));
+        assert_eq!(secret.key().expect("base64"), vec![7u8; 32]);
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(redacted)");
+    }
+
+    #[test]
+    fn timestamps_have_milliseconds_and_z() {
+        let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123456Z").expect("time");
+        let ts = Timestamp::new(at.with_timezone(&Utc));
+        assert_eq!(ts.to_string(), "2026-11-22T10:00:00.123Z");
+        let back: Timestamp = serde_json::from_value(serde_json::json!(ts)).expect("round trip");
+        assert_eq!(back, ts);
+    }
+}

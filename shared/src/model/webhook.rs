@@ -1,0 +1,257 @@
+//! The webhook subscription: its stored record, its public form, and the input that writes it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::fields::{Fields, as_bool, as_str, as_string_array, as_string_map};
+use super::{
+    CustomHeaders, EntityId, EventList, EventUrl, Timestamp, UrlPolicy, WebhookId, WebhookName, WebhookSecret,
+};
+use crate::error::Error;
+
+const MAX_OWNER_NAME_CHARS: usize = 200;
+
+/// A webhook as the API shows it (DESIGN.md 5.1): everything but the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookOut {
+    pub id: WebhookId,
+    pub created_date: Timestamp,
+    pub last_update: Timestamp,
+    /// How many times the record was persisted: 1 after create, +1 on every write.
+    pub version: u64,
+    pub user_identifier: String,
+    pub owner_identifier: EntityId,
+    pub owner_name: Option<String>,
+    pub name: WebhookName,
+    pub enabled: bool,
+    pub event_url: EventUrl,
+    pub event_list: EventList,
+    pub headers: CustomHeaders,
+    pub send_data: bool,
+    pub disabled_reason: Option<String>,
+}
+
+/// A webhook as stored: the public form and its signing secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    #[serde(flatten)]
+    pub info: WebhookOut,
+    pub secret: WebhookSecret,
+}
+
+/// The create response: the only time the secret is shown.
+#[derive(Debug, Serialize)]
+pub struct WebhookCreated<'a> {
+    #[serde(flatten)]
+    pub webhook: &'a WebhookOut,
+    pub secret: &'a str,
+}
+
+/// The mutable fields of a webhook, parsed from a create, PUT or merged PATCH body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookIn {
+    pub name: WebhookName,
+    pub owner_name: Option<String>,
+    pub enabled: bool,
+    pub event_url: EventUrl,
+    pub event_list: EventList,
+    pub headers: CustomHeaders,
+    pub send_data: bool,
+    /// The version the writer read (for PUT and PATCH), if the body states one.
+    pub version: Option<u64>,
+}
+
+impl WebhookIn {
+    /// Parses a request body for the entity of the path, listing every invalid field.
+    pub fn parse(body: &Map<String, Value>, entity: EntityId, policy: UrlPolicy) -> Result<Self, Error> {
+        let mut fields = Fields::new(body);
+        let name = fields.required("name", |v| WebhookName::parse(as_str(v)?));
+        let owner_name = parse_entity(&mut fields, body, entity);
+        let enabled = fields.optional("enabled", || true, as_bool);
+        let event_url = fields.required("eventUrl", |v| EventUrl::parse(as_str(v)?, policy));
+        let event_list = fields.optional("eventList", EventList::default, |v| EventList::parse(as_string_array(v)?));
+        let headers = fields.optional("headers", CustomHeaders::default, |v| CustomHeaders::parse(as_string_map(v)?));
+        let send_data = fields.optional("sendData", || true, as_bool);
+        let version = fields.optional(
+            "version",
+            || None,
+            |v| v.as_u64().filter(|n| *n >= 1).map(Some).ok_or_else(|| "must be a positive integer".into()),
+        );
+        match (name, owner_name, enabled, event_url, event_list, headers, send_data, version) {
+            (
+                Some(name),
+                Some(owner_name),
+                Some(enabled),
+                Some(event_url),
+                Some(event_list),
+                Some(headers),
+                Some(send_data),
+                Some(version),
+            ) if fields.errors.is_empty() => {
+                Ok(Self { name, owner_name, enabled, event_url, event_list, headers, send_data, version })
+            }
+            _ => Err(fields.into_error()),
+        }
+    }
+
+    /// The input document that would write `webhook` as it is: the base a merge patch applies to.
+    pub fn document_of(webhook: &WebhookOut) -> Value {
+        json!({
+            "name": webhook.name,
+            "entity": {"id": webhook.owner_identifier, "name": webhook.owner_name},
+            "enabled": webhook.enabled,
+            "eventUrl": webhook.event_url,
+            "eventList": webhook.event_list,
+            "headers": webhook.headers,
+            "sendData": webhook.send_data,
+        })
+    }
+}
+
+/// `entity {id, name}`: the id, when given, must be the path's; the name becomes `ownerName`.
+fn parse_entity(fields: &mut Fields<'_>, body: &Map<String, Value>, entity: EntityId) -> Option<Option<String>> {
+    let Some(value) = body.get("entity").filter(|v| !v.is_null()) else {
+        return Some(None);
+    };
+    let Some(object) = value.as_object() else {
+        fields.push("entity", "must be an object with id and name");
+        return None;
+    };
+    let mut ok = true;
+    match object.get("id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(id)) if EntityId::parse(id).is_ok_and(|id| id == entity) => {}
+        Some(_) => {
+            fields.push("entity.id", "must be the managing entity id of the path");
+            ok = false;
+        }
+    }
+    let name = match object.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) if name.chars().count() <= MAX_OWNER_NAME_CHARS => Some(name.clone()),
+        Some(_) => {
+            fields.push("entity.name", format!("must be a string of at most {MAX_OWNER_NAME_CHARS} characters"));
+            ok = false;
+            None
+        }
+    };
+    ok.then_some(name)
+}
+
+impl Webhook {
+    /// A new webhook at version 1.
+    pub fn create(
+        input: WebhookIn,
+        id: WebhookId,
+        owner: EntityId,
+        user: &str,
+        now: Timestamp,
+        secret: WebhookSecret,
+    ) -> Self {
+        let info = WebhookOut {
+            id,
+            created_date: now,
+            last_update: now,
+            version: 1,
+            user_identifier: user.to_string(),
+            owner_identifier: owner,
+            owner_name: input.owner_name,
+            name: input.name,
+            enabled: input.enabled,
+            event_url: input.event_url,
+            event_list: input.event_list,
+            headers: input.headers,
+            send_data: input.send_data,
+            disabled_reason: None,
+        };
+        Self { info, secret }
+    }
+
+    /// This webhook with every mutable field replaced, one version later.
+    pub fn updated(&self, input: WebhookIn, user: &str, now: Timestamp) -> Self {
+        let info = WebhookOut {
+            last_update: now,
+            version: self.info.version + 1,
+            user_identifier: user.to_string(),
+            owner_name: input.owner_name,
+            name: input.name,
+            enabled: input.enabled,
+            event_url: input.event_url,
+            event_list: input.event_list,
+            headers: input.headers,
+            send_data: input.send_data,
+            ..self.info.clone()
+        };
+        Self { info, secret: self.secret.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+    const POLICY: UrlPolicy = UrlPolicy { allow_private: false };
+
+    fn entity() -> EntityId {
+        EntityId::parse(ENTITY).expect("uuid")
+    }
+
+    fn parse(body: Value) -> Result<WebhookIn, Error> {
+        let Value::Object(map) = body else { panic!("test bodies are objects") };
+        WebhookIn::parse(&map, entity(), POLICY)
+    }
+
+    #[test]
+    fn minimal_body_takes_the_defaults() {
+        let input = parse(json!({"name": "Sync", "eventUrl": "https://api.example.com/hook"})).expect("valid");
+        assert!(input.enabled && input.send_data);
+        assert_eq!(input.event_list, EventList::default());
+        assert_eq!(input.owner_name, None);
+        assert_eq!(input.version, None);
+    }
+
+    #[test]
+    fn every_bad_field_is_listed() {
+        let err = parse(json!({
+            "name": " ",
+            "entity": {"id": "00000000-0000-0000-0000-000000000000", "name": "X"},
+            "enabled": "yes",
+            "eventUrl": "http://api.example.com",
+            "eventList": ["booking.created", "nope"],
+            "headers": {"Host": "x"},
+            "sendData": 1,
+            "version": 0
+        }))
+        .expect_err("invalid");
+        let Error::Validation(errors) = err else { panic!("expected validation, got {err:?}") };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "entity.id", "enabled", "eventUrl", "eventList", "headers", "sendData", "version"]);
+    }
+
+    #[test]
+    fn missing_required_fields_are_named() {
+        let Err(Error::Validation(errors)) = parse(json!({})) else { panic!("expected validation") };
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["name", "eventUrl"]);
+    }
+
+    #[test]
+    fn the_document_of_a_webhook_parses_back_to_it() {
+        let input = parse(json!({
+            "name": "Sync", "entity": {"id": ENTITY, "name": "The Siam"}, "enabled": false,
+            "eventUrl": "https://api.example.com/hook", "eventList": ["payment.*"],
+            "headers": {"X-Api-Key": "abc"}, "sendData": false
+        }))
+        .expect("valid");
+        let webhook = Webhook::create(
+            input.clone(),
+            WebhookId(uuid::Uuid::nil()),
+            entity(),
+            "user-1",
+            Timestamp::new(chrono::Utc::now()),
+            WebhookSecret::from_key(&[1; 32]),
+        );
+        assert_eq!(parse(WebhookIn::document_of(&webhook.info)).expect("round trip"), input);
+    }
+}

@@ -1,0 +1,79 @@
+//! Where webhooks live. One narrow trait per operation, so each handler asks only for what it
+//! uses; `MemoryStore` and `DynamoStore` implement them with the same semantics, which the
+//! contract tests in `tests/` check against both.
+
+mod dynamo;
+mod memory;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use dynamo::DynamoStore;
+pub use memory::MemoryStore;
+
+use crate::error::Error;
+use crate::model::{EntityId, Webhook, WebhookId};
+
+/// One page request: at most `limit` items after the item with id `after`, in id order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub after: Option<Uuid>,
+}
+
+/// One page: `next` is the id to continue after, present only when more items follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Uuid>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` items read in order: the extra one only says
+    /// that there is more, so that `next` is never a cursor to an empty page.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> Uuid) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(&id_of)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
+#[async_trait]
+pub trait WebhookGet: Send + Sync {
+    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error>;
+}
+
+#[async_trait]
+pub trait WebhookList: Send + Sync {
+    /// The owner's webhooks in creation order (their ids are UUIDv7).
+    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error>;
+}
+
+#[async_trait]
+pub trait WebhookInsert: Send + Sync {
+    /// Stores a webhook whose id is new.
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), Error>;
+}
+
+#[async_trait]
+pub trait WebhookReplace: Send + Sync {
+    /// Replaces the stored webhook only if its version is still `expected`; otherwise
+    /// `VersionConflict` with the stored version, or `NotFound`.
+    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), Error>;
+}
+
+#[async_trait]
+pub trait WebhookDelete: Send + Sync {
+    /// Deletes the webhook, if `expected` is given only at that version (`VersionConflict`
+    /// otherwise); `NotFound` when there is none.
+    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), Error>;
+}
+
+/// Every webhook operation: what the local runner and the contract tests hold.
+pub trait WebhookStore: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete {}
+
+impl<T: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore for T {}
