@@ -51,4 +51,9 @@ impl Context {
     pub fn new(settings: crate::config::ApiSettings) -> Self {
         Self { clock: Arc::new(SystemClock), ids: Arc::new(RandomIds), settings }
     }
+
+    /// The system clock and random ids, with settings from the environment.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        crate::config::ApiSettings::from_env().map(Self::new)
+    }
 }

@@ -1,0 +1,12 @@
+//! Lambda for POST /api/managing-entity/{entityId}/webhook: creates a webhook subscription.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{api, aws, runtime::Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let ctx = Context::from_env()?;
+    let store = aws::dynamo_store_from_env().await?;
+    run(service_fn(|request| async { Ok::<_, Error>(api::create_webhook(&ctx, &store, request).await) })).await
+}

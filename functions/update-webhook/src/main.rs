@@ -1,0 +1,12 @@
+//! Lambda for PUT and PATCH /api/managing-entity/{entityId}/webhook/{webhookId}, version-guarded.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{api, aws, runtime::Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let ctx = Context::from_env()?;
+    let store = aws::dynamo_store_from_env().await?;
+    run(service_fn(|request| async { Ok::<_, Error>(api::update_webhook(&ctx, &store, request).await) })).await
+}

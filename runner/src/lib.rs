@@ -1,0 +1,124 @@
+//! The local runner: the whole API on one machine, through the very handlers the Lambda
+//! functions run, routed and authorized as API Gateway would (DESIGN.md section 3).
+
+pub mod dev_auth;
+pub mod gateway;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode, Uri, header};
+use lambda_http::Request;
+use shared::api;
+use shared::runtime::Context;
+use shared::store::{DynamoStore, MemoryStore, WebhookStore};
+use tokio::net::TcpListener;
+
+pub use dev_auth::DevAuth;
+use routes::{Function, RouteTable};
+
+/// Lambda's own limit on a synchronous request payload.
+const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Where the runner keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In-process storage: no AWS, no Docker, no Java.
+    Memory,
+    /// DynamoDB through the standard AWS SDK environment, on this table (created if missing).
+    Aws { table: String },
+}
+
+pub struct App {
+    ctx: Context,
+    store: Arc<dyn WebhookStore>,
+    auth: DevAuth,
+    routes: RouteTable,
+}
+
+impl App {
+    pub async fn new(ctx: Context, backend: &Backend, auth: DevAuth) -> Result<Self, shared::Error> {
+        let store: Arc<dyn WebhookStore> = match backend {
+            Backend::Memory => Arc::new(MemoryStore::new()),
+            Backend::Aws { table } => {
+                let client = aws_sdk_dynamodb::Client::new(&shared::aws::sdk_config().await);
+                let store = DynamoStore::new(client, table);
+                store.ensure_table().await?;
+                Arc::new(store)
+            }
+        };
+        Ok(Self { ctx, store, auth, routes: RouteTable::new() })
+    }
+
+    /// Invokes `function` as Lambda would, with the event API Gateway would send.
+    async fn invoke(&self, function: Function, request: Request) -> lambda_http::Response<lambda_http::Body> {
+        let (ctx, store) = (&self.ctx, self.store.as_ref());
+        match function {
+            Function::CreateWebhook => api::create_webhook(ctx, store, request).await,
+            Function::ListWebhooks => api::list_webhooks(ctx, store, request).await,
+            Function::GetWebhook => api::get_webhook(ctx, store, request).await,
+            Function::UpdateWebhook => api::update_webhook(ctx, store, request).await,
+            Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
+            Function::ListEventTypes => api::list_event_types(ctx, request).await,
+        }
+    }
+
+    /// The claims of the bearer token, stringified as the JWT authorizer passes them, or
+    /// `None` (the handler then answers 401).
+    fn authorize(&self, headers: &HeaderMap) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        match self.auth.verify(token.trim()) {
+            Ok(claims) => Some(dev_auth::stringify_claims(&claims)),
+            Err(err) => {
+                tracing::info!(error = %err, "token refused");
+                None
+            }
+        }
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).layer(DefaultBodyLimit::max(LAMBDA_PAYLOAD_LIMIT)).with_state(app)
+}
+
+async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(route) = app.routes.find(method.as_str(), uri.path()) else {
+        // API Gateway's own answer for a request no route matches.
+        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], r#"{"message":"Not Found"}"#)
+            .into_response();
+    };
+    let incoming = gateway::Incoming {
+        method: method.as_str(),
+        path: uri.path(),
+        raw_query: uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+    };
+    let event = gateway::event(&incoming, &route, app.authorize(&headers));
+    match gateway::request(&event) {
+        Ok(request) => gateway::into_http(app.invoke(route.function, request).await).map(axum::body::Body::from),
+        Err(err) => {
+            tracing::error!(error = %err, "could not build the API Gateway event");
+            (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal Server Error"}"#).into_response()
+        }
+    }
+}
+
+/// Serves the app on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, app: Arc<App>) -> std::io::Result<()> {
+    axum::serve(listener, router(app)).await
+}
+
+/// Starts the app on a free loopback port in the background (tests).
+pub async fn spawn(app: App) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(listener, Arc::new(app)));
+    Ok(addr)
+}

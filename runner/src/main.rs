@@ -1,0 +1,43 @@
+//! `make run`: the webhook API on http://127.0.0.1:3000 with a ready-to-use dev token.
+
+use std::sync::Arc;
+
+use shared::config::{ConfigError, env_or};
+use shared::runtime::Context;
+use webhooks_local::{App, Backend, DevAuth};
+
+const DEV_SECRET: &str = "webhooks-local-dev-secret-not-for-production";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    shared::telemetry::init();
+    let backend = match env_or("WEBHOOKS_BACKEND", "memory").as_str() {
+        "memory" => Backend::Memory,
+        "aws" => Backend::Aws { table: env_or("TABLE_NAME", "webhooks") },
+        other => Err(ConfigError::Invalid {
+            name: "WEBHOOKS_BACKEND",
+            value: other.into(),
+            reason: "expected memory or aws".into(),
+        })?,
+    };
+    let port: u16 = env_or("PORT", "3000").parse()?;
+    let auth = DevAuth::new(
+        env_or("WEBHOOKS_DEV_JWT_SECRET", DEV_SECRET),
+        env_or("WEBHOOKS_DEV_JWT_ISSUER", "webhooks-local"),
+        env_or("WEBHOOKS_DEV_JWT_AUDIENCE", "webhooks-api"),
+    );
+    let token = auth.issue("local-developer", "*", chrono::Duration::days(30))?;
+    let app = App::new(Context::from_env()?, &backend, auth).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    println!(
+        "\nWebhooks API ({backend:?} backend) on {url}\n\n\
+         Dev token (sub local-developer, entities *, valid 30 days):\n  export TOKEN={token}\n\n\
+         Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" {url}/api/event-types\n  \
+         curl -si -X POST -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
+         {url}/api/managing-entity/d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69/webhook \\\n    \
+         -d '{{\"name\":\"Booking sync\",\"eventUrl\":\"https://api.example.com/hooks\",\"eventList\":[\"booking.*\"]}}'\n"
+    );
+    webhooks_local::serve(listener, Arc::new(app)).await?;
+    Ok(())
+}

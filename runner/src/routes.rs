@@ -1,0 +1,94 @@
+//! The HTTP API's routes, as `template.yaml` declares them to API Gateway, and the function
+//! each one invokes.
+
+use std::collections::HashMap;
+
+/// One Lambda function of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    UpdateWebhook,
+    DeleteWebhook,
+    ListEventTypes,
+}
+
+pub const WEBHOOKS: &str = "/api/managing-entity/{entityId}/webhook";
+pub const WEBHOOK: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
+
+/// Method, path template (API Gateway's syntax), function.
+pub const ROUTES: &[(&str, &str, Function)] = &[
+    ("POST", WEBHOOKS, Function::CreateWebhook),
+    ("GET", WEBHOOKS, Function::ListWebhooks),
+    ("GET", WEBHOOK, Function::GetWebhook),
+    ("PUT", WEBHOOK, Function::UpdateWebhook),
+    ("PATCH", WEBHOOK, Function::UpdateWebhook),
+    ("DELETE", WEBHOOK, Function::DeleteWebhook),
+    ("GET", "/api/event-types", Function::ListEventTypes),
+];
+
+/// A request matched to its route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub function: Function,
+    /// `"GET /api/event-types"`, as API Gateway's `routeKey`.
+    pub route_key: String,
+    pub path_parameters: HashMap<String, String>,
+}
+
+pub struct RouteTable {
+    paths: matchit::Router<Vec<(&'static str, Function, &'static str)>>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        let mut by_path: HashMap<&str, Vec<(&'static str, Function, &'static str)>> = HashMap::new();
+        for (method, path, function) in ROUTES {
+            by_path.entry(path).or_default().push((method, *function, path));
+        }
+        let mut paths = matchit::Router::new();
+        for (path, methods) in by_path {
+            // The table above is fixed; a conflict is a programming error caught by the tests.
+            if let Err(err) = paths.insert(path, methods) {
+                panic!("route table: {err}");
+            }
+        }
+        Self { paths }
+    }
+
+    /// The route API Gateway would pick for this method and path, if any.
+    pub fn find(&self, method: &str, path: &str) -> Option<Matched> {
+        let found = self.paths.at(path).ok()?;
+        let (_, function, template) = found.value.iter().find(|(m, _, _)| *m == method)?;
+        Some(Matched {
+            function: *function,
+            route_key: format!("{method} {template}"),
+            path_parameters: found.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        })
+    }
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_like_api_gateway() {
+        let table = RouteTable::new();
+        let found = table.find("PATCH", "/api/managing-entity/e1/webhook/w1").expect("route");
+        assert_eq!(found.function, Function::UpdateWebhook);
+        assert_eq!(found.route_key, format!("PATCH {WEBHOOK}"));
+        assert_eq!(found.path_parameters["entityId"], "e1");
+        assert_eq!(found.path_parameters["webhookId"], "w1");
+        assert_eq!(table.find("GET", "/api/event-types").map(|m| m.function), Some(Function::ListEventTypes));
+        assert_eq!(table.find("POST", "/api/event-types"), None);
+        assert_eq!(table.find("GET", "/api/nothing"), None);
+    }
+}
