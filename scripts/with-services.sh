@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs a command with DynamoDB Local and the SQS emulator listening on free loopback ports,
+# and the standard AWS SDK environment pointing at them. Both stop when the command ends,
+# whether it passed or failed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+"$root/scripts/install-tools.sh"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something answers HTTP on the port (any status will do).
+wait_for_http() {
+  python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request, urllib.error
+port, name = sys.argv[1], sys.argv[2]
+deadline = time.time() + 60
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(f"{name} did not start on port {port} within 60 s")
+PY
+}
+
+logs="$root/target/services"
+mkdir -p "$logs"
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+ddb_port=$(free_port)
+(cd "$tools/dynamodb-local" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+  -inMemory -port "$ddb_port" >"$logs/dynamodb-local.log" 2>&1) &
+pids+=($!)
+
+sqs_port=$(free_port)
+"$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$sqs_port" >"$logs/moto.log" 2>&1 &
+pids+=($!)
+
+wait_for_http "$ddb_port" "DynamoDB Local"
+wait_for_http "$sqs_port" "the SQS emulator"
+echo "DynamoDB Local on 127.0.0.1:$ddb_port, SQS emulator on 127.0.0.1:$sqs_port (logs in target/services)" >&2
+
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$sqs_port"
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+
+"$@"

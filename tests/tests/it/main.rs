@@ -1,0 +1,6 @@
+//! One integration-test binary: the store contract on both stores, and the API over HTTP
+//! through the local runner on both backends. DynamoDB Local is started by `make test`.
+
+mod api;
+mod helpers;
+mod store_contract;

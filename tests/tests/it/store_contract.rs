@@ -1,0 +1,141 @@
+//! The store contract: every check runs on `MemoryStore` and on `DynamoStore` (DynamoDB
+//! Local), so the embedded runner behaves as production does.
+
+use serde_json::json;
+use shared::Error;
+use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
+use shared::store::{PageRequest, WebhookStore};
+
+use crate::helpers::{ENTITY, OTHER_ENTITY};
+
+fn entity(id: &str) -> EntityId {
+    EntityId::parse(id).expect("uuid")
+}
+
+fn webhook(owner: &str, name: &str) -> Webhook {
+    let body = json!({
+        "name": name,
+        "entity": {"name": "The Siam Residences, Bangkok"},
+        "eventUrl": "https://api.example.com/hooks",
+        "eventList": ["booking.created", "payment.*"],
+        "headers": {"X-Api-Key": "abc"},
+    });
+    let input =
+        WebhookIn::parse(body.as_object().expect("object"), entity(owner), UrlPolicy::default()).expect("valid input");
+    Webhook::create(
+        input,
+        WebhookId(uuid::Uuid::now_v7()),
+        entity(owner),
+        "tester",
+        Timestamp::new(chrono::Utc::now()),
+        WebhookSecret::from_key(&[9; 32]),
+    )
+}
+
+fn renamed(stored: &Webhook, name: &str) -> Webhook {
+    let mut next = stored.clone();
+    next.info.name = shared::model::WebhookName::parse(name).expect("name");
+    next.info.version += 1;
+    next
+}
+
+async fn insert_then_get_round_trips(store: &dyn WebhookStore) {
+    let stored = webhook(ENTITY, "Round trip");
+    store.insert_webhook(&stored).await.expect("insert");
+    let got = store.get_webhook(entity(ENTITY), stored.info.id).await.expect("get");
+    assert_eq!(got, Some(stored.clone()), "every field, the secret included, comes back");
+    let elsewhere = store.get_webhook(entity(OTHER_ENTITY), stored.info.id).await.expect("get");
+    assert_eq!(elsewhere, None, "a webhook belongs to its owner only");
+    assert!(store.insert_webhook(&stored).await.is_err(), "an id is inserted once");
+}
+
+async fn replace_is_conditional_on_version(store: &dyn WebhookStore) {
+    let v1 = webhook(ENTITY, "Versioned");
+    store.insert_webhook(&v1).await.expect("insert");
+    let v2 = renamed(&v1, "Second");
+    store.replace_webhook(&v2, 1).await.expect("fresh version is written");
+    let stale = store.replace_webhook(&renamed(&v1, "Lost update"), 1).await;
+    assert!(matches!(stale, Err(Error::VersionConflict { current: 2 })), "{stale:?}");
+    let got = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
+    assert_eq!(got, v2);
+    let missing = store.replace_webhook(&webhook(ENTITY, "Ghost"), 1).await;
+    assert!(matches!(missing, Err(Error::NotFound)), "{missing:?}");
+}
+
+async fn delete_checks_version_and_existence(store: &dyn WebhookStore) {
+    let stored = webhook(ENTITY, "Doomed");
+    store.insert_webhook(&stored).await.expect("insert");
+    let (owner, id) = (entity(ENTITY), stored.info.id);
+    let stale = store.delete_webhook(owner, id, Some(5)).await;
+    assert!(matches!(stale, Err(Error::VersionConflict { current: 1 })), "{stale:?}");
+    assert!(store.get_webhook(owner, id).await.expect("get").is_some(), "a refused delete deletes nothing");
+    store.delete_webhook(owner, id, Some(1)).await.expect("delete");
+    assert_eq!(store.get_webhook(owner, id).await.expect("get"), None);
+    assert!(matches!(store.delete_webhook(owner, id, None).await, Err(Error::NotFound)));
+    assert!(matches!(store.delete_webhook(owner, id, Some(1)).await, Err(Error::NotFound)));
+}
+
+async fn list_pages_in_id_order_without_loss(store: &dyn WebhookStore) {
+    let mut ids = Vec::new();
+    for i in 0..45 {
+        let stored = webhook(ENTITY, &format!("Hook {i}"));
+        store.insert_webhook(&stored).await.expect("insert");
+        ids.push(stored.info.id.0);
+    }
+    store.insert_webhook(&webhook(OTHER_ENTITY, "Not mine")).await.expect("insert");
+    ids.sort();
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = store.list_webhooks(entity(ENTITY), PageRequest { limit: 20, after }).await.expect("list");
+        pages += 1;
+        seen.extend(page.items.iter().map(|w| w.info.id.0));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids);
+    let exact = store.list_webhooks(entity(ENTITY), PageRequest { limit: 45, after: None }).await.expect("list");
+    assert_eq!((exact.items.len(), exact.next), (45, None), "a full last page has no cursor");
+}
+
+async fn concurrent_writers_of_one_version_one_wins(store: &dyn WebhookStore) {
+    let v1 = webhook(ENTITY, "Contended");
+    store.insert_webhook(&v1).await.expect("insert");
+    let writes = (0..20).map(|i| {
+        let next = renamed(&v1, &format!("Writer {i}"));
+        async move { store.replace_webhook(&next, 1).await }
+    });
+    let results = futures::future::join_all(writes).await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(Error::VersionConflict { current: 2 }))).count();
+    assert_eq!((wins, conflicts), (1, 19), "{results:?}");
+    let stored = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
+    assert_eq!(stored.info.version, 2);
+}
+
+macro_rules! contract {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $check() {
+                super::$check(&shared::store::MemoryStore::new()).await;
+            })*
+        }
+        mod dynamodb_local {
+            $(#[tokio::test]
+            async fn $check() {
+                super::$check(&crate::helpers::dynamo_store().await).await;
+            })*
+        }
+    };
+}
+
+contract!(
+    insert_then_get_round_trips,
+    replace_is_conditional_on_version,
+    delete_checks_version_and_existence,
+    list_pages_in_id_order_without_loss,
+    concurrent_writers_of_one_version_one_wins,
+);
