@@ -6,9 +6,13 @@ pub mod api;
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod model;
+pub mod queue;
+pub mod retry;
 pub mod runtime;
+pub mod signing;
 pub mod store;
 pub mod telemetry;
 

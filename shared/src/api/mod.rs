@@ -2,7 +2,9 @@
 //! Each takes its clients as arguments and answers a response; every error becomes
 //! problem+json in `respond`, the one place that happens.
 
+mod deliveries;
 mod event_types;
+mod events;
 mod webhooks;
 
 use base64::Engine as _;
@@ -13,7 +15,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
 pub use event_types::list_event_types;
+pub use events::{EVENT_ID_TTL, publish_event};
 pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 
 use crate::auth::Caller;

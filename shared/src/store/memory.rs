@@ -1,22 +1,32 @@
-//! The in-memory store of the embedded runner and fast tests: a sorted map behind a mutex,
+//! The in-memory store of the embedded runner and fast tests: sorted maps behind a mutex,
 //! with the same conditional-write semantics as DynamoDB.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
+use super::{
+    DeliveryInsert, DeliveryList, DeliveryRecord, EventClaim, Page, PageRequest, WebhookDelete, WebhookGet,
+    WebhookInsert, WebhookList, WebhookReplace,
+};
 use crate::error::Error;
-use crate::model::{EntityId, Webhook, WebhookId};
+use crate::model::{Delivery, DeliveryUpdate, EntityId, Timestamp, Webhook, WebhookId};
 
-type Webhooks = BTreeMap<(EntityId, WebhookId), Webhook>;
+#[derive(Default)]
+struct Tables {
+    webhooks: BTreeMap<(EntityId, WebhookId), Webhook>,
+    deliveries: BTreeMap<(WebhookId, Uuid), Delivery>,
+    /// Event ids published per owner, with when their claim expires.
+    events: HashMap<(EntityId, String), Timestamp>,
+}
 
 #[derive(Default)]
 pub struct MemoryStore {
-    webhooks: Mutex<Webhooks>,
+    tables: Mutex<Tables>,
 }
 
 impl MemoryStore {
@@ -24,8 +34,8 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn webhooks(&self) -> Result<MutexGuard<'_, Webhooks>, Error> {
-        self.webhooks.lock().map_err(|_| Error::internal("memory store lock poisoned"))
+    fn tables(&self) -> Result<MutexGuard<'_, Tables>, Error> {
+        self.tables.lock().map_err(|_| Error::internal("memory store lock poisoned"))
     }
 }
 
@@ -36,19 +46,20 @@ fn key_of(webhook: &Webhook) -> (EntityId, WebhookId) {
 #[async_trait]
 impl WebhookGet for MemoryStore {
     async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
-        Ok(self.webhooks()?.get(&(owner, id)).cloned())
+        Ok(self.tables()?.webhooks.get(&(owner, id)).cloned())
     }
 }
 
 #[async_trait]
 impl WebhookList for MemoryStore {
     async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
-        let webhooks = self.webhooks()?;
+        let tables = self.tables()?;
         let lower = match page.after {
             Some(after) => Bound::Excluded((owner, WebhookId(after))),
             None => Bound::Included((owner, WebhookId(Uuid::nil()))),
         };
-        let items = webhooks
+        let items = tables
+            .webhooks
             .range((lower, Bound::Included((owner, WebhookId(Uuid::max())))))
             .take(page.limit + 1)
             .map(|(_, webhook)| webhook.clone())
@@ -60,11 +71,11 @@ impl WebhookList for MemoryStore {
 #[async_trait]
 impl WebhookInsert for MemoryStore {
     async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), Error> {
-        let mut webhooks = self.webhooks()?;
-        if webhooks.contains_key(&key_of(webhook)) {
+        let mut tables = self.tables()?;
+        if tables.webhooks.contains_key(&key_of(webhook)) {
             return Err(Error::internal(format!("webhook {} already exists", webhook.info.id)));
         }
-        webhooks.insert(key_of(webhook), webhook.clone());
+        tables.webhooks.insert(key_of(webhook), webhook.clone());
         Ok(())
     }
 }
@@ -72,8 +83,8 @@ impl WebhookInsert for MemoryStore {
 #[async_trait]
 impl WebhookReplace for MemoryStore {
     async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), Error> {
-        let mut webhooks = self.webhooks()?;
-        let stored = webhooks.get_mut(&key_of(webhook)).ok_or(Error::NotFound)?;
+        let mut tables = self.tables()?;
+        let stored = tables.webhooks.get_mut(&key_of(webhook)).ok_or(Error::NotFound)?;
         if stored.info.version != expected {
             return Err(Error::VersionConflict { current: stored.info.version });
         }
@@ -85,16 +96,74 @@ impl WebhookReplace for MemoryStore {
 #[async_trait]
 impl WebhookDelete for MemoryStore {
     async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), Error> {
-        let mut webhooks = self.webhooks()?;
-        let stored = webhooks.get(&(owner, id)).ok_or(Error::NotFound)?;
+        let mut tables = self.tables()?;
+        let stored = tables.webhooks.get(&(owner, id)).ok_or(Error::NotFound)?;
         match expected {
             Some(version) if version != stored.info.version => {
                 Err(Error::VersionConflict { current: stored.info.version })
             }
             _ => {
-                webhooks.remove(&(owner, id));
+                tables.webhooks.remove(&(owner, id));
                 Ok(())
             }
         }
+    }
+}
+
+#[async_trait]
+impl EventClaim for MemoryStore {
+    async fn claim_event(&self, owner: EntityId, event_id: &str, now: Timestamp, ttl: Duration) -> Result<bool, Error> {
+        let mut tables = self.tables()?;
+        let key = (owner, event_id.to_string());
+        if tables.events.get(&key).is_some_and(|expires| *expires > now) {
+            return Ok(false);
+        }
+        let expires = chrono::Duration::from_std(ttl).map_err(Error::internal)?;
+        tables.events.insert(key, Timestamp::new(now.get() + expires));
+        Ok(true)
+    }
+
+    async fn release_event(&self, owner: EntityId, event_id: &str) -> Result<(), Error> {
+        self.tables()?.events.remove(&(owner, event_id.to_string()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryInsert for MemoryStore {
+    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
+        let mut tables = self.tables()?;
+        for delivery in deliveries {
+            tables.deliveries.insert((delivery.webhook_id, delivery.delivery_id), delivery.clone());
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryRecord for MemoryStore {
+    async fn update_delivery(&self, webhook: WebhookId, delivery: Uuid, update: &DeliveryUpdate) -> Result<(), Error> {
+        let mut tables = self.tables()?;
+        tables.deliveries.get_mut(&(webhook, delivery)).ok_or(Error::NotFound)?.apply(update);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryList for MemoryStore {
+    async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error> {
+        let tables = self.tables()?;
+        let upper = match page.after {
+            Some(after) => Bound::Excluded((webhook, after)),
+            None => Bound::Included((webhook, Uuid::max())),
+        };
+        let items = tables
+            .deliveries
+            .range((Bound::Included((webhook, Uuid::nil())), upper))
+            .rev()
+            .take(page.limit + 1)
+            .map(|(_, delivery)| delivery.clone())
+            .collect();
+        Ok(Page::from_overfetch(items, page.limit, |d| d.delivery_id))
     }
 }

@@ -5,6 +5,8 @@
 mod dynamo;
 mod memory;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -12,7 +14,7 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 use crate::error::Error;
-use crate::model::{EntityId, Webhook, WebhookId};
+use crate::model::{Delivery, DeliveryUpdate, EntityId, Timestamp, Webhook, WebhookId};
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,3 +79,34 @@ pub trait WebhookDelete: Send + Sync {
 pub trait WebhookStore: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete {}
 
 impl<T: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore for T {}
+
+#[async_trait]
+pub trait EventClaim: Send + Sync {
+    /// Records that `event_id` was published for `owner`, for `ttl`; `false` when a claim
+    /// made less than `ttl` ago already holds it (a duplicate publish).
+    async fn claim_event(&self, owner: EntityId, event_id: &str, now: Timestamp, ttl: Duration) -> Result<bool, Error>;
+    /// Forgets a claim whose fan-out failed, so that the publisher's retry fans out again.
+    async fn release_event(&self, owner: EntityId, event_id: &str) -> Result<(), Error>;
+}
+
+#[async_trait]
+pub trait DeliveryInsert: Send + Sync {
+    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error>;
+}
+
+#[async_trait]
+pub trait DeliveryRecord: Send + Sync {
+    /// Applies one delivery step (`Delivery::apply`) to the stored record.
+    async fn update_delivery(&self, webhook: WebhookId, delivery: Uuid, update: &DeliveryUpdate) -> Result<(), Error>;
+}
+
+#[async_trait]
+pub trait DeliveryList: Send + Sync {
+    /// A webhook's deliveries, newest first.
+    async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error>;
+}
+
+/// Every operation: what the local runner and the contract tests hold.
+pub trait Store: WebhookStore + EventClaim + DeliveryInsert + DeliveryRecord + DeliveryList {}
+
+impl<T: WebhookStore + EventClaim + DeliveryInsert + DeliveryRecord + DeliveryList> Store for T {}

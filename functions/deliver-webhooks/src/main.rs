@@ -1,0 +1,22 @@
+//! Lambda on the delivery queue: signed POSTs, retries through SQS visibility, partial batch
+//! failures.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::delivery::{Deliverer, DeliverySettings};
+use shared::{aws, runtime::SystemClock, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let settings = DeliverySettings::from_env()?;
+    let sender = settings.sender()?;
+    let config = aws::sdk_config().await;
+    let (store, queue) = (aws::dynamo_store(&config)?, aws::sqs_queue(&config)?);
+    let deliverer =
+        Deliverer { store: &store, queue: &queue, sender: &sender, clock: &SystemClock, schedule: &settings.schedule };
+    run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+        Ok::<_, Error>(deliverer.deliver_batch(event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,12 @@
+//! Lambda for GET /api/managing-entity/{entityId}/webhook/{webhookId}/deliveries: the attempt log.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{api, aws, runtime::Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let ctx = Context::from_env()?;
+    let store = aws::dynamo_store_from_env().await?;
+    run(service_fn(|request| async { Ok::<_, Error>(api::list_deliveries(&ctx, &store, request).await) })).await
+}

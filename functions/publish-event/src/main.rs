@@ -1,0 +1,13 @@
+//! Lambda for POST /api/managing-entity/{entityId}/event: fans an event out through SQS.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{api, aws, runtime::Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let ctx = Context::from_env()?;
+    let config = aws::sdk_config().await;
+    let (store, queue) = (aws::dynamo_store(&config)?, aws::sqs_queue(&config)?);
+    run(service_fn(|request| async { Ok::<_, Error>(api::publish_event(&ctx, &store, &queue, request).await) })).await
+}

@@ -1,0 +1,13 @@
+//! Lambda for POST /api/managing-entity/{entityId}/webhook/{webhookId}/test: one signed attempt.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{api, aws, delivery::DeliverySettings, runtime::Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let ctx = Context::from_env()?;
+    let sender = DeliverySettings::from_env()?.sender()?;
+    let store = aws::dynamo_store_from_env().await?;
+    run(service_fn(|request| async { Ok::<_, Error>(api::test_webhook(&ctx, &store, &sender, request).await) })).await
+}

@@ -1,0 +1,74 @@
+//! `POST .../webhook/{webhookId}/test` (one synchronous signed attempt) and
+//! `GET .../webhook/{webhookId}/deliveries` (the attempt log, newest first).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, json};
+
+use super::{ListOut, encode_cursor, json_object, json_response, page_request, respond, scoped, webhook_id};
+use crate::delivery::{WebhookSender, attempt_delivery};
+use crate::error::Error;
+use crate::model::{Event, Timestamp, catalog};
+use crate::runtime::Context;
+use crate::store::{DeliveryList, WebhookGet};
+
+/// The type of the event the test route sends unless the body names a catalog type.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+pub async fn test_webhook<S: WebhookGet + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    sender: &dyn WebhookSender,
+    request: Request,
+) -> Response<Body> {
+    let result = async {
+        let scope = scoped(&request, &ctx.settings)?;
+        let id = webhook_id(&request)?;
+        let body = if request.body().is_empty() { Map::new() } else { json_object(&request)? };
+        let webhook = store.get_webhook(scope.entity, id).await?.ok_or(Error::NotFound)?;
+        let (event_type, data) = match body.get("eventType").filter(|v| !v.is_null()) {
+            None => (TEST_EVENT_TYPE.to_string(), json!({"message": "A test event sent from the webhook service"})),
+            Some(name) => {
+                let name = name.as_str().unwrap_or_default();
+                let known = catalog().iter().find(|t| t.name == name);
+                let known = known
+                    .ok_or_else(|| Error::validation("eventType", format!("{name:?} is not a known event type")))?;
+                (known.name.to_string(), known.example.clone())
+            }
+        };
+        let event =
+            Event { id: ctx.ids.new_id().to_string(), event_type, occurred_at: Timestamp::new(ctx.clock.now()), data };
+        let outcome = attempt_delivery(sender, ctx.clock.as_ref(), &webhook, &event, 1).await?;
+        let attempt = outcome.attempt;
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "delivered": outcome.delivered,
+                "statusCode": attempt.status_code,
+                "durationMs": attempt.duration_ms,
+                "error": attempt.error,
+                "responseBody": attempt.response_body,
+            }),
+        )
+    }
+    .await;
+    respond(&request, result)
+}
+
+pub async fn list_deliveries<S: WebhookGet + DeliveryList + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Response<Body> {
+    let result = async {
+        let scope = scoped(&request, &ctx.settings)?;
+        let id = webhook_id(&request)?;
+        let page = page_request(&request)?;
+        // Deliveries are keyed by webhook alone: the owner check is this read.
+        store.get_webhook(scope.entity, id).await?.ok_or(Error::NotFound)?;
+        let page = store.list_deliveries(id, page).await?;
+        json_response(StatusCode::OK, &ListOut { items: page.items, next_cursor: page.next.map(encode_cursor) })
+    }
+    .await;
+    respond(&request, result)
+}

@@ -1,0 +1,221 @@
+//! Delivering events: the signed POST of one attempt, and the SQS-triggered batch handler
+//! that records every attempt and schedules the next through the message's visibility.
+
+mod sender;
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::future::join_all;
+
+pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
+
+use crate::config::{ConfigError, env_bool, env_duration, env_or};
+use crate::error::Error;
+use crate::model::{
+    Attempt, DeliveryMessage, DeliveryStatus, DeliveryUpdate, Event, Timestamp, UrlPolicy, Webhook, payload,
+};
+use crate::queue::VisibilityDelay;
+use crate::retry::RetrySchedule;
+use crate::runtime::Clock;
+use crate::signing::sign;
+use crate::store::{DeliveryRecord, WebhookGet};
+
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub schedule: RetrySchedule,
+    pub timeout: Duration,
+    pub url_policy: UrlPolicy,
+}
+
+impl DeliverySettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let text = env_or("WEBHOOKS_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h");
+        let schedule = RetrySchedule::parse(&text).map_err(|reason| ConfigError::Invalid {
+            name: "WEBHOOKS_RETRY_SCHEDULE",
+            value: text.clone(),
+            reason,
+        })?;
+        Ok(Self {
+            schedule,
+            timeout: env_duration("WEBHOOKS_DELIVERY_TIMEOUT", "15s")?,
+            url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
+        })
+    }
+
+    pub fn sender(&self) -> Result<HttpSender, Error> {
+        HttpSender::new(self.timeout, self.url_policy)
+    }
+}
+
+/// The POST of `event` to `webhook`, signed for `timestamp` (unix seconds) per Standard Webhooks.
+pub fn signed_request(webhook: &Webhook, event: &Event, timestamp: i64) -> Result<Outgoing, Error> {
+    let info = &webhook.info;
+    let body = payload(event, info.owner_identifier, info.id, info.send_data);
+    let key = webhook.secret.key().map_err(Error::internal)?;
+    let mut headers: Vec<(String, String)> = info.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    headers.push(("webhook-id".into(), event.id.clone()));
+    headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+    headers.push(("webhook-signature".into(), sign(&key, &event.id, timestamp, &body)));
+    Ok(Outgoing { url: info.event_url.as_url().clone(), headers, body })
+}
+
+/// One attempt and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub attempt: Attempt,
+    /// The receiver answered 2xx.
+    pub delivered: bool,
+    pub retry_after: Option<Duration>,
+}
+
+/// Makes attempt number `number` of delivering `event` to `webhook`.
+pub async fn attempt_delivery(
+    sender: &dyn WebhookSender,
+    clock: &dyn Clock,
+    webhook: &Webhook,
+    event: &Event,
+    number: u32,
+) -> Result<AttemptOutcome, Error> {
+    let now = clock.now();
+    let request = signed_request(webhook, event, now.timestamp())?;
+    let started = std::time::Instant::now();
+    let result = sender.send(request).await;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let at = Timestamp::new(now);
+    Ok(match result {
+        Ok(answer) => {
+            let delivered = (200..300).contains(&answer.status);
+            let error = (!delivered).then(|| format!("the receiver answered {}", answer.status));
+            AttemptOutcome {
+                attempt: Attempt {
+                    attempt: number,
+                    at,
+                    status_code: Some(answer.status),
+                    duration_ms,
+                    error,
+                    response_body: Some(answer.body),
+                },
+                delivered,
+                retry_after: answer.retry_after,
+            }
+        }
+        Err(error) => AttemptOutcome {
+            attempt: Attempt {
+                attempt: number,
+                at,
+                status_code: None,
+                duration_ms,
+                error: Some(error),
+                response_body: None,
+            },
+            delivered: false,
+            retry_after: None,
+        },
+    })
+}
+
+/// The store operations delivering needs.
+pub trait DeliveryStore: WebhookGet + DeliveryRecord {}
+
+impl<T: WebhookGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
+
+/// The clients of the deliver function.
+pub struct Deliverer<'a> {
+    pub store: &'a dyn DeliveryStore,
+    pub queue: &'a dyn VisibilityDelay,
+    pub sender: &'a dyn WebhookSender,
+    pub clock: &'a dyn Clock,
+    pub schedule: &'a RetrySchedule,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    /// Delivered, skipped, or failed for good: the message can go.
+    Done,
+    /// Hidden until its next attempt: report it as a batch item failure.
+    RetryLater,
+}
+
+impl Deliverer<'_> {
+    /// Lambda's SQS handler: delivers the batch concurrently and reports the messages to keep.
+    pub async fn deliver_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let outcomes = join_all(event.records.iter().map(|record| self.deliver_record(record))).await;
+        let mut response = SqsBatchResponse::default();
+        for (record, outcome) in event.records.iter().zip(outcomes) {
+            let id = record.message_id.clone().unwrap_or_default();
+            match outcome {
+                Ok(Disposition::Done) => {}
+                Ok(Disposition::RetryLater) => response.add_failure(id),
+                // It comes back after the queue's visibility timeout: delayed, not lost.
+                Err(err) => {
+                    tracing::error!(message_id = %id, error = %crate::error::chain(&err), "delivery step failed");
+                    response.add_failure(id);
+                }
+            }
+        }
+        response
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id = record.message_id.as_deref().unwrap_or("")))]
+    async fn deliver_record(&self, record: &SqsMessage) -> Result<Disposition, Error> {
+        let body = record.body.as_deref().unwrap_or_default();
+        let message: DeliveryMessage =
+            serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable delivery message: {e}")))?;
+        let attempt: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+        let record_update =
+            |update: DeliveryUpdate| async move { self.store.update_delivery(webhook_id, delivery_id, &update).await };
+
+        let webhook = self.store.get_webhook(message.owner_identifier, webhook_id).await?;
+        let Some(webhook) = webhook.filter(|w| w.info.enabled) else {
+            tracing::info!(%webhook_id, %delivery_id, "webhook gone or disabled: skipped");
+            record_update(DeliveryUpdate { status: DeliveryStatus::Skipped, attempt: None, next_attempt_at: None })
+                .await?;
+            return Ok(Disposition::Done);
+        };
+
+        let outcome = attempt_delivery(self.sender, self.clock, &webhook, &message.event, attempt).await?;
+        tracing::info!(%webhook_id, %delivery_id, attempt, delivered = outcome.delivered,
+            status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
+        if outcome.delivered {
+            record_update(DeliveryUpdate {
+                status: DeliveryStatus::Succeeded,
+                attempt: Some(outcome.attempt),
+                next_attempt_at: None,
+            })
+            .await?;
+            return Ok(Disposition::Done);
+        }
+        let Some(delay) = self.schedule.next_delay(attempt, outcome.retry_after, random_unit()) else {
+            record_update(DeliveryUpdate {
+                status: DeliveryStatus::Failed,
+                attempt: Some(outcome.attempt),
+                next_attempt_at: None,
+            })
+            .await?;
+            return Ok(Disposition::Done);
+        };
+        let next = chrono::Duration::from_std(delay).map_err(Error::internal)?;
+        let next_attempt_at = Some(Timestamp::new(self.clock.now() + next));
+        record_update(DeliveryUpdate {
+            status: DeliveryStatus::Pending,
+            attempt: Some(outcome.attempt),
+            next_attempt_at,
+        })
+        .await?;
+        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        self.queue.delay_message(receipt, delay).await?;
+        Ok(Disposition::RetryLater)
+    }
+}
+
+/// A random number from -1 to 1, for retry jitter; 0 if the OS has no randomness to give.
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) * 2.0 - 1.0,
+        Err(_) => 0.0,
+    }
+}

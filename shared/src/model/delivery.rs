@@ -1,0 +1,177 @@
+//! Events, the deliveries they fan out to, and the attempts that deliver them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::fields::{Fields, as_str};
+use super::{EntityId, Timestamp, WebhookId, is_known_event_type};
+use crate::error::Error;
+
+const MAX_EVENT_ID_CHARS: usize = 256;
+
+/// An event as published: its id (the client's, for deduplication, or ours), type, time, data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: Timestamp,
+    pub data: Value,
+}
+
+/// The publish body `{id?, type, data, occurredAt?}`, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventIn {
+    pub id: Option<String>,
+    pub event_type: String,
+    pub data: Value,
+    pub occurred_at: Option<Timestamp>,
+}
+
+impl EventIn {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, Error> {
+        let mut fields = Fields::new(body);
+        let id = fields.optional(
+            "id",
+            || None,
+            |v| {
+                let id = as_str(v)?;
+                let printable = !id.is_empty() && id.len() <= MAX_EVENT_ID_CHARS && !id.chars().any(char::is_control);
+                if printable {
+                    Ok(Some(id.to_string()))
+                } else {
+                    Err(format!("must be 1 to {MAX_EVENT_ID_CHARS} printable characters"))
+                }
+            },
+        );
+        let event_type = fields.required("type", |v| {
+            let name = as_str(v)?;
+            if is_known_event_type(name) {
+                Ok(name.to_string())
+            } else {
+                Err(format!("{name:?} is not a known event type"))
+            }
+        });
+        let data = fields.optional("data", || json!({}), |v| Ok(v.clone()));
+        let occurred_at = fields.optional(
+            "occurredAt",
+            || None,
+            |v| {
+                serde_json::from_value::<Timestamp>(v.clone())
+                    .map(Some)
+                    .map_err(|_| "must be an RFC 3339 date-time".to_string())
+            },
+        );
+        match (id, event_type, data, occurred_at) {
+            (Some(id), Some(event_type), Some(data), Some(occurred_at)) if fields.errors.is_empty() => {
+                Ok(Self { id, event_type, data, occurred_at })
+            }
+            _ => Err(fields.into_error()),
+        }
+    }
+}
+
+/// What a receiver is POSTed (DESIGN.md 6): `data` left out when the webhook wants ids only.
+pub fn payload(event: &Event, owner: EntityId, webhook: WebhookId, send_data: bool) -> String {
+    let mut body = json!({
+        "id": event.id,
+        "type": event.event_type,
+        "occurredAt": event.occurred_at,
+        "ownerIdentifier": owner,
+        "webhookId": webhook,
+    });
+    if send_data {
+        body["data"] = event.data.clone();
+    }
+    body.to_string()
+}
+
+/// The queue message of one delivery: everything the deliver function needs but the webhook,
+/// which it reads again at delivery time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryMessage {
+    pub delivery_id: Uuid,
+    pub webhook_id: WebhookId,
+    pub owner_identifier: EntityId,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// One POST to the receiver, or one that could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub attempt: u32,
+    pub at: Timestamp,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// The first 4 KiB of what the receiver answered.
+    pub response_body: Option<String>,
+}
+
+/// The record of one event's delivery to one webhook, with every attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// UUIDv7: key order is time order.
+    pub delivery_id: Uuid,
+    pub webhook_id: WebhookId,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<Timestamp>,
+    pub next_attempt_at: Option<Timestamp>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl Delivery {
+    pub fn pending(delivery_id: Uuid, webhook_id: WebhookId, event: &Event) -> Self {
+        Self {
+            delivery_id,
+            webhook_id,
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            status: DeliveryStatus::Pending,
+            last_status_code: None,
+            last_error: None,
+            last_attempt_at: None,
+            next_attempt_at: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    /// Applies an outcome, as the stores do.
+    pub fn apply(&mut self, update: &DeliveryUpdate) {
+        self.status = update.status;
+        self.next_attempt_at = update.next_attempt_at;
+        if let Some(attempt) = &update.attempt {
+            self.last_status_code = attempt.status_code;
+            self.last_error = attempt.error.clone();
+            self.last_attempt_at = Some(attempt.at);
+            self.attempts.push(attempt.clone());
+        }
+    }
+}
+
+/// What one delivery step changes: the new status, the attempt made (none when skipped), and
+/// when the next attempt is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    pub status: DeliveryStatus,
+    pub attempt: Option<Attempt>,
+    pub next_attempt_at: Option<Timestamp>,
+}

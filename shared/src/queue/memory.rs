@@ -1,0 +1,123 @@
+//! An in-process queue with SQS's visibility semantics, for the embedded runner and tests.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{DeliveryEnqueue, QueueConsumer, Received, VisibilityDelay, bodies};
+use crate::error::Error;
+use crate::model::DeliveryMessage;
+
+struct Entry {
+    message_id: String,
+    receipt_handle: Option<String>,
+    body: String,
+    receive_count: u32,
+    sent_at_millis: i64,
+    visible_at: Instant,
+}
+
+pub struct MemoryQueue {
+    entries: Mutex<Vec<Entry>>,
+    arrived: Notify,
+    visibility_timeout: Duration,
+}
+
+impl MemoryQueue {
+    /// A queue whose received messages reappear after `visibility_timeout` unless deleted.
+    pub fn new(visibility_timeout: Duration) -> Self {
+        Self { entries: Mutex::new(Vec::new()), arrived: Notify::new(), visibility_timeout }
+    }
+
+    fn entries(&self) -> Result<MutexGuard<'_, Vec<Entry>>, Error> {
+        self.entries.lock().map_err(|_| Error::internal("memory queue lock poisoned"))
+    }
+
+    /// Messages not yet deleted, visible or not.
+    pub fn len(&self) -> usize {
+        self.entries().map_or(0, |entries| entries.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn take_visible(&self, max: usize) -> Result<(Vec<Received>, Option<Instant>), Error> {
+        let now = Instant::now();
+        let mut entries = self.entries()?;
+        let mut received = Vec::new();
+        for entry in entries.iter_mut().filter(|e| e.visible_at <= now).take(max) {
+            let receipt_handle = uuid::Uuid::new_v4().to_string();
+            entry.receive_count += 1;
+            entry.visible_at = now + self.visibility_timeout;
+            entry.receipt_handle = Some(receipt_handle.clone());
+            received.push(Received {
+                message_id: entry.message_id.clone(),
+                receipt_handle,
+                body: entry.body.clone(),
+                receive_count: entry.receive_count,
+                sent_at_millis: entry.sent_at_millis,
+            });
+        }
+        let next_visible = entries.iter().map(|e| e.visible_at).min();
+        Ok((received, next_visible))
+    }
+}
+
+#[async_trait]
+impl DeliveryEnqueue for MemoryQueue {
+    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), Error> {
+        let bodies = bodies(messages)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        self.entries()?.extend(bodies.into_iter().map(|body| Entry {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            receipt_handle: None,
+            body,
+            receive_count: 0,
+            sent_at_millis: now,
+            visible_at: Instant::now(),
+        }));
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VisibilityDelay for MemoryQueue {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+        let mut entries = self.entries()?;
+        let entry = entries
+            .iter_mut()
+            .find(|e| e.receipt_handle.as_deref() == Some(receipt_handle))
+            .ok_or_else(|| Error::internal("receipt handle is no longer valid"))?;
+        entry.visible_at = Instant::now() + delay;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueConsumer for MemoryQueue {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, Error> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let arrived = self.arrived.notified();
+            let (received, next_visible) = self.take_visible(max)?;
+            if !received.is_empty() || Instant::now() >= deadline {
+                return Ok(received);
+            }
+            let wake = next_visible.map_or(deadline, |at| at.min(deadline));
+            tokio::select! {
+                () = arrived => {}
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), Error> {
+        self.entries()?.retain(|e| !e.receipt_handle.as_ref().is_some_and(|r| receipt_handles.contains(r)));
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! The SQS delivery queue.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
+
+use super::{DeliveryEnqueue, QueueConsumer, Received, VisibilityDelay, bodies};
+use crate::error::Error;
+use crate::model::DeliveryMessage;
+
+/// SendMessageBatch's and DeleteMessageBatch's limit.
+const BATCH_SIZE: usize = 10;
+
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+fn unavailable<E, R>(err: SdkError<E, R>) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    Error::unavailable(DisplayErrorContext(err).to_string())
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Creates the queue `name` and its dead-letter queue `name-dlq` if missing (local runner,
+    /// tests): messages received `max_receives` times move to the DLQ.
+    pub async fn ensure(
+        client: Client,
+        name: &str,
+        visibility_timeout: Duration,
+        max_receives: u32,
+    ) -> Result<Self, Error> {
+        let dlq_url = client
+            .create_queue()
+            .queue_name(format!("{name}-dlq"))
+            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .send()
+            .await
+            .map_err(unavailable)?
+            .queue_url
+            .ok_or_else(|| Error::internal("CreateQueue returned no URL"))?;
+        let dlq_arn = client
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .ok_or_else(|| Error::internal("the DLQ has no ARN"))?;
+        let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
+        let url = client
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.as_secs().to_string())
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .map_err(unavailable)?
+            .queue_url
+            .ok_or_else(|| Error::internal("CreateQueue returned no URL"))?;
+        Ok(Self::new(client, url))
+    }
+}
+
+#[async_trait]
+impl DeliveryEnqueue for SqsQueue {
+    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), Error> {
+        let bodies = bodies(messages)?;
+        for chunk in bodies.chunks(BATCH_SIZE) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(Error::internal)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if let Some(failed) = output.failed.first() {
+                return Err(Error::unavailable(format!(
+                    "SQS refused {} of {} messages: {} {}",
+                    output.failed.len(),
+                    chunk.len(),
+                    failed.code,
+                    failed.message.as_deref().unwrap_or("")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VisibilityDelay for SqsQueue {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+        // SQS counts whole seconds; a sub-second delay still waits one.
+        let seconds = i32::try_from(delay.as_secs_f64().round().max(1.0) as u64).map_err(Error::internal)?;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueConsumer for SqsQueue {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, Error> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(i32::try_from(max.min(BATCH_SIZE)).map_err(Error::internal)?)
+            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).map_err(Error::internal)?)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                let attributes: HashMap<_, _> = m.attributes.unwrap_or_default();
+                let attribute = |name| attributes.get(&name).map(String::as_str).unwrap_or_default();
+                Some(Received {
+                    receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount).parse().unwrap_or(1),
+                    sent_at_millis: attribute(MessageSystemAttributeName::SentTimestamp).parse().unwrap_or(0),
+                    message_id: m.message_id?,
+                    receipt_handle: m.receipt_handle?,
+                    body: m.body?,
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), Error> {
+        for chunk in receipt_handles.chunks(BATCH_SIZE) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .build()
+                        .map_err(Error::internal)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Delivery items (`WEBHOOK#{webhookId}` / `DELIVERY#{deliveryId}`, TTL 30 days) and event-id
+//! claims (`OWNER#{entityId}` / `EVENT#{eventId}`, TTL 24 h).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use uuid::Uuid;
+
+use super::{DynamoStore, Item, TTL_ATTRIBUTE, s, unavailable};
+use crate::error::Error;
+use crate::model::{Delivery, DeliveryUpdate, EntityId, Timestamp, WebhookId};
+use crate::store::{DeliveryInsert, DeliveryList, DeliveryRecord, EventClaim, Page, PageRequest};
+
+const DELIVERY_TTL: Duration = Duration::from_secs(30 * 86_400);
+/// BatchWriteItem's limit.
+const BATCH_SIZE: usize = 25;
+const BATCH_RETRIES: u32 = 8;
+
+fn delivery_key(webhook: WebhookId, delivery: Uuid) -> Item {
+    HashMap::from([("PK".into(), s(format!("WEBHOOK#{webhook}"))), ("SK".into(), s(format!("DELIVERY#{delivery}")))])
+}
+
+fn event_key(owner: EntityId, event_id: &str) -> Item {
+    HashMap::from([("PK".into(), s(format!("OWNER#{owner}"))), ("SK".into(), s(format!("EVENT#{event_id}")))])
+}
+
+fn epoch_seconds(at: i64) -> AttributeValue {
+    AttributeValue::N(at.to_string())
+}
+
+fn value(of: &impl serde::Serialize) -> Result<AttributeValue, Error> {
+    serde_dynamo::to_attribute_value(of).map_err(Error::internal)
+}
+
+fn delivery_item(delivery: &Delivery) -> Result<Item, Error> {
+    let mut item: Item = serde_dynamo::to_item(delivery).map_err(Error::internal)?;
+    item.extend(delivery_key(delivery.webhook_id, delivery.delivery_id));
+    // A UUIDv7 carries its creation time: the record lives 30 days from then.
+    let created = delivery.delivery_id.get_timestamp().map_or(0, |t| t.to_unix().0);
+    let expires = created.saturating_add(DELIVERY_TTL.as_secs());
+    item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(expires.to_string()));
+    Ok(item)
+}
+
+#[async_trait]
+impl EventClaim for DynamoStore {
+    async fn claim_event(&self, owner: EntityId, event_id: &str, now: Timestamp, ttl: Duration) -> Result<bool, Error> {
+        let now_secs = now.get().timestamp();
+        let expires = now_secs.saturating_add(i64::try_from(ttl.as_secs()).map_err(Error::internal)?);
+        let mut item = event_key(owner, event_id);
+        item.insert(TTL_ATTRIBUTE.into(), epoch_seconds(expires));
+        // TTL deletes lazily, so an expired claim still present counts as absent.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK) OR #expires < :now")
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", epoch_seconds(now_secs))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn release_event(&self, owner: EntityId, event_id: &str) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(event_key(owner, event_id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryInsert for DynamoStore {
+    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
+        for chunk in deliveries.chunks(BATCH_SIZE) {
+            let mut requests = chunk
+                .iter()
+                .map(|d| {
+                    let put =
+                        PutRequest::builder().set_item(Some(delivery_item(d)?)).build().map_err(Error::internal)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            // DynamoDB may hand back part of a batch when throttled: write it again, backing off.
+            for retry in 0..=BATCH_RETRIES {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = output.unprocessed_items.and_then(|mut left| left.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if retry == BATCH_RETRIES {
+                    return Err(Error::unavailable("DynamoDB left delivery writes unprocessed"));
+                }
+                tokio::time::sleep(Duration::from_millis(50 << retry)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryRecord for DynamoStore {
+    async fn update_delivery(&self, webhook: WebhookId, delivery: Uuid, update: &DeliveryUpdate) -> Result<(), Error> {
+        let mut expression = String::from("SET #status = :status, nextAttemptAt = :next");
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(webhook, delivery)))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", value(&update.status)?)
+            .expression_attribute_values(":next", value(&update.next_attempt_at)?);
+        if let Some(attempt) = &update.attempt {
+            expression.push_str(
+                ", attempts = list_append(attempts, :attempt), lastStatusCode = :code, lastError = :error, lastAttemptAt = :at",
+            );
+            request = request
+                .expression_attribute_values(":attempt", AttributeValue::L(vec![value(attempt)?]))
+                .expression_attribute_values(":code", value(&attempt.status_code)?)
+                .expression_attribute_values(":error", value(&attempt.error)?)
+                .expression_attribute_values(":at", value(&attempt.at)?);
+        }
+        request.update_expression(expression).send().await.map_err(|err| {
+            if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                Error::NotFound
+            } else {
+                unavailable(err)
+            }
+        })?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryList for DynamoStore {
+    async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error> {
+        let limit = i32::try_from(page.limit + 1).map_err(Error::internal)?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(format!("WEBHOOK#{webhook}")))
+            .expression_attribute_values(":prefix", s("DELIVERY#"))
+            .set_exclusive_start_key(page.after.map(|after| delivery_key(webhook, after)))
+            .scan_index_forward(false)
+            .limit(limit)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(Error::internal))
+            .collect::<Result<Vec<Delivery>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |d| d.delivery_id))
+    }
+}

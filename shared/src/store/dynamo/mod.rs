@@ -1,0 +1,103 @@
+//! The DynamoDB store (DESIGN.md section 8): one table, `PK`/`SK` string keys, every write of a
+//! webhook conditional on its `version`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
+
+use crate::error::Error;
+
+mod deliveries;
+mod webhooks;
+
+type Item = HashMap<String, AttributeValue>;
+
+const TTL_ATTRIBUTE: &str = "expiresAt";
+
+/// The DynamoDB store; its operations are in `webhooks` and `deliveries`.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Creates the table when it is missing and waits until it is active (local runner, tests).
+    pub async fn ensure_table(&self) -> Result<(), Error> {
+        if self.client.describe_table().table_name(&self.table).send().await.is_ok() {
+            return Ok(());
+        }
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(Error::internal)
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(Error::internal)
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("PK", KeyType::Hash)?)
+            .key_schema(key("SK", KeyType::Range)?)
+            .attribute_definitions(attribute("PK")?)
+            .attribute_definitions(attribute("SK")?)
+            .send()
+            .await;
+        // Another process may have created it between our describe and create.
+        if let Err(err) = created {
+            if !err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) {
+                return Err(unavailable(err));
+            }
+        }
+        self.wait_until_active().await?;
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(TTL_ATTRIBUTE)
+            .enabled(true)
+            .build()
+            .map_err(Error::internal)?;
+        if let Err(err) =
+            self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(ttl).send().await
+        {
+            tracing::warn!(error = %DisplayErrorContext(&err), "could not enable TTL");
+        }
+        Ok(())
+    }
+
+    async fn wait_until_active(&self) -> Result<(), Error> {
+        for _ in 0..60 {
+            let described = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(Error::unavailable(format!("table {} did not become active", self.table)))
+    }
+}
+
+fn unavailable<E, R>(err: SdkError<E, R>) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    Error::unavailable(DisplayErrorContext(err).to_string())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
