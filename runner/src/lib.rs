@@ -2,6 +2,7 @@
 //! functions run, routed and authorized as API Gateway would (DESIGN.md section 3).
 
 pub mod dev_auth;
+pub mod event_source;
 pub mod gateway;
 pub mod routes;
 
@@ -14,9 +15,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use lambda_http::Request;
+use std::time::Duration;
+
 use shared::api;
+use shared::delivery::{DeliverySettings, HttpSender};
+use shared::queue::{MemoryQueue, Queue, SqsQueue};
 use shared::runtime::Context;
-use shared::store::{DynamoStore, MemoryStore, WebhookStore};
+use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
 
 pub use dev_auth::DevAuth;
@@ -25,34 +30,56 @@ use routes::{Function, RouteTable};
 /// Lambda's own limit on a synchronous request payload.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 
+/// How long a received message stays hidden before it is received again, as the queue's
+/// visibility timeout in `template.yaml` (above the deliver function's timeout).
+pub const QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Receives after which a message moves to the dead-letter queue: above any retry schedule's
+/// attempts, so only messages that crash the function repeatedly end there.
+pub const MAX_RECEIVES: u32 = 20;
+
 /// Where the runner keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
-    /// In-process storage: no AWS, no Docker, no Java.
+    /// In-process storage and queue: no AWS, no Docker, no Java.
     Memory,
-    /// DynamoDB through the standard AWS SDK environment, on this table (created if missing).
-    Aws { table: String },
+    /// DynamoDB and SQS through the standard AWS SDK environment. The table is created if
+    /// missing; so is the queue `queue_name` with its DLQ, unless `queue_url` names one.
+    Aws { table: String, queue_url: Option<String>, queue_name: String },
 }
 
 pub struct App {
     ctx: Context,
-    store: Arc<dyn WebhookStore>,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    sender: Arc<HttpSender>,
+    delivery: DeliverySettings,
     auth: DevAuth,
     routes: RouteTable,
 }
 
 impl App {
-    pub async fn new(ctx: Context, backend: &Backend, auth: DevAuth) -> Result<Self, shared::Error> {
-        let store: Arc<dyn WebhookStore> = match backend {
-            Backend::Memory => Arc::new(MemoryStore::new()),
-            Backend::Aws { table } => {
-                let client = aws_sdk_dynamodb::Client::new(&shared::aws::sdk_config().await);
-                let store = DynamoStore::new(client, table);
+    pub async fn new(
+        ctx: Context,
+        delivery: DeliverySettings,
+        backend: &Backend,
+        auth: DevAuth,
+    ) -> Result<Self, shared::Error> {
+        let (store, queue): (Arc<dyn Store>, Arc<dyn Queue>) = match backend {
+            Backend::Memory => (Arc::new(MemoryStore::new()), Arc::new(MemoryQueue::new(QUEUE_VISIBILITY_TIMEOUT))),
+            Backend::Aws { table, queue_url, queue_name } => {
+                let config = shared::aws::sdk_config().await;
+                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
                 store.ensure_table().await?;
-                Arc::new(store)
+                let sqs = aws_sdk_sqs::Client::new(&config);
+                let queue = match queue_url {
+                    Some(url) => SqsQueue::new(sqs, url),
+                    None => SqsQueue::ensure(sqs, queue_name, QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES).await?,
+                };
+                (Arc::new(store), Arc::new(queue))
             }
         };
-        Ok(Self { ctx, store, auth, routes: RouteTable::new() })
+        let sender = Arc::new(delivery.sender()?);
+        Ok(Self { ctx, store, queue, sender, delivery, auth, routes: RouteTable::new() })
     }
 
     /// Invokes `function` as Lambda would, with the event API Gateway would send.
@@ -65,6 +92,9 @@ impl App {
             Function::UpdateWebhook => api::update_webhook(ctx, store, request).await,
             Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
             Function::ListEventTypes => api::list_event_types(ctx, request).await,
+            Function::PublishEvent => api::publish_event(ctx, store, self.queue.as_ref(), request).await,
+            Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
+            Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
         }
     }
 
@@ -110,8 +140,9 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
     }
 }
 
-/// Serves the app on `listener` until the process ends.
+/// Serves the app on `listener`, and runs its deliveries, until the process ends.
 pub async fn serve(listener: TcpListener, app: Arc<App>) -> std::io::Result<()> {
+    tokio::spawn(event_source::run(app.clone()));
     axum::serve(listener, router(app)).await
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shared::config::{ConfigError, env_or};
+use shared::delivery::DeliverySettings;
 use shared::runtime::Context;
 use webhooks_local::{App, Backend, DevAuth};
 
@@ -13,7 +14,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
     let backend = match env_or("WEBHOOKS_BACKEND", "memory").as_str() {
         "memory" => Backend::Memory,
-        "aws" => Backend::Aws { table: env_or("TABLE_NAME", "webhooks") },
+        "aws" => Backend::Aws {
+            table: env_or("TABLE_NAME", "webhooks"),
+            queue_url: std::env::var("DELIVERY_QUEUE_URL").ok().filter(|url| !url.is_empty()),
+            queue_name: "webhooks-deliveries".into(),
+        },
         other => Err(ConfigError::Invalid {
             name: "WEBHOOKS_BACKEND",
             value: other.into(),
@@ -27,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env_or("WEBHOOKS_DEV_JWT_AUDIENCE", "webhooks-api"),
     );
     let token = auth.issue("local-developer", "*", chrono::Duration::days(30))?;
-    let app = App::new(Context::from_env()?, &backend, auth).await?;
+    let app = App::new(Context::from_env()?, DeliverySettings::from_env()?, &backend, auth).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
     println!(

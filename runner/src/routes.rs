@@ -12,10 +12,13 @@ pub enum Function {
     UpdateWebhook,
     DeleteWebhook,
     ListEventTypes,
+    PublishEvent,
+    TestWebhook,
+    ListDeliveries,
 }
 
-pub const WEBHOOKS: &str = "/api/managing-entity/{entityId}/webhook";
-pub const WEBHOOK: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
+const WEBHOOKS: &str = "/api/managing-entity/{entityId}/webhook";
+const WEBHOOK: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
 
 /// Method, path template (API Gateway's syntax), function.
 pub const ROUTES: &[(&str, &str, Function)] = &[
@@ -26,6 +29,9 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("PATCH", WEBHOOK, Function::UpdateWebhook),
     ("DELETE", WEBHOOK, Function::DeleteWebhook),
     ("GET", "/api/event-types", Function::ListEventTypes),
+    ("POST", "/api/managing-entity/{entityId}/event", Function::PublishEvent),
+    ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/test", Function::TestWebhook),
+    ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries", Function::ListDeliveries),
 ];
 
 /// A request matched to its route.
@@ -87,6 +93,8 @@ mod tests {
         assert_eq!(found.route_key, format!("PATCH {WEBHOOK}"));
         assert_eq!(found.path_parameters["entityId"], "e1");
         assert_eq!(found.path_parameters["webhookId"], "w1");
+        let deliveries = table.find("GET", "/api/managing-entity/e1/webhook/w1/deliveries").map(|m| m.function);
+        assert_eq!(deliveries, Some(Function::ListDeliveries));
         assert_eq!(table.find("GET", "/api/event-types").map(|m| m.function), Some(Function::ListEventTypes));
         assert_eq!(table.find("POST", "/api/event-types"), None);
         assert_eq!(table.find("GET", "/api/nothing"), None);

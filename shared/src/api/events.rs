@@ -1,5 +1,6 @@
 //! `POST /api/managing-entity/{entityId}/event`: fans an event out to every matching, enabled
-//! webhook, one delivery record and one queue message each.
+//! webhook, one delivery record and one queue message each. A matching webhook that is paused
+//! gets a `skipped` record and no message, so its log shows what it missed.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use super::{json_object, json_response, respond, scoped};
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryMessage, EntityId, Event, EventIn, Timestamp, Webhook};
+use crate::model::{Delivery, DeliveryMessage, DeliveryStatus, EntityId, Event, EventIn, Timestamp, Webhook};
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::Context;
 use crate::store::{DeliveryInsert, EventClaim, PageRequest, WebhookList};
@@ -57,34 +58,32 @@ where
     respond(&request, result)
 }
 
-/// Writes a pending delivery per matching webhook, then enqueues them; answers how many.
+/// Writes a delivery per matching webhook, then enqueues the pending ones; answers how many.
 async fn fan_out<S, Q>(ctx: &Context, store: &S, queue: &Q, owner: EntityId, event: &Event) -> Result<usize, Error>
 where
     S: WebhookList + DeliveryInsert + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let targets = matching_webhooks(store, owner, &event.event_type).await?;
-    let (deliveries, messages): (Vec<Delivery>, Vec<DeliveryMessage>) = targets
-        .iter()
-        .map(|webhook| {
-            let delivery_id: Uuid = ctx.ids.new_id();
-            let delivery = Delivery::pending(delivery_id, webhook.info.id, event);
-            let message = DeliveryMessage {
-                delivery_id,
-                webhook_id: webhook.info.id,
-                owner_identifier: owner,
-                event: event.clone(),
-            };
-            (delivery, message)
-        })
-        .unzip();
+    let mut deliveries = Vec::new();
+    let mut messages = Vec::new();
+    for webhook in matching_webhooks(store, owner, &event.event_type).await? {
+        let delivery_id: Uuid = ctx.ids.new_id();
+        let mut delivery = Delivery::pending(delivery_id, webhook.info.id, event);
+        if webhook.info.enabled {
+            let webhook_id = webhook.info.id;
+            messages.push(DeliveryMessage { delivery_id, webhook_id, owner_identifier: owner, event: event.clone() });
+        } else {
+            delivery.status = DeliveryStatus::Skipped;
+        }
+        deliveries.push(delivery);
+    }
     // Every message is the same size but for ids: refuse an oversized one before writing anything.
     if let Some(first) = messages.first() {
         message_body(first)?;
     }
     store.insert_deliveries(&deliveries).await?;
     queue.enqueue(&messages).await?;
-    Ok(deliveries.len())
+    Ok(messages.len())
 }
 
 async fn matching_webhooks<S: WebhookList + ?Sized>(
@@ -96,7 +95,7 @@ async fn matching_webhooks<S: WebhookList + ?Sized>(
     let mut after = None;
     loop {
         let page = store.list_webhooks(owner, PageRequest { limit: 100, after }).await?;
-        matching.extend(page.items.into_iter().filter(|w| w.info.enabled && w.info.event_list.matches(event_type)));
+        matching.extend(page.items.into_iter().filter(|w| w.info.event_list.matches(event_type)));
         match page.next {
             Some(next) => after = Some(next),
             None => return Ok(matching),

@@ -19,7 +19,7 @@ use crate::queue::VisibilityDelay;
 use crate::retry::RetrySchedule;
 use crate::runtime::Clock;
 use crate::signing::sign;
-use crate::store::{DeliveryRecord, WebhookGet};
+use crate::store::DeliveryStore;
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -114,11 +114,6 @@ pub async fn attempt_delivery(
         },
     })
 }
-
-/// The store operations delivering needs.
-pub trait DeliveryStore: WebhookGet + DeliveryRecord {}
-
-impl<T: WebhookGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
 
 /// The clients of the deliver function.
 pub struct Deliverer<'a> {
@@ -219,3 +214,6 @@ fn random_unit() -> f64 {
         Err(_) => 0.0,
     }
 }
+
+#[cfg(test)]
+mod tests;

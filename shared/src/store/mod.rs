@@ -106,7 +106,12 @@ pub trait DeliveryList: Send + Sync {
     async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error>;
 }
 
-/// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventClaim + DeliveryInsert + DeliveryRecord + DeliveryList {}
+/// What delivering reads and writes.
+pub trait DeliveryStore: WebhookGet + DeliveryRecord {}
 
-impl<T: WebhookStore + EventClaim + DeliveryInsert + DeliveryRecord + DeliveryList> Store for T {}
+impl<T: WebhookGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
+
+/// Every operation: what the local runner and the contract tests hold.
+pub trait Store: WebhookStore + EventClaim + DeliveryInsert + DeliveryList + DeliveryStore {}
+
+impl<T: WebhookStore + EventClaim + DeliveryInsert + DeliveryList + DeliveryStore> Store for T {}

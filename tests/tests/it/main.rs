@@ -2,5 +2,7 @@
 //! through the local runner on both backends. DynamoDB Local is started by `make test`.
 
 mod api;
+mod delivery;
 mod helpers;
+mod receiver;
 mod store_contract;

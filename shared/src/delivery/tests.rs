@@ -1,0 +1,162 @@
+//! The deliver handler fed a real SQS event (`tests/fixtures`), with a scripted receiver.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::*;
+use crate::model::{Delivery, EntityId, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
+use crate::runtime::SystemClock;
+use crate::store::{DeliveryInsert, DeliveryList, MemoryStore, PageRequest, WebhookInsert};
+
+const DELIVERY: &str = "0193f0a1-7a2b-7c3d-8e4f-5a6b7c8d9e0f";
+const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
+const OWNER: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+
+/// Answers with a fixed result and remembers what it was sent.
+struct ScriptedSender {
+    answer: Result<Answer, String>,
+    sent: Mutex<Vec<Outgoing>>,
+}
+
+#[async_trait]
+impl WebhookSender for ScriptedSender {
+    async fn send(&self, request: Outgoing) -> Result<Answer, String> {
+        self.sent.lock().expect("lock").push(request);
+        self.answer.clone()
+    }
+}
+
+fn answering(status: u16) -> ScriptedSender {
+    ScriptedSender { answer: Ok(Answer { status, retry_after: None, body: "ok".into() }), sent: Mutex::new(Vec::new()) }
+}
+
+#[derive(Default)]
+struct RecordedDelays(Mutex<Vec<(String, Duration)>>);
+
+#[async_trait]
+impl VisibilityDelay for RecordedDelays {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+        self.0.lock().expect("lock").push((receipt_handle.to_string(), delay));
+        Ok(())
+    }
+}
+
+fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/sqs-delivery-event.json")).expect("fixture");
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!(receive_count.to_string());
+    if let Some(body) = body {
+        event["Records"][0]["body"] = json!(body);
+    }
+    serde_json::from_value(event).expect("lambda's SQS event")
+}
+
+async fn store_with(enabled: bool, url: &str) -> MemoryStore {
+    let store = MemoryStore::new();
+    let body = json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}});
+    let owner = EntityId::parse(OWNER).expect("uuid");
+    let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy { allow_private: true })
+        .expect("valid webhook");
+    let webhook = Webhook::create(
+        input,
+        WebhookId::parse(WEBHOOK).expect("uuid"),
+        owner,
+        "user",
+        Timestamp::new(chrono::Utc::now()),
+        WebhookSecret::from_key(&[3; 32]),
+    );
+    store.insert_webhook(&webhook).await.expect("insert webhook");
+    let message: DeliveryMessage =
+        serde_json::from_str(event(1, None).records[0].body.as_deref().expect("body")).expect("message");
+    let delivery = Delivery::pending(Uuid::parse_str(DELIVERY).expect("uuid"), webhook.info.id, &message.event);
+    store.insert_deliveries(&[delivery]).await.expect("insert delivery");
+    store
+}
+
+async fn stored_delivery(store: &MemoryStore) -> Delivery {
+    let page = store
+        .list_deliveries(WebhookId::parse(WEBHOOK).expect("uuid"), PageRequest { limit: 1, after: None })
+        .await
+        .expect("list");
+    page.items.into_iter().next().expect("the delivery")
+}
+
+async fn run(store: &MemoryStore, sender: &dyn WebhookSender, delays: &RecordedDelays, event: SqsEvent) -> Vec<String> {
+    let schedule = RetrySchedule::parse("5s,5m,30m").expect("schedule");
+    let deliverer = Deliverer { store, queue: delays, sender, clock: &SystemClock, schedule: &schedule };
+    deliverer.deliver_batch(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+}
+
+#[tokio::test]
+async fn success_is_recorded_and_the_message_released() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let failures = run(&store, &sender, &delays, event(1, None)).await;
+    assert!(failures.is_empty());
+    let delivery = stored_delivery(&store).await;
+    assert_eq!(delivery.status, DeliveryStatus::Succeeded);
+    assert_eq!((delivery.attempts.len(), delivery.last_status_code), (1, Some(200)));
+    let sent = &sender.sent.lock().expect("lock")[0];
+    let header = |name: &str| sent.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(header("webhook-id").as_deref(), Some("evt-2026-11-22-0001"));
+    assert_eq!(header("X-Api-Key").as_deref(), Some("abc"));
+    let timestamp: i64 = header("webhook-timestamp").expect("timestamp").parse().expect("number");
+    let key = WebhookSecret::from_key(&[3; 32]).key().expect("key");
+    assert_eq!(header("webhook-signature"), Some(sign(&key, "evt-2026-11-22-0001", timestamp, &sent.body)));
+}
+
+#[tokio::test]
+async fn a_failure_with_attempts_left_is_hidden_for_the_next_delay_and_reported() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(503), RecordedDelays::default());
+    let failures = run(&store, &sender, &delays, event(2, None)).await;
+    assert_eq!(failures, ["059f36b4-87a3-44ab-83d2-661975830a7d"]);
+    let (receipt, delay) = delays.0.lock().expect("lock")[0].clone();
+    assert!(receipt.starts_with("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy"));
+    assert!((240..=360).contains(&delay.as_secs()), "5m ± 20%, got {delay:?}");
+    let delivery = stored_delivery(&store).await;
+    assert_eq!((delivery.status, delivery.attempts[0].attempt), (DeliveryStatus::Pending, 2));
+    assert!(delivery.next_attempt_at.is_some());
+}
+
+#[tokio::test]
+async fn the_last_attempt_fails_for_good_and_releases_the_message() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(500), RecordedDelays::default());
+    let failures = run(&store, &sender, &delays, event(4, None)).await;
+    assert!(failures.is_empty() && delays.0.lock().expect("lock").is_empty());
+    assert_eq!(stored_delivery(&store).await.status, DeliveryStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_disabled_webhook_is_skipped_without_a_request() {
+    let (store, sender, delays) =
+        (store_with(false, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty());
+    assert!(sender.sent.lock().expect("lock").is_empty());
+    let delivery = stored_delivery(&store).await;
+    assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Skipped, 0));
+}
+
+#[tokio::test]
+async fn an_unreadable_message_is_kept_for_the_dead_letter_queue() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let failures = run(&store, &sender, &delays, event(1, Some("not json"))).await;
+    assert_eq!(failures.len(), 1);
+    assert!(sender.sent.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_private_target_is_refused_at_delivery() {
+    let store = store_with(true, "http://127.0.0.1:9/hooks").await;
+    let strict = HttpSender::new(Duration::from_secs(2), UrlPolicy::default()).expect("sender");
+    let delays = RecordedDelays::default();
+    assert_eq!(run(&store, &strict, &delays, event(1, None)).await.len(), 1, "retried like any failure");
+    let delivery = stored_delivery(&store).await;
+    let error = delivery.last_error.expect("an error");
+    assert!(error.contains("refused") && error.contains("127.0.0.1"), "{error}");
+}

@@ -1,0 +1,211 @@
+//! Publish -> queue -> deliver -> a real receiver, on the memory backend and on DynamoDB Local
+//! with the SQS emulator.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ENTITY, TestApp};
+use crate::receiver::{Answer, Receiver};
+
+const BACKENDS: [bool; 2] = [false, true];
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn backend(aws: bool) -> &'static str {
+    if aws { "DynamoDB Local + SQS emulator" } else { "memory" }
+}
+
+fn booking(id: Option<&str>) -> Value {
+    let mut event = json!({"type": "booking.created", "data": {"bookingId": "b-1", "total": {"amount": "742.50"}}});
+    if let Some(id) = id {
+        event["id"] = json!(id);
+    }
+    event
+}
+
+async fn webhook_to(app: &TestApp, receiver: &Receiver, extra: Value) -> Value {
+    let mut body = json!({"name": "Receiver", "eventUrl": receiver.url()});
+    body.as_object_mut().expect("object").extend(extra.as_object().cloned().unwrap_or_default());
+    app.create_with(&body).await
+}
+
+#[tokio::test]
+async fn a_published_event_arrives_signed_with_the_documented_body() {
+    for aws in BACKENDS {
+        let app = TestApp::delivering(aws, "1s", Duration::from_secs(2)).await;
+        let receiver = Receiver::start(&[Answer::Status(200)]).await;
+        let webhook = webhook_to(&app, &receiver, json!({"eventList": ["booking.created"]})).await;
+        let published = app.publish(&booking(None)).await;
+        assert_eq!(published.status(), 202, "{}", backend(aws));
+        let published: Value = published.json().await.expect("JSON");
+        assert_eq!(published["deliveries"], 1);
+
+        let received = receiver.wait_for(1, PATIENCE).await;
+        assert_eq!(received.len(), 1, "{}: one POST", backend(aws));
+        let request = &received[0];
+        let secret = webhook["secret"].as_str().expect("secret");
+        standardwebhooks::Webhook::new(secret)
+            .expect("secret")
+            .verify(&request.body, &request.headers)
+            .unwrap_or_else(|e| panic!("{}: the signature does not verify: {e:?}", backend(aws)));
+        assert_eq!(request.headers["webhook-id"], published["eventId"].as_str().expect("event id"));
+        assert_eq!(request.headers["content-type"], "application/json");
+        let body: Value = serde_json::from_slice(&request.body).expect("JSON body");
+        let mut keys: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["data", "id", "occurredAt", "ownerIdentifier", "type", "webhookId"]);
+        assert_eq!(body["type"], "booking.created");
+        assert_eq!(body["ownerIdentifier"], ENTITY);
+        assert_eq!(body["webhookId"], webhook["id"]);
+        assert_eq!(body["data"]["bookingId"], "b-1");
+
+        let id = webhook["id"].as_str().expect("id");
+        let log = app.deliveries_when(id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "succeeded")).await;
+        assert_eq!(log[0]["status"], "succeeded", "{}: {log:?}", backend(aws));
+        assert_eq!(log[0]["attempts"][0]["statusCode"], 200);
+    }
+}
+
+#[tokio::test]
+async fn only_matching_enabled_webhooks_receive_and_thin_payloads_carry_no_data() {
+    for aws in BACKENDS {
+        let app = TestApp::delivering(aws, "1s", Duration::from_secs(2)).await;
+        let (payments, paused, thin) = (
+            Receiver::start(&[Answer::Status(200)]).await,
+            Receiver::start(&[Answer::Status(200)]).await,
+            Receiver::start(&[Answer::Status(200)]).await,
+        );
+        webhook_to(&app, &payments, json!({"eventList": ["payment.*"]})).await;
+        let paused_hook = webhook_to(&app, &paused, json!({"eventList": ["booking.*"], "enabled": false})).await;
+        webhook_to(&app, &thin, json!({"eventList": [], "sendData": false})).await;
+
+        let published: Value = app.publish(&booking(None)).await.json().await.expect("JSON");
+        assert_eq!(published["deliveries"], 1, "{}: only the thin webhook is due a POST", backend(aws));
+        let received = thin.wait_for(1, PATIENCE).await;
+        let body: Value = serde_json::from_slice(&received[0].body).expect("JSON");
+        assert!(body.get("data").is_none() && body["id"] == published["eventId"], "{body}");
+
+        let paused_id = paused_hook["id"].as_str().expect("id");
+        let log = app.deliveries(paused_id).await;
+        assert_eq!(log.len(), 1);
+        assert_eq!((log[0]["status"].clone(), log[0]["attempts"].clone()), (json!("skipped"), json!([])));
+        // Give a wrong delivery time to show up before concluding it never will.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(payments.received().is_empty() && paused.received().is_empty(), "{}", backend(aws));
+    }
+}
+
+#[tokio::test]
+async fn retries_until_success_then_stops() {
+    for aws in BACKENDS {
+        let app = TestApp::delivering(aws, "1s,1s,1s", Duration::from_secs(2)).await;
+        let receiver = Receiver::start(&[Answer::Status(500), Answer::Status(500), Answer::Status(200)]).await;
+        let webhook = webhook_to(&app, &receiver, json!({})).await;
+        let id = webhook["id"].as_str().expect("id");
+        assert_eq!(app.publish(&booking(None)).await.status(), 202);
+
+        let log = app.deliveries_when(id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "succeeded")).await;
+        assert_eq!(log[0]["status"], "succeeded", "{}: {log:?}", backend(aws));
+        let codes: Vec<Value> =
+            log[0]["attempts"].as_array().expect("attempts").iter().map(|a| a["statusCode"].clone()).collect();
+        assert_eq!(codes, [json!(500), json!(500), json!(200)]);
+        let numbers: Vec<Value> =
+            log[0]["attempts"].as_array().expect("attempts").iter().map(|a| a["attempt"].clone()).collect();
+        assert_eq!(numbers, [json!(1), json!(2), json!(3)]);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(receiver.received().len(), 3, "{}: no attempt after success", backend(aws));
+        let ids: Vec<_> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "the same webhook-id on every retry");
+    }
+}
+
+#[tokio::test]
+async fn gives_up_after_the_last_attempt() {
+    for aws in BACKENDS {
+        let app = TestApp::delivering(aws, "1s,1s,1s", Duration::from_secs(2)).await;
+        let receiver = Receiver::start(&[Answer::Status(500)]).await;
+        let id = webhook_to(&app, &receiver, json!({})).await["id"].as_str().expect("id").to_string();
+        assert_eq!(app.publish(&booking(None)).await.status(), 202);
+
+        let log = app.deliveries_when(&id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "failed")).await;
+        assert_eq!(log[0]["status"], "failed", "{}: {log:?}", backend(aws));
+        assert_eq!(log[0]["attempts"].as_array().expect("attempts").len(), 4);
+        assert_eq!(log[0]["lastStatusCode"], 500);
+        assert_eq!(log[0]["nextAttemptAt"], Value::Null);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(receiver.received().len(), 4, "{}: nothing after the last attempt", backend(aws));
+    }
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_is_cut_off_at_the_timeout() {
+    let app = TestApp::delivering(false, "1s", Duration::from_secs(1)).await;
+    let receiver = Receiver::start(&[Answer::Hang(Duration::from_secs(30))]).await;
+    let id = webhook_to(&app, &receiver, json!({})).await["id"].as_str().expect("id").to_string();
+    assert_eq!(app.publish(&booking(None)).await.status(), 202);
+    let log = app.deliveries_when(&id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "failed")).await;
+    assert_eq!(log[0]["status"], "failed", "{log:?}");
+    for attempt in log[0]["attempts"].as_array().expect("attempts") {
+        assert_eq!(attempt["statusCode"], Value::Null);
+        assert!(attempt["error"].as_str().expect("error").contains("timed out after 1s"), "{attempt}");
+        let took = attempt["durationMs"].as_u64().expect("duration");
+        assert!((900..5000).contains(&took), "cut off near the 1 s timeout, took {took} ms");
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_id_is_delivered_once() {
+    for aws in BACKENDS {
+        let app = TestApp::delivering(aws, "1s", Duration::from_secs(2)).await;
+        let receiver = Receiver::start(&[Answer::Status(200)]).await;
+        webhook_to(&app, &receiver, json!({})).await;
+        let first = app.publish(&booking(Some("evt-42"))).await;
+        assert_eq!(first.status(), 202);
+        let second = app.publish(&booking(Some("evt-42"))).await;
+        assert_eq!(second.status(), 200);
+        let second: Value = second.json().await.expect("JSON");
+        assert_eq!(second, json!({"eventId": "evt-42", "duplicate": true}));
+        receiver.wait_for(1, PATIENCE).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(receiver.received().len(), 1, "{}", backend(aws));
+        assert_eq!(receiver.received()[0].headers["webhook-id"], "evt-42");
+    }
+}
+
+#[tokio::test]
+async fn the_test_route_makes_one_signed_attempt_and_reports_it() {
+    let app = TestApp::delivering(false, "1s", Duration::from_secs(2)).await;
+    let receiver = Receiver::start(&[Answer::Status(204), Answer::Status(503)]).await;
+    let webhook = webhook_to(&app, &receiver, json!({})).await;
+    let path = format!("{}/test", TestApp::webhook_path(ENTITY, webhook["id"].as_str().expect("id")));
+    let ok: Value = app.request(reqwest::Method::POST, &path).send().await.expect("test").json().await.expect("JSON");
+    assert_eq!((ok["delivered"].clone(), ok["statusCode"].clone()), (json!(true), json!(204)), "{ok}");
+    let request = &receiver.received()[0];
+    standardwebhooks::Webhook::new(webhook["secret"].as_str().expect("secret"))
+        .expect("secret")
+        .verify(&request.body, &request.headers)
+        .expect("the test event is signed");
+    let body: Value = serde_json::from_slice(&request.body).expect("JSON");
+    assert_eq!(body["type"], "webhook.test");
+
+    let typed = app.request(reqwest::Method::POST, &path).json(&json!({"eventType": "payment.refunded"})).send().await;
+    let failed: Value = typed.expect("test").json().await.expect("JSON");
+    assert_eq!((failed["delivered"].clone(), failed["statusCode"].clone()), (json!(false), json!(503)), "{failed}");
+    let body: Value = serde_json::from_slice(&receiver.received()[1].body).expect("JSON");
+    assert_eq!((body["type"].clone(), body["data"]["status"].clone()), (json!("payment.refunded"), json!("refunded")));
+    assert!(app.deliveries(webhook["id"].as_str().expect("id")).await.is_empty(), "tests are not deliveries");
+}
+
+#[tokio::test]
+async fn private_targets_are_refused_at_create() {
+    let app = TestApp::memory().await;
+    for url in ["https://127.0.0.1/hooks", "https://10.0.0.1/hooks", "https://169.254.169.254/latest/meta-data"] {
+        let path = TestApp::webhooks_path(ENTITY);
+        let response =
+            app.request(reqwest::Method::POST, &path).json(&json!({"name": "SSRF", "eventUrl": url})).send().await;
+        let response = response.expect("create");
+        assert_eq!(response.status(), 422, "{url}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["properties"]["errors"][0]["field"], "eventUrl");
+    }
+}
