@@ -95,6 +95,7 @@ impl App {
             Function::PublishEvent => api::publish_event(ctx, store, self.queue.as_ref(), request).await,
             Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
             Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
+            Function::Console => shared::console::serve_console(request).await,
         }
     }
 

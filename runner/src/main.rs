@@ -8,6 +8,8 @@ use shared::runtime::Context;
 use webhooks_local::{App, Backend, DevAuth};
 
 const DEV_SECRET: &str = "webhooks-local-dev-secret-not-for-production";
+/// The entity the printed examples and console link use; the dev token may manage any.
+const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,10 +39,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = format!("http://{}", listener.local_addr()?);
     println!(
         "\nWebhooks API ({backend:?} backend) on {url}\n\n\
+         Console (signs you in):\n  {url}/#token={token}&entity={DEMO_ENTITY}\n\n\
          Dev token (sub local-developer, entities *, valid 30 days):\n  export TOKEN={token}\n\n\
          Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" {url}/api/event-types\n  \
          curl -si -X POST -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
-         {url}/api/managing-entity/d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69/webhook \\\n    \
+         {url}/api/managing-entity/{DEMO_ENTITY}/webhook \\\n    \
          -d '{{\"name\":\"Booking sync\",\"eventUrl\":\"https://api.example.com/hooks\",\"eventList\":[\"booking.*\"]}}'\n"
     );
     webhooks_local::serve(listener, Arc::new(app)).await?;

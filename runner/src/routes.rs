@@ -15,6 +15,7 @@ pub enum Function {
     PublishEvent,
     TestWebhook,
     ListDeliveries,
+    Console,
 }
 
 const WEBHOOKS: &str = "/api/managing-entity/{entityId}/webhook";
@@ -32,6 +33,8 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/api/managing-entity/{entityId}/event", Function::PublishEvent),
     ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/test", Function::TestWebhook),
     ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries", Function::ListDeliveries),
+    ("GET", "/", Function::Console),
+    ("GET", "/console/{proxy+}", Function::Console),
 ];
 
 /// A request matched to its route.
@@ -55,6 +58,8 @@ impl RouteTable {
         }
         let mut paths = matchit::Router::new();
         for (path, methods) in by_path {
+            // API Gateway's greedy `{proxy+}` is matchit's catch-all `{*proxy}`.
+            let path = path.replace("{proxy+}", "{*proxy}");
             // The table above is fixed; a conflict is a programming error caught by the tests.
             if let Err(err) = paths.insert(path, methods) {
                 panic!("route table: {err}");
@@ -98,5 +103,8 @@ mod tests {
         assert_eq!(table.find("GET", "/api/event-types").map(|m| m.function), Some(Function::ListEventTypes));
         assert_eq!(table.find("POST", "/api/event-types"), None);
         assert_eq!(table.find("GET", "/api/nothing"), None);
+        let asset = table.find("GET", "/console/app.js").expect("console route");
+        assert_eq!((asset.function, asset.path_parameters["proxy"].as_str()), (Function::Console, "app.js"));
+        assert_eq!(asset.route_key, "GET /console/{proxy+}");
     }
 }

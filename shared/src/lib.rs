@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod error;
 pub mod model;

@@ -1,0 +1,58 @@
+// The API client: bearer token from sessionStorage, problem+json errors as ApiError.
+const TOKEN = "webhooks.token";
+const ENTITY = "webhooks.entity";
+
+export const session = {
+  get token() { return sessionStorage.getItem(TOKEN) || ""; },
+  get entity() { return sessionStorage.getItem(ENTITY) || ""; },
+  save(token, entity) {
+    sessionStorage.setItem(TOKEN, token);
+    sessionStorage.setItem(ENTITY, entity);
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(ENTITY);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.message || `Request failed with status ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+
+  /** Field errors of a 422, as { field: message }. */
+  get fields() {
+    const errors = this.problem.properties?.errors || [];
+    return Object.fromEntries(errors.map((e) => [e.field, e.message]));
+  }
+}
+
+export async function api(method, path, { body, ifMatch } = {}) {
+  const headers = { Authorization: `Bearer ${session.token}`, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
+  const response = await fetch(`/api${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export function entityPath(suffix = "") {
+  return `/managing-entity/${encodeURIComponent(session.entity)}${suffix}`;
+}
+
+export function webhookPath(id, suffix = "") {
+  return entityPath(`/webhook/${encodeURIComponent(id)}${suffix}`);
+}

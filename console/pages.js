@@ -1,0 +1,368 @@
+// The console's pages. Each renders into <main> and returns nothing; errors from the API are
+// shown where they belong (beside a field, in the page's alert, or as a toast).
+import { ApiError, api, entityPath, session, webhookPath } from "./api.js";
+import { h, replace, when } from "./dom.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function toast(message) {
+  const region = document.getElementById("toast");
+  replace(region, message);
+  region.classList.add("shown");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => region.classList.remove("shown"), 6000);
+}
+
+// Resolves true when the user confirms. It listens to `submit` and `cancel`, which fire
+// synchronously with the user's action: `close` is queued, so a late `close` of an earlier
+// opening could otherwise answer this one.
+function confirmRemoval(name) {
+  const dialog = document.getElementById("confirm");
+  const form = dialog.querySelector("form");
+  replace(document.getElementById("confirm-text"), `“${name}” will stop receiving events. This cannot be undone.`);
+  return new Promise((resolve) => {
+    const finish = (answer) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(answer);
+    };
+    const onSubmit = (event) => finish(event.submitter?.value === "confirm");
+    const onCancel = () => finish(false);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
+    dialog.showModal();
+  });
+}
+
+function page(main, title, ...content) {
+  replace(main, h("h1", { tabindex: "-1" }, title), ...content);
+}
+
+function failure(main, err) {
+  if (err instanceof ApiError && err.status === 401) {
+    location.hash = "#/signin";
+    return;
+  }
+  page(main, "Something went wrong", h("p", { role: "alert", class: "alert" }, err.message));
+}
+
+// ---- Sign in -------------------------------------------------------------------------------
+
+export function signIn(main) {
+  const token = h("textarea", { id: "token", name: "token", rows: 4, required: true, autocomplete: "off", spellcheck: false });
+  token.value = session.token;
+  const entity = h("input", { id: "entity", name: "entity", required: true, autocomplete: "off", value: session.entity });
+  const error = h("p", { class: "field-error", id: "entity-error" });
+  const form = h("form", { class: "card", novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    if (!UUID.test(entity.value.trim())) {
+      entity.setAttribute("aria-invalid", "true");
+      replace(error, "Enter the managing entity's id, a UUID.");
+      entity.focus();
+      return;
+    }
+    session.save(token.value.trim(), entity.value.trim());
+    location.hash = "#/webhooks";
+  } },
+    h("label", { for: "token" }, "Bearer token"),
+    token,
+    h("label", { for: "entity" }, "Managing entity id"),
+    entity,
+    error,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Sign in")),
+  );
+  entity.setAttribute("aria-describedby", "entity-error");
+  page(main, "Sign in", h("p", {}, "Paste an API token and choose the account whose webhooks you manage. The token stays in this tab only."), form);
+}
+
+// ---- List ----------------------------------------------------------------------------------
+
+function statusBadge(webhook) {
+  return webhook.enabled
+    ? h("span", { class: "badge ok" }, "Enabled")
+    : h("span", { class: "badge off" }, "Paused");
+}
+
+function deliveryBadge(delivery) {
+  if (!delivery) return h("span", { class: "muted" }, "None yet");
+  const tone = { succeeded: "ok", failed: "bad", pending: "warn", skipped: "off" }[delivery.status] || "off";
+  return h("span", { class: `badge ${tone}`, title: when(delivery.lastAttemptAt) }, delivery.status);
+}
+
+export async function list(main) {
+  const rows = h("tbody");
+  const more = h("div", { class: "actions" });
+  const result = h("p", { id: "test-result", role: "status", class: "result" });
+  page(
+    main,
+    "Webhooks",
+    h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/webhooks/new" }, "Create webhook")),
+    result,
+    h("div", { class: "table" },
+      h("table", {},
+        h("caption", { class: "visually-hidden" }, "Webhooks of this account"),
+        h("thead", {}, h("tr", {}, ["Name", "URL", "Events", "Status", "Last delivery", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+        rows)),
+    more,
+  );
+  const load = async (cursor) => {
+    const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : "?limit=20";
+    const data = await api("GET", entityPath(`/webhook${query}`));
+    if (!cursor && data.items.length === 0) {
+      rows.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No webhooks yet. Create one to start receiving events.")));
+    }
+    for (const webhook of data.items) rows.append(row(main, webhook, result));
+    replace(more, data.nextCursor ? h("button", { class: "secondary", onclick: () => load(data.nextCursor).catch((e) => failure(main, e)) }, "Load more") : null);
+  };
+  try {
+    await load(null);
+  } catch (err) {
+    failure(main, err);
+  }
+}
+
+function row(main, webhook, result) {
+  const last = h("td", { "data-label": "Last delivery" }, h("span", { class: "muted" }, "…"));
+  api("GET", webhookPath(webhook.id, "/deliveries?limit=1"))
+    .then((page) => replace(last, deliveryBadge(page.items[0])))
+    .catch(() => replace(last, h("span", { class: "muted" }, "Unavailable")));
+  const events = webhook.eventList.length ? webhook.eventList.join(", ") : "All events";
+  const pause = async () => {
+    try {
+      await api("PATCH", webhookPath(webhook.id), { body: { enabled: !webhook.enabled, version: webhook.version } });
+      toast(`${webhook.name} ${webhook.enabled ? "paused" : "resumed"}.`);
+    } catch (err) {
+      toast(err.status === 409 ? "Someone else changed this webhook; the list shows it as it is now." : err.message);
+    }
+    list(main);
+  };
+  const test = async () => {
+    replace(result, `Sending a test event to ${webhook.name}…`);
+    try {
+      const r = await api("POST", webhookPath(webhook.id, "/test"));
+      replace(result, r.delivered
+        ? `Test to ${webhook.name} delivered: ${r.statusCode} in ${r.durationMs} ms.`
+        : `Test to ${webhook.name} failed: ${r.error || `status ${r.statusCode}`} (${r.durationMs} ms).`);
+      result.className = `result ${r.delivered ? "ok" : "bad"}`;
+    } catch (err) {
+      replace(result, err.message);
+      result.className = "result bad";
+    }
+  };
+  const remove = async () => {
+    if (!(await confirmRemoval(webhook.name))) return;
+    try {
+      await api("DELETE", webhookPath(webhook.id), { ifMatch: webhook.version });
+      toast(`${webhook.name} removed.`);
+    } catch (err) {
+      toast(err.status === 412 ? "Someone else changed this webhook; look again before removing it." : err.message);
+    }
+    list(main);
+  };
+  return h("tr", {},
+    h("th", { scope: "row", "data-label": "Name" }, h("a", { href: `#/webhooks/${webhook.id}` }, webhook.name)),
+    h("td", { "data-label": "URL", class: "url" }, webhook.eventUrl),
+    h("td", { "data-label": "Events" }, events),
+    h("td", { "data-label": "Status" }, statusBadge(webhook)),
+    last,
+    h("td", { "data-label": "Actions", class: "row-actions" },
+      h("a", { href: `#/webhooks/${webhook.id}`, "aria-label": `Edit ${webhook.name}` }, "Edit"),
+      h("button", { class: "link", onclick: pause, "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.name}` }, webhook.enabled ? "Pause" : "Resume"),
+      h("button", { class: "link", onclick: test, "aria-label": `Send a test event to ${webhook.name}` }, "Send test"),
+      h("a", { href: `#/webhooks/${webhook.id}/deliveries`, "aria-label": `Deliveries of ${webhook.name}` }, "Deliveries"),
+      h("button", { class: "link danger", onclick: remove, "aria-label": `Remove ${webhook.name}` }, "Remove")));
+}
+
+// ---- Create and edit -------------------------------------------------------------------------
+
+function field(id, label, control, hint) {
+  const error = h("p", { class: "field-error", id: `${id}-error` });
+  control.setAttribute("aria-describedby", `${id}-error${hint ? ` ${id}-hint` : ""}`);
+  return h("div", { class: "field", "data-field": id },
+    h("label", { for: id }, label),
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+    control, error);
+}
+
+function headerRow(name = "", value = "") {
+  const row = h("div", { class: "header-row" },
+    h("input", { "aria-label": "Header name", placeholder: "X-Api-Key", value: name, class: "header-name" }),
+    h("input", { "aria-label": "Header value", value, class: "header-value" }),
+    h("button", { type: "button", class: "secondary", onclick: () => row.remove() }, "Remove header"));
+  return row;
+}
+
+export async function edit(main, id) {
+  let catalog;
+  let webhook = null;
+  try {
+    [catalog, webhook] = await Promise.all([
+      api("GET", "/event-types"),
+      id ? api("GET", webhookPath(id)) : Promise.resolve(null),
+    ]);
+  } catch (err) {
+    failure(main, err);
+    return;
+  }
+  const creating = !webhook;
+  const value = webhook || { name: "", ownerName: "", eventUrl: "", enabled: true, eventList: [], headers: {}, sendData: true };
+
+  const alert = h("div", { role: "alert", class: "alert", hidden: true });
+  const name = h("input", { id: "name", name: "name", required: true, maxlength: 100, value: value.name });
+  const ownerName = h("input", { id: "ownerName", name: "ownerName", maxlength: 200, value: value.ownerName || "" });
+  const eventUrl = h("input", { id: "eventUrl", name: "eventUrl", type: "url", required: true, value: value.eventUrl, placeholder: "https://api.example.com/webhooks" });
+  const enabled = h("input", { id: "enabled", type: "checkbox", checked: value.enabled });
+  const all = h("input", { id: "all-events", type: "checkbox", checked: value.eventList.length === 0 || value.eventList.includes("*") });
+  const boxes = catalog.items.map((t) => h("input", { type: "checkbox", value: t.name, id: `event-${t.name}`, checked: value.eventList.includes(t.name) }));
+  const syncAll = () => boxes.forEach((box) => { box.disabled = all.checked; });
+  all.addEventListener("change", syncAll);
+  syncAll();
+  const headers = h("div", { id: "headers", class: "headers" }, Object.entries(value.headers).map(([k, v]) => headerRow(k, v)));
+  const full = h("input", { type: "radio", name: "payload", id: "payload-full", value: "full", checked: value.sendData });
+  const thin = h("input", { type: "radio", name: "payload", id: "payload-thin", value: "ids", checked: !value.sendData });
+  const errorOf = (id) => main.querySelector(`#${CSS.escape(id)}-error`);
+
+  const document_ = () => ({
+    name: name.value,
+    entity: { id: session.entity, name: ownerName.value.trim() || null },
+    eventUrl: eventUrl.value.trim(),
+    enabled: enabled.checked,
+    eventList: all.checked ? [] : boxes.filter((b) => b.checked).map((b) => b.value),
+    headers: Object.fromEntries([...headers.querySelectorAll(".header-row")]
+      .map((r) => [r.querySelector(".header-name").value.trim(), r.querySelector(".header-value").value])
+      .filter(([k]) => k)),
+    sendData: full.checked,
+  });
+
+  const showErrors = (fields) => {
+    const where = { "entity.name": "ownerName", "entity.id": "ownerName" };
+    main.querySelectorAll(".field-error").forEach((p) => replace(p));
+    main.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    let first = null;
+    for (const [fieldName, message] of Object.entries(fields)) {
+      const id = where[fieldName] || fieldName;
+      const target = errorOf(id);
+      if (!target) continue;
+      replace(target, message);
+      const control = main.querySelector(`[data-field="${id}"] input, [data-field="${id}"] textarea`);
+      control?.setAttribute("aria-invalid", "true");
+      first = first || control;
+    }
+    first?.focus();
+  };
+
+  const save = async (e) => {
+    e.preventDefault();
+    alert.hidden = true;
+    try {
+      if (creating) {
+        const created = await api("POST", entityPath("/webhook"), { body: document_() });
+        secretShown(main, created);
+      } else {
+        await api("PUT", webhookPath(webhook.id), { body: { ...document_(), version: webhook.version } });
+        toast(`${name.value} saved.`);
+        location.hash = "#/webhooks";
+      }
+    } catch (err) {
+      if (err.status === 422) {
+        showErrors(err.fields);
+        return;
+      }
+      if (err.status === 409 || err.status === 412) {
+        replace(alert,
+          h("p", {}, `Someone else changed this webhook while you were editing it (it is now at version ${err.problem.properties?.currentVersion}). Your changes were not saved.`),
+          h("button", { type: "button", onclick: () => edit(main, webhook.id) }, "Reload the latest version"));
+      } else {
+        replace(alert, err.message);
+      }
+      alert.hidden = false;
+      alert.focus();
+    }
+  };
+
+  page(main, creating ? "Create webhook" : `Edit ${webhook.name}`,
+    h("form", { class: "card", novalidate: true, onsubmit: save },
+      alert,
+      field("name", "Name", name),
+      field("ownerName", "Account name", ownerName, "Shown to people managing this account; optional."),
+      field("eventUrl", "Endpoint URL", eventUrl, "Where events are POSTed. Must be https."),
+      h("div", { class: "field checkbox" }, enabled, h("label", { for: "enabled" }, "Enabled: send events to this endpoint")),
+      h("fieldset", { "data-field": "eventList", "aria-describedby": "eventList-error" },
+        h("legend", {}, "Events"),
+        h("div", { class: "checkbox" }, all, h("label", { for: "all-events" }, "All events, including ones added later")),
+        catalog.items.map((t, i) => h("div", { class: "checkbox" }, boxes[i],
+          h("label", { for: `event-${t.name}` }, h("code", {}, t.name), ` — ${t.description}`))),
+        h("p", { class: "field-error", id: "eventList-error" })),
+      h("fieldset", { "data-field": "headers" },
+        h("legend", {}, "Custom headers"),
+        h("p", { class: "hint" }, "Sent with every delivery, e.g. an API key your endpoint expects."),
+        headers,
+        h("button", { type: "button", class: "secondary", onclick: () => { const r = headerRow(); headers.append(r); r.querySelector("input").focus(); } }, "Add header"),
+        h("p", { class: "field-error", id: "headers-error" })),
+      h("fieldset", { "data-field": "sendData" },
+        h("legend", {}, "Payload"),
+        h("div", { class: "checkbox" }, full, h("label", { for: "payload-full" }, "Full payload: event data included")),
+        h("div", { class: "checkbox" }, thin, h("label", { for: "payload-thin" }, "Ids only: fetch details from the API"))),
+      h("p", { class: "field-error", id: "version-error" }),
+      h("div", { class: "actions" },
+        h("button", { type: "submit" }, creating ? "Create webhook" : "Save changes"),
+        h("a", { class: "button secondary", href: "#/webhooks" }, "Cancel"))));
+}
+
+function secretShown(main, created) {
+  page(main, "Webhook created",
+    h("div", { class: "card" },
+      h("p", {}, `${created.name} is ready. Verify each delivery with this signing secret; it is shown only now.`),
+      h("label", { for: "secret" }, "Signing secret"),
+      h("input", { id: "secret", readonly: true, value: created.secret, class: "mono", onfocus: (e) => e.target.select() }),
+      h("div", { class: "actions" }, h("a", { class: "button", href: "#/webhooks" }, "Done"))));
+}
+
+// ---- Delivery log ---------------------------------------------------------------------------
+
+export async function deliveries(main, id) {
+  let webhook;
+  try {
+    webhook = await api("GET", webhookPath(id));
+  } catch (err) {
+    failure(main, err);
+    return;
+  }
+  const rows = h("div", { class: "deliveries" });
+  const more = h("div", { class: "actions" });
+  page(main, `Deliveries of ${webhook.name}`,
+    h("p", {}, h("a", { href: "#/webhooks" }, "Back to webhooks"), " · ", h("span", { class: "url" }, webhook.eventUrl)),
+    rows, more);
+  const load = async (cursor) => {
+    const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : "?limit=20";
+    const data = await api("GET", webhookPath(id, `/deliveries${query}`));
+    if (!cursor && data.items.length === 0) rows.append(h("p", { class: "muted" }, "Nothing delivered yet."));
+    for (const d of data.items) rows.append(delivery(d));
+    replace(more, data.nextCursor ? h("button", { class: "secondary", onclick: () => load(data.nextCursor) }, "Load more") : null);
+  };
+  try {
+    await load(null);
+  } catch (err) {
+    failure(main, err);
+  }
+}
+
+function delivery(d) {
+  const attempts = d.attempts.map((a) => h("tr", {},
+    h("td", { "data-label": "Attempt" }, String(a.attempt)),
+    h("td", { "data-label": "At" }, when(a.at)),
+    h("td", { "data-label": "Status" }, a.statusCode === null ? "—" : String(a.statusCode)),
+    h("td", { "data-label": "Duration" }, `${a.durationMs} ms`),
+    h("td", { "data-label": "Error" }, a.error || "—"),
+    h("td", { "data-label": "Response" }, a.responseBody ? h("pre", {}, a.responseBody) : "—")));
+  return h("details", { class: "delivery" },
+    h("summary", {},
+      deliveryBadge(d), " ", h("code", {}, d.eventType), " ",
+      h("span", { class: "muted" }, `${d.attempts.length} attempt${d.attempts.length === 1 ? "" : "s"} · ${when(d.lastAttemptAt)}`)),
+    h("p", { class: "muted" }, `Event ${d.eventId}`, d.nextAttemptAt ? ` · next attempt ${when(d.nextAttemptAt)}` : ""),
+    attempts.length
+      ? h("div", { class: "table" }, h("table", {},
+        h("thead", {}, h("tr", {}, ["Attempt", "At", "Status", "Duration", "Error", "Response"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, attempts)))
+      : h("p", { class: "muted" }, "No attempt was made: the webhook was paused or removed."));
+}
