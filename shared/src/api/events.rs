@@ -1,89 +1,116 @@
-//! `POST /api/managing-entity/{entityId}/event`: fans an event out to every matching, enabled
-//! webhook, one delivery record and one queue message each. A matching webhook that is paused
-//! gets a `skipped` record and no message, so its log shows what it missed.
+//! `POST /api/managing-entity/{entityId}/event`: fans an event out to every matching webhook,
+//! one delivery record each and one queue message per enabled one; a paused webhook gets a
+//! `skipped` record, so its log shows what it missed.
+//!
+//! The fan-out is crash-safe. Its plan (targets and delivery ids) is stored first, under the
+//! event id, with the deliveries still to enqueue; each batch the queue accepts is taken off
+//! that list. A publish that fails midway answers 503 and leaves the plan; retried with the
+//! same event id it enqueues only what is left, so every delivery is enqueued once. A publish
+//! whose plan has nothing left is a duplicate.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{json_object, json_response, respond, scoped};
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryMessage, DeliveryStatus, EntityId, Event, EventIn, Timestamp, Webhook};
+use crate::model::{
+    Delivery, DeliveryMessage, DeliveryStatus, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Timestamp, Webhook,
+};
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::Context;
-use crate::store::{DeliveryInsert, EventClaim, PageRequest, WebhookList};
+use crate::store::{DeliveryInsert, EventOutbox, PageRequest, WebhookList};
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
+/// SendMessageBatch's limit: the outbox is updated after each batch.
+const ENQUEUE_BATCH: usize = 10;
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookList + EventClaim + DeliveryInsert + ?Sized,
+    S: WebhookList + EventOutbox + DeliveryInsert + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
         let input = EventIn::parse(&json_object(&request)?)?;
         let now = Timestamp::new(ctx.clock.now());
-        let event = Event {
-            id: input.id.clone().unwrap_or_else(|| ctx.ids.new_id().to_string()),
-            event_type: input.event_type,
-            occurred_at: input.occurred_at.unwrap_or(now),
-            data: input.data,
-        };
-        if input.id.is_some() && !store.claim_event(scope.entity, &event.id, now, EVENT_ID_TTL).await? {
-            tracing::info!(event_id = %event.id, "duplicate publish");
-            return json_response(StatusCode::OK, &json!({"eventId": event.id, "duplicate": true}));
+        let event_id = input.id.clone().unwrap_or_else(|| ctx.ids.new_id().to_string());
+        let occurred_at = input.occurred_at.unwrap_or(now);
+        // The queue takes messages up to 256 KiB: refuse a larger one before planning anything.
+        let sample = Event { id: event_id.clone(), event_type: input.event_type.clone(), occurred_at, data: input.data.clone() };
+        message_body(&DeliveryMessage {
+            delivery_id: ctx.ids.new_id(),
+            webhook_id: crate::model::WebhookId(ctx.ids.new_id()),
+            owner_identifier: scope.entity,
+            event: sample,
+        })?;
+
+        let targets: Vec<FanOutTarget> = matching_webhooks(store, scope.entity, &input.event_type)
+            .await?
+            .iter()
+            .map(|w| FanOutTarget { webhook_id: w.info.id, delivery_id: ctx.ids.new_id(), enabled: w.info.enabled })
+            .collect();
+        let pending = targets.iter().filter(|t| t.enabled).map(|t| t.delivery_id).collect();
+        let fresh = FanOutPlan { event_id, event_type: input.event_type, occurred_at, targets, pending };
+        let (plan, created) = store.open_fan_out(scope.entity, &fresh, now, EVENT_ID_TTL).await?;
+        if !created && plan.pending.is_empty() {
+            tracing::info!(event_id = %plan.event_id, "duplicate publish");
+            return json_response(StatusCode::OK, &json!({"eventId": plan.event_id, "duplicate": true}));
         }
-        let fanned_out = fan_out(ctx, store, queue, scope.entity, &event).await;
-        let count = match fanned_out {
-            Ok(count) => count,
-            Err(err) => {
-                // Without the claim, the publisher's retry of the same id fans out again.
-                if input.id.is_some() {
-                    if let Err(release) = store.release_event(scope.entity, &event.id).await {
-                        tracing::error!(event_id = %event.id, error = %crate::error::chain(&release), "could not release the event id");
-                    }
-                }
-                return Err(err);
-            }
-        };
-        tracing::info!(event_id = %event.id, event_type = %event.event_type, deliveries = count, "event published");
-        json_response(StatusCode::ACCEPTED, &json!({"eventId": event.id, "deliveries": count}))
+        let event = Event { id: plan.event_id.clone(), event_type: plan.event_type.clone(), occurred_at: plan.occurred_at, data: input.data };
+        enqueue_pending(store, queue, scope.entity, &plan, &event, created).await?;
+        let deliveries = plan.targets.iter().filter(|t| t.enabled).count();
+        tracing::info!(event_id = %event.id, event_type = %event.event_type, deliveries, resumed = !created, "event published");
+        json_response(StatusCode::ACCEPTED, &json!({"eventId": event.id, "deliveries": deliveries}))
     }
     .await;
     respond(&request, result)
 }
 
-/// Writes a delivery per matching webhook, then enqueues the pending ones; answers how many.
-async fn fan_out<S, Q>(ctx: &Context, store: &S, queue: &Q, owner: EntityId, event: &Event) -> Result<usize, Error>
+/// Writes the records of the plan's pending deliveries (and, the first time, the skipped
+/// ones), then enqueues the pending ones a batch at a time, ticking each batch off the plan.
+/// Rewriting a pending record is safe: nothing has happened to it yet.
+async fn enqueue_pending<S, Q>(
+    store: &S,
+    queue: &Q,
+    owner: EntityId,
+    plan: &FanOutPlan,
+    event: &Event,
+    created: bool,
+) -> Result<(), Error>
 where
-    S: WebhookList + DeliveryInsert + ?Sized,
+    S: EventOutbox + DeliveryInsert + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let mut deliveries = Vec::new();
+    let pending: HashSet<_> = plan.pending.iter().collect();
+    let mut records = Vec::new();
     let mut messages = Vec::new();
-    for webhook in matching_webhooks(store, owner, &event.event_type).await? {
-        let delivery_id: Uuid = ctx.ids.new_id();
-        let mut delivery = Delivery::pending(delivery_id, webhook.info.id, event);
-        if webhook.info.enabled {
-            let webhook_id = webhook.info.id;
-            messages.push(DeliveryMessage { delivery_id, webhook_id, owner_identifier: owner, event: event.clone() });
-        } else {
-            delivery.status = DeliveryStatus::Skipped;
+    for target in &plan.targets {
+        let mut record = Delivery::pending(target.delivery_id, target.webhook_id, event);
+        if pending.contains(&target.delivery_id) {
+            messages.push(DeliveryMessage {
+                delivery_id: target.delivery_id,
+                webhook_id: target.webhook_id,
+                owner_identifier: owner,
+                event: event.clone(),
+            });
+            records.push(record);
+        } else if created && !target.enabled {
+            record.status = DeliveryStatus::Skipped;
+            records.push(record);
         }
-        deliveries.push(delivery);
     }
-    // Every message is the same size but for ids: refuse an oversized one before writing anything.
-    if let Some(first) = messages.first() {
-        message_body(first)?;
+    store.insert_deliveries(&records).await?;
+    for batch in messages.chunks(ENQUEUE_BATCH) {
+        queue.enqueue(batch).await?;
+        let ids: Vec<_> = batch.iter().map(|m| m.delivery_id).collect();
+        store.mark_enqueued(owner, &event.id, &ids).await?;
     }
-    store.insert_deliveries(&deliveries).await?;
-    queue.enqueue(&messages).await?;
-    Ok(messages.len())
+    Ok(())
 }
 
 async fn matching_webhooks<S: WebhookList + ?Sized>(

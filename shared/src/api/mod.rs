@@ -168,3 +168,6 @@ pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod publish_tests;

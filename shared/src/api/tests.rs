@@ -23,15 +23,15 @@ impl Clock for FixedClock {
     }
 }
 
-fn context() -> Context {
+pub(super) fn context() -> Context {
     Context { clock: Arc::new(FixedClock), ids: Arc::new(RandomIds), settings: ApiSettings::default() }
 }
 
-fn json_of(response: &Response<Body>) -> Value {
+pub(super) fn json_of(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).expect("JSON body")
 }
 
-async fn create(ctx: &Context, store: &MemoryStore) -> Value {
+pub(super) async fn create(ctx: &Context, store: &MemoryStore) -> Value {
     let response = create_webhook(ctx, store, Event::create_webhook().request()).await;
     assert_eq!(response.status(), 201, "{:?}", response.body());
     json_of(&response)

@@ -121,6 +121,30 @@ pub struct Attempt {
     pub response_body: Option<String>,
 }
 
+/// One webhook an event fans out to, with the id its delivery has on every try of the publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FanOutTarget {
+    pub webhook_id: WebhookId,
+    pub delivery_id: Uuid,
+    /// A paused webhook gets a `skipped` record and no message.
+    pub enabled: bool,
+}
+
+/// The outbox of one published event: where it goes, and which deliveries are not yet on the
+/// queue. A publish that fails midway leaves it behind; the retry with the same event id
+/// finishes it, so every delivery is enqueued once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FanOutPlan {
+    pub event_id: String,
+    pub event_type: String,
+    pub occurred_at: Timestamp,
+    pub targets: Vec<FanOutTarget>,
+    #[serde(default)]
+    pub pending: Vec<Uuid>,
+}
+
 /// The record of one event's delivery to one webhook, with every attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,18 +10,18 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DeliveryInsert, DeliveryList, DeliveryRecord, EventClaim, Page, PageRequest, WebhookDelete, WebhookGet,
+    DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest, WebhookDelete, WebhookGet,
     WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryUpdate, EntityId, Timestamp, Webhook, WebhookId};
+use crate::model::{Delivery, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
 
 #[derive(Default)]
 struct Tables {
     webhooks: BTreeMap<(EntityId, WebhookId), Webhook>,
     deliveries: BTreeMap<(WebhookId, Uuid), Delivery>,
-    /// Event ids published per owner, with when their claim expires.
-    events: HashMap<(EntityId, String), Timestamp>,
+    /// Fan-out plans per owner and event id, with when they expire.
+    events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
 }
 
 #[derive(Default)]
@@ -111,20 +111,30 @@ impl WebhookDelete for MemoryStore {
 }
 
 #[async_trait]
-impl EventClaim for MemoryStore {
-    async fn claim_event(&self, owner: EntityId, event_id: &str, now: Timestamp, ttl: Duration) -> Result<bool, Error> {
+impl EventOutbox for MemoryStore {
+    async fn open_fan_out(
+        &self,
+        owner: EntityId,
+        plan: &FanOutPlan,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<(FanOutPlan, bool), Error> {
         let mut tables = self.tables()?;
-        let key = (owner, event_id.to_string());
-        if tables.events.get(&key).is_some_and(|expires| *expires > now) {
-            return Ok(false);
+        let key = (owner, plan.event_id.clone());
+        if let Some((stored, expires)) = tables.events.get(&key) {
+            if *expires > now {
+                return Ok((stored.clone(), false));
+            }
         }
-        let expires = chrono::Duration::from_std(ttl).map_err(Error::internal)?;
-        tables.events.insert(key, Timestamp::new(now.get() + expires));
-        Ok(true)
+        let expires = Timestamp::new(now.get() + chrono::Duration::from_std(ttl).map_err(Error::internal)?);
+        tables.events.insert(key, (plan.clone(), expires));
+        Ok((plan.clone(), true))
     }
 
-    async fn release_event(&self, owner: EntityId, event_id: &str) -> Result<(), Error> {
-        self.tables()?.events.remove(&(owner, event_id.to_string()));
+    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error> {
+        let mut tables = self.tables()?;
+        let (plan, _) = tables.events.get_mut(&(owner, event_id.to_string())).ok_or(Error::NotFound)?;
+        plan.pending.retain(|id| !deliveries.contains(id));
         Ok(())
     }
 }

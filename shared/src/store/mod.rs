@@ -14,7 +14,7 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryUpdate, EntityId, Timestamp, Webhook, WebhookId};
+use crate::model::{Delivery, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +81,18 @@ pub trait WebhookStore: WebhookGet + WebhookList + WebhookInsert + WebhookReplac
 impl<T: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore for T {}
 
 #[async_trait]
-pub trait EventClaim: Send + Sync {
-    /// Records that `event_id` was published for `owner`, for `ttl`; `false` when a claim
-    /// made less than `ttl` ago already holds it (a duplicate publish).
-    async fn claim_event(&self, owner: EntityId, event_id: &str, now: Timestamp, ttl: Duration) -> Result<bool, Error>;
-    /// Forgets a claim whose fan-out failed, so that the publisher's retry fans out again.
-    async fn release_event(&self, owner: EntityId, event_id: &str) -> Result<(), Error>;
+pub trait EventOutbox: Send + Sync {
+    /// Stores `plan` for its event unless a plan stored less than `ttl` ago exists; answers the
+    /// plan in force and whether it is `plan`.
+    async fn open_fan_out(
+        &self,
+        owner: EntityId,
+        plan: &FanOutPlan,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<(FanOutPlan, bool), Error>;
+    /// Takes deliveries the queue accepted off the plan's pending list.
+    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error>;
 }
 
 #[async_trait]
@@ -112,6 +118,6 @@ pub trait DeliveryStore: WebhookGet + DeliveryRecord {}
 impl<T: WebhookGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
 
 /// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventClaim + DeliveryInsert + DeliveryList + DeliveryStore {}
+pub trait Store: WebhookStore + EventOutbox + DeliveryInsert + DeliveryList + DeliveryStore {}
 
-impl<T: WebhookStore + EventClaim + DeliveryInsert + DeliveryList + DeliveryStore> Store for T {}
+impl<T: WebhookStore + EventOutbox + DeliveryInsert + DeliveryList + DeliveryStore> Store for T {}

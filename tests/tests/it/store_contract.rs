@@ -4,7 +4,8 @@
 use serde_json::json;
 use shared::Error;
 use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
-use shared::store::{PageRequest, WebhookStore};
+use shared::model::{FanOutPlan, FanOutTarget};
+use shared::store::{PageRequest, Store};
 
 use crate::helpers::{ENTITY, OTHER_ENTITY};
 
@@ -39,7 +40,7 @@ fn renamed(stored: &Webhook, name: &str) -> Webhook {
     next
 }
 
-async fn insert_then_get_round_trips(store: &dyn WebhookStore) {
+async fn insert_then_get_round_trips(store: &dyn Store) {
     let stored = webhook(ENTITY, "Round trip");
     store.insert_webhook(&stored).await.expect("insert");
     let got = store.get_webhook(entity(ENTITY), stored.info.id).await.expect("get");
@@ -49,7 +50,7 @@ async fn insert_then_get_round_trips(store: &dyn WebhookStore) {
     assert!(store.insert_webhook(&stored).await.is_err(), "an id is inserted once");
 }
 
-async fn replace_is_conditional_on_version(store: &dyn WebhookStore) {
+async fn replace_is_conditional_on_version(store: &dyn Store) {
     let v1 = webhook(ENTITY, "Versioned");
     store.insert_webhook(&v1).await.expect("insert");
     let v2 = renamed(&v1, "Second");
@@ -62,7 +63,7 @@ async fn replace_is_conditional_on_version(store: &dyn WebhookStore) {
     assert!(matches!(missing, Err(Error::NotFound)), "{missing:?}");
 }
 
-async fn delete_checks_version_and_existence(store: &dyn WebhookStore) {
+async fn delete_checks_version_and_existence(store: &dyn Store) {
     let stored = webhook(ENTITY, "Doomed");
     store.insert_webhook(&stored).await.expect("insert");
     let (owner, id) = (entity(ENTITY), stored.info.id);
@@ -75,7 +76,7 @@ async fn delete_checks_version_and_existence(store: &dyn WebhookStore) {
     assert!(matches!(store.delete_webhook(owner, id, Some(1)).await, Err(Error::NotFound)));
 }
 
-async fn list_pages_in_id_order_without_loss(store: &dyn WebhookStore) {
+async fn list_pages_in_id_order_without_loss(store: &dyn Store) {
     let mut ids = Vec::new();
     for i in 0..45 {
         let stored = webhook(ENTITY, &format!("Hook {i}"));
@@ -100,7 +101,7 @@ async fn list_pages_in_id_order_without_loss(store: &dyn WebhookStore) {
     assert_eq!((exact.items.len(), exact.next), (45, None), "a full last page has no cursor");
 }
 
-async fn concurrent_writers_of_one_version_one_wins(store: &dyn WebhookStore) {
+async fn concurrent_writers_of_one_version_one_wins(store: &dyn Store) {
     let v1 = webhook(ENTITY, "Contended");
     store.insert_webhook(&v1).await.expect("insert");
     let writes = (0..20).map(|i| {
@@ -113,6 +114,43 @@ async fn concurrent_writers_of_one_version_one_wins(store: &dyn WebhookStore) {
     assert_eq!((wins, conflicts), (1, 19), "{results:?}");
     let stored = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
     assert_eq!(stored.info.version, 2);
+}
+
+async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
+    let owner = entity(ENTITY);
+    let now = Timestamp::new(chrono::Utc::now());
+    let ttl = std::time::Duration::from_secs(3600);
+    let targets: Vec<FanOutTarget> = (0..3)
+        .map(|i| FanOutTarget {
+            webhook_id: WebhookId(uuid::Uuid::now_v7()),
+            delivery_id: uuid::Uuid::now_v7(),
+            enabled: i < 2,
+        })
+        .collect();
+    let plan = FanOutPlan {
+        event_id: "evt-contract".into(),
+        event_type: "booking.created".into(),
+        occurred_at: now,
+        pending: targets.iter().filter(|t| t.enabled).map(|t| t.delivery_id).collect(),
+        targets,
+    };
+    assert_eq!(store.open_fan_out(owner, &plan, now, ttl).await.expect("open"), (plan.clone(), true));
+    let mut rival = plan.clone();
+    rival.targets.clear();
+    rival.pending.clear();
+    let (stored, created) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
+    assert_eq!((stored, created), (plan.clone(), false), "the first plan stays in force");
+
+    store.mark_enqueued(owner, "evt-contract", &plan.pending[..1]).await.expect("mark");
+    let (stored, _) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
+    assert_eq!(stored.pending, plan.pending[1..]);
+    store.mark_enqueued(owner, "evt-contract", &plan.pending[1..]).await.expect("mark");
+    let (stored, _) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
+    assert!(stored.pending.is_empty());
+
+    let later = Timestamp::new(now.get() + chrono::Duration::hours(2));
+    let (_, created) = store.open_fan_out(owner, &rival, later, ttl).await.expect("after expiry");
+    assert!(created, "an expired plan no longer holds the id");
 }
 
 macro_rules! contract {
@@ -138,4 +176,5 @@ contract!(
     delete_checks_version_and_existence,
     list_pages_in_id_order_without_loss,
     concurrent_writers_of_one_version_one_wins,
+    fan_out_plans_are_kept_and_ticked_off,
 );

@@ -1,18 +1,18 @@
-//! Delivery items (`WEBHOOK#{webhookId}` / `DELIVERY#{deliveryId}`, TTL 30 days) and event-id
-//! claims (`OWNER#{entityId}` / `EVENT#{eventId}`, TTL 24 h).
+//! Delivery items (`WEBHOOK#{webhookId}` / `DELIVERY#{deliveryId}`, TTL 30 days) and event
+//! outboxes (`OWNER#{entityId}` / `EVENT#{eventId}`, TTL 24 h).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest};
 use uuid::Uuid;
 
 use super::{DynamoStore, Item, TTL_ATTRIBUTE, s, unavailable};
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryUpdate, EntityId, Timestamp, WebhookId};
-use crate::store::{DeliveryInsert, DeliveryList, DeliveryRecord, EventClaim, Page, PageRequest};
+use crate::model::{Delivery, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, WebhookId};
+use crate::store::{DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest};
 
 const DELIVERY_TTL: Duration = Duration::from_secs(30 * 86_400);
 /// BatchWriteItem's limit.
@@ -45,38 +45,66 @@ fn delivery_item(delivery: &Delivery) -> Result<Item, Error> {
     Ok(item)
 }
 
+const PENDING: &str = "pending";
+
+fn plan_item(owner: EntityId, plan: &FanOutPlan, expires: i64) -> Result<Item, Error> {
+    let mut item: Item = serde_dynamo::to_item(plan).map_err(Error::internal)?;
+    // A string set, so that enqueued ids can be taken out with DELETE; an empty set cannot exist.
+    item.remove(PENDING);
+    if !plan.pending.is_empty() {
+        item.insert(PENDING.into(), AttributeValue::Ss(plan.pending.iter().map(Uuid::to_string).collect()));
+    }
+    item.extend(event_key(owner, &plan.event_id));
+    item.insert(TTL_ATTRIBUTE.into(), epoch_seconds(expires));
+    Ok(item)
+}
+
 #[async_trait]
-impl EventClaim for DynamoStore {
-    async fn claim_event(&self, owner: EntityId, event_id: &str, now: Timestamp, ttl: Duration) -> Result<bool, Error> {
+impl EventOutbox for DynamoStore {
+    async fn open_fan_out(
+        &self,
+        owner: EntityId,
+        plan: &FanOutPlan,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<(FanOutPlan, bool), Error> {
         let now_secs = now.get().timestamp();
         let expires = now_secs.saturating_add(i64::try_from(ttl.as_secs()).map_err(Error::internal)?);
-        let mut item = event_key(owner, event_id);
-        item.insert(TTL_ATTRIBUTE.into(), epoch_seconds(expires));
-        // TTL deletes lazily, so an expired claim still present counts as absent.
+        // TTL deletes lazily, so an expired plan still present counts as absent.
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(plan_item(owner, plan, expires)?))
             .condition_expression("attribute_not_exists(PK) OR #expires < :now")
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
             .expression_attribute_values(":now", epoch_seconds(now_secs))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
+            Ok(_) => Ok((plan.clone(), true)),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let stored = failed.item().cloned().ok_or_else(|| Error::internal("no stored plan returned"))?;
+                    Ok((serde_dynamo::from_item(stored).map_err(Error::internal)?, false))
+                }
+                _ => Err(unavailable(err)),
+            },
         }
     }
 
-    async fn release_event(&self, owner: EntityId, event_id: &str) -> Result<(), Error> {
+    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
         self.client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(event_key(owner, event_id)))
+            .update_expression("DELETE #pending :sent")
+            .expression_attribute_names("#pending", PENDING)
+            .expression_attribute_values(":sent", AttributeValue::Ss(deliveries.iter().map(Uuid::to_string).collect()))
             .send()
             .await
             .map_err(unavailable)?;
