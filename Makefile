@@ -6,6 +6,7 @@ run:
 
 test:
 	scripts/with-services.sh cargo test --workspace
+	scripts/schemathesis.sh
 	scripts/browser-tests.sh
 
 lint: lint-template

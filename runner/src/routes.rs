@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries", Function::ListDeliveries),
     ("GET", "/", Function::Console),
     ("GET", "/console/{proxy+}", Function::Console),
+    ("GET", "/api/openapi.yaml", Function::Console),
 ];
 
 /// A request matched to its route.

@@ -1,5 +1,6 @@
-//! The web console's static files, built into the binary: `GET /` and `GET /console/{proxy+}`.
-//! They are revalidated on every load (ETag, `no-cache`) so a deploy is seen at once.
+//! The web console's static files and the API's OpenAPI document, built into the binary:
+//! `GET /`, `GET /console/{proxy+}` and `GET /api/openapi.yaml`. They are revalidated on every
+//! load (ETag, `no-cache`) so a deploy is seen at once.
 
 use std::sync::LazyLock;
 
@@ -21,8 +22,8 @@ macro_rules! assets {
         vec![$(Asset {
             path: $path,
             content_type: $type,
-            bytes: include_bytes!(concat!("../../console/", $file)),
-            etag: etag(include_bytes!(concat!("../../console/", $file))),
+            bytes: include_bytes!(concat!("../../", $file)),
+            etag: etag(include_bytes!(concat!("../../", $file))),
         }),*]
     };
 }
@@ -33,13 +34,14 @@ fn etag(bytes: &[u8]) -> String {
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     assets![
-        ("/", "index.html", "text/html; charset=utf-8"),
-        ("/console/app.js", "app.js", "text/javascript; charset=utf-8"),
-        ("/console/api.js", "api.js", "text/javascript; charset=utf-8"),
-        ("/console/dom.js", "dom.js", "text/javascript; charset=utf-8"),
-        ("/console/pages.js", "pages.js", "text/javascript; charset=utf-8"),
-        ("/console/style.css", "style.css", "text/css; charset=utf-8"),
-        ("/console/favicon.svg", "favicon.svg", "image/svg+xml"),
+        ("/", "console/index.html", "text/html; charset=utf-8"),
+        ("/console/app.js", "console/app.js", "text/javascript; charset=utf-8"),
+        ("/console/api.js", "console/api.js", "text/javascript; charset=utf-8"),
+        ("/console/dom.js", "console/dom.js", "text/javascript; charset=utf-8"),
+        ("/console/pages.js", "console/pages.js", "text/javascript; charset=utf-8"),
+        ("/console/style.css", "console/style.css", "text/css; charset=utf-8"),
+        ("/console/favicon.svg", "console/favicon.svg", "image/svg+xml"),
+        ("/api/openapi.yaml", "openapi.yaml", "application/yaml"),
     ]
 });
 
@@ -106,7 +108,7 @@ mod tests {
     #[test]
     fn loads_nothing_from_elsewhere() {
         let remote = ["src=\"http", "href=\"http", "url(http", "url(//", "from \"http", "@import", "//fonts."];
-        for asset in ASSETS.iter() {
+        for asset in ASSETS.iter().filter(|a| a.path != "/api/openapi.yaml") {
             let text = String::from_utf8_lossy(asset.bytes);
             for pattern in remote {
                 assert!(!text.contains(pattern), "{} loads from another origin ({pattern})", asset.path);

@@ -189,7 +189,9 @@ impl CustomHeaders {
             if !seen.insert(lower.to_string()) {
                 return Err(format!("{name:?} is given more than once"));
             }
-            if value.len() > Self::MAX_VALUE_LEN || http::HeaderValue::from_str(value).is_err() {
+            // Printable ASCII only: `HeaderValue` would also take obs-text bytes (0x80-0xFF).
+            let printable = value.bytes().all(|b| (0x20..=0x7e).contains(&b));
+            if value.len() > Self::MAX_VALUE_LEN || !printable {
                 return Err(format!(
                     "the value of {name:?} must be printable ASCII without line breaks, at most {} bytes",
                     Self::MAX_VALUE_LEN
@@ -309,6 +311,8 @@ mod tests {
         }
         assert!(ok(&[("bad header", "x")]).is_err());
         assert!(ok(&[("X-Injected", "a\r\nHost: evil")]).is_err());
+        assert!(ok(&[("X-Latin", "caf\u{e9}")]).is_err(), "non-ASCII is refused");
+        assert!(ok(&[("X-Control", "\u{84}")]).is_err());
         assert!(ok(&[("X-A", "1"), ("x-a", "2")]).is_err());
         let many: Vec<(String, String)> = (0..21).map(|i| (format!("X-H{i}"), "v".into())).collect();
         assert!(CustomHeaders::parse(many.into_iter().collect()).is_err());

@@ -260,3 +260,24 @@ async fn every_runner_route_is_declared_in_the_template() {
         assert!(declared.contains(&(method.to_string(), path.to_string())), "{method} {path} is not in template.yaml");
     }
 }
+
+#[tokio::test]
+async fn every_api_route_is_in_the_openapi_document_the_runner_serves() {
+    let app = TestApp::memory().await;
+    let response = app.client.get(format!("{}/api/openapi.yaml", app.base)).send().await.expect("get the spec");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    let spec = response.text().await.expect("text");
+    let lines: Vec<&str> = spec.lines().collect();
+    for (method, path, _) in
+        webhooks_local::routes::ROUTES.iter().filter(|(_, p, _)| p.starts_with("/api/") && *p != "/api/openapi.yaml")
+    {
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("  {path}:"))
+            .unwrap_or_else(|| panic!("{path} is not in openapi.yaml"));
+        let block = lines[start + 1..].iter().take_while(|l| !l.starts_with("  /") && !l.starts_with("components:"));
+        let operation = format!("    {}:", method.to_lowercase());
+        assert!(block.clone().any(|l| *l == operation), "{method} {path} is not in openapi.yaml");
+    }
+}
