@@ -5,4 +5,5 @@ mod api;
 mod delivery;
 mod helpers;
 mod receiver;
+mod security;
 mod store_contract;

@@ -17,11 +17,13 @@ pub struct Received {
 }
 
 /// How the receiver answers the n-th request (the last entry repeats).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Answer {
     Status(u16),
     /// Holds the request open this long before answering 200.
     Hang(Duration),
+    /// 302 to this URL.
+    Redirect(String),
 }
 
 struct Inner {
@@ -62,17 +64,19 @@ impl Receiver {
     }
 }
 
-async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let n = {
         let mut received = inner.received.lock().expect("lock");
         received.push(Received { headers, body });
         received.len() - 1
     };
-    match inner.script.get(n).or(inner.script.last()).copied().unwrap_or(Answer::Status(200)) {
-        Answer::Status(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+    match inner.script.get(n).or(inner.script.last()).cloned().unwrap_or(Answer::Status(200)) {
+        Answer::Status(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK).into_response(),
         Answer::Hang(pause) => {
             tokio::time::sleep(pause).await;
-            StatusCode::OK
+            StatusCode::OK.into_response()
         }
+        Answer::Redirect(to) => (StatusCode::FOUND, [("location", to)]).into_response(),
     }
 }
