@@ -68,6 +68,7 @@ async fn secrets_and_tokens_never_reach_the_log() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
     runner.kill().expect("stop the runner");
+    runner.wait().expect("reap the runner");
     let mut log = String::new();
     runner.stderr.take().expect("stderr").read_to_string(&mut log).expect("read the log");
     assert!(log.contains("attempt made") && log.contains("webhook created"), "the log was captured:\n{log}");

@@ -3,7 +3,9 @@
 
 mod api;
 mod delivery;
+mod faults;
 mod helpers;
+mod process;
 mod receiver;
 mod security;
 mod store_contract;

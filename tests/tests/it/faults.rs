@@ -1,0 +1,190 @@
+//! Faults on DynamoDB Local and the SQS emulator, against the runner as a real process:
+//! a dependency cut off during API calls, and the delivery process killed mid-batch.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use shared::queue::SqsQueue;
+
+use crate::helpers::{ENTITY, TestApp, unique_table};
+use crate::process::{Proxy, RunnerProcess};
+use crate::receiver::{Answer, Receiver};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A new queue with its DLQ on the emulator, hiding received messages for `visibility`.
+async fn new_queue(visibility: Duration) -> String {
+    let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
+    let queue = SqsQueue::ensure(sqs, &unique_table(), visibility, 20).await.expect("create the queue");
+    queue.url().to_string()
+}
+
+async fn aws_runner(table: &str, queue_url: &str, extra: &[(&str, String)]) -> RunnerProcess {
+    let mut env = vec![
+        ("WEBHOOKS_BACKEND", "aws".to_string()),
+        ("TABLE_NAME", table.to_string()),
+        ("DELIVERY_QUEUE_URL", queue_url.to_string()),
+        ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_string()),
+        ("WEBHOOKS_RETRY_SCHEDULE", "1s,1s".to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
+    RunnerProcess::start(&env).await
+}
+
+struct Api<'a> {
+    client: Client,
+    runner: &'a RunnerProcess,
+}
+
+impl Api<'_> {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request =
+            self.client.request(method, format!("{}{path}", self.runner.base)).bearer_auth(&self.runner.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the runner answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, url: &str) -> Value {
+        let body = json!({"name": "Faulty", "eventUrl": url});
+        let (status, created) = self.call(reqwest::Method::POST, &TestApp::webhooks_path(ENTITY), Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    async fn publish(&self, id: &str) -> (StatusCode, Value) {
+        let body = json!({"id": id, "type": "booking.created", "data": {"bookingId": "b-1"}});
+        self.call(reqwest::Method::POST, &format!("/api/managing-entity/{ENTITY}/event"), Some(body)).await
+    }
+
+    async fn deliveries_done(&self, id: &str) -> Vec<Value> {
+        let path = format!("{}/deliveries", TestApp::webhook_path(ENTITY, id));
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (_, page) = self.call(reqwest::Method::GET, &path, None).await;
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if items.iter().all(|d| d["status"] == "succeeded") && !items.is_empty()
+                || tokio::time::Instant::now() > deadline
+            {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn assert_unavailable(status: StatusCode, body: &Value, what: &str) {
+    assert_eq!(status, 503, "{what}: {body}");
+    assert_eq!(body["type"], "/problems/unavailable", "{what}");
+}
+
+#[tokio::test]
+async fn dynamodb_unreachable_is_503_writes_nothing_and_recovers() {
+    let proxy = Proxy::for_endpoint("AWS_ENDPOINT_URL_DYNAMODB").await;
+    let (table, queue) = (unique_table(), new_queue(Duration::from_secs(30)).await);
+    let runner = aws_runner(&table, &queue, &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.url())]).await;
+    let api = Api { client: Client::new(), runner: &runner };
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let webhook = api.create(&receiver.url()).await;
+    let id = webhook["id"].as_str().expect("id");
+    let item = TestApp::webhook_path(ENTITY, id);
+
+    proxy.cut();
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            &TestApp::webhooks_path(ENTITY),
+            Some(json!({"name": "Lost?", "eventUrl": receiver.url()})),
+        )
+        .await;
+    assert_unavailable(status, &body, "create");
+    let mut replaced = webhook.clone();
+    replaced["name"] = json!("Half-written?");
+    let (status, body) = api.call(reqwest::Method::PUT, &item, Some(replaced)).await;
+    assert_unavailable(status, &body, "PUT");
+    let (status, body) = api.publish("evt-outage").await;
+    assert_unavailable(status, &body, "publish");
+
+    proxy.restore().await;
+    let (status, list) = api.call(reqwest::Method::GET, &TestApp::webhooks_path(ENTITY), None).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|w| w["id"].as_str()).collect();
+    assert_eq!(ids, [id], "the refused create wrote nothing");
+    let (_, stored) = api.call(reqwest::Method::GET, &item, None).await;
+    assert_eq!(
+        (stored["name"].clone(), stored["version"].clone()),
+        (json!("Faulty"), json!(1)),
+        "the refused PUT wrote nothing"
+    );
+    let (status, published) = api.publish("evt-outage").await;
+    assert_eq!((status.as_u16(), published["deliveries"].clone()), (202, json!(1)), "{published}");
+    receiver.wait_for(1, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1, "delivered once after recovery");
+}
+
+#[tokio::test]
+async fn sqs_unreachable_during_publish_is_503_and_the_retry_delivers_each_once() {
+    let proxy = Proxy::for_endpoint("AWS_ENDPOINT_URL_SQS").await;
+    let (table, queue) = (unique_table(), new_queue(Duration::from_secs(30)).await);
+    let runner = aws_runner(&table, &queue, &[("AWS_ENDPOINT_URL_SQS", proxy.url())]).await;
+    let api = Api { client: Client::new(), runner: &runner };
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(api.create(&receiver.url()).await["id"].as_str().expect("id").to_string());
+    }
+
+    proxy.cut();
+    let (status, body) = api.publish("evt-queue-down").await;
+    assert_unavailable(status, &body, "publish with the queue down");
+    proxy.restore().await;
+
+    let (status, published) = api.publish("evt-queue-down").await;
+    assert_eq!((status.as_u16(), published["deliveries"].clone()), (202, json!(12)), "{published}");
+    let received = receiver.wait_for(12, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.received().len(), 12, "each delivery once");
+    let webhooks: HashSet<String> = received
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).expect("JSON")["webhookId"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(webhooks, ids.into_iter().collect());
+    let (status, again) = api.publish("evt-queue-down").await;
+    assert_eq!((status.as_u16(), again["duplicate"].clone()), (200, json!(true)));
+}
+
+#[tokio::test]
+async fn a_delivery_process_killed_mid_batch_loses_nothing() {
+    let (table, queue) = (unique_table(), new_queue(Duration::from_secs(2)).await);
+    // The first five POSTs are held until the process that made them is dead.
+    let script: Vec<Answer> =
+        std::iter::repeat_n(Answer::Hang(Duration::from_millis(1500)), 5).chain([Answer::Status(200)]).collect();
+    let receiver = Receiver::start(&script).await;
+    let mut first = aws_runner(&table, &queue, &[]).await;
+    let api = Api { client: Client::new(), runner: &first };
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(api.create(&receiver.url()).await["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(api.publish("evt-crash").await.0, 202);
+    assert_eq!(receiver.wait_for(5, PATIENCE).await.len(), 5, "the batch is in flight");
+    first.kill();
+
+    let second = aws_runner(&table, &queue, &[]).await;
+    let api = Api { client: Client::new(), runner: &second };
+    for id in &ids {
+        let log = api.deliveries_done(id).await;
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0]["status"], "succeeded", "{log:?}");
+        assert_eq!(log[0]["attempts"][0]["attempt"], 2, "delivered on the message's second receive");
+    }
+}

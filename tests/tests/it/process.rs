@@ -1,0 +1,123 @@
+//! The runner as a real process, and a TCP proxy that can cut a dependency off: what the
+//! fault tests need to kill deliveries mid-batch and to make DynamoDB or SQS unreachable.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+pub struct RunnerProcess {
+    child: Child,
+    pub base: String,
+    pub token: String,
+}
+
+impl RunnerProcess {
+    /// Starts `target/<profile>/webhooks-local` (built by `cargo test --workspace`) with `env`.
+    /// Waiting for its banner blocks, so it runs off the test's runtime, which must stay free
+    /// to serve the proxies the runner talks to.
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+        tokio::task::spawn_blocking(move || Self::start_blocking(&env)).await.expect("start the runner")
+    }
+
+    fn start_blocking(env: &[(String, String)]) -> Self {
+        let exe = std::env::current_exe().expect("test binary path");
+        let binary = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("webhooks-local");
+        assert!(binary.exists(), "{} is missing: run `make test` (it builds the runner)", binary.display());
+        let mut command = Command::new(binary);
+        command
+            .env("PORT", "0")
+            .env("RUST_LOG", std::env::var("TEST_RUNNER_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start the runner");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let (mut base, mut token) = (String::new(), String::new());
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(at) = line.find(" on http://") {
+                base = line[at + 4..].trim().to_string();
+            }
+            if let Some(t) = line.trim().strip_prefix("export TOKEN=") {
+                token = t.to_string();
+                break;
+            }
+        }
+        assert!(!base.is_empty() && !token.is_empty(), "the runner did not start");
+        // Keep reading: closing the pipe would make the runner's next line to stdout fail.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, base, token }
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, as a crashed Lambda.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the runner");
+        self.child.wait().expect("reap the runner");
+    }
+}
+
+impl Drop for RunnerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards a loopback port to `target` until cut: then the port refuses connections and
+/// the open ones are closed, as when a dependency goes away.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    target: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let proxy = Self { addr: listener.local_addr().expect("address"), target, tasks: Arc::default() };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// The proxy for the endpoint in `variable` (e.g. `AWS_ENDPOINT_URL_DYNAMODB`).
+    pub async fn for_endpoint(variable: &str) -> Self {
+        let url = std::env::var(variable).unwrap_or_else(|_| panic!("{variable} is not set: run `make test`"));
+        let target = url.trim_start_matches("http://").trim_end_matches('/').parse().expect("host:port endpoint");
+        Self::start(target).await
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (target, tasks) = (self.target, self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let connection = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().expect("lock").push(connection);
+            }
+        });
+        self.tasks.lock().expect("lock").push(accept);
+    }
+
+    pub fn cut(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    pub async fn restore(&self) {
+        self.serve(TcpListener::bind(self.addr).await.expect("rebind the proxy's port"));
+    }
+}
