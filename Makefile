@@ -1,5 +1,5 @@
 # The two commands of the README, and the checks CI runs.
-.PHONY: run test lint lint-template ci
+.PHONY: run test load lint lint-template ci
 
 run:
 	cargo run -p webhooks-local
@@ -8,6 +8,10 @@ test:
 	scripts/with-services.sh cargo test --workspace
 	scripts/schemathesis.sh
 	scripts/browser-tests.sh
+
+# Load on DynamoDB Local and the SQS emulator: figures in docs/reliability.md.
+load:
+	scripts/with-services.sh cargo run --profile load -p webhooks-tests --bin webhooks-load
 
 lint: lint-template
 	cargo fmt --all -- --check

@@ -184,27 +184,8 @@ impl DeliveryRecord for DynamoStore {
 #[async_trait]
 impl DeliveryList for DynamoStore {
     async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error> {
-        let limit = i32::try_from(page.limit + 1).map_err(Error::internal)?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(format!("WEBHOOK#{webhook}")))
-            .expression_attribute_values(":prefix", s("DELIVERY#"))
-            .set_exclusive_start_key(page.after.map(|after| delivery_key(webhook, after)))
-            .scan_index_forward(false)
-            .limit(limit)
-            .consistent_read(true)
-            .send()
+        let start = page.after.map(|after| delivery_key(webhook, after));
+        self.query_page(format!("WEBHOOK#{webhook}"), "DELIVERY#", start, page, true, |d: &Delivery| d.delivery_id)
             .await
-            .map_err(unavailable)?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(Error::internal))
-            .collect::<Result<Vec<Delivery>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |d| d.delivery_id))
     }
 }

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::error::Error;
+use crate::store::{Page, PageRequest};
 
 mod deliveries;
 mod webhooks;
@@ -87,6 +88,43 @@ impl DynamoStore {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Err(Error::unavailable(format!("table {} did not become active", self.table)))
+    }
+}
+
+impl DynamoStore {
+    /// One page of the items of partition `pk` whose sort key starts with `prefix`, in key
+    /// order or (`newest_first`) the reverse; `start` is the key to continue after.
+    async fn query_page<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        start: Option<Item>,
+        page: PageRequest,
+        newest_first: bool,
+        id_of: impl Fn(&T) -> uuid::Uuid,
+    ) -> Result<Page<T>, Error> {
+        let limit = i32::try_from(page.limit + 1).map_err(Error::internal)?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_exclusive_start_key(start)
+            .scan_index_forward(!newest_first)
+            .limit(limit)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(Error::internal))
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, id_of))
     }
 }
 

@@ -56,22 +56,8 @@ impl WebhookGet for DynamoStore {
 #[async_trait]
 impl WebhookList for DynamoStore {
     async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
-        let limit = i32::try_from(page.limit + 1).map_err(Error::internal)?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(format!("OWNER#{owner}")))
-            .expression_attribute_values(":prefix", s("WEBHOOK#"))
-            .set_exclusive_start_key(page.after.map(|after| webhook_key(owner, WebhookId(after))))
-            .limit(limit)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let items = output.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0))
+        let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
+        self.query_page(format!("OWNER#{owner}"), "WEBHOOK#", start, page, false, |w: &Webhook| w.info.id.0).await
     }
 }
 
