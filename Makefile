@@ -1,5 +1,5 @@
 # The two commands of the README, and the checks CI runs.
-.PHONY: run test load lint lint-template ci
+.PHONY: run test load bench lint lint-template ci
 
 run:
 	cargo run -p webhooks-local
@@ -12,6 +12,10 @@ test:
 # Load on DynamoDB Local and the SQS emulator: figures in docs/reliability.md.
 load:
 	scripts/with-services.sh cargo run --profile load -p webhooks-tests --bin webhooks-load
+
+# Throughput and handler overhead, release build; see docs/performance.md.
+bench:
+	cargo run --release -p webhooks-tests --bin webhooks-bench
 
 lint: lint-template
 	cargo fmt --all -- --check

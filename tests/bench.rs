@@ -1,0 +1,245 @@
+//! `make bench` (release build): figures, each printed with its method.
+//!
+//! 1. Delivery throughput: the deliver function's core (`Deliverer::deliver_batch`: read the
+//!    webhook, build and sign the body, POST, record the attempt in the in-memory store) against
+//!    a loopback receiver, beside a bare client of the same HTTP library POSTing the same
+//!    bytes to the same receiver, both ten requests at a time; with one webhook and with 1,000.
+//!    After a warm-up round, three rounds of each, interleaved; the median is printed.
+//! 2. Handler overhead: create, get and list called in process on the in-memory store, with
+//!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::{Value, json};
+use shared::api;
+use shared::config::ApiSettings;
+use shared::delivery::{Deliverer, HttpSender, signed_request};
+use shared::model::{
+    Delivery, DeliveryMessage, EntityId, Event, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
+};
+use shared::queue::VisibilityDelay;
+use shared::retry::RetrySchedule;
+use shared::runtime::{Context, SystemClock};
+use shared::store::{DeliveryInsert, MemoryStore, WebhookInsert};
+
+const DELIVERIES: usize = 20_000;
+const BATCH: usize = 10;
+const HANDLER_CALLS: usize = 10_000;
+const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+
+/// Never called: every benchmark delivery succeeds.
+struct NoDelay;
+
+#[async_trait]
+impl VisibilityDelay for NoDelay {
+    async fn delay_message(&self, _: &str, _: Duration) -> Result<(), shared::Error> {
+        Ok(())
+    }
+}
+
+async fn start_receiver() -> Result<String, std::io::Error> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hooks", listener.local_addr()?);
+    let app = axum::Router::new().fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+fn webhook(owner: EntityId, url: &str) -> Result<Webhook, Box<dyn std::error::Error>> {
+    let body = json!({"name": "Bench", "eventUrl": url, "headers": {"X-Api-Key": "abc"}});
+    let input = WebhookIn::parse(body.as_object().ok_or("object")?, owner, UrlPolicy { allow_private: true })?;
+    Ok(Webhook::create(
+        input,
+        WebhookId(uuid::Uuid::now_v7()),
+        owner,
+        "bench",
+        Timestamp::new(chrono::Utc::now()),
+        WebhookSecret::from_key(&[5; 32]),
+    ))
+}
+
+fn event() -> Event {
+    Event {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_type: "booking.created".into(),
+        occurred_at: Timestamp::new(chrono::Utc::now()),
+        data: json!({"bookingId": "b7c1e2d4-5f60-4a7b-9c8d-1e2f3a4b5c6d", "reference": "WNK-7Q2X9", "total": {"amount": "742.50", "currency": "USD"}}),
+    }
+}
+
+fn sqs_event(messages: &[DeliveryMessage]) -> Result<SqsEvent, serde_json::Error> {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            Ok(json!({
+                "messageId": m.delivery_id.to_string(),
+                "receiptHandle": m.delivery_id.to_string(),
+                "body": serde_json::to_string(m)?,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }))
+        })
+        .collect::<Result<_, serde_json::Error>>()?;
+    serde_json::from_value(json!({ "Records": records }))
+}
+
+/// Deliveries per second through the deliver function's core, over `webhooks` webhooks.
+async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let owner = EntityId::parse(ENTITY)?;
+    let store = MemoryStore::new();
+    let mut hooks = Vec::new();
+    for _ in 0..webhooks {
+        let hook = webhook(owner, url)?;
+        store.insert_webhook(&hook).await?;
+        hooks.push(hook.info.id);
+    }
+    let event = event();
+    let messages: Vec<DeliveryMessage> = (0..DELIVERIES)
+        .map(|i| DeliveryMessage {
+            delivery_id: uuid::Uuid::now_v7(),
+            webhook_id: hooks[i % hooks.len()],
+            owner_identifier: owner,
+            event: event.clone(),
+        })
+        .collect();
+    let records: Vec<Delivery> =
+        messages.iter().map(|m| Delivery::pending(m.delivery_id, m.webhook_id, &m.event)).collect();
+    store.insert_deliveries(&records).await?;
+    let batches = messages.chunks(BATCH).map(sqs_event).collect::<Result<Vec<_>, _>>()?;
+    let sender = HttpSender::new(Duration::from_secs(15), UrlPolicy { allow_private: true })?;
+    let schedule = RetrySchedule::default();
+    let deliverer =
+        Deliverer { store: &store, queue: &NoDelay, sender: &sender, clock: &SystemClock, schedule: &schedule };
+    let started = Instant::now();
+    for batch in batches {
+        let response = deliverer.deliver_batch(batch).await;
+        if !response.batch_item_failures.is_empty() {
+            return Err("a benchmark delivery failed".into());
+        }
+    }
+    Ok(DELIVERIES as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Deliveries per second of a bare client of the same library POSTing the same bytes.
+async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
+    let owner = EntityId::parse(ENTITY)?;
+    let request = signed_request(&webhook(owner, url)?, &event(), chrono::Utc::now().timestamp())?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()?;
+    let started = Instant::now();
+    for _ in 0..DELIVERIES / BATCH {
+        let posts = (0..BATCH).map(|_| {
+            let mut builder = client.post(request.url.clone()).header("content-type", "application/json");
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            let post = builder.body(request.body.clone()).send();
+            async move { post.await?.bytes().await }
+        });
+        for result in futures::future::join_all(posts).await {
+            result?;
+        }
+    }
+    Ok(DELIVERIES as f64 / started.elapsed().as_secs_f64())
+}
+
+fn api_event(
+    method: &str,
+    route: &str,
+    path: &str,
+    params: Value,
+    body: Option<&Value>,
+) -> Result<lambda_http::Request, serde_json::Error> {
+    let mut event = json!({
+        "version": "2.0", "routeKey": format!("{method} {route}"), "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "routeKey": format!("{method} {route}"), "stage": "$default", "requestId": "bench", "accountId": "0", "apiId": "bench",
+            "domainName": "bench", "domainPrefix": "bench", "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
+            "authorizer": {"jwt": {"claims": {"sub": "bench", "entities": "*"}, "scopes": null}}},
+        "pathParameters": params, "isBase64Encoded": false,
+    });
+    if let Some(body) = body {
+        event["body"] = json!(body.to_string());
+    }
+    lambda_http::request::from_str(&event.to_string())
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+    println!("  {name:>6}: p50 {:>7.1} µs, p99 {:>7.1} µs ({} calls)", at(0.5), at(0.99), samples.len());
+}
+
+async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
+    let ctx = Context::new(ApiSettings::default());
+    let store = Arc::new(MemoryStore::new());
+    let collection = "/api/managing-entity/{entityId}/webhook";
+    let path = format!("/api/managing-entity/{ENTITY}/webhook");
+    let body = json!({"name": "Bench", "eventUrl": "https://api.example.com/hooks", "eventList": ["booking.*"]});
+    let (mut create, mut get, mut list) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ids = Vec::new();
+    for _ in 0..HANDLER_CALLS {
+        let request = api_event("POST", collection, &path, json!({"entityId": ENTITY}), Some(&body))?;
+        let started = Instant::now();
+        let response = api::create_webhook(&ctx, store.as_ref(), request).await;
+        create.push(started.elapsed());
+        let created: Value = serde_json::from_slice(response.body().as_ref())?;
+        ids.push(created["id"].as_str().unwrap_or_default().to_string());
+    }
+    for id in &ids {
+        let request = api_event(
+            "GET",
+            &format!("{collection}/{{webhookId}}"),
+            &format!("{path}/{id}"),
+            json!({"entityId": ENTITY, "webhookId": id}),
+            None,
+        )?;
+        let started = Instant::now();
+        api::get_webhook(&ctx, store.as_ref(), request).await;
+        get.push(started.elapsed());
+    }
+    for _ in 0..HANDLER_CALLS / 10 {
+        let request = api_event("GET", collection, &path, json!({"entityId": ENTITY}), None)?;
+        let started = Instant::now();
+        api::list_webhooks(&ctx, store.as_ref(), request).await;
+        list.push(started.elapsed());
+    }
+    report("create", create);
+    report("get", get);
+    report("list", list);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = start_receiver().await?;
+    println!(
+        "1. Delivery throughput: {DELIVERIES} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)"
+    );
+    bare_throughput(&url).await?;
+    handler_throughput(&url, 1).await?;
+    let (mut bare, mut one, mut many) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        bare.push(bare_throughput(&url).await?);
+        one.push(handler_throughput(&url, 1).await?);
+        many.push(handler_throughput(&url, 1000).await?);
+    }
+    let median = |mut rounds: Vec<f64>| {
+        rounds.sort_by(f64::total_cmp);
+        rounds[rounds.len() / 2]
+    };
+    let (bare, one, many) = (median(bare), median(one), median(many));
+    println!("  bare reqwest POST of the same bytes: {bare:>8.0} deliveries/s");
+    println!("  deliver handler, 1 webhook:          {one:>8.0} deliveries/s  (ratio {:.2})", one / bare);
+    println!("  deliver handler, 1,000 webhooks:     {many:>8.0} deliveries/s  (ratio {:.2})", many / bare);
+    println!("\n2. Handler overhead in process, in-memory store (a list returns 20 of {HANDLER_CALLS} webhooks)");
+    handler_overhead().await?;
+    Ok(())
+}
