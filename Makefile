@@ -15,7 +15,8 @@ load:
 
 # Throughput and handler overhead, release build; see docs/performance.md.
 bench:
-	cargo run --release -p webhooks-tests --bin webhooks-bench
+	cargo build --release -p webhooks-local -p webhooks-tests --bin webhooks-local --bin webhooks-bench
+	scripts/with-services.sh target/release/webhooks-bench
 
 lint: lint-template
 	cargo fmt --all -- --check

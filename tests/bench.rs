@@ -7,6 +7,9 @@
 //!    After a warm-up round, three rounds of each, interleaved; the median is printed.
 //! 2. Handler overhead: create, get and list called in process on the in-memory store, with
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
+//! 3. AWS requests per delivered webhook: the release runner as a process on DynamoDB Local
+//!    and the SQS emulator, reached through proxies that count requests per operation, while
+//!    200 events fan out to 5 webhooks; and the runner's peak resident memory.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +32,10 @@ const DELIVERIES: usize = 20_000;
 const BATCH: usize = 10;
 const HANDLER_CALLS: usize = 10_000;
 const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+const COST_EVENTS: usize = 200;
+const COST_WEBHOOKS: usize = 5;
+
+mod wire;
 
 /// Never called: every benchmark delivery succeeds.
 struct NoDelay;
@@ -241,5 +248,125 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  deliver handler, 1,000 webhooks:     {many:>8.0} deliveries/s  (ratio {:.2})", many / bare);
     println!("\n2. Handler overhead in process, in-memory store (a list returns 20 of {HANDLER_CALLS} webhooks)");
     handler_overhead().await?;
+    println!(
+        "\n3. AWS requests per delivered webhook: {COST_EVENTS} events to {COST_WEBHOOKS} webhooks, runner process on DynamoDB Local + SQS emulator"
+    );
+    requests_per_delivery().await?;
+    Ok(())
+}
+
+/// Starts the release runner with its AWS endpoints behind counting proxies.
+fn start_runner(env: &[(&str, String)]) -> Result<(std::process::Child, String, String), Box<dyn std::error::Error>> {
+    use std::io::BufRead;
+    let binary = std::env::current_exe()?.parent().ok_or("no target dir")?.join("webhooks-local");
+    let mut command = std::process::Command::new(binary);
+    command.env("PORT", "0").env("RUST_LOG", "warn").stdout(std::process::Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn()?;
+    let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    let (mut base, mut token) = (String::new(), String::new());
+    for line in lines.by_ref().map_while(Result::ok) {
+        if let Some(at) = line.find(" on http://") {
+            base = line[at + 4..].trim().to_string();
+        }
+        if let Some(t) = line.trim().strip_prefix("export TOKEN=") {
+            token = t.to_string();
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, base, token))
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn requests_per_delivery() -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = |name: &str| std::env::var(name).map(|url| url.trim_start_matches("http://").to_string());
+    let (Ok(dynamodb), Ok(sqs)) = (endpoint("AWS_ENDPOINT_URL_DYNAMODB"), endpoint("AWS_ENDPOINT_URL_SQS")) else {
+        println!("  skipped: run through `make bench`, which starts DynamoDB Local and the SQS emulator");
+        return Ok(());
+    };
+    let counts = wire::Counts::default();
+    let dynamodb = wire::counting_proxy(dynamodb, counts.clone()).await?;
+    let sqs = wire::counting_proxy(sqs, counts.clone()).await?;
+    let table = format!("webhooks-bench-{}", uuid::Uuid::new_v4().simple());
+    let (mut runner, base, token) = start_runner(&[
+        ("WEBHOOKS_BACKEND", "aws".into()),
+        ("TABLE_NAME", table.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+        ("AWS_ENDPOINT_URL_SQS", sqs),
+        ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".into()),
+    ])?;
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/hooks", listener.local_addr()?);
+    let counter = received.clone();
+    let app = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "ok" }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = reqwest::Client::new();
+    for i in 0..COST_WEBHOOKS {
+        let body = json!({"name": format!("cost-{i}"), "eventUrl": receiver_url});
+        client
+            .post(format!("{base}/api/managing-entity/{ENTITY}/webhook"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    counts.lock().map_err(|_| "lock")?.clear();
+    let started = Instant::now();
+    for n in 0..COST_EVENTS {
+        let body = json!({"id": format!("cost-{n}"), "type": "booking.created", "data": {"n": n}});
+        client
+            .post(format!("{base}/api/managing-entity/{ENTITY}/event"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let deliveries = COST_EVENTS * COST_WEBHOOKS;
+    while received.load(std::sync::atomic::Ordering::SeqCst) < deliveries
+        && started.elapsed() < Duration::from_secs(300)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the last attempts be recorded and their messages deleted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let elapsed = started.elapsed();
+    let peak = peak_rss_kib(runner.id());
+    runner.kill()?;
+    runner.wait()?;
+
+    let delivered = received.load(std::sync::atomic::Ordering::SeqCst);
+    let counts = counts.lock().map_err(|_| "lock")?.clone();
+    println!("  delivered {delivered} of {deliveries} in {:.1}s", elapsed.as_secs_f64());
+    let per = |n: usize| n as f64 / delivered.max(1) as f64;
+    let mut billed = 0.0;
+    for (operation, n) in &counts {
+        let polling = operation.ends_with("ReceiveMessage");
+        if !polling {
+            billed += per(*n);
+        }
+        let note = if polling { "  (polling: in AWS, the event source mapping's; grows with idle time)" } else { "" };
+        println!("  {operation:<36} {n:>6}  = {:.3} per delivery{note}", per(*n));
+    }
+    println!("  requests per delivery, polling aside: {billed:.2}");
+    if let Some(kib) = peak {
+        println!("  runner process (every function in one process) peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    }
     Ok(())
 }
