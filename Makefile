@@ -17,6 +17,7 @@ load:
 bench:
 	cargo build --release -p webhooks-local -p webhooks-tests --bin webhooks-local --bin webhooks-bench
 	scripts/with-services.sh target/release/webhooks-bench
+	scripts/artifacts.sh
 
 lint: lint-template
 	cargo fmt --all -- --check
