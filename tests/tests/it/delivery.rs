@@ -9,7 +9,8 @@ use crate::helpers::{ENTITY, TestApp};
 use crate::receiver::{Answer, Receiver};
 
 const BACKENDS: [bool; 2] = [false, true];
-const PATIENCE: Duration = Duration::from_secs(20);
+/// Generous: every test shares one single-threaded SQS emulator.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 fn backend(aws: bool) -> &'static str {
     if aws { "DynamoDB Local + SQS emulator" } else { "memory" }
