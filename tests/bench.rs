@@ -255,29 +255,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Starts the release runner with its AWS endpoints behind counting proxies.
+/// Starts the release runner beside this binary with `env`.
 fn start_runner(env: &[(&str, String)]) -> Result<(std::process::Child, String, String), Box<dyn std::error::Error>> {
-    use std::io::BufRead;
     let binary = std::env::current_exe()?.parent().ok_or("no target dir")?.join("webhooks-local");
-    let mut command = std::process::Command::new(binary);
-    command.env("PORT", "0").env("RUST_LOG", "warn").stdout(std::process::Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn()?;
-    let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-    let (mut base, mut token) = (String::new(), String::new());
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(at) = line.find(" on http://") {
-            base = line[at + 4..].trim().to_string();
-        }
-        if let Some(t) = line.trim().strip_prefix("export TOKEN=") {
-            token = t.to_string();
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok((child, base, token))
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    env.push(("RUST_LOG".into(), "warn".into()));
+    Ok(webhooks_tests::start_runner(&binary, &env)?)
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {

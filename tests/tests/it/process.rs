@@ -1,9 +1,8 @@
 //! The runner as a real process, and a TCP proxy that can cut a dependency off: what the
 //! fault tests need to kill deliveries mid-batch and to make DynamoDB or SQS unreachable.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -28,30 +27,10 @@ impl RunnerProcess {
         let exe = std::env::current_exe().expect("test binary path");
         let binary = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("webhooks-local");
         assert!(binary.exists(), "{} is missing: run `make test` (it builds the runner)", binary.display());
-        let mut command = Command::new(binary);
-        command
-            .env("PORT", "0")
-            .env("RUST_LOG", std::env::var("TEST_RUNNER_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("start the runner");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let (mut base, mut token) = (String::new(), String::new());
-        for line in lines.by_ref().map_while(Result::ok) {
-            if let Some(at) = line.find(" on http://") {
-                base = line[at + 4..].trim().to_string();
-            }
-            if let Some(t) = line.trim().strip_prefix("export TOKEN=") {
-                token = t.to_string();
-                break;
-            }
-        }
-        assert!(!base.is_empty() && !token.is_empty(), "the runner did not start");
-        // Keep reading: closing the pipe would make the runner's next line to stdout fail.
-        std::thread::spawn(move || lines.for_each(drop));
+        let log = std::env::var("TEST_RUNNER_LOG").unwrap_or_else(|_| "warn".into());
+        let mut env = env.to_vec();
+        env.push(("RUST_LOG".into(), log));
+        let (child, base, token) = webhooks_tests::start_runner(&binary, &env).expect("start the runner");
         Self { child, base, token }
     }
 
