@@ -1,19 +1,12 @@
 #!/usr/bin/env bash
 # Builds every Lambda function as AWS would run it (`cargo lambda build --release --arm64`,
 # zipped) and prints each artifact's size. cargo-lambda and zig come from PyPI into
-# .tools/lambda-venv; the arm64 standard library from rustup.
+# .tools/lambda-venv (install-tools.sh lambda); the arm64 standard library from rustup.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-venv="$root/.tools/lambda-venv"
-requirements="$root/scripts/requirements-lambda.txt"
-if ! cmp -s "$requirements" "$venv/requirements-lambda.txt" 2>/dev/null; then
-  echo "installing cargo-lambda and zig into .tools/lambda-venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$venv/requirements-lambda.txt"
-fi
+"$root/scripts/install-tools.sh" lambda
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-export PATH="$venv/bin:$PATH"
+export PATH="$root/.tools/lambda-venv/bin:$PATH"
 cd "$root"
 functions=$(ls functions)
 for name in $functions; do flags+=(--package "$name"); done

