@@ -13,9 +13,10 @@ test:
 load:
 	scripts/with-services.sh cargo run --profile load -p webhooks-tests --bin webhooks-load
 
-# Throughput and handler overhead, release build; see docs/performance.md.
+# Throughput, handler overhead, AWS requests and cost, each function's start-up and memory,
+# artifact sizes; release build. Figures and method in docs/performance.md and docs/cost.md.
 bench:
-	cargo build --release -p webhooks-local -p webhooks-tests --bin webhooks-local --bin webhooks-bench
+	cargo build --release --workspace --bins
 	scripts/with-services.sh target/release/webhooks-bench
 	scripts/artifacts.sh
 

@@ -1,4 +1,5 @@
-//! `make bench` (release build): figures, each printed with its method.
+//! `make bench` (release build): figures, each printed with its method. `webhooks-bench 3 4`
+//! runs only the sections named.
 //!
 //! 1. Delivery throughput: the deliver function's core (`Deliverer::deliver_batch`: read the
 //!    webhook, build and sign the body, POST, record the attempt in the in-memory store) against
@@ -9,13 +10,18 @@
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
 //! 3. AWS requests per delivered webhook: the release runner as a process on DynamoDB Local
 //!    and the SQS emulator, reached through proxies that count requests per operation, while
-//!    200 events fan out to 5 webhooks; and the runner's peak resident memory.
+//!    200 events fan out to 5 webhooks; the runner's peak resident memory; the sizes of the
+//!    items written, and from all of it the cost of a million deliveries (`cost`).
+//! 4. Start-up and memory of each function's own binary on a local Lambda Runtime API
+//!    (`functions`, `runtime_api`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::api;
 use shared::config::ApiSettings;
@@ -27,6 +33,7 @@ use shared::queue::VisibilityDelay;
 use shared::retry::RetrySchedule;
 use shared::runtime::{Context, SystemClock};
 use shared::store::{DeliveryInsert, MemoryStore, WebhookInsert};
+use webhooks_local::gateway;
 
 const DELIVERIES: usize = 20_000;
 const BATCH: usize = 10;
@@ -35,6 +42,9 @@ const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 const COST_EVENTS: usize = 200;
 const COST_WEBHOOKS: usize = 5;
 
+mod cost;
+mod functions;
+mod runtime_api;
 mod wire;
 
 /// Never called: every benchmark delivery succeeds.
@@ -77,7 +87,8 @@ fn event() -> Event {
     }
 }
 
-fn sqs_event(messages: &[DeliveryMessage]) -> Result<SqsEvent, serde_json::Error> {
+/// The SQS event Lambda's event source mapping would hand the deliver function for `messages`.
+fn sqs_event_json(messages: &[DeliveryMessage]) -> Result<Value, serde_json::Error> {
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -88,10 +99,11 @@ fn sqs_event(messages: &[DeliveryMessage]) -> Result<SqsEvent, serde_json::Error
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
+                "awsRegion": "us-east-1",
             }))
         })
         .collect::<Result<_, serde_json::Error>>()?;
-    serde_json::from_value(json!({ "Records": records }))
+    Ok(json!({ "Records": records }))
 }
 
 /// Deliveries per second through the deliver function's core, over `webhooks` webhooks.
@@ -116,7 +128,10 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
     let records: Vec<Delivery> =
         messages.iter().map(|m| Delivery::pending(m.delivery_id, m.webhook_id, &m.event)).collect();
     store.insert_deliveries(&records).await?;
-    let batches = messages.chunks(BATCH).map(sqs_event).collect::<Result<Vec<_>, _>>()?;
+    let batches = messages
+        .chunks(BATCH)
+        .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))
+        .collect::<Result<Vec<_>, serde_json::Error>>()?;
     let sender = HttpSender::new(Duration::from_secs(15), UrlPolicy { allow_private: true })?;
     let schedule = RetrySchedule::default();
     let deliverer =
@@ -156,28 +171,6 @@ async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
     Ok(DELIVERIES as f64 / started.elapsed().as_secs_f64())
 }
 
-fn api_event(
-    method: &str,
-    route: &str,
-    path: &str,
-    params: Value,
-    body: Option<&Value>,
-) -> Result<lambda_http::Request, serde_json::Error> {
-    let mut event = json!({
-        "version": "2.0", "routeKey": format!("{method} {route}"), "rawPath": path, "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-            "routeKey": format!("{method} {route}"), "stage": "$default", "requestId": "bench", "accountId": "0", "apiId": "bench",
-            "domainName": "bench", "domainPrefix": "bench", "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
-            "authorizer": {"jwt": {"claims": {"sub": "bench", "entities": "*"}, "scopes": null}}},
-        "pathParameters": params, "isBase64Encoded": false,
-    });
-    if let Some(body) = body {
-        event["body"] = json!(body.to_string());
-    }
-    lambda_http::request::from_str(&event.to_string())
-}
-
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
@@ -187,13 +180,12 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     let ctx = Context::new(ApiSettings::default());
     let store = Arc::new(MemoryStore::new());
-    let collection = "/api/managing-entity/{entityId}/webhook";
     let path = format!("/api/managing-entity/{ENTITY}/webhook");
     let body = json!({"name": "Bench", "eventUrl": "https://api.example.com/hooks", "eventList": ["booking.*"]});
     let (mut create, mut get, mut list) = (Vec::new(), Vec::new(), Vec::new());
     let mut ids = Vec::new();
     for _ in 0..HANDLER_CALLS {
-        let request = api_event("POST", collection, &path, json!({"entityId": ENTITY}), Some(&body))?;
+        let request = gateway::request(&functions::api_event("POST", &path, Some(&body))?)?;
         let started = Instant::now();
         let response = api::create_webhook(&ctx, store.as_ref(), request).await;
         create.push(started.elapsed());
@@ -201,19 +193,13 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
         ids.push(created["id"].as_str().unwrap_or_default().to_string());
     }
     for id in &ids {
-        let request = api_event(
-            "GET",
-            &format!("{collection}/{{webhookId}}"),
-            &format!("{path}/{id}"),
-            json!({"entityId": ENTITY, "webhookId": id}),
-            None,
-        )?;
+        let request = gateway::request(&functions::api_event("GET", &format!("{path}/{id}"), None)?)?;
         let started = Instant::now();
         api::get_webhook(&ctx, store.as_ref(), request).await;
         get.push(started.elapsed());
     }
     for _ in 0..HANDLER_CALLS / 10 {
-        let request = api_event("GET", collection, &path, json!({"entityId": ENTITY}), None)?;
+        let request = gateway::request(&functions::api_event("GET", &path, None)?)?;
         let started = Instant::now();
         api::list_webhooks(&ctx, store.as_ref(), request).await;
         list.push(started.elapsed());
@@ -224,19 +210,45 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Runs every section, or only those named on the command line (`webhooks-bench 4`).
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let runs = |section: &str| chosen.is_empty() || chosen.iter().any(|c| c == section);
     let url = start_receiver().await?;
-    println!(
-        "1. Delivery throughput: {DELIVERIES} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)"
-    );
-    bare_throughput(&url).await?;
-    handler_throughput(&url, 1).await?;
+    if runs("1") {
+        println!(
+            "1. Delivery throughput: {DELIVERIES} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)"
+        );
+        delivery_throughput(&url).await?;
+    }
+    if runs("2") {
+        println!("\n2. Handler overhead in process, in-memory store (a list returns 20 of {HANDLER_CALLS} webhooks)");
+        handler_overhead().await?;
+    }
+    if runs("3") {
+        println!(
+            "\n3. AWS requests per delivered webhook: {COST_EVENTS} events to {COST_WEBHOOKS} webhooks, runner process on DynamoDB Local + SQS emulator"
+        );
+        requests_per_delivery().await?;
+    }
+    if runs("4") {
+        println!(
+            "\n4. Each function as Lambda runs it: its release binary (this machine's x86_64 build) on a local Lambda Runtime API, DynamoDB Local and the SQS emulator"
+        );
+        functions::start_up_and_memory(&url).await?;
+    }
+    Ok(())
+}
+
+async fn delivery_throughput(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    bare_throughput(url).await?;
+    handler_throughput(url, 1).await?;
     let (mut bare, mut one, mut many) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
-        bare.push(bare_throughput(&url).await?);
-        one.push(handler_throughput(&url, 1).await?);
-        many.push(handler_throughput(&url, 1000).await?);
+        bare.push(bare_throughput(url).await?);
+        one.push(handler_throughput(url, 1).await?);
+        many.push(handler_throughput(url, 1000).await?);
     }
     let median = |mut rounds: Vec<f64>| {
         rounds.sort_by(f64::total_cmp);
@@ -246,12 +258,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  bare reqwest POST of the same bytes: {bare:>8.0} deliveries/s");
     println!("  deliver handler, 1 webhook:          {one:>8.0} deliveries/s  (ratio {:.2})", one / bare);
     println!("  deliver handler, 1,000 webhooks:     {many:>8.0} deliveries/s  (ratio {:.2})", many / bare);
-    println!("\n2. Handler overhead in process, in-memory store (a list returns 20 of {HANDLER_CALLS} webhooks)");
-    handler_overhead().await?;
-    println!(
-        "\n3. AWS requests per delivered webhook: {COST_EVENTS} events to {COST_WEBHOOKS} webhooks, runner process on DynamoDB Local + SQS emulator"
-    );
-    requests_per_delivery().await?;
     Ok(())
 }
 
@@ -311,8 +317,10 @@ async fn requests_per_delivery() -> Result<(), Box<dyn std::error::Error>> {
     }
     counts.lock().map_err(|_| "lock")?.clear();
     let started = Instant::now();
+    let mut publishing = Duration::ZERO;
     for n in 0..COST_EVENTS {
         let body = json!({"id": format!("cost-{n}"), "type": "booking.created", "data": {"n": n}});
+        let sent = Instant::now();
         client
             .post(format!("{base}/api/managing-entity/{ENTITY}/event"))
             .bearer_auth(&token)
@@ -320,6 +328,7 @@ async fn requests_per_delivery() -> Result<(), Box<dyn std::error::Error>> {
             .send()
             .await?
             .error_for_status()?;
+        publishing += sent.elapsed();
     }
     let deliveries = COST_EVENTS * COST_WEBHOOKS;
     while received.load(std::sync::atomic::Ordering::SeqCst) < deliveries
@@ -338,18 +347,84 @@ async fn requests_per_delivery() -> Result<(), Box<dyn std::error::Error>> {
     let counts = counts.lock().map_err(|_| "lock")?.clone();
     println!("  delivered {delivered} of {deliveries} in {:.1}s", elapsed.as_secs_f64());
     let per = |n: usize| n as f64 / delivered.max(1) as f64;
-    let mut billed = 0.0;
     for (operation, n) in &counts {
-        let polling = operation.ends_with("ReceiveMessage");
-        if !polling {
-            billed += per(*n);
-        }
-        let note = if polling { "  (polling: in AWS, the event source mapping's; grows with idle time)" } else { "" };
-        println!("  {operation:<36} {n:>6}  = {:.3} per delivery{note}", per(*n));
+        println!("  {operation:<36} {n:>6}  = {:.3} per delivery", per(*n));
     }
-    println!("  requests per delivery, polling aside: {billed:.2}");
+    let polling_aside: usize = counts.iter().filter(|(op, _)| !op.ends_with("ReceiveMessage")).map(|(_, n)| n).sum();
+    println!(
+        "  requests per delivery: {:.2}, or {:.2} with ReceiveMessage (the event source mapping's polling in AWS)",
+        per(polling_aside),
+        per(counts.values().sum())
+    );
     if let Some(kib) = peak {
         println!("  runner process (every function in one process) peak RSS: {:.1} MiB", kib as f64 / 1024.0);
     }
+    let items = scan(&table).await?;
+    let largest = cost::largest_items(&items);
+    let records = items
+        .iter()
+        .filter(|i| matches!(i.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with("DELIVERY#")))
+        .count();
+    let size = |kind: &str| largest.get(kind).copied().unwrap_or_default();
+    println!(
+        "  largest items: webhook {} B, delivery {} B, event outbox {} B (DynamoDB's sizing rules)",
+        size("WEBHOOK"),
+        size("DELIVERY"),
+        size("EVENT")
+    );
+    let n = |op: &str| counts.iter().filter(|(o, _)| o.ends_with(op)).map(|(_, n)| *n as f64).sum::<f64>();
+    // Every write is charged at the larger written item's units; BatchWriteItem per item.
+    let write_units =
+        (n(".PutItem") + n(".UpdateItem") + records as f64) * cost::write_units(size("DELIVERY").max(size("EVENT")));
+    let read_units = n(".GetItem") * cost::read_units(size("WEBHOOK"))
+        + n(".Query") * cost::read_units(COST_WEBHOOKS * size("WEBHOOK"));
+    let sqs_requests: f64 = counts.iter().filter(|(o, _)| o.starts_with("AmazonSQS.")).map(|(_, n)| *n as f64).sum();
+    // One deliver invocation per non-empty batch received, which ends in one DeleteMessageBatch.
+    let (publishes, deliver_invocations) = (COST_EVENTS as f64, n(".DeleteMessageBatch"));
+    let gb_seconds =
+        (publishing.as_secs_f64() + deliver_invocations * cost::DELIVER_INVOCATION_SECONDS) * cost::LAMBDA_MEMORY_GB;
+    let million = 1e6 / delivered.max(1) as f64;
+    let parts = [
+        (
+            format!("DynamoDB writes, {:.2} WRU per delivery", write_units / delivered as f64),
+            write_units * cost::DYNAMODB_WRITE_UNIT,
+        ),
+        (
+            format!("DynamoDB reads, {:.2} RRU (strongly consistent)", read_units / delivered as f64),
+            read_units * cost::DYNAMODB_READ_UNIT,
+        ),
+        (format!("SQS, {:.2} requests", sqs_requests / delivered as f64), sqs_requests * cost::SQS_REQUEST),
+        (
+            format!("API Gateway HTTP API, {:.2} publish requests", publishes / delivered as f64),
+            publishes * cost::HTTP_API_REQUEST,
+        ),
+        (
+            format!("Lambda 128 MB arm64, {:.2} invocations", (publishes + deliver_invocations) / delivered as f64),
+            (publishes + deliver_invocations) * cost::LAMBDA_REQUEST + gb_seconds * cost::LAMBDA_ARM_GB_SECOND,
+        ),
+    ];
+    println!(
+        "  cost of one million deliveries at list prices (docs/cost.md; deliver invocations taken as {:.0} ms, publishes as measured here):",
+        cost::DELIVER_INVOCATION_SECONDS * 1e3
+    );
+    for (part, dollars) in &parts {
+        println!("    {part:<48} ${:.3}", dollars * million);
+    }
+    println!("    {:<48} ${:.2}", "total", parts.iter().map(|(_, d)| d).sum::<f64>() * million);
     Ok(())
+}
+
+/// Every item of `table`, read directly (not through the counting proxies).
+async fn scan(table: &str) -> Result<Vec<HashMap<String, AttributeValue>>, Box<dyn std::error::Error>> {
+    let client = aws_sdk_dynamodb::Client::new(&shared::aws::sdk_config().await);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await?;
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
 }
