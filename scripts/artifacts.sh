@@ -13,7 +13,7 @@ for name in $functions; do flags+=(--package "$name"); done
 cargo lambda build --release --arm64 --output-format zip "${flags[@]}" >&2
 echo "Lambda artifacts (cargo lambda build --release --arm64, zipped):"
 for name in $functions; do
-  zip="target/lambda/$name/bootstrap.zip"
+  zip="${CARGO_TARGET_DIR:-target}/lambda/$name/bootstrap.zip"
   printf '  %-18s %7.2f MB zipped, %7.2f MB unzipped\n' "$name" \
     "$(python3 -c "import os,sys; print(os.path.getsize(sys.argv[1])/1e6)" "$zip")" \
     "$(python3 -c "import zipfile,sys; print(sum(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist())/1e6)" "$zip")"

@@ -106,18 +106,15 @@ fn sqs_event_json(messages: &[DeliveryMessage]) -> Result<Value, serde_json::Err
     Ok(json!({ "Records": records }))
 }
 
-/// Deliveries per second through the deliver function's core, over `webhooks` webhooks.
-async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn std::error::Error>> {
-    let owner = EntityId::parse(ENTITY)?;
-    let store = MemoryStore::new();
-    let mut hooks = Vec::new();
-    for _ in 0..webhooks {
-        let hook = webhook(owner, url)?;
-        store.insert_webhook(&hook).await?;
-        hooks.push(hook.info.id);
-    }
+/// `count` deliveries of one new event to `hooks` in turn, their pending records stored.
+async fn pending_deliveries(
+    store: &dyn DeliveryInsert,
+    owner: EntityId,
+    hooks: &[WebhookId],
+    count: usize,
+) -> Result<Vec<DeliveryMessage>, shared::Error> {
     let event = event();
-    let messages: Vec<DeliveryMessage> = (0..DELIVERIES)
+    let messages: Vec<DeliveryMessage> = (0..count)
         .map(|i| DeliveryMessage {
             delivery_id: uuid::Uuid::now_v7(),
             webhook_id: hooks[i % hooks.len()],
@@ -128,6 +125,20 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
     let records: Vec<Delivery> =
         messages.iter().map(|m| Delivery::pending(m.delivery_id, m.webhook_id, &m.event)).collect();
     store.insert_deliveries(&records).await?;
+    Ok(messages)
+}
+
+/// Deliveries per second through the deliver function's core, over `webhooks` webhooks.
+async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let owner = EntityId::parse(ENTITY)?;
+    let store = MemoryStore::new();
+    let mut hooks = Vec::new();
+    for _ in 0..webhooks {
+        let hook = webhook(owner, url)?;
+        store.insert_webhook(&hook).await?;
+        hooks.push(hook.info.id);
+    }
+    let messages = pending_deliveries(&store, owner, &hooks, DELIVERIES).await?;
     let batches = messages
         .chunks(BATCH)
         .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use shared::model::{Delivery, DeliveryMessage, EntityId};
+use shared::model::EntityId;
 use shared::queue::SqsQueue;
-use shared::store::{DeliveryInsert, DynamoStore, WebhookInsert};
+use shared::store::{DynamoStore, WebhookInsert};
 use webhooks_local::gateway::{self, Incoming};
 use webhooks_local::routes::RouteTable;
 
 use crate::runtime_api::RuntimeApi;
-use crate::{ENTITY, event, peak_rss_kib, sqs_event_json, webhook};
+use crate::{ENTITY, peak_rss_kib, pending_deliveries, sqs_event_json, webhook};
 
 const STARTS: usize = 7;
 const SERVED: usize = 100;
@@ -95,18 +95,7 @@ async fn cases(store: &DynamoStore, receiver: &str) -> Result<Vec<Case>, Box<dyn
     let target = format!("/api/managing-entity/{owner}/webhook/{}", targets[0]);
     let mut batches = Vec::new();
     for _ in 0..INVOCATIONS {
-        let event = event();
-        let messages: Vec<DeliveryMessage> = (0..crate::BATCH)
-            .map(|i| DeliveryMessage {
-                delivery_id: uuid::Uuid::now_v7(),
-                webhook_id: targets[i % TARGETS],
-                owner_identifier: owner,
-                event: event.clone(),
-            })
-            .collect();
-        let records: Vec<Delivery> =
-            messages.iter().map(|m| Delivery::pending(m.delivery_id, m.webhook_id, &m.event)).collect();
-        store.insert_deliveries(&records).await?;
+        let messages = pending_deliveries(store, owner, &targets, crate::BATCH).await?;
         batches.push(sqs_event_json(&messages)?);
     }
 
