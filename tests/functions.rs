@@ -2,8 +2,8 @@
 //! the Runtime API emulator (`runtime_api`), DynamoDB Local and the SQS emulator. Each function
 //! is started `STARTS` times and timed from spawn to its first poll for work (init) and to its
 //! first answer (first handled invocation); the last start then serves `SERVED` more
-//! invocations, after which its peak resident memory is read. Every answer is checked, so the
-//! figures are of functions doing their real work.
+//! invocations, timed as warm ones, after which its peak resident memory is read. Every answer
+//! is checked, so the figures are of functions doing their real work.
 
 use std::fs::File;
 use std::path::Path;
@@ -151,11 +151,13 @@ fn spawn(binary: &Path, name: &str, api: &RuntimeApi, env: &[(&str, String)]) ->
 struct Figures {
     init: Vec<Duration>,
     first: Vec<Duration>,
+    /// The served invocations, each from handing it over to its answer.
+    warm: Vec<Duration>,
     peak_kib: Option<u64>,
 }
 
 async fn measure(binary: &Path, case: &Case, env: &[(&str, String)]) -> Result<Figures, Box<dyn std::error::Error>> {
-    let mut figures = Figures { init: Vec::new(), first: Vec::new(), peak_kib: None };
+    let mut figures = Figures { init: Vec::new(), first: Vec::new(), warm: Vec::new(), peak_kib: None };
     let mut events = case.events.iter();
     for start in 0..STARTS {
         let mut api = RuntimeApi::start().await?;
@@ -168,7 +170,10 @@ async fn measure(binary: &Path, case: &Case, env: &[(&str, String)]) -> Result<F
             figures.init.push(api.first_poll().ok_or("never polled")? - spawned);
             if start + 1 == STARTS {
                 for event in events.by_ref() {
-                    case.check(&api.invoke(event).await?.body)?;
+                    let sent = Instant::now();
+                    let outcome = api.invoke(event).await?;
+                    case.check(&outcome.body)?;
+                    figures.warm.push(outcome.at - sent);
                 }
                 figures.peak_kib = peak_rss_kib(child.id());
             }
@@ -205,8 +210,8 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_string()),
     ];
     println!(
-        "  {:<18} {:>9} {:>18} {:>13} {:>10}",
-        "function", "init p50", "first answer p50", "(min-max)", "peak RSS"
+        "  {:<18} {:>9} {:>18} {:>13} {:>14} {:>10}",
+        "function", "init p50", "first answer p50", "(min-max)", "warm p50", "peak RSS"
     );
     for case in cases(&store, receiver).await? {
         let binary = dir.join(case.name);
@@ -218,12 +223,13 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
         let (init, _, _) = median_ms(figures.init);
         let (first, low, high) = median_ms(figures.first);
         let peak = figures.peak_kib.map_or("-".into(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
+        let (warm, _, _) = median_ms(figures.warm);
         let range = format!("({low:.1}-{high:.1})");
-        println!("  {:<18} {init:>6.1} ms {first:>15.1} ms {range:>13} {peak:>10}", case.name);
+        println!("  {:<18} {init:>6.1} ms {first:>15.1} ms {range:>13} {warm:>11.1} ms {peak:>10}", case.name);
     }
     println!(
-        "  init: spawn to the first poll for work; first answer: spawn to the first invocation's answer; \
-         peak RSS after {} invocations; medians of {STARTS} starts",
+        "  init: spawn to the first poll for work; first answer: spawn to the first invocation's answer \
+         (medians of {STARTS} starts); warm: the next {SERVED} invocations; peak RSS after all {}",
         SERVED + 1
     );
     Ok(())
