@@ -1,20 +1,17 @@
-//! Publish -> queue -> deliver -> a real receiver, on the memory backend and on DynamoDB Local
-//! with the SQS emulator.
+//! Publish -> queue -> deliver -> a real receiver, on every target: the runner on memory and
+//! on DynamoDB Local with the SQS emulator, and the deployed stack.
 
 use std::time::Duration;
 
+use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{ENTITY, TestApp};
+use crate::helpers::{ATTEMPTS, TIMEOUT, Target, TestApp, targets};
 use crate::receiver::{Answer, Receiver};
 
-const BACKENDS: [bool; 2] = [false, true];
-/// Generous: every test shares one single-threaded SQS emulator.
+/// Generous: the tests share one single-threaded SQS emulator, or the deployed stack.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn backend(aws: bool) -> &'static str {
-    if aws { "DynamoDB Local + SQS emulator" } else { "memory" }
-}
 
 fn booking(id: Option<&str>) -> Value {
     let mut event = json!({"type": "booking.created", "data": {"bookingId": "b-1", "total": {"amount": "742.50"}}});
@@ -30,155 +27,154 @@ async fn webhook_to(app: &TestApp, receiver: &Receiver, extra: Value) -> Value {
     app.create_with(&body).await
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn a_published_event_arrives_signed_with_the_documented_body() {
-    for aws in BACKENDS {
-        let app = TestApp::delivering(aws, "1s", Duration::from_secs(2)).await;
-        let receiver = Receiver::start(&[Answer::Status(200)]).await;
-        let webhook = webhook_to(&app, &receiver, json!({"eventList": ["booking.created"]})).await;
-        let published = app.publish(&booking(None)).await;
-        assert_eq!(published.status(), 202, "{}", backend(aws));
-        let published: Value = published.json().await.expect("JSON");
-        assert_eq!(published["deliveries"], 1);
+async fn a_published_event_arrives_signed_with_the_documented_body(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let webhook = webhook_to(&app, &receiver, json!({"eventList": ["booking.created"]})).await;
+    let published = app.publish(&booking(None)).await;
+    assert_eq!(published.status(), 202, "{target:?}");
+    let published: Value = published.json().await.expect("JSON");
+    assert_eq!(published["deliveries"], 1);
 
-        let received = receiver.wait_for(1, PATIENCE).await;
-        assert_eq!(received.len(), 1, "{}: one POST", backend(aws));
-        let request = &received[0];
-        let secret = webhook["secret"].as_str().expect("secret");
-        standardwebhooks::Webhook::new(secret)
-            .expect("secret")
-            .verify(&request.body, &request.headers)
-            .unwrap_or_else(|e| panic!("{}: the signature does not verify: {e:?}", backend(aws)));
-        assert_eq!(request.headers["webhook-id"], published["eventId"].as_str().expect("event id"));
-        assert_eq!(request.headers["content-type"], "application/json");
-        let body: Value = serde_json::from_slice(&request.body).expect("JSON body");
-        let mut keys: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["data", "id", "occurredAt", "ownerIdentifier", "type", "webhookId"]);
-        assert_eq!(body["type"], "booking.created");
-        assert_eq!(body["ownerIdentifier"], ENTITY);
-        assert_eq!(body["webhookId"], webhook["id"]);
-        assert_eq!(body["data"]["bookingId"], "b-1");
+    let received = receiver.wait_for(1, PATIENCE).await;
+    assert_eq!(received.len(), 1, "{target:?}: one POST");
+    let request = &received[0];
+    let secret = webhook["secret"].as_str().expect("secret");
+    standardwebhooks::Webhook::new(secret)
+        .expect("secret")
+        .verify(&request.body, &request.headers)
+        .unwrap_or_else(|e| panic!("{target:?}: the signature does not verify: {e:?}"));
+    assert_eq!(request.headers["webhook-id"], published["eventId"].as_str().expect("event id"));
+    assert_eq!(request.headers["content-type"], "application/json");
+    let body: Value = serde_json::from_slice(&request.body).expect("JSON body");
+    let mut keys: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["data", "id", "occurredAt", "ownerIdentifier", "type", "webhookId"]);
+    assert_eq!(body["type"], "booking.created");
+    assert_eq!(body["ownerIdentifier"], app.entity.as_str());
+    assert_eq!(body["webhookId"], webhook["id"]);
+    assert_eq!(body["data"]["bookingId"], "b-1");
 
-        let id = webhook["id"].as_str().expect("id");
-        let log = app.deliveries_when(id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "succeeded")).await;
-        assert_eq!(log[0]["status"], "succeeded", "{}: {log:?}", backend(aws));
-        assert_eq!(log[0]["attempts"][0]["statusCode"], 200);
-    }
+    let id = webhook["id"].as_str().expect("id");
+    let log = app.deliveries_when(id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "succeeded")).await;
+    assert_eq!(log[0]["status"], "succeeded", "{target:?}: {log:?}");
+    assert_eq!(log[0]["attempts"][0]["statusCode"], 200);
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn only_matching_enabled_webhooks_receive_and_thin_payloads_carry_no_data() {
-    for aws in BACKENDS {
-        let app = TestApp::delivering(aws, "1s", Duration::from_secs(2)).await;
-        let (payments, paused, thin) = (
-            Receiver::start(&[Answer::Status(200)]).await,
-            Receiver::start(&[Answer::Status(200)]).await,
-            Receiver::start(&[Answer::Status(200)]).await,
-        );
-        webhook_to(&app, &payments, json!({"eventList": ["payment.*"]})).await;
-        let paused_hook = webhook_to(&app, &paused, json!({"eventList": ["booking.*"], "enabled": false})).await;
-        webhook_to(&app, &thin, json!({"eventList": [], "sendData": false})).await;
+async fn only_matching_enabled_webhooks_receive_and_thin_payloads_carry_no_data(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let (payments, paused, thin) = (
+        Receiver::start(&[Answer::Status(200)]).await,
+        Receiver::start(&[Answer::Status(200)]).await,
+        Receiver::start(&[Answer::Status(200)]).await,
+    );
+    webhook_to(&app, &payments, json!({"eventList": ["payment.*"]})).await;
+    let paused_hook = webhook_to(&app, &paused, json!({"eventList": ["booking.*"], "enabled": false})).await;
+    webhook_to(&app, &thin, json!({"eventList": [], "sendData": false})).await;
 
-        let published: Value = app.publish(&booking(None)).await.json().await.expect("JSON");
-        assert_eq!(published["deliveries"], 1, "{}: only the thin webhook is due a POST", backend(aws));
-        let received = thin.wait_for(1, PATIENCE).await;
-        let body: Value = serde_json::from_slice(&received[0].body).expect("JSON");
-        assert!(body.get("data").is_none() && body["id"] == published["eventId"], "{body}");
+    let published: Value = app.publish(&booking(None)).await.json().await.expect("JSON");
+    assert_eq!(published["deliveries"], 1, "{target:?}: only the thin webhook is due a POST");
+    let received = thin.wait_for(1, PATIENCE).await;
+    let body: Value = serde_json::from_slice(&received[0].body).expect("JSON");
+    assert!(body.get("data").is_none() && body["id"] == published["eventId"], "{body}");
 
-        let paused_id = paused_hook["id"].as_str().expect("id");
-        let log = app.deliveries(paused_id).await;
-        assert_eq!(log.len(), 1);
-        assert_eq!((log[0]["status"].clone(), log[0]["attempts"].clone()), (json!("skipped"), json!([])));
-        // Give a wrong delivery time to show up before concluding it never will.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(payments.received().is_empty() && paused.received().is_empty(), "{}", backend(aws));
-    }
+    let paused_id = paused_hook["id"].as_str().expect("id");
+    let log = app.deliveries(paused_id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0]["status"].clone(), log[0]["attempts"].clone()), (json!("skipped"), json!([])));
+    // Give a wrong delivery time to show up before concluding it never will.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(payments.received().is_empty() && paused.received().is_empty(), "{target:?}");
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn retries_until_success_then_stops() {
-    for aws in BACKENDS {
-        let app = TestApp::delivering(aws, "1s,1s,1s", Duration::from_secs(2)).await;
-        let receiver = Receiver::start(&[Answer::Status(500), Answer::Status(500), Answer::Status(200)]).await;
-        let webhook = webhook_to(&app, &receiver, json!({})).await;
-        let id = webhook["id"].as_str().expect("id");
-        assert_eq!(app.publish(&booking(None)).await.status(), 202);
+async fn retries_until_success_then_stops(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(500), Answer::Status(500), Answer::Status(200)]).await;
+    let webhook = webhook_to(&app, &receiver, json!({})).await;
+    let id = webhook["id"].as_str().expect("id");
+    assert_eq!(app.publish(&booking(None)).await.status(), 202);
 
-        let log = app.deliveries_when(id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "succeeded")).await;
-        assert_eq!(log[0]["status"], "succeeded", "{}: {log:?}", backend(aws));
-        let codes: Vec<Value> =
-            log[0]["attempts"].as_array().expect("attempts").iter().map(|a| a["statusCode"].clone()).collect();
-        assert_eq!(codes, [json!(500), json!(500), json!(200)]);
-        let numbers: Vec<Value> =
-            log[0]["attempts"].as_array().expect("attempts").iter().map(|a| a["attempt"].clone()).collect();
-        assert_eq!(numbers, [json!(1), json!(2), json!(3)]);
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(receiver.received().len(), 3, "{}: no attempt after success", backend(aws));
-        let ids: Vec<_> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
-        assert!(ids.windows(2).all(|w| w[0] == w[1]), "the same webhook-id on every retry");
-    }
+    let log = app.deliveries_when(id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "succeeded")).await;
+    assert_eq!(log[0]["status"], "succeeded", "{target:?}: {log:?}");
+    let codes: Vec<Value> =
+        log[0]["attempts"].as_array().expect("attempts").iter().map(|a| a["statusCode"].clone()).collect();
+    assert_eq!(codes, [json!(500), json!(500), json!(200)]);
+    let numbers: Vec<Value> =
+        log[0]["attempts"].as_array().expect("attempts").iter().map(|a| a["attempt"].clone()).collect();
+    assert_eq!(numbers, [json!(1), json!(2), json!(3)]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 3, "{target:?}: no attempt after success");
+    let ids: Vec<_> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "the same webhook-id on every retry");
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn gives_up_after_the_last_attempt() {
-    for aws in BACKENDS {
-        let app = TestApp::delivering(aws, "1s,1s,1s", Duration::from_secs(2)).await;
-        let receiver = Receiver::start(&[Answer::Status(500)]).await;
-        let id = webhook_to(&app, &receiver, json!({})).await["id"].as_str().expect("id").to_string();
-        assert_eq!(app.publish(&booking(None)).await.status(), 202);
+async fn gives_up_after_the_last_attempt(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(500)]).await;
+    let id = webhook_to(&app, &receiver, json!({})).await["id"].as_str().expect("id").to_string();
+    assert_eq!(app.publish(&booking(None)).await.status(), 202);
 
-        let log = app.deliveries_when(&id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "failed")).await;
-        assert_eq!(log[0]["status"], "failed", "{}: {log:?}", backend(aws));
-        assert_eq!(log[0]["attempts"].as_array().expect("attempts").len(), 4);
-        assert_eq!(log[0]["lastStatusCode"], 500);
-        assert_eq!(log[0]["nextAttemptAt"], Value::Null);
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        assert_eq!(receiver.received().len(), 4, "{}: nothing after the last attempt", backend(aws));
-    }
+    let log = app.deliveries_when(&id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "failed")).await;
+    assert_eq!(log[0]["status"], "failed", "{target:?}: {log:?}");
+    assert_eq!(log[0]["attempts"].as_array().expect("attempts").len(), ATTEMPTS);
+    assert_eq!(log[0]["lastStatusCode"], 500);
+    assert_eq!(log[0]["nextAttemptAt"], Value::Null);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(receiver.received().len(), ATTEMPTS, "{target:?}: nothing after the last attempt");
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn a_receiver_that_never_answers_is_cut_off_at_the_timeout() {
-    let app = TestApp::delivering(false, "1s", Duration::from_secs(1)).await;
+async fn a_receiver_that_never_answers_is_cut_off_at_the_timeout(#[case] target: Target) {
+    let app = TestApp::on(target).await;
     let receiver = Receiver::start(&[Answer::Hang(Duration::from_secs(30))]).await;
     let id = webhook_to(&app, &receiver, json!({})).await["id"].as_str().expect("id").to_string();
     assert_eq!(app.publish(&booking(None)).await.status(), 202);
     let log = app.deliveries_when(&id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "failed")).await;
-    assert_eq!(log[0]["status"], "failed", "{log:?}");
+    assert_eq!(log[0]["status"], "failed", "{target:?}: {log:?}");
+    let limit = TIMEOUT.as_millis() as u64;
     for attempt in log[0]["attempts"].as_array().expect("attempts") {
         assert_eq!(attempt["statusCode"], Value::Null);
-        assert!(attempt["error"].as_str().expect("error").contains("timed out after 1s"), "{attempt}");
+        let error = attempt["error"].as_str().expect("error");
+        assert!(error.contains(&format!("timed out after {}s", TIMEOUT.as_secs())), "{attempt}");
         let took = attempt["durationMs"].as_u64().expect("duration");
-        assert!((900..5000).contains(&took), "cut off near the 1 s timeout, took {took} ms");
+        assert!((limit * 9 / 10..limit * 5).contains(&took), "cut off near the timeout, took {took} ms");
     }
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn the_same_event_id_is_delivered_once() {
-    for aws in BACKENDS {
-        let app = TestApp::delivering(aws, "1s", Duration::from_secs(2)).await;
-        let receiver = Receiver::start(&[Answer::Status(200)]).await;
-        webhook_to(&app, &receiver, json!({})).await;
-        let first = app.publish(&booking(Some("evt-42"))).await;
-        assert_eq!(first.status(), 202);
-        let second = app.publish(&booking(Some("evt-42"))).await;
-        assert_eq!(second.status(), 200);
-        let second: Value = second.json().await.expect("JSON");
-        assert_eq!(second, json!({"eventId": "evt-42", "duplicate": true}));
-        receiver.wait_for(1, PATIENCE).await;
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        assert_eq!(receiver.received().len(), 1, "{}", backend(aws));
-        assert_eq!(receiver.received()[0].headers["webhook-id"], "evt-42");
-    }
+async fn the_same_event_id_is_delivered_once(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    webhook_to(&app, &receiver, json!({})).await;
+    let first = app.publish(&booking(Some("evt-42"))).await;
+    assert_eq!(first.status(), 202);
+    let second = app.publish(&booking(Some("evt-42"))).await;
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.expect("JSON");
+    assert_eq!(second, json!({"eventId": "evt-42", "duplicate": true}));
+    receiver.wait_for(1, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.received().len(), 1, "{target:?}");
+    assert_eq!(receiver.received()[0].headers["webhook-id"], "evt-42");
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn the_test_route_makes_one_signed_attempt_and_reports_it() {
-    let app = TestApp::delivering(false, "1s", Duration::from_secs(2)).await;
+async fn the_test_route_makes_one_signed_attempt_and_reports_it(#[case] target: Target) {
+    let app = TestApp::on(target).await;
     let receiver = Receiver::start(&[Answer::Status(204), Answer::Status(503)]).await;
     let webhook = webhook_to(&app, &receiver, json!({})).await;
-    let path = format!("{}/test", TestApp::webhook_path(ENTITY, webhook["id"].as_str().expect("id")));
+    let path = format!("{}/test", app.webhook(webhook["id"].as_str().expect("id")));
     let ok: Value = app.request(reqwest::Method::POST, &path).send().await.expect("test").json().await.expect("JSON");
     assert_eq!((ok["delivered"].clone(), ok["statusCode"].clone()), (json!(true), json!(204)), "{ok}");
     let request = &receiver.received()[0];
@@ -201,7 +197,7 @@ async fn the_test_route_makes_one_signed_attempt_and_reports_it() {
 async fn private_targets_are_refused_at_create() {
     let app = TestApp::memory().await;
     for url in ["https://127.0.0.1/hooks", "https://10.0.0.1/hooks", "https://169.254.169.254/latest/meta-data"] {
-        let path = TestApp::webhooks_path(ENTITY);
+        let path = app.webhooks();
         let response =
             app.request(reqwest::Method::POST, &path).json(&json!({"name": "SSRF", "eventUrl": url})).send().await;
         let response = response.expect("create");
@@ -209,4 +205,37 @@ async fn private_targets_are_refused_at_create() {
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["properties"]["errors"][0]["field"], "eventUrl");
     }
+}
+
+#[apply(targets)]
+#[tokio::test]
+async fn an_event_fans_out_to_twelve_webhooks_in_more_than_one_batch(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let mut secrets = std::collections::HashMap::new();
+    for _ in 0..12 {
+        let webhook = webhook_to(&app, &receiver, json!({"eventList": ["booking.*"]})).await;
+        secrets.insert(webhook["id"].as_str().expect("id").to_string(), webhook["secret"].clone());
+    }
+    let published = app.publish(&booking(None)).await;
+    assert_eq!(published.status(), 202, "{target:?}");
+    assert_eq!(published.json::<Value>().await.expect("JSON")["deliveries"], 12);
+
+    let received = receiver.wait_for(12, PATIENCE).await;
+    let mut reached: Vec<String> = received
+        .iter()
+        .map(|request| {
+            let body: Value = serde_json::from_slice(&request.body).expect("JSON");
+            let id = body["webhookId"].as_str().expect("webhookId").to_string();
+            let secret = secrets[&id].as_str().expect("secret");
+            let verified =
+                standardwebhooks::Webhook::new(secret).expect("secret").verify(&request.body, &request.headers);
+            verified.unwrap_or_else(|e| panic!("{target:?}: {id}'s delivery does not verify with its secret: {e:?}"));
+            id
+        })
+        .collect();
+    reached.sort();
+    let mut expected: Vec<String> = secrets.keys().cloned().collect();
+    expected.sort();
+    assert_eq!(reached, expected, "{target:?}: each of the 12 webhooks once");
 }

@@ -1,9 +1,10 @@
-//! `TestApp`: the local runner on a free port, a client and tokens; and DynamoDB Local access.
+//! `TestApp`: a base URL, a client and a token minter, for the runner on a free port or the
+//! deployed stack; and DynamoDB Local access.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
+use rstest_reuse::template;
 use serde_json::{Value, json};
 use shared::config::ApiSettings;
 use shared::delivery::DeliverySettings;
@@ -12,6 +13,8 @@ use shared::retry::RetrySchedule;
 use shared::runtime::Context;
 use shared::store::DynamoStore;
 use webhooks_local::{App, Backend, DevAuth};
+
+use crate::tokens::Tokens;
 
 pub const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 pub const OTHER_ENTITY: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
@@ -44,28 +47,58 @@ fn aws_backend() -> Backend {
     Backend::Aws { table: unique_table(), queue_url: None, queue_name: unique_table() }
 }
 
+/// The retry schedule and attempt timeout of every black-box target. The stack test deploys
+/// the template with the same values (`tests/stack/run.py`).
+pub const SCHEDULE: &str = "1s,1s,1s";
+pub const ATTEMPTS: usize = 4;
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
 fn delivery_settings(schedule: &str, timeout: Duration) -> DeliverySettings {
     let schedule = RetrySchedule::parse(schedule).expect("schedule");
     DeliverySettings { schedule, timeout, url_policy: UrlPolicy { allow_private: true } }
 }
 
+/// Where a black-box test runs: the runner in this process on either backend, or the deployed
+/// stack behind API Gateway (`scripts/stack-test.sh`, which runs only the `stack` cases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Memory,
+    DynamoDb,
+    Stack,
+}
+
+/// Every black-box test runs on each target, as a case of its own.
+#[template]
+#[rstest]
+#[case::memory(Target::Memory)]
+#[case::dynamodb(Target::DynamoDb)]
+#[ignore = "the deployed stack: run by scripts/stack-test.sh"]
+#[case::stack(Target::Stack)]
+pub fn targets(#[case] target: Target) {}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
-    pub auth: DevAuth,
+    pub tokens: Tokens,
     /// A token for every entity.
     pub token: String,
+    /// An entity of this app's own, so that apps sharing a deployed stack never meet.
+    pub entity: String,
 }
 
 impl TestApp {
-    /// The memory backend with production URL rules.
-    pub async fn memory() -> Self {
-        Self::start(Backend::Memory, UrlPolicy::default(), delivery_settings("1s", Duration::from_secs(2))).await
+    /// A black-box target: receivers on loopback allowed, retried on `SCHEDULE`.
+    pub async fn on(target: Target) -> Self {
+        match target {
+            Target::Memory => Self::delivering(false, SCHEDULE, TIMEOUT).await,
+            Target::DynamoDb => Self::delivering(true, SCHEDULE, TIMEOUT).await,
+            Target::Stack => Self::stack(),
+        }
     }
 
-    /// DynamoDB Local and the SQS emulator, with production URL rules.
-    pub async fn dynamo() -> Self {
-        Self::start(aws_backend(), UrlPolicy::default(), delivery_settings("1s", Duration::from_secs(2))).await
+    /// The memory backend with production URL rules.
+    pub async fn memory() -> Self {
+        Self::start(Backend::Memory, UrlPolicy::default(), delivery_settings("1s", TIMEOUT)).await
     }
 
     /// An app allowed to deliver to loopback receivers, retrying on `schedule`.
@@ -74,32 +107,48 @@ impl TestApp {
         Self::start(backend, UrlPolicy { allow_private: true }, delivery_settings(schedule, timeout)).await
     }
 
-    /// Runs `check` on both backends: what holds on one must hold on the other.
-    pub async fn each<F, Fut>(check: F)
-    where
-        F: Fn(Arc<TestApp>) -> Fut,
-        Fut: std::future::Future<Output = ()>,
-    {
-        check(Arc::new(Self::memory().await)).await;
-        check(Arc::new(Self::dynamo().await)).await;
+    async fn start(backend: Backend, url_policy: UrlPolicy, delivery: DeliverySettings) -> Self {
+        let (secret, issuer, audience) = ("integration-test-secret", "webhooks-local", "webhooks-api");
+        let ctx = Context::new(ApiSettings { url_policy, ..ApiSettings::default() });
+        let auth = DevAuth::new(secret, issuer, audience);
+        let app = App::new(ctx, delivery, &backend, auth).await.expect("start the app");
+        let addr = webhooks_local::spawn(app).await.expect("bind a loopback port");
+        Self::with(format!("http://{addr}"), Tokens::hs256(secret.as_bytes(), issuer, audience))
     }
 
-    async fn start(backend: Backend, url_policy: UrlPolicy, delivery: DeliverySettings) -> Self {
-        let auth = DevAuth::new("integration-test-secret", "webhooks-local", "webhooks-api");
-        let ctx = Context::new(ApiSettings { url_policy, ..ApiSettings::default() });
-        let app = App::new(ctx, delivery, &backend, auth.clone()).await.expect("start the app");
-        let addr = webhooks_local::spawn(app).await.expect("bind a loopback port");
-        let token = auth.issue("tester", "*", chrono::Duration::hours(1)).expect("token");
-        Self { base: format!("http://{addr}"), client: Client::new(), auth, token }
+    /// The stack that `tests/stack/run.py` deployed, described in the file `WEBHOOKS_STACK` names.
+    fn stack() -> Self {
+        let path = std::env::var("WEBHOOKS_STACK").expect("WEBHOOKS_STACK is not set: run scripts/stack-test.sh");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let stack: Value = serde_json::from_str(&text).expect("the stack file is JSON");
+        let field = |name: &str| stack[name].as_str().unwrap_or_else(|| panic!("{path} has no {name}"));
+        let tokens =
+            Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
+        Self::with(field("url").to_string(), tokens)
+    }
+
+    fn with(base: String, tokens: Tokens) -> Self {
+        let token = tokens.issue("*");
+        let entity = uuid::Uuid::new_v4().to_string();
+        Self { base, client: Client::new(), tokens, token, entity }
     }
 
     pub fn token_for(&self, entities: &str) -> String {
-        self.auth.issue("tester", entities, chrono::Duration::hours(1)).expect("token")
+        self.tokens.issue(entities)
     }
 
     /// A request to `path` with the all-entities token.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+    }
+
+    /// This app's entity's webhooks.
+    pub fn webhooks(&self) -> String {
+        Self::webhooks_path(&self.entity)
+    }
+
+    pub fn webhook(&self, id: &str) -> String {
+        Self::webhook_path(&self.entity, id)
     }
 
     pub fn webhooks_path(entity: &str) -> String {
@@ -118,20 +167,19 @@ impl TestApp {
     }
 
     pub async fn create_with(&self, body: &Value) -> Value {
-        let response =
-            self.request(Method::POST, &Self::webhooks_path(ENTITY)).json(body).send().await.expect("create");
+        let response = self.request(Method::POST, &self.webhooks()).json(body).send().await.expect("create");
         assert_eq!(response.status(), 201, "{body}");
         response.json().await.expect("JSON")
     }
 
     pub async fn publish(&self, event: &Value) -> Response {
-        let path = format!("/api/managing-entity/{ENTITY}/event");
+        let path = format!("/api/managing-entity/{}/event", self.entity);
         self.request(Method::POST, &path).json(event).send().await.expect("publish")
     }
 
     /// The webhook's delivery log, newest first.
     pub async fn deliveries(&self, id: &str) -> Vec<Value> {
-        let path = format!("{}/deliveries", Self::webhook_path(ENTITY, id));
+        let path = format!("{}/deliveries", self.webhook(id));
         let page: Value =
             self.request(Method::GET, &path).send().await.expect("deliveries").json().await.expect("JSON");
         page["items"].as_array().cloned().unwrap_or_default()
@@ -150,6 +198,6 @@ impl TestApp {
     }
 
     pub async fn get(&self, id: &str) -> Response {
-        self.request(Method::GET, &Self::webhook_path(ENTITY, id)).send().await.expect("get")
+        self.request(Method::GET, &self.webhook(id)).send().await.expect("get")
     }
 }

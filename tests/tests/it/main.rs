@@ -1,5 +1,7 @@
-//! One integration-test binary: the store contract on both stores, and the API over HTTP
-//! through the local runner on both backends. DynamoDB Local is started by `make test`.
+//! One integration-test binary: the store contract on both stores, faults and processes, and
+//! the black-box suite over HTTP (`helpers::targets`): the local runner on both backends, and
+//! the deployed stack when `scripts/stack-test.sh` runs its `stack` cases. DynamoDB Local and
+//! the SQS emulator are started by `make test`.
 
 mod api;
 mod delivery;
@@ -9,3 +11,4 @@ mod process;
 mod receiver;
 mod security;
 mod store_contract;
+mod tokens;

@@ -4,22 +4,30 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{ENTITY, OTHER_ENTITY, TestApp};
+use crate::helpers::{Target, TestApp, targets};
 use crate::receiver::{Answer, Receiver};
 
+#[apply(targets)]
 #[tokio::test]
-async fn another_tenant_gets_404_on_publish_test_and_deliveries() {
-    let app = TestApp::delivering(false, "1s", Duration::from_secs(2)).await;
+async fn another_tenant_gets_404_on_publish_test_and_deliveries(#[case] target: Target) {
+    let app = TestApp::on(target).await;
     let receiver = Receiver::start(&[Answer::Status(200)]).await;
     let webhook = app.create_with(&json!({"name": "Mine", "eventUrl": receiver.url()})).await;
     let id = webhook["id"].as_str().expect("id");
-    let outsider = app.token_for(OTHER_ENTITY);
+    let other_entity = uuid::Uuid::new_v4().to_string();
+    let outsider = app.token_for(&other_entity);
     let routes = [
-        (Method::POST, format!("/api/managing-entity/{ENTITY}/event"), json!({"type": "booking.created", "data": {}})),
-        (Method::POST, format!("{}/test", TestApp::webhook_path(ENTITY, id)), json!({})),
-        (Method::GET, format!("{}/deliveries", TestApp::webhook_path(ENTITY, id)), Value::Null),
+        (
+            Method::POST,
+            format!("/api/managing-entity/{}/event", app.entity),
+            json!({"type": "booking.created", "data": {}}),
+        ),
+        (Method::POST, format!("{}/test", app.webhook(id)), json!({})),
+        (Method::GET, format!("{}/deliveries", app.webhook(id)), Value::Null),
     ];
     for (method, path, body) in routes {
         let mut request = app.client.request(method.clone(), format!("{}{path}", app.base)).bearer_auth(&outsider);
@@ -30,7 +38,7 @@ async fn another_tenant_gets_404_on_publish_test_and_deliveries() {
         assert_eq!(response.status(), 404, "{method} {path}");
     }
     // The outsider's own entity does not reach this webhook either.
-    let own_path = format!("{}/deliveries", TestApp::webhook_path(OTHER_ENTITY, id));
+    let own_path = format!("{}/deliveries", TestApp::webhook_path(&other_entity, id));
     let response = app.client.get(format!("{}{own_path}", app.base)).bearer_auth(&outsider).send().await.expect("send");
     assert_eq!(response.status(), 404, "a webhook id under another entity");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -43,21 +51,21 @@ async fn header_values_with_line_breaks_are_refused() {
     for value in ["a\r\nHost: evil.example.com", "a\nX-Injected: 1", "caf\u{e9}"] {
         let body =
             json!({"name": "Injected", "eventUrl": "https://api.example.com/hooks", "headers": {"X-Api-Key": value}});
-        let response =
-            app.request(Method::POST, &TestApp::webhooks_path(ENTITY)).json(&body).send().await.expect("send");
+        let response = app.request(Method::POST, &app.webhooks()).json(&body).send().await.expect("send");
         assert_eq!(response.status(), 422, "{value:?}");
         let problem: Value = response.json().await.expect("JSON");
         assert_eq!(problem["properties"]["errors"][0]["field"], "headers");
     }
 }
 
+#[apply(targets)]
 #[tokio::test]
-async fn redirects_are_not_followed() {
-    let app = TestApp::delivering(false, "1s", Duration::from_secs(2)).await;
+async fn redirects_are_not_followed(#[case] target: Target) {
+    let app = TestApp::on(target).await;
     let elsewhere = Receiver::start(&[Answer::Status(200)]).await;
     let redirecting = Receiver::start(&[Answer::Redirect(elsewhere.url())]).await;
     let webhook = app.create_with(&json!({"name": "Redirects", "eventUrl": redirecting.url()})).await;
-    let path = format!("{}/test", TestApp::webhook_path(ENTITY, webhook["id"].as_str().expect("id")));
+    let path = format!("{}/test", app.webhook(webhook["id"].as_str().expect("id")));
     let result: Value = app.request(Method::POST, &path).send().await.expect("test").json().await.expect("JSON");
     assert_eq!((result["delivered"].clone(), result["statusCode"].clone()), (json!(false), json!(302)), "{result}");
     tokio::time::sleep(Duration::from_millis(300)).await;
