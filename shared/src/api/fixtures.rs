@@ -1,4 +1,4 @@
-//! Test helper: real API Gateway HTTP API (payload 2.0) events from `tests/fixtures`, adapted
+//! Test helper: real API Gateway HTTP API (payload 2.0) events from `events/`, adapted
 //! to a route, and parsed by `lambda_http` exactly as the Lambda runtime parses them.
 
 use lambda_http::Request;
@@ -11,11 +11,11 @@ pub(crate) struct Event(Value);
 
 impl Event {
     pub(crate) fn create_webhook() -> Self {
-        Self::fixture(include_str!("../../tests/fixtures/apigw-http-create-webhook.json"))
+        Self::fixture(include_str!("../../../events/create-webhook.json"))
     }
 
     pub(crate) fn list_webhooks() -> Self {
-        Self::fixture(include_str!("../../tests/fixtures/apigw-http-list-webhooks.json"))
+        Self::fixture(include_str!("../../../events/list-webhooks.json"))
     }
 
     fn fixture(text: &str) -> Self {

@@ -46,7 +46,7 @@ impl VisibilityDelay for RecordedDelays {
 
 fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
     let mut event: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/sqs-delivery-event.json")).expect("fixture");
+        serde_json::from_str(include_str!("../../../events/deliver-webhooks.json")).expect("fixture");
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!(receive_count.to_string());
     if let Some(body) = body {
         event["Records"][0]["body"] = json!(body);
