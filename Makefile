@@ -1,5 +1,5 @@
 # The two commands of the README, and the checks CI runs.
-.PHONY: run test load bench lint lint-template ci
+.PHONY: run test stack-test sam-build load bench lint lint-template ci
 
 run:
 	cargo run -p webhooks-local
@@ -8,6 +8,17 @@ test:
 	scripts/with-services.sh cargo test --workspace
 	scripts/schemathesis.sh
 	scripts/browser-tests.sh
+	scripts/stack-test.sh
+
+# The template deployed to the AWS emulator, the black-box suite through API Gateway, and the
+# IAM audit of every call the functions made (README, "The deployed stack, tested").
+stack-test:
+	scripts/stack-test.sh
+
+# What `sam deploy` uploads: every function for arm64, release build, into .aws-sam/.
+sam-build:
+	scripts/install-tools.sh lambda
+	PATH="$(CURDIR)/.tools/lambda-venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --beta-features
 
 # Load on DynamoDB Local and the SQS emulator: figures in docs/reliability.md.
 load:
@@ -26,6 +37,8 @@ lint: lint-template
 
 lint-template:
 	scripts/install-tools.sh
+	scripts/install-tools.sh lambda
 	.tools/venv/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .tools/lambda-venv/bin/sam validate --lint
 
 ci: lint test

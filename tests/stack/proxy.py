@@ -1,0 +1,92 @@
+"""A recording proxy between the functions and the emulator: the functions' AWS_ENDPOINT_URL.
+It forwards every request unchanged (the Host header too, so SigV4 signatures still verify)
+and records who called what: the access key of the signature, the operation, and the table or
+queue it named. `audit.py` turns those records into a verdict on the template's policies."""
+
+import http.client
+import json
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/")
+
+
+@dataclass(frozen=True)
+class Call:
+    access_key: str
+    service: str  # the signing name: dynamodb, sqs, ...
+    operation: str  # as the protocol names it: PutItem, SendMessageBatch, ...
+    targets: tuple  # table names or queue URLs the request names
+    status: int
+
+
+def parse_call(headers, body: bytes, status: int):
+    """The call a signed AWS JSON-protocol request makes, or None for an unsigned one."""
+    signature = CREDENTIAL.search(headers.get("Authorization", ""))
+    if not signature:
+        return None
+    operation = (headers.get("X-Amz-Target") or "").rpartition(".")[2] or "unknown"
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        request = {}
+    targets = [request[name] for name in ("TableName", "QueueUrl") if isinstance(request.get(name), str)]
+    targets += sorted(request.get("RequestItems") or {})  # BatchWriteItem / BatchGetItem
+    return Call(signature.group(1), signature.group(2), operation, tuple(targets), status)
+
+
+class RecordingProxy:
+    def __init__(self, upstream_port: int):
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, upstream_port))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def record(self, call):
+        with self._lock:
+            self.calls.append(call)
+
+    def recorded(self) -> list:
+        with self._lock:
+            return list(self.calls)
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def _handler(proxy: RecordingProxy, upstream_port: int):
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def forward(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                upstream.putheader(name, value)
+            upstream.endheaders(body)
+            response = upstream.getresponse()
+            answer = response.read()
+            call = parse_call(self.headers, body, response.status)
+            if call:
+                proxy.record(call)
+            self.send_response(response.status)
+            for name, value in response.getheaders():
+                if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            upstream.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = forward
+
+    return Forward

@@ -1,0 +1,192 @@
+"""The deployed-stack test (DESIGN.md section 15). Given what `sam build` made of the real
+`template.yaml`, it starts the AWS emulator (ministack, IAM enforced) behind a recording proxy,
+and a loopback OIDC issuer; deploys the template through CloudFormation with that issuer; invokes
+every function once with its sample event from `events/`; runs the black-box suite's `stack`
+cases through the API Gateway stage; and audits every AWS call each function made against its
+policy. Everything it started is stopped on success and failure alike.
+
+    python tests/stack/run.py BUILD_DIR WORK_DIR      (scripts/stack-test.sh does the rest)
+"""
+
+import copy
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+import audit
+import expand
+from issuer import Issuer
+from proxy import RecordingProxy
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+REGION, ACCOUNT, STACK = "us-east-1", "000000000000", "webhooks"
+AUDIENCE = "webhooks-stack-test"
+# The suite's retry schedule and attempt timeout (tests/tests/it/helpers.rs), and receivers on
+# loopback: test settings of the template's own parameters.
+PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,1s", "DeliveryTimeout": "2s", "AllowPrivateUrls": "true"}
+
+
+class Emulator:
+    """ministack on a free loopback port, its functions calling AWS through `endpoint_for_functions`."""
+
+    def __init__(self, work_dir: str, endpoint_for_functions: str, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(GATEWAY_PORT=str(port), BIND_HOST="127.0.0.1", AUTH="true", TMPDIR=work_dir)
+        env["AWS_ENDPOINT_URL"] = endpoint_for_functions
+        self.log = open(os.path.join(work_dir, "ministack.log"), "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ministack"], env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.time() + 60
+        while not self._healthy():
+            if time.time() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"ministack did not start: see {self.log.name}")
+            time.sleep(0.2)
+        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+        self.client = lambda service: session.client(service, endpoint_url=self.url, config=Config(retries={"max_attempts": 2}))
+
+    def _healthy(self) -> bool:
+        try:
+            return urllib.request.urlopen(f"{self.url}/_ministack/health", timeout=1).status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        """Stops the functions it started (reset), then the emulator's whole process group."""
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{self.url}/_ministack/reset", method="POST"), timeout=10)
+        except OSError:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def deploy(emulator: Emulator, build_dir: str, issuer_url: str):
+    """Packages and deploys the built template; answers the template as AWS would run it,
+    the function names by logical id, and the stack's resources."""
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="stack-test-artifacts")
+
+    def upload(key, body):
+        s3.put_object(Bucket="stack-test-artifacts", Key=key, Body=body)
+        return "stack-test-artifacts", key
+
+    sam = expand.load(os.path.join(build_dir, "template.yaml"))
+    names = expand.functions(sam)
+    real = expand.translate(expand.package(sam, build_dir, upload), REGION)
+    cloudformation = emulator.client("cloudformation")
+    parameters = dict(PARAMETERS, JwtIssuer=issuer_url)
+    started = time.time()
+    cloudformation.create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(expand.for_emulator(copy.deepcopy(real), parameters)),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    try:
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 180})
+    except Exception:
+        for event in cloudformation.describe_stack_events(StackName=STACK)["StackEvents"]:
+            print(f"  {event['LogicalResourceId']}: {event['ResourceStatus']} {event.get('ResourceStatusReason', '')}")
+        raise
+    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=STACK)
+    resources = {r["LogicalResourceId"]: (r["ResourceType"], r["PhysicalResourceId"]) for p in pages for r in p["StackResourceSummaries"]}
+    print(f"deployed stack {STACK}: {len(resources)} resources, {len(names)} functions, in {time.time() - started:.1f} s")
+    return real, names, resources
+
+
+def function_keys(emulator: Emulator, names: dict, resources: dict) -> dict:
+    """Access key id -> logical id of each function. The emulator derives a function's session
+    key from its ARN and role (sha256 of "arn:role"); a call signed by any other key fails the
+    audit, so a change of that rule cannot hide calls."""
+    keys = {}
+    for logical in names:
+        config = emulator.client("lambda").get_function_configuration(FunctionName=resources[logical][1])
+        digest = hashlib.sha256(f"{config['FunctionArn']}:{config['Role']}".encode()).hexdigest()
+        keys["ASIA" + digest[:16].upper()] = logical
+    return keys
+
+
+def invoke_each(emulator: Emulator, names: dict, resources: dict) -> list:
+    """Invokes every function once with its sample event (the emulator's CloudFormation can
+    reach CREATE_COMPLETE without a function's code): answers the failures."""
+    failures = []
+    for logical, binary in sorted(names.items(), key=lambda item: item[1]):
+        with open(os.path.join(ROOT, "events", f"{binary}.json"), "rb") as event:
+            answer = emulator.client("lambda").invoke(FunctionName=resources[logical][1], Payload=event.read())
+        payload = json.loads(answer["Payload"].read() or b"null")
+        outcome = payload.get("statusCode") if isinstance(payload, dict) and "statusCode" in payload else payload
+        print(f"  {binary}: events/{binary}.json -> {json.dumps(outcome)[:80]}")
+        if answer.get("FunctionError"):
+            failures.append(f"{binary}: {answer['FunctionError']}: {payload}")
+    return failures
+
+
+def run_suite(stack_file: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["WEBHOOKS_STACK"] = stack_file
+    command = ["cargo", "test", "-p", "webhooks-tests", "--test", "it", "--", "--ignored", "stack", "--test-threads", "6"]
+    print("$ " + " ".join(command), flush=True)
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+def main(build_dir: str, work_dir: str) -> int:
+    os.makedirs(work_dir, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    issuer = Issuer()
+    port = free_port()
+    proxy = RecordingProxy(port)
+    emulator = None
+    try:
+        emulator = Emulator(work_dir, proxy.url, port)
+        real, names, resources = deploy(emulator, build_dir, issuer.url)
+        keys = function_keys(emulator, names, resources)
+        print("each function with its sample event:")
+        failures = invoke_each(emulator, names, resources)
+
+        stack_file = os.path.join(work_dir, "stack.json")
+        url = f"{emulator.url}/_aws/execute-api/{resources['HttpApi'][1]}/$default"
+        with open(stack_file, "w") as described:
+            json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE), described)
+        suite = run_suite(stack_file)
+
+        stack = audit.Stack(resources, REGION, ACCOUNT)
+        calls = proxy.recorded()
+        denied, unused = audit.audit(real, names, calls, keys, stack)
+        print(f"\nIAM audit: {len(calls)} AWS calls by {len({keys.get(c.access_key) for c in calls})} functions")
+        for warning in unused:
+            print(f"  warning: {warning}")
+        for failure in failures + denied:
+            print(f"  FAILED: {failure}")
+        if suite != 0:
+            print("  FAILED: the black-box suite on the stack (above)")
+        return 1 if failures or denied or suite != 0 else 0
+    finally:
+        if emulator:
+            emulator.stop()
+        proxy.stop()
+        issuer.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))

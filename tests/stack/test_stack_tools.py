@@ -1,0 +1,133 @@
+"""Unit tests of the stack test's own logic: the IAM audit's verdicts and the template
+expansion. Run by scripts/stack-test.sh before it deploys anything."""
+
+import unittest
+
+import audit
+import expand
+from proxy import Call, parse_call
+
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/webhooks-T"
+QUEUE_URL = "http://localhost:4566/000000000000/webhooks-Q"
+
+
+def template(actions):
+    return {
+        "Resources": {
+            "PublishFunction": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["PublishRole", "Arn"]}}},
+            "PublishRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {
+                            "PolicyName": "p",
+                            "PolicyDocument": {
+                                "Statement": [
+                                    {"Effect": "Allow", "Action": actions, "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
+                                    {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}},
+                                ]
+                            },
+                        }
+                    ]
+                },
+            },
+        }
+    }
+
+
+STACK = audit.Stack(
+    {"Table": ("AWS::DynamoDB::Table", "webhooks-T"), "Queue": ("AWS::SQS::Queue", QUEUE_URL)}, "us-east-1", "000000000000"
+)
+NAMES = {"PublishFunction": "publish-event"}
+KEYS = {"ASIAPUBLISH": "PublishFunction"}
+
+
+def call(operation, service="dynamodb", target="webhooks-T", key="ASIAPUBLISH"):
+    return Call(key, service, operation, (target,), 200)
+
+
+class AuditTest(unittest.TestCase):
+    def test_a_call_outside_the_policy_fails_naming_function_and_action(self):
+        calls = [call("PutItem"), call("UpdateItem")]
+        failures, _ = audit.audit(template(["dynamodb:PutItem"]), NAMES, calls, KEYS, STACK)
+        self.assertEqual(failures, [f"publish-event: dynamodb:UpdateItem on {TABLE_ARN} is not allowed by its policy"])
+
+    def test_a_batch_call_needs_the_single_action_as_in_aws(self):
+        calls = [call("PutItem"), call("SendMessageBatch", "sqs", QUEUE_URL)]
+        failures, warnings = audit.audit(template(["dynamodb:PutItem"]), NAMES, calls, KEYS, STACK)
+        self.assertEqual((failures, warnings), ([], []))
+
+    def test_another_table_is_not_allowed(self):
+        failures, _ = audit.audit(template(["dynamodb:*"]), NAMES, [call("GetItem", target="other")], KEYS, STACK)
+        self.assertEqual(len(failures), 1, failures)
+
+    def test_an_unknown_key_fails(self):
+        failures, _ = audit.audit(template(["dynamodb:PutItem"]), NAMES, [call("PutItem", key="ASIAELSE")], KEYS, STACK)
+        self.assertIn("a key of no function", failures[0])
+
+    def test_allowed_actions_never_used_are_warnings(self):
+        calls = [call("PutItem"), call("SendMessage", "sqs", QUEUE_URL)]
+        failures, warnings = audit.audit(template(["dynamodb:PutItem", "dynamodb:DeleteItem"]), NAMES, calls, KEYS, STACK)
+        self.assertEqual((failures, warnings), ([], ["publish-event: its policy allows dynamodb:DeleteItem, which it never used"]))
+
+
+class ProxyTest(unittest.TestCase):
+    def test_a_signed_json_call_is_parsed(self):
+        headers = {
+            "Authorization": "AWS4-HMAC-SHA256 Credential=ASIAKEY/20261123/us-east-1/sqs/aws4_request, SignedHeaders=host",
+            "X-Amz-Target": "AmazonSQS.SendMessageBatch",
+        }
+        parsed = parse_call(headers, b'{"QueueUrl": "http://q/1/name", "Entries": []}', 200)
+        self.assertEqual(parsed, Call("ASIAKEY", "sqs", "SendMessageBatch", ("http://q/1/name",), 200))
+        self.assertIsNone(parse_call({}, b"{}", 200))
+
+
+class ExpandTest(unittest.TestCase):
+    def test_routes_and_the_jwt_authorizer_become_resources(self):
+        body = {
+            "components": {
+                "securitySchemes": {
+                    "Jwt": {
+                        "x-amazon-apigateway-authorizer": {
+                            "type": "jwt",
+                            "identitySource": "$request.header.Authorization",
+                            "jwtConfiguration": {"issuer": "https://i", "audience": ["a"]},
+                        }
+                    }
+                }
+            },
+            "paths": {
+                "/api/x": {
+                    "post": {
+                        "x-amazon-apigateway-integration": {"uri": "arn:fn", "payloadFormatVersion": "2.0"},
+                        "security": [{"Jwt": ["events:publish"]}],
+                    }
+                },
+                "/": {"get": {"x-amazon-apigateway-integration": {"uri": "arn:console", "payloadFormatVersion": "2.0"}, "security": [{"NONE": []}]}},
+            },
+        }
+        resources = {"Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"Body": body}}}
+        expand.explicit_http_apis(resources)
+        routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
+        self.assertEqual(routes["POST /api/x"]["AuthorizerId"], {"Ref": "ApiJwt"})
+        self.assertEqual(routes["POST /api/x"]["AuthorizationScopes"], ["events:publish"])
+        self.assertNotIn("AuthorizationType", routes["GET /"])
+        self.assertNotIn("Body", resources["Api"]["Properties"])
+        self.assertEqual(resources["ApiJwt"]["Properties"]["JwtConfiguration"]["Issuer"], "https://i")
+
+    def test_the_emulator_gets_sqs_batch_names_beside_the_single_ones(self):
+        expanded = expand.for_emulator(template(["dynamodb:PutItem"]), {})
+        statements = expanded["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        self.assertEqual(statements[1]["Action"], ["sqs:SendMessage", "sqs:SendMessageBatch"])
+        self.assertEqual(statements[0]["Action"], ["dynamodb:PutItem"])
+
+    def test_number_parameters_become_numbers_for_the_emulator(self):
+        scaled = template(["dynamodb:PutItem"])
+        scaled["Parameters"] = {"Most": {"Type": "Number", "Default": 20}, "Name": {"Type": "String", "Default": "x"}}
+        scaled["Resources"]["Trigger"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {"ScalingConfig": {"MaximumConcurrency": {"Ref": "Most"}}, "N": {"Ref": "Name"}}}
+        expanded = expand.for_emulator(scaled, {"Most": "7"})["Resources"]["Trigger"]["Properties"]
+        self.assertEqual(expanded, {"ScalingConfig": {"MaximumConcurrency": 7}, "N": {"Ref": "Name"}})
+
+
+if __name__ == "__main__":
+    unittest.main()
