@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The deployed-stack test (DESIGN.md section 15): `sam build` of the real template, then
 # tests/stack/run.py deploys it to the AWS emulator and runs the black-box suite and the IAM
-# audit through it. The emulator runs bootstraps on this machine, so the build is for this
-# machine's architecture (x86_64) and, to keep it quick, unoptimised: the one change made to a
-# copy of the template before building. Everything it starts is stopped, pass or fail.
+# audit through it. The emulator runs bootstraps on this machine, so the build is of a copy of
+# the template whose only changes are the architecture (this machine's, x86_64) and the code's
+# path (the copy lives elsewhere); unoptimised, to keep it quick. Everything it starts is
+# stopped, pass or fail.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-tools.sh" lambda
@@ -13,7 +14,10 @@ mkdir -p "$work"
 
 sed -e 's/^    Architectures: \[arm64\]$/    Architectures: [x86_64]/' -e "s|^      CodeUri: \.$|      CodeUri: $root|" \
   "$root/template.yaml" >"$work/template.yaml"
-grep -q '^    Architectures: \[x86_64\]$' "$work/template.yaml" || { echo "template.yaml: no 'Architectures: [arm64]' in Globals" >&2; exit 1; }
+for changed in '^    Architectures: \[x86_64\]$' "^      CodeUri: $root\$"; do
+  grep -q "$changed" "$work/template.yaml" || { echo "the copy of template.yaml lacks /$changed/" >&2; exit 1; }
+done
+(cd "$root/tests/stack" && "$root/.tools/stack-venv/bin/python" -m unittest --quiet test_stack_tools)
 
 export PATH="$root/.tools/lambda-venv/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 started=$(date +%s)
@@ -22,5 +26,4 @@ started=$(date +%s)
   { tail -40 "$work/sam-build.log" >&2; exit 1; }
 echo "sam build (x86_64, debug) took $(($(date +%s) - started)) s; log in $work/sam-build.log" >&2
 
-(cd "$root/tests/stack" && "$root/.tools/stack-venv/bin/python" -m unittest --quiet test_stack_tools)
-"$root/.tools/stack-venv/bin/python" "$root/tests/stack/run.py" "$work/build" "$work"
+exec "$root/.tools/stack-venv/bin/python" "$root/tests/stack/run.py" "$work/build" "$work"

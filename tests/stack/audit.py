@@ -3,10 +3,18 @@ against that function's policy in the template as AWS evaluates it (an SQS batch
 single action), and the actions a policy allows that its function never used.
 
 The policies are read from the translated template, not from the emulator: what is judged is
-what users deploy. `AWSLambdaBasicExecutionRole`, which SAM attaches to every function, is left
-out: it allows only the Lambda service's own log writes, which the functions never make."""
+what users deploy. The AWS managed policies SAM attaches are not counted as allowing the
+functions' own calls (stricter than AWS); any other managed policy fails the audit. Policy
+elements the audit does not evaluate (Deny, Condition, NotAction, NotResource) fail it too."""
 
+from collections import Counter
 from fnmatch import fnmatchcase
+
+# What each managed policy SAM attaches is for: the Lambda service uses it, not our code.
+SAM_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "the Lambda service writes the function's logs",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole": "the SQS trigger polls and deletes messages",
+}
 
 AWS_ACTION = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
@@ -63,11 +71,16 @@ class Stack:
 def allowed_statements(template: dict, function: str, stack: Stack) -> list:
     """(actions, resources) of each Allow statement in the function's role's inline policies."""
     role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    properties = template["Resources"][role]["Properties"]
+    unknown = [arn for arn in properties.get("ManagedPolicyArns", []) if arn not in SAM_MANAGED_POLICIES]
+    if unknown:
+        raise ValueError(f"{role}: managed policies the audit cannot read: {unknown}")
     statements = []
-    for policy in template["Resources"][role]["Properties"].get("Policies", []):
+    for policy in properties.get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
-            if statement["Effect"] != "Allow":
-                continue
+            unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource"}
+            if statement["Effect"] != "Allow" or unsupported:
+                raise ValueError(f"{role}: the audit evaluates Allow, Action and Resource only: {statement}")
             listed = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
             resources = [stack.resolve(r) for r in listed(statement["Resource"])]
             statements.append((listed(statement["Action"]), resources))
@@ -97,6 +110,11 @@ def audit(template: dict, functions: dict, calls: list, function_of_key: dict, s
         for arn in stack.call_arns(call):
             if not allows(policies[logical], action, arn):
                 failures.append(f"{functions[logical]}: {action} on {arn} is not allowed by its policy")
+    failures += [
+        f"{functions[logical]}: its policy allows actions but it made no AWS call through the proxy"
+        for logical, statements in policies.items()
+        if statements and not used[logical]
+    ]
     warnings = [
         f"{functions[logical]}: its policy allows {action}, which it never used"
         for logical, statements in policies.items()
@@ -105,3 +123,16 @@ def audit(template: dict, functions: dict, calls: list, function_of_key: dict, s
         if "*" not in action and action.lower() not in used[logical]
     ]
     return sorted(set(failures)), sorted(set(warnings))
+
+
+def summary(functions: dict, calls: list, function_of_key: dict) -> list:
+    """One line a function: the actions it used, with how many calls each."""
+    counts = {}
+    for call in calls:
+        logical = function_of_key.get(call.access_key)
+        if logical:
+            counts.setdefault(functions[logical], Counter())[action_of(call)] += 1
+    return [
+        f"{name}: " + ", ".join(f"{action} x{count}" for action, count in sorted(used.items()))
+        for name, used in sorted(counts.items())
+    ]

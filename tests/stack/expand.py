@@ -1,6 +1,6 @@
 """The template as the emulator can deploy it, made from the one users deploy, the way
-`sam package` and `sam deploy` make theirs: code uploaded, the SAM transform expanded. Two steps
-more get past the emulator's limits, and change nothing a function may do in AWS:
+`sam package` and `sam deploy` make theirs: code uploaded, the SAM transform expanded. Three
+steps more get past the emulator's limits, and change nothing a function may do in AWS:
 
 - the HTTP API's routes, integrations and JWT authorizer, which SAM writes into the API's
   OpenAPI `Body` and the emulator ignores, become resources of their own;
@@ -79,9 +79,9 @@ def translate(sam: dict, region: str) -> dict:
 def explicit_http_apis(resources: dict):
     """Turns each HTTP API's OpenAPI `Body` into Authorizer, Integration and Route resources."""
     for api, resource in list(resources.items()):
-        body = resource["Properties"].pop("Body", None) if resource["Type"] == "AWS::ApiGatewayV2::Api" else None
-        if body is None:
+        if resource["Type"] != "AWS::ApiGatewayV2::Api" or "Body" not in resource["Properties"]:
             continue
+        body = resource["Properties"].pop("Body")
         resource["Properties"].update(Name={"Ref": "AWS::StackName"}, ProtocolType="HTTP")
         authorizers = {}
         for scheme, spec in body.get("components", {}).get("securitySchemes", {}).items():
@@ -105,6 +105,7 @@ def explicit_http_apis(resources: dict):
             for method, operation in operations.items():
                 route_key = f"{method.upper()} {path}"
                 logical = api + re.sub(r"[^A-Za-z0-9]", "", route_key.title())
+                assert f"{logical}Route" not in resources, f"{route_key}: its resource name is taken"
                 integration = operation["x-amazon-apigateway-integration"]
                 resources[f"{logical}Integration"] = {
                     "Type": "AWS::ApiGatewayV2::Integration",
@@ -134,7 +135,7 @@ def for_emulator(template: dict, parameters: dict) -> dict:
     """`template` with the SQS batch action names beside the single ones, and `Number`
     parameters (`parameters`, else their defaults) as numbers (see the module doc)."""
     numbers = {
-        name: int(parameters.get(name, spec.get("Default")))
+        name: _number(parameters.get(name, spec.get("Default")))
         for name, spec in template.get("Parameters", {}).items()
         if spec["Type"] == "Number" and (name in parameters or "Default" in spec)
     }
@@ -147,6 +148,11 @@ def for_emulator(template: dict, parameters: dict) -> dict:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 statement["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
     return template
+
+
+def _number(text):
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def _numbers_in(value, numbers: dict):

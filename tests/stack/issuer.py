@@ -44,6 +44,7 @@ class Issuer:
 
     def stop(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):

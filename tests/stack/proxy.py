@@ -18,11 +18,10 @@ class Call:
     access_key: str
     service: str  # the signing name: dynamodb, sqs, ...
     operation: str  # as the protocol names it: PutItem, SendMessageBatch, ...
-    targets: tuple  # table names or queue URLs the request names
-    status: int
+    targets: tuple  # table names (`T/index/I` for an index) or queue URLs the request names
 
 
-def parse_call(headers, body: bytes, status: int):
+def parse_call(headers, body: bytes):
     """The call a signed AWS JSON-protocol request makes, or None for an unsigned one."""
     signature = CREDENTIAL.search(headers.get("Authorization", ""))
     if not signature:
@@ -33,8 +32,10 @@ def parse_call(headers, body: bytes, status: int):
     except ValueError:
         request = {}
     targets = [request[name] for name in ("TableName", "QueueUrl") if isinstance(request.get(name), str)]
+    if targets and isinstance(request.get("IndexName"), str):
+        targets = [f"{targets[0]}/index/{request['IndexName']}"]
     targets += sorted(request.get("RequestItems") or {})  # BatchWriteItem / BatchGetItem
-    return Call(signature.group(1), signature.group(2), operation, tuple(targets), status)
+    return Call(signature.group(1), signature.group(2), operation, tuple(targets))
 
 
 class RecordingProxy:
@@ -56,6 +57,7 @@ class RecordingProxy:
 
     def stop(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 def _handler(proxy: RecordingProxy, upstream_port: int):
@@ -66,18 +68,24 @@ def _handler(proxy: RecordingProxy, upstream_port: int):
             pass
 
         def forward(self):
+            if "chunked" in self.headers.get("Transfer-Encoding", ""):
+                self.send_error(411, "the recording proxy needs a Content-Length")
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
-            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for name, value in self.headers.items():
-                upstream.putheader(name, value)
-            upstream.endheaders(body)
-            response = upstream.getresponse()
-            answer = response.read()
-            call = parse_call(self.headers, body, response.status)
-            if call:
+            call = parse_call(self.headers, body)
+            if call:  # before forwarding: a call the emulator applied is never missed
                 proxy.record(call)
+            upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
+            try:
+                upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    upstream.putheader(name, value)
+                upstream.endheaders(body)
+                response = upstream.getresponse()
+                answer = response.read()
+            finally:
+                upstream.close()
             self.send_response(response.status)
             for name, value in response.getheaders():
                 if name.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -85,8 +93,8 @@ def _handler(proxy: RecordingProxy, upstream_port: int):
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
-            upstream.close()
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = forward
+        # The functions speak AWS JSON protocols: every call is a POST.
+        do_GET = do_POST = forward
 
     return Forward

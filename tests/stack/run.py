@@ -30,30 +30,35 @@ from proxy import RecordingProxy
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REGION, ACCOUNT, STACK = "us-east-1", "000000000000", "webhooks"
 AUDIENCE = "webhooks-stack-test"
-# The suite's retry schedule and attempt timeout (tests/tests/it/helpers.rs), and receivers on
-# loopback: test settings of the template's own parameters.
-PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,1s", "DeliveryTimeout": "2s", "AllowPrivateUrls": "true"}
+# The suite's retry schedule and attempt timeout: the suite checks them (`stack.json`).
+PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,1s", "DeliveryTimeout": "2s"}
 
 
 class Emulator:
-    """ministack on a free loopback port, its functions calling AWS through `endpoint_for_functions`."""
+    """ministack on a free loopback port, IAM enforced. Its functions inherit its environment:
+    they call AWS through `endpoint_for_functions` and may deliver to loopback receivers (the
+    suite's), a setting of this test's environment, never of the template."""
 
     def __init__(self, work_dir: str, endpoint_for_functions: str, port: int):
         self.url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(GATEWAY_PORT=str(port), BIND_HOST="127.0.0.1", AUTH="true", TMPDIR=work_dir)
-        env["AWS_ENDPOINT_URL"] = endpoint_for_functions
+        env.update(AWS_ENDPOINT_URL=endpoint_for_functions, WEBHOOKS_ALLOW_PRIVATE_URLS="true")
         self.log = open(os.path.join(work_dir, "ministack.log"), "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ministack"], env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+
+    def wait_until_healthy(self):
         deadline = time.time() + 60
         while not self._healthy():
             if time.time() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"ministack did not start: see {self.log.name}")
             time.sleep(0.2)
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
-        self.client = lambda service: session.client(service, endpoint_url=self.url, config=Config(retries={"max_attempts": 2}))
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.url, config=Config(retries={"max_attempts": 2}))
 
     def _healthy(self) -> bool:
         try:
@@ -67,12 +72,21 @@ class Emulator:
             urllib.request.urlopen(urllib.request.Request(f"{self.url}/_ministack/reset", method="POST"), timeout=10)
         except OSError:
             pass
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_group(self.process)
         self.log.close()
+
+
+def stop_group(process: subprocess.Popen):
+    """Stops a process started in a session of its own, and everything it started there."""
+    for signal_number, patience in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, signal_number)
+            process.wait(timeout=patience)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def free_port() -> int:
@@ -143,11 +157,25 @@ def invoke_each(emulator: Emulator, names: dict, resources: dict) -> list:
 
 
 def run_suite(stack_file: str) -> int:
+    """The suite's `stack` cases; fails when none ran (a renamed case must not pass quietly)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["WEBHOOKS_STACK"] = stack_file
     command = ["cargo", "test", "-p", "webhooks-tests", "--test", "it", "--", "--ignored", "stack", "--test-threads", "6"]
     print("$ " + " ".join(command), flush=True)
-    return subprocess.call(command, cwd=ROOT, env=env)
+    cargo = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    ran = 0
+    try:
+        for line in cargo.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("test result:"):
+                ran += int(line.split(" passed;")[0].rsplit(" ", 1)[1]) + int(line.split(" failed;")[0].rsplit(" ", 1)[1])
+        status = cargo.wait()
+    finally:
+        stop_group(cargo)
+    if status == 0 and ran == 0:
+        print("no stack case ran")
+        return 1
+    return status
 
 
 def main(build_dir: str, work_dir: str) -> int:
@@ -156,36 +184,39 @@ def main(build_dir: str, work_dir: str) -> int:
     issuer = Issuer()
     port = free_port()
     proxy = RecordingProxy(port)
-    emulator = None
+    emulator = Emulator(work_dir, proxy.url, port)
+    stack_file = os.path.join(work_dir, "stack.json")
     try:
-        emulator = Emulator(work_dir, proxy.url, port)
+        emulator.wait_until_healthy()
         real, names, resources = deploy(emulator, build_dir, issuer.url)
         keys = function_keys(emulator, names, resources)
         print("each function with its sample event:")
         failures = invoke_each(emulator, names, resources)
-
-        stack_file = os.path.join(work_dir, "stack.json")
         url = f"{emulator.url}/_aws/execute-api/{resources['HttpApi'][1]}/$default"
+        settings = {"retrySchedule": PARAMETERS["RetrySchedule"], "deliveryTimeout": PARAMETERS["DeliveryTimeout"]}
         with open(stack_file, "w") as described:
-            json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE), described)
+            json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE, **settings), described)
         suite = run_suite(stack_file)
-
-        stack = audit.Stack(resources, REGION, ACCOUNT)
-        calls = proxy.recorded()
-        denied, unused = audit.audit(real, names, calls, keys, stack)
-        print(f"\nIAM audit: {len(calls)} AWS calls by {len({keys.get(c.access_key) for c in calls})} functions")
-        for warning in unused:
-            print(f"  warning: {warning}")
-        for failure in failures + denied:
-            print(f"  FAILED: {failure}")
-        if suite != 0:
-            print("  FAILED: the black-box suite on the stack (above)")
-        return 1 if failures or denied or suite != 0 else 0
     finally:
-        if emulator:
-            emulator.stop()
+        # The issuer's private keys go with the run; calls still under way end with the emulator.
+        if os.path.exists(stack_file):
+            os.remove(stack_file)
+        emulator.stop()
         proxy.stop()
         issuer.stop()
+
+    calls = proxy.recorded()
+    denied, unused = audit.audit(real, names, calls, keys, audit.Stack(resources, REGION, ACCOUNT))
+    print(f"\nIAM audit: {len(calls)} AWS calls by {len({keys[c.access_key] for c in calls if c.access_key in keys})} functions")
+    for line in audit.summary(names, calls, keys):
+        print(f"  {line}")
+    for warning in unused:
+        print(f"  warning: {warning}")
+    for failure in failures + denied:
+        print(f"  FAILED: {failure}")
+    if suite != 0:
+        print("  FAILED: the black-box suite on the stack (above)")
+    return 1 if failures or denied or suite != 0 else 0
 
 
 if __name__ == "__main__":

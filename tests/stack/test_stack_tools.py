@@ -43,7 +43,7 @@ KEYS = {"ASIAPUBLISH": "PublishFunction"}
 
 
 def call(operation, service="dynamodb", target="webhooks-T", key="ASIAPUBLISH"):
-    return Call(key, service, operation, (target,), 200)
+    return Call(key, service, operation, (target,))
 
 
 class AuditTest(unittest.TestCase):
@@ -65,6 +65,19 @@ class AuditTest(unittest.TestCase):
         failures, _ = audit.audit(template(["dynamodb:PutItem"]), NAMES, [call("PutItem", key="ASIAELSE")], KEYS, STACK)
         self.assertIn("a key of no function", failures[0])
 
+    def test_a_function_with_a_policy_and_no_calls_fails(self):
+        failures, _ = audit.audit(template(["dynamodb:PutItem"]), NAMES, [], KEYS, STACK)
+        self.assertEqual(failures, ["publish-event: its policy allows actions but it made no AWS call through the proxy"])
+
+    def test_policies_the_audit_cannot_evaluate_fail_it(self):
+        denying = template(["dynamodb:PutItem"])
+        denying["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Effect"] = "Deny"
+        managed = template(["dynamodb:PutItem"])
+        managed["Resources"]["PublishRole"]["Properties"]["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+        for unreadable in (denying, managed):
+            with self.assertRaises(ValueError):
+                audit.audit(unreadable, NAMES, [call("PutItem")], KEYS, STACK)
+
     def test_allowed_actions_never_used_are_warnings(self):
         calls = [call("PutItem"), call("SendMessage", "sqs", QUEUE_URL)]
         failures, warnings = audit.audit(template(["dynamodb:PutItem", "dynamodb:DeleteItem"]), NAMES, calls, KEYS, STACK)
@@ -77,9 +90,14 @@ class ProxyTest(unittest.TestCase):
             "Authorization": "AWS4-HMAC-SHA256 Credential=ASIAKEY/20261123/us-east-1/sqs/aws4_request, SignedHeaders=host",
             "X-Amz-Target": "AmazonSQS.SendMessageBatch",
         }
-        parsed = parse_call(headers, b'{"QueueUrl": "http://q/1/name", "Entries": []}', 200)
-        self.assertEqual(parsed, Call("ASIAKEY", "sqs", "SendMessageBatch", ("http://q/1/name",), 200))
-        self.assertIsNone(parse_call({}, b"{}", 200))
+        parsed = parse_call(headers, b'{"QueueUrl": "http://q/1/name", "Entries": []}')
+        self.assertEqual(parsed, Call("ASIAKEY", "sqs", "SendMessageBatch", ("http://q/1/name",)))
+        self.assertIsNone(parse_call({}, b"{}"))
+
+    def test_a_query_of_an_index_names_the_index(self):
+        headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/dynamodb/aws4_request", "X-Amz-Target": "DynamoDB_20120810.Query"}
+        parsed = parse_call(headers, b'{"TableName": "T", "IndexName": "byTime"}')
+        self.assertEqual(STACK.call_arns(parsed), ["arn:aws:dynamodb:us-east-1:000000000000:table/T/index/byTime"])
 
 
 class ExpandTest(unittest.TestCase):

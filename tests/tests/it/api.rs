@@ -108,6 +108,26 @@ async fn optimistic_locking_and_pause(#[case] target: Target) {
 
 #[apply(targets)]
 #[tokio::test]
+async fn patch_and_delete_with_if_match(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let id = app.create("Short-lived").await["id"].as_str().expect("id").to_string();
+    let item = app.webhook(&id);
+    let patched =
+        app.request(Method::PATCH, &item).header("If-Match", "\"1\"").json(&json!({"sendData": false})).send().await;
+    let patched = patched.expect("patch");
+    assert_eq!((patched.status().as_u16(), patched.headers()["etag"].to_str().expect("etag")), (200, "\"2\""));
+
+    let stale = app.request(Method::DELETE, &item).header("If-Match", "\"1\"").send().await.expect("delete");
+    assert_eq!(problem(stale).await.0, 412);
+    assert_eq!(app.get(&id).await.status(), 200, "a refused delete deletes nothing");
+    let deleted = app.request(Method::DELETE, &item).header("If-Match", "\"2\"").send().await.expect("delete");
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(problem(app.get(&id).await).await.0, 404);
+    assert_eq!(problem(app.request(Method::DELETE, &item).send().await.expect("delete")).await.0, 404);
+}
+
+#[apply(targets)]
+#[tokio::test]
 async fn twenty_concurrent_puts_of_one_version_one_wins(#[case] target: Target) {
     let app = Arc::new(TestApp::on(target).await);
     let created = app.create("Contended").await;

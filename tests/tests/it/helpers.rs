@@ -48,7 +48,7 @@ fn aws_backend() -> Backend {
 }
 
 /// The retry schedule and attempt timeout of every black-box target. The stack test deploys
-/// the template with the same values (`tests/stack/run.py`).
+/// the template with the same values, and `TestApp::stack` checks that it did.
 pub const SCHEDULE: &str = "1s,1s,1s";
 pub const ATTEMPTS: usize = 4;
 pub const TIMEOUT: Duration = Duration::from_secs(2);
@@ -122,6 +122,8 @@ impl TestApp {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let stack: Value = serde_json::from_str(&text).expect("the stack file is JSON");
         let field = |name: &str| stack[name].as_str().unwrap_or_else(|| panic!("{path} has no {name}"));
+        let deployed = (field("retrySchedule"), field("deliveryTimeout"));
+        assert_eq!(deployed, (SCHEDULE, format!("{}s", TIMEOUT.as_secs()).as_str()), "the stack's delivery settings");
         let tokens =
             Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
         Self::with(field("url").to_string(), tokens)
