@@ -84,6 +84,17 @@ impl EventPattern {
         Err(format!("{text:?} is not a known event type"))
     }
 
+    /// A stored entry as written, whatever the catalog says now: an entry it no longer knows
+    /// matches nothing published, and so never widens the list (an empty list means every
+    /// event).
+    fn stored(text: &str) -> Self {
+        match (text, text.strip_suffix(".*")) {
+            ("*", _) => Self::All,
+            (_, Some(prefix)) => Self::Prefix(format!("{prefix}.")),
+            (_, None) => Self::Exact(text.to_string()),
+        }
+    }
+
     pub fn matches(&self, event_type: &str) -> bool {
         match self {
             Self::All => true,
@@ -144,12 +155,12 @@ impl Serialize for EventList {
     }
 }
 
-/// Stored lists were parsed when written; a pattern the catalog no longer knows is kept out
-/// rather than failing the whole record.
+/// Stored lists were checked against the catalog when written and are read back exactly as
+/// written (`EventPattern::stored`).
 impl<'de> Deserialize<'de> for EventList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let entries = Vec::<String>::deserialize(deserializer)?;
-        Ok(Self(entries.iter().filter_map(|e| EventPattern::parse(e).ok()).collect()))
+        Ok(Self(entries.iter().map(|e| EventPattern::stored(e)).collect()))
     }
 }
 
@@ -292,6 +303,16 @@ mod tests {
         assert!(!list.matches("booking.cancelled"));
         assert!(EventList::parse([]).expect("empty").matches("booking.cancelled"));
         assert!(EventList::parse(["*"]).expect("star").matches("payment.failed"));
+    }
+
+    #[test]
+    fn a_stored_list_is_read_back_as_written_and_never_widens() {
+        let gone: EventList = serde_json::from_value(serde_json::json!(["booking.exploded"])).expect("stored");
+        assert_eq!(gone.to_strings(), ["booking.exploded"]);
+        assert!(!gone.matches("booking.created"), "a type the catalog no longer has does not mean every event");
+        let mixed: EventList =
+            serde_json::from_value(serde_json::json!(["booking.exploded", "payment.*"])).expect("stored");
+        assert!(mixed.matches("payment.completed") && !mixed.matches("booking.created"));
     }
 
     #[test]
