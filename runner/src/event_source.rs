@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use serde_json::json;
 use shared::delivery::Deliverer;
-use shared::queue::Received;
+use shared::queue::{Received, lambda_event};
 use shared::runtime::SystemClock;
 use tokio::sync::Semaphore;
 
@@ -44,7 +42,7 @@ pub async fn run(app: Arc<App>) {
 }
 
 async fn invoke(app: &App, received: Vec<Received>) {
-    let event = match sqs_event(&received) {
+    let event = match lambda_event(&received) {
         Ok(event) => event,
         Err(err) => {
             tracing::error!(error = %err, "could not build the SQS event");
@@ -66,31 +64,4 @@ async fn invoke(app: &App, received: Vec<Received>) {
         // Undeleted messages are delivered again: at least once, never lost.
         tracing::warn!(error = %shared::error::chain(&err), "could not delete handled messages");
     }
-}
-
-/// The event Lambda would pass: the SQS record shape, attributes included.
-fn sqs_event(received: &[Received]) -> Result<SqsEvent, serde_json::Error> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let records: Vec<_> = received
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt_handle,
-                "body": m.body,
-                "attributes": {
-                    "ApproximateReceiveCount": m.receive_count.to_string(),
-                    "SentTimestamp": m.sent_at_millis.to_string(),
-                    "SenderId": "local",
-                    "ApproximateFirstReceiveTimestamp": now.to_string(),
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:local:000000000000:webhooks-deliveries",
-                "awsRegion": "local",
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records }))
 }

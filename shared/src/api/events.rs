@@ -73,7 +73,8 @@ where
 
 /// Writes the records of the plan's pending deliveries (and, the first time, the skipped
 /// ones), then enqueues the pending ones a batch at a time, ticking each batch off the plan.
-/// Rewriting a pending record is safe: nothing has happened to it yet.
+/// A resumed publish writes only the records still missing: a batch enqueued before the tick
+/// failed may have been delivered since, and its records must stay as they are.
 async fn enqueue_pending<S, Q>(
     store: &S,
     queue: &Q,
@@ -104,7 +105,11 @@ where
             records.push(record);
         }
     }
-    store.insert_deliveries(&records).await?;
+    if created {
+        store.insert_deliveries(&records).await?;
+    } else {
+        store.insert_missing_deliveries(&records).await?;
+    }
     for batch in messages.chunks(ENQUEUE_BATCH) {
         queue.enqueue(batch).await?;
         let ids: Vec<_> = batch.iter().map(|m| m.delivery_id).collect();

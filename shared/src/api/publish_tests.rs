@@ -12,11 +12,15 @@ use uuid::Uuid;
 use super::fixtures::{ENTITY, Event};
 use super::publish_event;
 use super::tests::{context, create, json_of};
+use crate::delivery::tests::answering;
+use crate::delivery::{Deliverer, WebhookSender};
 use crate::error::Error;
+use crate::model::DeliveryStatus;
 use crate::model::{Delivery, DeliveryMessage, EntityId, FanOutPlan, Timestamp, Webhook};
-use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer};
-use crate::runtime::Context;
-use crate::store::{DeliveryInsert, EventOutbox, MemoryStore, Page, PageRequest, WebhookList};
+use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, lambda_event};
+use crate::retry::RetrySchedule;
+use crate::runtime::{Context, SystemClock};
+use crate::store::{DeliveryInsert, DeliveryList, EventOutbox, MemoryStore, Page, PageRequest, WebhookList};
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
 struct FlakyQueue {
@@ -35,10 +39,16 @@ impl DeliveryEnqueue for FlakyQueue {
     }
 }
 
-/// Fails the first `failures` delivery writes; passes everything else to a memory store.
+/// Fails the first `failures` delivery writes and the first `failing_ticks` ticks of the
+/// outbox; passes everything else to a memory store.
 struct FlakyStore {
     inner: MemoryStore,
     failures: AtomicUsize,
+    failing_ticks: AtomicUsize,
+}
+
+fn take_one(left: &AtomicUsize) -> bool {
+    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
 }
 
 #[async_trait]
@@ -61,6 +71,9 @@ impl EventOutbox for FlakyStore {
     }
 
     async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error> {
+        if take_one(&self.failing_ticks) {
+            return Err(Error::unavailable("injected: the tick did not reach DynamoDB"));
+        }
         self.inner.mark_enqueued(owner, event_id, deliveries).await
     }
 }
@@ -68,10 +81,17 @@ impl EventOutbox for FlakyStore {
 #[async_trait]
 impl DeliveryInsert for FlakyStore {
     async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
-        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if take_one(&self.failures) {
             return Err(Error::unavailable("injected: DynamoDB is unreachable"));
         }
         self.inner.insert_deliveries(deliveries).await
+    }
+
+    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
+        if take_one(&self.failures) {
+            return Err(Error::unavailable("injected: DynamoDB is unreachable"));
+        }
+        self.inner.insert_missing_deliveries(deliveries).await
     }
 }
 
@@ -111,7 +131,11 @@ async fn enqueued(queue: &MemoryQueue) -> HashMap<(String, String), usize> {
 #[tokio::test]
 async fn a_queue_failure_midway_is_503_and_the_retry_enqueues_the_rest_once() {
     let ctx = context();
-    let store = FlakyStore { inner: store_with_webhooks(&ctx, 25).await, failures: AtomicUsize::new(0) };
+    let store = FlakyStore {
+        inner: store_with_webhooks(&ctx, 25).await,
+        failures: AtomicUsize::new(0),
+        failing_ticks: AtomicUsize::new(0),
+    };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 2 };
 
     let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
@@ -136,7 +160,11 @@ async fn a_queue_failure_midway_is_503_and_the_retry_enqueues_the_rest_once() {
 #[tokio::test]
 async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everything_once() {
     let ctx = context();
-    let store = FlakyStore { inner: store_with_webhooks(&ctx, 12).await, failures: AtomicUsize::new(1) };
+    let store = FlakyStore {
+        inner: store_with_webhooks(&ctx, 12).await,
+        failures: AtomicUsize::new(1),
+        failing_ticks: AtomicUsize::new(0),
+    };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 503);
     assert!(queue.inner.is_empty(), "nothing was enqueued without its record");
@@ -148,7 +176,11 @@ async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everyth
 #[tokio::test]
 async fn events_without_an_id_are_each_new() {
     let ctx = context();
-    let store = FlakyStore { inner: store_with_webhooks(&ctx, 3).await, failures: AtomicUsize::new(0) };
+    let store = FlakyStore {
+        inner: store_with_webhooks(&ctx, 3).await,
+        failures: AtomicUsize::new(0),
+        failing_ticks: AtomicUsize::new(0),
+    };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     let first = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
     let second = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
@@ -159,7 +191,11 @@ async fn events_without_an_id_are_each_new() {
 #[tokio::test]
 async fn an_event_too_large_for_the_queue_is_413_and_plans_nothing() {
     let ctx = context();
-    let store = FlakyStore { inner: store_with_webhooks(&ctx, 1).await, failures: AtomicUsize::new(0) };
+    let store = FlakyStore {
+        inner: store_with_webhooks(&ctx, 1).await,
+        failures: AtomicUsize::new(0),
+        failing_ticks: AtomicUsize::new(0),
+    };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     // Under the 256 KiB body limit, but over SQS's once wrapped in the delivery message.
     let body = json!({"id": "big", "type": "booking.created", "data": {"blob": "x".repeat(256 * 1024 - 150)}});
@@ -172,4 +208,40 @@ async fn an_event_too_large_for_the_queue_is_413_and_plans_nothing() {
     assert!(queue.inner.is_empty());
     let small = publish_event(&ctx, &store, &queue, publish(Some("big"))).await;
     assert_eq!(small.status(), 202, "the refused id was not remembered");
+}
+
+/// What the SQS trigger does once: every visible message to the deliver handler, then the
+/// handled ones deleted.
+async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn WebhookSender) {
+    let received = queue.receive(10, Duration::ZERO).await.expect("receive");
+    let schedule = RetrySchedule::parse("5s").expect("schedule");
+    let deliverer = Deliverer { store, queue, sender, clock: &SystemClock, schedule: &schedule };
+    let response = deliverer.deliver_batch(lambda_event(&received).expect("event")).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let handles: Vec<String> = received.into_iter().map(|m| m.receipt_handle).collect();
+    queue.delete(&handles).await.expect("delete");
+}
+
+#[tokio::test]
+async fn a_publish_resumed_after_its_batch_was_delivered_leaves_the_delivery_as_it_is() {
+    let ctx = context();
+    let inner = store_with_webhooks(&ctx, 1).await;
+    let store = FlakyStore { inner, failures: AtomicUsize::new(0), failing_ticks: AtomicUsize::new(1) };
+    let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
+    let receiver = answering(200);
+
+    let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-tick"))).await;
+    assert_eq!(failed.status(), 503, "the tick failed after SQS took the batch");
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    let resumed = publish_event(&ctx, &store, &queue, publish(Some("evt-tick"))).await;
+    assert_eq!(resumed.status(), 202, "the retry finishes the plan, enqueueing the batch again");
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+
+    let webhook =
+        store.inner.list_webhooks(EntityId::parse(ENTITY).expect("uuid"), PageRequest { limit: 1, after: None });
+    let webhook_id = webhook.await.expect("list").items[0].info.id;
+    let log = store.inner.list_deliveries(webhook_id, PageRequest { limit: 10, after: None }).await.expect("log");
+    assert_eq!(log.items.len(), 1);
+    assert_eq!((log.items[0].status, log.items[0].attempts.len()), (DeliveryStatus::Succeeded, 1));
+    assert_eq!(receiver.sent.lock().expect("lock").len(), 1, "the receiver got the event once");
 }

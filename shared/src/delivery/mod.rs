@@ -19,7 +19,7 @@ use crate::queue::VisibilityDelay;
 use crate::retry::RetrySchedule;
 use crate::runtime::Clock;
 use crate::signing::sign;
-use crate::store::DeliveryStore;
+use crate::store::{DeliveryStore, Recorded};
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -158,10 +158,29 @@ impl Deliverer<'_> {
         let body = record.body.as_deref().unwrap_or_default();
         let message: DeliveryMessage =
             serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable delivery message: {e}")))?;
-        let attempt: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
         let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
-        let record_update =
-            |update: DeliveryUpdate| async move { self.store.update_delivery(webhook_id, delivery_id, &update).await };
+        let delivery = self
+            .store
+            .get_delivery(webhook_id, delivery_id)
+            .await?
+            .ok_or_else(|| Error::internal(format!("delivery {delivery_id} has no record")))?;
+        if delivery.status != DeliveryStatus::Pending {
+            // A copy of a finished delivery's message (a resumed publish enqueues again what it
+            // cannot tell was sent): the receiver had it already.
+            tracing::info!(%webhook_id, %delivery_id, status = ?delivery.status, "already finished");
+            return Ok(Disposition::Done);
+        }
+        // Counted from the record, not from SQS's receive count: a crash, a store outage or a
+        // redelivered message uses up no attempt.
+        let recorded = delivery.attempts.len();
+        let attempt = u32::try_from(recorded + 1).map_err(Error::internal)?;
+        let record_update = |update: DeliveryUpdate| async move {
+            let outcome = self.store.update_delivery(webhook_id, delivery_id, recorded, &update).await?;
+            if outcome == Recorded::Stale {
+                tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
+            }
+            Ok::<_, Error>(outcome)
+        };
 
         let webhook = self.store.get_webhook(message.owner_identifier, webhook_id).await?;
         let Some(webhook) = webhook.filter(|w| w.info.enabled) else {
@@ -174,32 +193,23 @@ impl Deliverer<'_> {
         let outcome = attempt_delivery(self.sender, self.clock, &webhook, &message.event, attempt).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
-        if outcome.delivered {
-            record_update(DeliveryUpdate {
-                status: DeliveryStatus::Succeeded,
-                attempt: Some(outcome.attempt),
-                next_attempt_at: None,
-            })
-            .await?;
-            return Ok(Disposition::Done);
-        }
-        let Some(delay) = self.schedule.next_delay(attempt, outcome.retry_after, random_unit()) else {
-            record_update(DeliveryUpdate {
-                status: DeliveryStatus::Failed,
-                attempt: Some(outcome.attempt),
-                next_attempt_at: None,
-            })
-            .await?;
+        let delay = if outcome.delivered {
+            None
+        } else {
+            self.schedule.next_delay(attempt, outcome.retry_after, random_unit())
+        };
+        let Some(delay) = delay else {
+            let status = if outcome.delivered { DeliveryStatus::Succeeded } else { DeliveryStatus::Failed };
+            record_update(DeliveryUpdate { status, attempt: Some(outcome.attempt), next_attempt_at: None }).await?;
             return Ok(Disposition::Done);
         };
         let next = chrono::Duration::from_std(delay).map_err(Error::internal)?;
         let next_attempt_at = Some(Timestamp::new(self.clock.now() + next));
-        record_update(DeliveryUpdate {
-            status: DeliveryStatus::Pending,
-            attempt: Some(outcome.attempt),
-            next_attempt_at,
-        })
-        .await?;
+        let update =
+            DeliveryUpdate { status: DeliveryStatus::Pending, attempt: Some(outcome.attempt), next_attempt_at };
+        if record_update(update).await? == Recorded::Stale {
+            return Ok(Disposition::Done);
+        }
         let receipt = record.receipt_handle.as_deref().unwrap_or_default();
         self.queue.delay_message(receipt, delay).await?;
         Ok(Disposition::RetryLater)
@@ -216,4 +226,4 @@ fn random_unit() -> f64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,4 +1,5 @@
-//! The deliver handler fed a real SQS event (`tests/fixtures`), with a scripted receiver.
+//! The deliver handler fed a real SQS event (`events/deliver-webhooks.json`), with a scripted
+//! receiver.
 
 use std::sync::Mutex;
 
@@ -9,16 +10,16 @@ use uuid::Uuid;
 use super::*;
 use crate::model::{Delivery, EntityId, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
 use crate::runtime::SystemClock;
-use crate::store::{DeliveryInsert, DeliveryList, MemoryStore, PageRequest, WebhookInsert};
+use crate::store::{DeliveryInsert, DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
 
 const DELIVERY: &str = "0193f0a1-7a2b-7c3d-8e4f-5a6b7c8d9e0f";
 const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
 const OWNER: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
 /// Answers with a fixed result and remembers what it was sent.
-struct ScriptedSender {
+pub(crate) struct ScriptedSender {
     answer: Result<Answer, String>,
-    sent: Mutex<Vec<Outgoing>>,
+    pub(crate) sent: Mutex<Vec<Outgoing>>,
 }
 
 #[async_trait]
@@ -29,7 +30,7 @@ impl WebhookSender for ScriptedSender {
     }
 }
 
-fn answering(status: u16) -> ScriptedSender {
+pub(crate) fn answering(status: u16) -> ScriptedSender {
     ScriptedSender { answer: Ok(Answer { status, retry_after: None, body: "ok".into() }), sent: Mutex::new(Vec::new()) }
 }
 
@@ -76,6 +77,23 @@ async fn store_with(enabled: bool, url: &str) -> MemoryStore {
     store
 }
 
+/// Records `count` attempts the receiver answered 503, as earlier invocations would have.
+async fn with_failed_attempts(store: &MemoryStore, count: usize) {
+    let (webhook, delivery) = (WebhookId::parse(WEBHOOK).expect("uuid"), Uuid::parse_str(DELIVERY).expect("uuid"));
+    for recorded in 0..count {
+        let attempt = Attempt {
+            attempt: u32::try_from(recorded + 1).expect("small"),
+            at: Timestamp::new(chrono::Utc::now()),
+            status_code: Some(503),
+            duration_ms: 5,
+            error: Some("the receiver answered 503".into()),
+            response_body: None,
+        };
+        let update = DeliveryUpdate { status: DeliveryStatus::Pending, attempt: Some(attempt), next_attempt_at: None };
+        store.update_delivery(webhook, delivery, recorded, &update).await.expect("record an attempt");
+    }
+}
+
 async fn stored_delivery(store: &MemoryStore) -> Delivery {
     let page = store
         .list_deliveries(WebhookId::parse(WEBHOOK).expect("uuid"), PageRequest { limit: 1, after: None })
@@ -112,13 +130,14 @@ async fn success_is_recorded_and_the_message_released() {
 async fn a_failure_with_attempts_left_is_hidden_for_the_next_delay_and_reported() {
     let (store, sender, delays) =
         (store_with(true, "https://api.example.com/hooks").await, answering(503), RecordedDelays::default());
+    with_failed_attempts(&store, 1).await;
     let failures = run(&store, &sender, &delays, event(2, None)).await;
     assert_eq!(failures, ["059f36b4-87a3-44ab-83d2-661975830a7d"]);
     let (receipt, delay) = delays.0.lock().expect("lock")[0].clone();
     assert!(receipt.starts_with("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy"));
     assert!((240..=360).contains(&delay.as_secs()), "5m ± 20%, got {delay:?}");
     let delivery = stored_delivery(&store).await;
-    assert_eq!((delivery.status, delivery.attempts[0].attempt), (DeliveryStatus::Pending, 2));
+    assert_eq!((delivery.status, delivery.attempts[1].attempt), (DeliveryStatus::Pending, 2));
     assert!(delivery.next_attempt_at.is_some());
 }
 
@@ -126,9 +145,30 @@ async fn a_failure_with_attempts_left_is_hidden_for_the_next_delay_and_reported(
 async fn the_last_attempt_fails_for_good_and_releases_the_message() {
     let (store, sender, delays) =
         (store_with(true, "https://api.example.com/hooks").await, answering(500), RecordedDelays::default());
+    with_failed_attempts(&store, 3).await;
     let failures = run(&store, &sender, &delays, event(4, None)).await;
     assert!(failures.is_empty() && delays.0.lock().expect("lock").is_empty());
     assert_eq!(stored_delivery(&store).await.status, DeliveryStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_message_received_again_after_a_crash_is_still_attempt_one() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    // SQS counts three receives, but no invocation before this one recorded an attempt.
+    assert!(run(&store, &sender, &delays, event(3, None)).await.is_empty());
+    let delivery = stored_delivery(&store).await;
+    assert_eq!((delivery.status, delivery.attempts[0].attempt), (DeliveryStatus::Succeeded, 1));
+}
+
+#[tokio::test]
+async fn a_copy_of_a_finished_delivery_sends_nothing() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty());
+    assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty(), "the copy is released");
+    assert_eq!(sender.sent.lock().expect("lock").len(), 1, "the receiver had it once");
+    assert_eq!(stored_delivery(&store).await.attempts.len(), 1);
 }
 
 #[tokio::test]
@@ -152,11 +192,24 @@ async fn an_unreadable_message_is_kept_for_the_dead_letter_queue() {
 
 #[tokio::test]
 async fn a_private_target_is_refused_at_delivery() {
-    let store = store_with(true, "http://127.0.0.1:9/hooks").await;
+    // A receiver that would answer, so that only the address guard can stop the delivery.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ =
+                tokio::io::AsyncWriteExt::write_all(&mut socket, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+        }
+    });
+    let store = store_with(true, &format!("http://127.0.0.1:{port}/hooks")).await;
     let strict = HttpSender::new(Duration::from_secs(2), UrlPolicy::default()).expect("sender");
     let delays = RecordedDelays::default();
     assert_eq!(run(&store, &strict, &delays, event(1, None)).await.len(), 1, "retried like any failure");
     let delivery = stored_delivery(&store).await;
     let error = delivery.last_error.expect("an error");
-    assert!(error.contains("refused") && error.contains("127.0.0.1"), "{error}");
+    assert!(error.contains("private or reserved address") && error.contains("127.0.0.1"), "{error}");
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection was made");
 }

@@ -10,6 +10,8 @@ mod sqs;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::json;
 
 pub use memory::MemoryQueue;
 pub use sqs::SqsQueue;
@@ -37,7 +39,7 @@ pub struct Received {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
-    /// 1 on the first receive: the attempt number.
+    /// 1 on the first receive (SQS's `ApproximateReceiveCount`; not the attempt number).
     pub receive_count: u32,
     pub sent_at_millis: i64,
 }
@@ -66,4 +68,32 @@ pub fn message_body(message: &DeliveryMessage) -> Result<String, Error> {
 
 fn bodies(messages: &[DeliveryMessage]) -> Result<Vec<String>, Error> {
     messages.iter().map(message_body).collect()
+}
+
+/// The event Lambda's SQS trigger would pass for `received`: the record shape, attributes
+/// included. The runner's trigger and the tests hand it to the deliver handler.
+pub fn lambda_event(received: &[Received]) -> Result<SqsEvent, serde_json::Error> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let records: Vec<_> = received
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": {
+                    "ApproximateReceiveCount": m.receive_count.to_string(),
+                    "SentTimestamp": m.sent_at_millis.to_string(),
+                    "SenderId": "local",
+                    "ApproximateFirstReceiveTimestamp": now.to_string(),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:local:000000000000:webhooks-deliveries",
+                "awsRegion": "local",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records }))
 }

@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest, WebhookDelete, WebhookGet,
-    WebhookInsert, WebhookList, WebhookReplace,
+    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest, Recorded, WebhookDelete,
+    WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
+use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
 
 #[derive(Default)]
 struct Tables {
@@ -148,14 +148,39 @@ impl DeliveryInsert for MemoryStore {
         }
         Ok(())
     }
+
+    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
+        let mut tables = self.tables()?;
+        for delivery in deliveries {
+            tables.deliveries.entry((delivery.webhook_id, delivery.delivery_id)).or_insert_with(|| delivery.clone());
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryGet for MemoryStore {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
+        Ok(self.tables()?.deliveries.get(&(webhook, delivery)).cloned())
+    }
 }
 
 #[async_trait]
 impl DeliveryRecord for MemoryStore {
-    async fn update_delivery(&self, webhook: WebhookId, delivery: Uuid, update: &DeliveryUpdate) -> Result<(), Error> {
+    async fn update_delivery(
+        &self,
+        webhook: WebhookId,
+        delivery: Uuid,
+        recorded: usize,
+        update: &DeliveryUpdate,
+    ) -> Result<Recorded, Error> {
         let mut tables = self.tables()?;
-        tables.deliveries.get_mut(&(webhook, delivery)).ok_or(Error::NotFound)?.apply(update);
-        Ok(())
+        let stored = tables.deliveries.get_mut(&(webhook, delivery)).ok_or(Error::NotFound)?;
+        if stored.status != DeliveryStatus::Pending || stored.attempts.len() != recorded {
+            return Ok(Recorded::Stale);
+        }
+        stored.apply(update);
+        Ok(Recorded::Written)
     }
 }
 

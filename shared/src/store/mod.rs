@@ -97,13 +97,38 @@ pub trait EventOutbox: Send + Sync {
 
 #[async_trait]
 pub trait DeliveryInsert: Send + Sync {
+    /// Stores records whose ids were never stored (a fresh fan-out plan's).
     async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error>;
+    /// Stores the records not stored yet and leaves the others as they are: a resumed publish
+    /// must not turn a delivery that has moved on back into a pending one.
+    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error>;
+}
+
+#[async_trait]
+pub trait DeliveryGet: Send + Sync {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error>;
+}
+
+/// Whether a delivery step was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Written,
+    /// The record had moved on since it was read (finished, or another copy of the message
+    /// recorded an attempt first): nothing was written.
+    Stale,
 }
 
 #[async_trait]
 pub trait DeliveryRecord: Send + Sync {
-    /// Applies one delivery step (`Delivery::apply`) to the stored record.
-    async fn update_delivery(&self, webhook: WebhookId, delivery: Uuid, update: &DeliveryUpdate) -> Result<(), Error>;
+    /// Applies one delivery step (`Delivery::apply`) to the stored record if it is still
+    /// pending with `recorded` attempts, as it was read; `NotFound` when there is none.
+    async fn update_delivery(
+        &self,
+        webhook: WebhookId,
+        delivery: Uuid,
+        recorded: usize,
+        update: &DeliveryUpdate,
+    ) -> Result<Recorded, Error>;
 }
 
 #[async_trait]
@@ -113,9 +138,9 @@ pub trait DeliveryList: Send + Sync {
 }
 
 /// What delivering reads and writes.
-pub trait DeliveryStore: WebhookGet + DeliveryRecord {}
+pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord {}
 
-impl<T: WebhookGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
+impl<T: WebhookGet + DeliveryGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
 
 /// Every operation: what the local runner and the contract tests hold.
 pub trait Store: WebhookStore + EventOutbox + DeliveryInsert + DeliveryList + DeliveryStore {}

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 use shared::Error;
+use shared::model::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate, Event, FanOutPlan, FanOutTarget};
 use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
-use shared::model::{FanOutPlan, FanOutTarget};
-use shared::store::{PageRequest, Store};
+use shared::store::{PageRequest, Recorded, Store};
 
 use crate::helpers::{ENTITY, OTHER_ENTITY};
 
@@ -153,6 +153,54 @@ async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
     assert!(created, "an expired plan no longer holds the id");
 }
 
+fn pending_delivery() -> Delivery {
+    let event = Event {
+        id: "evt-contract".into(),
+        event_type: "booking.created".into(),
+        occurred_at: Timestamp::new(chrono::Utc::now()),
+        data: json!({}),
+    };
+    Delivery::pending(uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7()), &event)
+}
+
+fn step(status: DeliveryStatus, number: u32) -> DeliveryUpdate {
+    let at = Timestamp::new(chrono::Utc::now());
+    let attempt =
+        Attempt { attempt: number, at, status_code: Some(200), duration_ms: 3, error: None, response_body: None };
+    DeliveryUpdate { status, attempt: Some(attempt), next_attempt_at: None }
+}
+
+async fn a_resumed_publish_writes_only_missing_deliveries(store: &dyn Store) {
+    let (delivered, missing) = (pending_delivery(), pending_delivery());
+    store.insert_deliveries(std::slice::from_ref(&delivered)).await.expect("insert");
+    let (webhook, id) = (delivered.webhook_id, delivered.delivery_id);
+    store.update_delivery(webhook, id, 0, &step(DeliveryStatus::Succeeded, 1)).await.expect("record");
+    store.insert_missing_deliveries(&[delivered.clone(), missing.clone()]).await.expect("insert missing");
+    let kept = store.get_delivery(webhook, id).await.expect("get").expect("present");
+    assert_eq!((kept.status, kept.attempts.len()), (DeliveryStatus::Succeeded, 1), "a finished record stays");
+    let written = store.get_delivery(missing.webhook_id, missing.delivery_id).await.expect("get");
+    assert_eq!(written, Some(missing), "a missing record is written");
+}
+
+async fn a_delivery_step_is_written_only_on_the_record_it_read(store: &dyn Store) {
+    let delivery = pending_delivery();
+    store.insert_deliveries(std::slice::from_ref(&delivery)).await.expect("insert");
+    let (webhook, id) = (delivery.webhook_id, delivery.delivery_id);
+    let retry = step(DeliveryStatus::Pending, 1);
+    assert_eq!(store.update_delivery(webhook, id, 0, &retry).await.expect("first"), Recorded::Written);
+    assert_eq!(store.update_delivery(webhook, id, 0, &retry).await.expect("copy"), Recorded::Stale, "a copy");
+    let done = step(DeliveryStatus::Succeeded, 2);
+    assert_eq!(store.update_delivery(webhook, id, 1, &done).await.expect("second"), Recorded::Written);
+    let late = step(DeliveryStatus::Failed, 3);
+    assert_eq!(store.update_delivery(webhook, id, 2, &late).await.expect("late"), Recorded::Stale, "finished");
+    let stored = store.get_delivery(webhook, id).await.expect("get").expect("present");
+    let numbers: Vec<u32> = stored.attempts.iter().map(|a| a.attempt).collect();
+    assert_eq!((stored.status, numbers), (DeliveryStatus::Succeeded, vec![1, 2]));
+    let nowhere = store.update_delivery(webhook, uuid::Uuid::now_v7(), 0, &retry).await;
+    assert!(matches!(nowhere, Err(Error::NotFound)), "{nowhere:?}");
+    assert_eq!(store.get_delivery(webhook, uuid::Uuid::now_v7()).await.expect("get"), None);
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -177,4 +225,6 @@ contract!(
     list_pages_in_id_order_without_loss,
     concurrent_writers_of_one_version_one_wins,
     fan_out_plans_are_kept_and_ticked_off,
+    a_resumed_publish_writes_only_missing_deliveries,
+    a_delivery_step_is_written_only_on_the_record_it_read,
 );

@@ -6,18 +6,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest};
+use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::{DynamoStore, Item, TTL_ATTRIBUTE, s, unavailable};
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, WebhookId};
-use crate::store::{DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest};
+use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, WebhookId};
+use crate::store::{
+    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest, Recorded,
+};
 
 const DELIVERY_TTL: Duration = Duration::from_secs(30 * 86_400);
 /// BatchWriteItem's limit.
 const BATCH_SIZE: usize = 25;
 const BATCH_RETRIES: u32 = 8;
+/// Conditional puts in flight at once when a resumed publish writes what is missing.
+const CONCURRENT_PUTS: usize = 10;
 
 fn delivery_key(webhook: WebhookId, delivery: Uuid) -> Item {
     HashMap::from([("PK".into(), s(format!("WEBHOOK#{webhook}"))), ("SK".into(), s(format!("DELIVERY#{delivery}")))])
@@ -145,20 +151,61 @@ impl DeliveryInsert for DynamoStore {
         }
         Ok(())
     }
+
+    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
+        // BatchWriteItem takes no condition: one conditional put each, a few at a time.
+        let puts: Vec<_> = deliveries.iter().map(|delivery| self.put_if_missing(delivery)).collect();
+        futures::stream::iter(puts).buffer_unordered(CONCURRENT_PUTS).try_collect::<Vec<()>>().await?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    async fn put_if_missing(&self, delivery: &Delivery) -> Result<(), Error> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(delivery)?))
+            .condition_expression("attribute_not_exists(PK)");
+        match put.send().await {
+            Err(err) if err.as_service_error().is_some_and(PutItemError::is_conditional_check_failed_exception) => {
+                Ok(())
+            }
+            result => result.map(drop).map_err(unavailable),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryGet for DynamoStore {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
+        // Consistent: the attempts read decide the next attempt's number.
+        self.get_item(delivery_key(webhook, delivery)).await
+    }
 }
 
 #[async_trait]
 impl DeliveryRecord for DynamoStore {
-    async fn update_delivery(&self, webhook: WebhookId, delivery: Uuid, update: &DeliveryUpdate) -> Result<(), Error> {
+    async fn update_delivery(
+        &self,
+        webhook: WebhookId,
+        delivery: Uuid,
+        recorded: usize,
+        update: &DeliveryUpdate,
+    ) -> Result<Recorded, Error> {
         let mut expression = String::from("SET #status = :status, nextAttemptAt = :next");
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(delivery_key(webhook, delivery)))
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("attribute_exists(PK) AND #status = :pending AND size(attempts) = :recorded")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", value(&update.status)?)
+            .expression_attribute_values(":pending", value(&DeliveryStatus::Pending)?)
+            .expression_attribute_values(":recorded", AttributeValue::N(recorded.to_string()))
             .expression_attribute_values(":next", value(&update.next_attempt_at)?);
         if let Some(attempt) = &update.attempt {
             expression.push_str(
@@ -170,14 +217,16 @@ impl DeliveryRecord for DynamoStore {
                 .expression_attribute_values(":error", value(&attempt.error)?)
                 .expression_attribute_values(":at", value(&attempt.at)?);
         }
-        request.update_expression(expression).send().await.map_err(|err| {
-            if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                Error::NotFound
-            } else {
-                unavailable(err)
-            }
-        })?;
-        Ok(())
+        match request.update_expression(expression).send().await {
+            Ok(_) => Ok(Recorded::Written),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) if failed.item().is_some() => {
+                    Ok(Recorded::Stale)
+                }
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Err(Error::NotFound),
+                _ => Err(unavailable(err)),
+            },
+        }
     }
 }
 

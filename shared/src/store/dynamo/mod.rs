@@ -92,6 +92,20 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// The item at `key`, read consistently, or `None`.
+    async fn get_item<T: serde::de::DeserializeOwned>(&self, key: Item) -> Result<Option<T>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(|item| serde_dynamo::from_item(item).map_err(Error::internal)).transpose()
+    }
+
     /// One page of the items of partition `pk` whose sort key starts with `prefix`, in key
     /// order or (`newest_first`) the reverse; `start` is the key to continue after.
     async fn query_page<T: serde::de::DeserializeOwned>(

@@ -21,10 +21,6 @@ fn to_item(webhook: &Webhook) -> Result<Item, Error> {
     Ok(item)
 }
 
-fn from_item(item: Item) -> Result<Webhook, Error> {
-    serde_dynamo::from_item(item).map_err(Error::internal)
-}
-
 /// The stored version in the item a failed condition returned, or `NotFound` without one.
 fn conflict_from(old_item: Option<&Item>) -> Error {
     match old_item.and_then(|item| item.get("version")).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()) {
@@ -40,16 +36,7 @@ fn version_value(version: u64) -> AttributeValue {
 #[async_trait]
 impl WebhookGet for DynamoStore {
     async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(webhook_key(owner, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        self.get_item(webhook_key(owner, id)).await
     }
 }
 
