@@ -1,13 +1,28 @@
 //! AWS clients from the standard SDK environment (region, credentials, `AWS_ENDPOINT_URL*`).
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{ConfigError, env_required};
 use crate::queue::SqsQueue;
 use crate::store::DynamoStore;
 
+/// Every AWS call is bounded, so that a dependency that accepts connections and never answers
+/// costs a 503 within an API function's 10 s timeout rather than the whole invocation. An
+/// attempt leaves DynamoDB's and SQS's slowest ordinary answers ample room, and the SDK's
+/// retry of a timed-out attempt still fits in the operation's bound.
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(4))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
+}
+
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
 }
 
 /// The store on the table named by `TABLE_NAME`.

@@ -131,6 +131,29 @@ async fn dynamodb_unreachable_is_503_writes_nothing_and_recovers() {
 }
 
 #[tokio::test]
+async fn dynamodb_that_never_answers_is_503_within_the_timeouts_and_writes_nothing() {
+    let proxy = Proxy::for_endpoint("AWS_ENDPOINT_URL_DYNAMODB").await;
+    let (table, queue) = (unique_table(), new_queue(Duration::from_secs(30)).await);
+    let runner = aws_runner(&table, &queue, &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.url())]).await;
+    // Without the SDK's timeouts the request would hang; this client gives up long after them.
+    let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let api = Api { client, runner: &runner };
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let webhook = api.create(&receiver.url()).await;
+
+    proxy.hang().await;
+    let body = json!({"name": "Lost?", "eventUrl": receiver.url()});
+    let (status, answer) = api.call(reqwest::Method::POST, &TestApp::webhooks_path(ENTITY), Some(body)).await;
+    assert_unavailable(status, &answer, "create while DynamoDB never answers");
+
+    proxy.restore().await;
+    let (status, list) = api.call(reqwest::Method::GET, &TestApp::webhooks_path(ENTITY), None).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|w| w["id"].as_str()).collect();
+    assert_eq!(ids, [webhook["id"].as_str().expect("id")], "the timed-out create wrote nothing");
+}
+
+#[tokio::test]
 async fn sqs_unreachable_during_publish_is_503_and_the_retry_delivers_each_once() {
     let proxy = Proxy::for_endpoint("AWS_ENDPOINT_URL_SQS").await;
     let (table, queue) = (unique_table(), new_queue(Duration::from_secs(30)).await);

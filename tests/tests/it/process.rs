@@ -49,7 +49,8 @@ impl Drop for RunnerProcess {
 }
 
 /// Forwards a loopback port to `target` until cut: then the port refuses connections and
-/// the open ones are closed, as when a dependency goes away.
+/// the open ones are closed, as when a dependency goes away; or, hung, takes connections and
+/// never answers, as a dependency that is overloaded or partitioned.
 pub struct Proxy {
     pub addr: SocketAddr,
     target: SocketAddr,
@@ -96,7 +97,35 @@ impl Proxy {
         }
     }
 
+    /// Cuts, then accepts connections and never answers on them: a dependency that hangs.
+    pub async fn hang(&self) {
+        self.cut();
+        let (listener, tasks) = (self.rebind().await, self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let held = tokio::spawn(async move {
+                    let _open = inbound;
+                    std::future::pending::<()>().await;
+                });
+                tasks.lock().expect("lock").push(held);
+            }
+        });
+        self.tasks.lock().expect("lock").push(accept);
+    }
+
     pub async fn restore(&self) {
-        self.serve(TcpListener::bind(self.addr).await.expect("rebind the proxy's port"));
+        self.cut();
+        self.serve(self.rebind().await);
+    }
+
+    /// The proxy's port again, once the aborted listener has let go of it.
+    async fn rebind(&self) -> TcpListener {
+        for _ in 0..50 {
+            if let Ok(listener) = TcpListener::bind(self.addr).await {
+                return listener;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("could not rebind the proxy's port {}", self.addr)
     }
 }
