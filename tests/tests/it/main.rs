@@ -1,13 +1,14 @@
-//! One integration-test binary: the store contract on both stores, faults and processes, and
-//! the black-box suite over HTTP (`helpers::targets`): the local runner on both backends, and
-//! the deployed stack when `scripts/stack-test.sh` runs its `stack` cases. DynamoDB Local and
-//! the SQS emulator are started by `make test`.
+//! One integration-test binary: the store and queue contracts on both backends, faults and
+//! processes, and the black-box suite over HTTP (`helpers::targets`): the local runner on both
+//! backends, and the deployed stack when `scripts/stack-test.sh` runs its `stack` cases.
+//! DynamoDB Local and the SQS emulator are started by `make test`.
 
 mod api;
 mod delivery;
 mod faults;
 mod helpers;
 mod process;
+mod queue_contract;
 mod receiver;
 mod security;
 mod store_contract;
