@@ -1,6 +1,7 @@
 //! Everything the webhook functions share: the domain model and its validation, the one
-//! error type and its problem+json form, the caller's claims, the store and its two
-//! implementations, and the HTTP handlers the Lambda binaries and the local runner call.
+//! error type and its problem+json form, the caller's claims, the store and the queue with
+//! their two implementations each, publishing (`publish`) and delivering (`delivery`), and
+//! the HTTP adapters (`api`) the Lambda binaries and the local runner call.
 
 pub mod api;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod console;
 pub mod delivery;
 pub mod error;
 pub mod model;
+pub mod publish;
 pub mod queue;
 pub mod retry;
 pub mod runtime;
