@@ -1,14 +1,14 @@
 //! `POST .../webhook/{webhookId}/test` (one synchronous signed attempt) and
-//! `GET .../webhook/{webhookId}/deliveries` (the attempt log, newest first).
+//! `GET .../webhook/{webhookId}/deliveries` (the attempt log, newest first, `status` filtering).
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, json};
 
 use super::{ListOut, encode_cursor, json_object, json_response, page_request, respond, scoped, webhook_id};
 use crate::delivery::{WebhookSender, attempt_delivery};
 use crate::error::Error;
-use crate::model::{Event, Timestamp, catalog};
+use crate::model::{DeliveryStatus, Event, Timestamp, catalog};
 use crate::runtime::Context;
 use crate::store::{DeliveryList, WebhookGet};
 
@@ -64,11 +64,21 @@ pub async fn list_deliveries<S: WebhookGet + DeliveryList + ?Sized>(
         let scope = scoped(&request, &ctx.settings)?;
         let id = webhook_id(&request)?;
         let page = page_request(&request)?;
+        let status = status_filter(&request)?;
         // Deliveries are keyed by webhook alone: the owner check is this read.
         store.get_webhook(scope.entity, id).await?.ok_or(Error::NotFound)?;
-        let page = store.list_deliveries(id, page).await?;
+        let page = store.list_deliveries(id, page, status).await?;
         json_response(StatusCode::OK, &ListOut { items: page.items, next_cursor: page.next.map(encode_cursor) })
     }
     .await;
     respond(&request, result)
+}
+
+/// The `status` query parameter, when given.
+fn status_filter(request: &Request) -> Result<Option<DeliveryStatus>, Error> {
+    let query = request.query_string_parameters();
+    let Some(text) = query.first("status") else { return Ok(None) };
+    serde_json::from_value(json!(text))
+        .map(Some)
+        .map_err(|_| Error::BadRequest("status must be one of pending, succeeded, failed, skipped".into()))
 }

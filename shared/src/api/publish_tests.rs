@@ -240,7 +240,7 @@ async fn a_publish_resumed_after_its_batch_was_delivered_leaves_the_delivery_as_
     let webhook =
         store.inner.list_webhooks(EntityId::parse(ENTITY).expect("uuid"), PageRequest { limit: 1, after: None });
     let webhook_id = webhook.await.expect("list").items[0].info.id;
-    let log = store.inner.list_deliveries(webhook_id, PageRequest { limit: 10, after: None }).await.expect("log");
+    let log = store.inner.list_deliveries(webhook_id, PageRequest { limit: 10, after: None }, None).await.expect("log");
     assert_eq!(log.items.len(), 1);
     assert_eq!((log.items[0].status, log.items[0].attempts.len()), (DeliveryStatus::Succeeded, 1));
     assert_eq!(receiver.sent.lock().expect("lock").len(), 1, "the receiver got the event once");

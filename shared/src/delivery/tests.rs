@@ -96,7 +96,7 @@ async fn with_failed_attempts(store: &MemoryStore, count: usize) {
 
 async fn stored_delivery(store: &MemoryStore) -> Delivery {
     let page = store
-        .list_deliveries(WebhookId::parse(WEBHOOK).expect("uuid"), PageRequest { limit: 1, after: None })
+        .list_deliveries(WebhookId::parse(WEBHOOK).expect("uuid"), PageRequest { limit: 1, after: None }, None)
         .await
         .expect("list");
     page.items.into_iter().next().expect("the delivery")

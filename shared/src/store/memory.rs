@@ -186,7 +186,12 @@ impl DeliveryRecord for MemoryStore {
 
 #[async_trait]
 impl DeliveryList for MemoryStore {
-    async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error> {
+    async fn list_deliveries(
+        &self,
+        webhook: WebhookId,
+        page: PageRequest,
+        status: Option<DeliveryStatus>,
+    ) -> Result<Page<Delivery>, Error> {
         let tables = self.tables()?;
         let upper = match page.after {
             Some(after) => Bound::Excluded((webhook, after)),
@@ -196,6 +201,7 @@ impl DeliveryList for MemoryStore {
             .deliveries
             .range((Bound::Included((webhook, Uuid::nil())), upper))
             .rev()
+            .filter(|(_, delivery)| status.is_none_or(|wanted| delivery.status == wanted))
             .take(page.limit + 1)
             .map(|(_, delivery)| delivery.clone())
             .collect();

@@ -14,7 +14,7 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
+use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +133,13 @@ pub trait DeliveryRecord: Send + Sync {
 
 #[async_trait]
 pub trait DeliveryList: Send + Sync {
-    /// A webhook's deliveries, newest first.
-    async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error>;
+    /// A webhook's deliveries, newest first; only those in `status` when given.
+    async fn list_deliveries(
+        &self,
+        webhook: WebhookId,
+        page: PageRequest,
+        status: Option<DeliveryStatus>,
+    ) -> Result<Page<Delivery>, Error>;
 }
 
 /// What delivering reads and writes.

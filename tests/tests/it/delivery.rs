@@ -127,6 +127,15 @@ async fn gives_up_after_the_last_attempt(#[case] target: Target) {
     assert_eq!(log[0]["attempts"].as_array().expect("attempts").len(), ATTEMPTS);
     assert_eq!(log[0]["lastStatusCode"], 500);
     assert_eq!(log[0]["nextAttemptAt"], Value::Null);
+    let by_status = |status: &str| {
+        let path = format!("{}/deliveries?status={status}", app.webhook(&id));
+        app.request(reqwest::Method::GET, &path).send()
+    };
+    let failed: Value = by_status("failed").await.expect("failed").json().await.expect("JSON");
+    assert_eq!(failed["items"].as_array().map(Vec::len), Some(1), "{target:?}: {failed}");
+    let succeeded: Value = by_status("succeeded").await.expect("succeeded").json().await.expect("JSON");
+    assert_eq!(succeeded["items"], json!([]), "{target:?}");
+    assert_eq!(by_status("lost").await.expect("bad status").status(), 400);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(receiver.received().len(), ATTEMPTS, "{target:?}: nothing after the last attempt");
 }

@@ -201,6 +201,37 @@ async fn a_delivery_step_is_written_only_on_the_record_it_read(store: &dyn Store
     assert_eq!(store.get_delivery(webhook, uuid::Uuid::now_v7()).await.expect("get"), None);
 }
 
+async fn deliveries_filter_by_status_across_pages(store: &dyn Store) {
+    let webhook = WebhookId(uuid::Uuid::now_v7());
+    let mut failed = Vec::new();
+    for i in 0..30 {
+        let mut delivery = pending_delivery();
+        delivery.webhook_id = webhook;
+        store.insert_deliveries(std::slice::from_ref(&delivery)).await.expect("insert");
+        if i % 3 == 0 {
+            let step = step(DeliveryStatus::Failed, 1);
+            store.update_delivery(webhook, delivery.delivery_id, 0, &step).await.expect("record");
+            failed.push(delivery.delivery_id);
+        }
+    }
+    failed.reverse();
+    let (mut seen, mut after, mut sizes) = (Vec::new(), None, Vec::new());
+    loop {
+        let page = PageRequest { limit: 4, after };
+        let page = store.list_deliveries(webhook, page, Some(DeliveryStatus::Failed)).await.expect("list");
+        assert!(page.items.iter().all(|d| d.status == DeliveryStatus::Failed));
+        sizes.push(page.items.len());
+        seen.extend(page.items.iter().map(|d| d.delivery_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!((seen, sizes), (failed, vec![4, 4, 2]), "every failed one, newest first, full pages");
+    let all = store.list_deliveries(webhook, PageRequest { limit: 100, after: None }, None).await.expect("list");
+    assert_eq!(all.items.len(), 30);
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -227,4 +258,5 @@ contract!(
     fan_out_plans_are_kept_and_ticked_off,
     a_resumed_publish_writes_only_missing_deliveries,
     a_delivery_step_is_written_only_on_the_record_it_read,
+    deliveries_filter_by_status_across_pages,
 );

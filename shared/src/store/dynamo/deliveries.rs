@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValuesOnConditio
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
-use super::{DynamoStore, Item, TTL_ATTRIBUTE, s, unavailable};
+use super::{DynamoStore, Item, ItemRange, TTL_ATTRIBUTE, s, unavailable};
 use crate::error::Error;
 use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, WebhookId};
 use crate::store::{
@@ -232,9 +232,15 @@ impl DeliveryRecord for DynamoStore {
 
 #[async_trait]
 impl DeliveryList for DynamoStore {
-    async fn list_deliveries(&self, webhook: WebhookId, page: PageRequest) -> Result<Page<Delivery>, Error> {
+    async fn list_deliveries(
+        &self,
+        webhook: WebhookId,
+        page: PageRequest,
+        status: Option<DeliveryStatus>,
+    ) -> Result<Page<Delivery>, Error> {
         let start = page.after.map(|after| delivery_key(webhook, after));
-        self.query_page(format!("WEBHOOK#{webhook}"), "DELIVERY#", start, page, true, |d: &Delivery| d.delivery_id)
-            .await
+        let filter = status.map(|status| value(&status).map(|v| ("status", v))).transpose()?;
+        let range = ItemRange { pk: format!("WEBHOOK#{webhook}"), prefix: "DELIVERY#", newest_first: true, filter };
+        self.query_page(range, start, page, |d: &Delivery| d.delivery_id).await
     }
 }

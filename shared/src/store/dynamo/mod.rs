@@ -21,6 +21,16 @@ type Item = HashMap<String, AttributeValue>;
 
 const TTL_ATTRIBUTE: &str = "expiresAt";
 
+/// The items a `query_page` reads: partition `pk`, sort keys starting with `prefix`, in key
+/// order or (`newest_first`) the reverse, and only those whose attribute `filter.0` equals
+/// `filter.1` when given.
+struct ItemRange<'a> {
+    pk: String,
+    prefix: &'a str,
+    newest_first: bool,
+    filter: Option<(&'a str, AttributeValue)>,
+}
+
 /// The DynamoDB store; its operations are in `webhooks` and `deliveries`.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -106,38 +116,45 @@ impl DynamoStore {
         output.item.map(|item| serde_dynamo::from_item(item).map_err(Error::internal)).transpose()
     }
 
-    /// One page of the items of partition `pk` whose sort key starts with `prefix`, in key
-    /// order or (`newest_first`) the reverse; `start` is the key to continue after.
+    /// One page of the items in `range`; `start` is the key to continue after. DynamoDB
+    /// filters after it reads a page, so a filtered page may take several queries.
     async fn query_page<T: serde::de::DeserializeOwned>(
         &self,
-        pk: String,
-        prefix: &str,
-        start: Option<Item>,
+        range: ItemRange<'_>,
+        mut start: Option<Item>,
         page: PageRequest,
-        newest_first: bool,
         id_of: impl Fn(&T) -> uuid::Uuid,
     ) -> Result<Page<T>, Error> {
         let limit = i32::try_from(page.limit + 1).map_err(Error::internal)?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .set_exclusive_start_key(start)
-            .scan_index_forward(!newest_first)
-            .limit(limit)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(Error::internal))
-            .collect::<Result<Vec<T>, _>>()?;
+        let mut items = Vec::new();
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(range.pk.clone()))
+                .expression_attribute_values(":prefix", s(range.prefix))
+                .set_exclusive_start_key(start)
+                .scan_index_forward(!range.newest_first)
+                .limit(limit)
+                .consistent_read(true);
+            if let Some((name, value)) = &range.filter {
+                query = query
+                    .filter_expression("#filtered = :filtered")
+                    .expression_attribute_names("#filtered", *name)
+                    .expression_attribute_values(":filtered", value.clone());
+            }
+            let output = query.send().await.map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                items.push(serde_dynamo::from_item(item).map_err(Error::internal)?);
+            }
+            start = output.last_evaluated_key;
+            if items.len() > page.limit || start.is_none() {
+                break;
+            }
+        }
+        items.truncate(page.limit + 1);
         Ok(Page::from_overfetch(items, page.limit, id_of))
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::{delete_item::DeleteItemError, put_item::PutItemError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{DynamoStore, Item, s, unavailable};
+use super::{DynamoStore, Item, ItemRange, s, unavailable};
 use crate::error::Error;
 use crate::model::{EntityId, Webhook, WebhookId};
 use crate::store::{Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
@@ -44,7 +44,8 @@ impl WebhookGet for DynamoStore {
 impl WebhookList for DynamoStore {
     async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
         let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
-        self.query_page(format!("OWNER#{owner}"), "WEBHOOK#", start, page, false, |w: &Webhook| w.info.id.0).await
+        let range = ItemRange { pk: format!("OWNER#{owner}"), prefix: "WEBHOOK#", newest_first: false, filter: None };
+        self.query_page(range, start, page, |w: &Webhook| w.info.id.0).await
     }
 }
 
