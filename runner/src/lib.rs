@@ -93,6 +93,7 @@ impl App {
             Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
             Function::ListEventTypes => api::list_event_types(ctx, request).await,
             Function::PublishEvent => api::publish_event(ctx, store, self.queue.as_ref(), request).await,
+            Function::GetEvent => api::get_event(ctx, store, request).await,
             Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
             Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
             Function::Console => shared::console::serve_console(request).await,

@@ -64,17 +64,19 @@ where
         .map(|w| FanOutTarget { webhook_id: w.info.id, delivery_id: ids.new_id(), enabled: w.info.enabled })
         .collect();
     let pending = targets.iter().filter(|t| t.enabled).map(|t| t.delivery_id).collect();
-    let fresh = FanOutPlan { event_id, event_type: input.event_type, occurred_at, targets, pending };
+    let data = input.data;
+    let fresh = FanOutPlan { event_id, event_type: input.event_type, occurred_at, data, targets, pending };
     let (plan, created) = store.open_fan_out(owner, &fresh, now, EVENT_ID_TTL).await?;
     if !created && plan.pending.is_empty() {
         tracing::info!(event_id = %plan.event_id, "duplicate publish");
         return Ok(Published::Duplicate { event_id: plan.event_id });
     }
+    // A resumed publish sends the event as it was first published.
     let event = Event {
         id: plan.event_id.clone(),
         event_type: plan.event_type.clone(),
         occurred_at: plan.occurred_at,
-        data: input.data,
+        data: plan.data.clone(),
     };
     enqueue_pending(store, queue, owner, &plan, &event, created).await?;
     let deliveries = plan.targets.iter().filter(|t| t.enabled).count();

@@ -1,15 +1,19 @@
-//! `POST /api/managing-entity/{entityId}/event`: the HTTP adapter of `crate::publish`.
+//! `POST /api/managing-entity/{entityId}/event`, the HTTP adapter of `crate::publish`, and
+//! `GET .../event/{eventId}`: the event as published and every delivery it planned.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use std::collections::HashMap;
+
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use super::{json_object, json_response, respond, scoped};
-use crate::model::{EventIn, Timestamp};
+use crate::error::Error;
+use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
-use crate::store::{DeliveryInsert, EventOutbox, WebhookList};
+use crate::store::{DeliveryGet, DeliveryInsert, EventGet, EventOutbox, WebhookList};
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
@@ -28,6 +32,44 @@ where
                 json_response(StatusCode::OK, &json!({"eventId": event_id, "duplicate": true}))
             }
         }
+    }
+    .await;
+    respond(&request, result)
+}
+
+pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Response<Body> {
+    let result = async {
+        let scope = scoped(&request, &ctx.settings)?;
+        let params = request.path_parameters();
+        let event_id =
+            params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
+        let plan = store.get_event(scope.entity, event_id).await?.ok_or(Error::NotFound)?;
+        let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
+        let recorded: HashMap<_, _> =
+            store.get_deliveries(&keys).await?.into_iter().map(|d| (d.delivery_id, d.status)).collect();
+        // A planned delivery has a record once the publish wrote it; until then it is what the
+        // plan makes it.
+        let deliveries: Vec<_> = plan
+            .targets
+            .iter()
+            .map(|t| {
+                let planned = if t.enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped };
+                let status = recorded.get(&t.delivery_id).copied().unwrap_or(planned);
+                json!({"webhookId": t.webhook_id, "deliveryId": t.delivery_id, "status": status})
+            })
+            .collect();
+        let view = json!({
+            "id": plan.event_id,
+            "type": plan.event_type,
+            "occurredAt": plan.occurred_at,
+            "data": plan.data,
+            "deliveries": deliveries,
+        });
+        json_response(StatusCode::OK, &view)
     }
     .await;
     respond(&request, result)

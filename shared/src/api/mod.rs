@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
 pub use event_types::list_event_types;
-pub use events::publish_event;
+pub use events::{get_event, publish_event};
 pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 
 use crate::auth::Caller;

@@ -131,15 +131,18 @@ pub struct FanOutTarget {
     pub enabled: bool,
 }
 
-/// The outbox of one published event: where it goes, and which deliveries are not yet on the
-/// queue. A publish that fails midway leaves it behind; the retry with the same event id
-/// finishes it, so every delivery is enqueued once.
+/// The outbox of one published event: the event as published, where it goes, and which
+/// deliveries are not yet on the queue. A publish that fails midway leaves it behind; the
+/// retry with the same event id finishes it, so every delivery is enqueued once. It is kept
+/// as long as the delivery records, for the event view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FanOutPlan {
     pub event_id: String,
     pub event_type: String,
     pub occurred_at: Timestamp,
+    #[serde(default)]
+    pub data: Value,
     pub targets: Vec<FanOutTarget>,
     #[serde(default)]
     pub pending: Vec<Uuid>,

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest, Recorded, WebhookDelete,
-    WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventGet, EventOutbox, Page, PageRequest, Recorded,
+    WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::error::Error;
 use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
@@ -20,7 +20,7 @@ use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPla
 struct Tables {
     webhooks: BTreeMap<(EntityId, WebhookId), Webhook>,
     deliveries: BTreeMap<(WebhookId, Uuid), Delivery>,
-    /// Fan-out plans per owner and event id, with when they expire.
+    /// Fan-out plans per owner and event id, with the end of their dedupe window.
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
 }
 
@@ -159,9 +159,21 @@ impl DeliveryInsert for MemoryStore {
 }
 
 #[async_trait]
+impl EventGet for MemoryStore {
+    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error> {
+        Ok(self.tables()?.events.get(&(owner, event_id.to_string())).map(|(plan, _)| plan.clone()))
+    }
+}
+
+#[async_trait]
 impl DeliveryGet for MemoryStore {
     async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
         Ok(self.tables()?.deliveries.get(&(webhook, delivery)).cloned())
+    }
+
+    async fn get_deliveries(&self, keys: &[(WebhookId, Uuid)]) -> Result<Vec<Delivery>, Error> {
+        let tables = self.tables()?;
+        Ok(keys.iter().filter_map(|key| tables.deliveries.get(key).cloned()).collect())
     }
 }
 

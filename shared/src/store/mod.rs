@@ -82,8 +82,9 @@ impl<T: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelet
 
 #[async_trait]
 pub trait EventOutbox: Send + Sync {
-    /// Stores `plan` for its event unless a plan stored less than `ttl` ago exists; answers the
-    /// plan in force and whether it is `plan`.
+    /// Stores `plan` for its event unless a plan stored less than `ttl` ago exists (the
+    /// dedupe window; the plan itself is kept longer, for the event view); answers the plan in
+    /// force and whether it is `plan`.
     async fn open_fan_out(
         &self,
         owner: EntityId,
@@ -105,8 +106,17 @@ pub trait DeliveryInsert: Send + Sync {
 }
 
 #[async_trait]
+pub trait EventGet: Send + Sync {
+    /// The event's fan-out plan, with its data, however long ago it was published (within
+    /// the retention of delivery records).
+    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error>;
+}
+
+#[async_trait]
 pub trait DeliveryGet: Send + Sync {
     async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error>;
+    /// The stored ones of these deliveries, in no particular order.
+    async fn get_deliveries(&self, keys: &[(WebhookId, Uuid)]) -> Result<Vec<Delivery>, Error>;
 }
 
 /// Whether a delivery step was written.
@@ -148,6 +158,6 @@ pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord {}
 impl<T: WebhookGet + DeliveryGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
 
 /// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventOutbox + DeliveryInsert + DeliveryList + DeliveryStore {}
+pub trait Store: WebhookStore + EventOutbox + EventGet + DeliveryInsert + DeliveryList + DeliveryStore {}
 
-impl<T: WebhookStore + EventOutbox + DeliveryInsert + DeliveryList + DeliveryStore> Store for T {}
+impl<T: WebhookStore + EventOutbox + EventGet + DeliveryInsert + DeliveryList + DeliveryStore> Store for T {}

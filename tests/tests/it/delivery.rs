@@ -248,3 +248,41 @@ async fn an_event_fans_out_to_twelve_webhooks_in_more_than_one_batch(#[case] tar
     expected.sort();
     assert_eq!(reached, expected, "{target:?}: each of the 12 webhooks once");
 }
+
+#[apply(targets)]
+#[tokio::test]
+async fn the_event_view_shows_the_data_and_every_planned_delivery(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let (ok, failing) = (Receiver::start(&[Answer::Status(200)]).await, Receiver::start(&[Answer::Status(500)]).await);
+    let delivered = webhook_to(&app, &ok, json!({})).await["id"].clone();
+    let failed = webhook_to(&app, &failing, json!({})).await["id"].clone();
+    let paused = webhook_to(&app, &ok, json!({"enabled": false})).await["id"].clone();
+    assert_eq!(app.publish(&booking(Some("evt-view"))).await.status(), 202);
+
+    let path = format!("/api/managing-entity/{}/event/evt-view", app.entity);
+    let view = || async { app.request(reqwest::Method::GET, &path).send().await.expect("event view") };
+    let first: Value = view().await.json().await.expect("JSON");
+    assert_eq!((first["id"].clone(), first["type"].clone()), (json!("evt-view"), json!("booking.created")));
+    assert_eq!(first["data"], booking(None)["data"], "{target:?}: the data as published");
+    let status_of = |view: &Value, webhook: &Value| {
+        let deliveries = view["deliveries"].as_array().cloned().unwrap_or_default();
+        deliveries.iter().find(|d| d["webhookId"] == *webhook).map(|d| d["status"].clone())
+    };
+    assert_eq!(first["deliveries"].as_array().map(Vec::len), Some(3), "{target:?}: every planned delivery: {first}");
+    assert_eq!(status_of(&first, &paused), Some(json!("skipped")));
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let last = loop {
+        let now: Value = view().await.json().await.expect("JSON");
+        let done = status_of(&now, &failed) == Some(json!("failed"));
+        if done || tokio::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status_of(&last, &delivered), Some(json!("succeeded")), "{target:?}: {last}");
+    assert_eq!(status_of(&last, &failed), Some(json!("failed")), "{target:?}: {last}");
+    let elsewhere =
+        app.request(reqwest::Method::GET, &format!("/api/managing-entity/{}/event/evt-view", uuid::Uuid::new_v4()));
+    assert_eq!(elsewhere.send().await.expect("send").status(), 404, "another entity's event is not there");
+}

@@ -131,6 +131,7 @@ async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
         event_id: "evt-contract".into(),
         event_type: "booking.created".into(),
         occurred_at: now,
+        data: json!({"bookingId": "b-1", "total": {"amount": "742.50", "currency": "USD"}}),
         pending: targets.iter().filter(|t| t.enabled).map(|t| t.delivery_id).collect(),
         targets,
     };
@@ -148,9 +149,13 @@ async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
     let (stored, _) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
     assert!(stored.pending.is_empty());
 
+    let kept = store.get_event(owner, "evt-contract").await.expect("get").expect("kept");
+    assert_eq!((kept.data, kept.targets), (plan.data.clone(), plan.targets.clone()), "the event view's source");
+    assert_eq!(store.get_event(entity(OTHER_ENTITY), "evt-contract").await.expect("get"), None);
+
     let later = Timestamp::new(now.get() + chrono::Duration::hours(2));
     let (_, created) = store.open_fan_out(owner, &rival, later, ttl).await.expect("after expiry");
-    assert!(created, "an expired plan no longer holds the id");
+    assert!(created, "a plan past its dedupe window no longer holds the id");
 }
 
 fn pending_delivery() -> Delivery {
@@ -180,6 +185,18 @@ async fn a_resumed_publish_writes_only_missing_deliveries(store: &dyn Store) {
     assert_eq!((kept.status, kept.attempts.len()), (DeliveryStatus::Succeeded, 1), "a finished record stays");
     let written = store.get_delivery(missing.webhook_id, missing.delivery_id).await.expect("get");
     assert_eq!(written, Some(missing), "a missing record is written");
+}
+
+async fn deliveries_are_read_in_batches_of_any_size(store: &dyn Store) {
+    let deliveries: Vec<Delivery> = (0..130).map(|_| pending_delivery()).collect();
+    store.insert_deliveries(&deliveries[..120]).await.expect("insert");
+    let keys: Vec<_> = deliveries.iter().map(|d| (d.webhook_id, d.delivery_id)).collect();
+    let mut found: Vec<_> =
+        store.get_deliveries(&keys).await.expect("get").into_iter().map(|d| d.delivery_id).collect();
+    let mut stored: Vec<_> = deliveries[..120].iter().map(|d| d.delivery_id).collect();
+    found.sort();
+    stored.sort();
+    assert_eq!(found, stored, "the 120 stored of 130 asked, past one batch of 100");
 }
 
 async fn a_delivery_step_is_written_only_on_the_record_it_read(store: &dyn Store) {
@@ -259,4 +276,5 @@ contract!(
     a_resumed_publish_writes_only_missing_deliveries,
     a_delivery_step_is_written_only_on_the_record_it_read,
     deliveries_filter_by_status_across_pages,
+    deliveries_are_read_in_batches_of_any_size,
 );

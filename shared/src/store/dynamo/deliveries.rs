@@ -1,5 +1,6 @@
-//! Delivery items (`WEBHOOK#{webhookId}` / `DELIVERY#{deliveryId}`, TTL 30 days) and event
-//! outboxes (`OWNER#{entityId}` / `EVENT#{eventId}`, TTL 24 h).
+//! Delivery items (`WEBHOOK#{webhookId}` / `DELIVERY#{deliveryId}`) and events with their
+//! fan-out plans (`OWNER#{entityId}` / `EVENT#{eventId}`; the event id is deduplicated for the
+//! first 24 h, `dedupeUntil`), both kept 30 days (TTL).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
@@ -15,10 +18,14 @@ use super::{DynamoStore, Item, ItemRange, TTL_ATTRIBUTE, s, unavailable};
 use crate::error::Error;
 use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, WebhookId};
 use crate::store::{
-    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventOutbox, Page, PageRequest, Recorded,
+    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventGet, EventOutbox, Page, PageRequest, Recorded,
 };
 
-const DELIVERY_TTL: Duration = Duration::from_secs(30 * 86_400);
+/// How long delivery records and events are kept.
+const RETENTION: Duration = Duration::from_secs(30 * 86_400);
+const DEDUPE_UNTIL: &str = "dedupeUntil";
+/// BatchGetItem's limit.
+const GET_BATCH_SIZE: usize = 100;
 /// BatchWriteItem's limit.
 const BATCH_SIZE: usize = 25;
 const BATCH_RETRIES: u32 = 8;
@@ -46,14 +53,14 @@ fn delivery_item(delivery: &Delivery) -> Result<Item, Error> {
     item.extend(delivery_key(delivery.webhook_id, delivery.delivery_id));
     // A UUIDv7 carries its creation time: the record lives 30 days from then.
     let created = delivery.delivery_id.get_timestamp().map_or(0, |t| t.to_unix().0);
-    let expires = created.saturating_add(DELIVERY_TTL.as_secs());
+    let expires = created.saturating_add(RETENTION.as_secs());
     item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(expires.to_string()));
     Ok(item)
 }
 
 const PENDING: &str = "pending";
 
-fn plan_item(owner: EntityId, plan: &FanOutPlan, expires: i64) -> Result<Item, Error> {
+fn plan_item(owner: EntityId, plan: &FanOutPlan, dedupe_until: i64, expires: i64) -> Result<Item, Error> {
     let mut item: Item = serde_dynamo::to_item(plan).map_err(Error::internal)?;
     // A string set, so that enqueued ids can be taken out with DELETE; an empty set cannot exist.
     item.remove(PENDING);
@@ -61,6 +68,7 @@ fn plan_item(owner: EntityId, plan: &FanOutPlan, expires: i64) -> Result<Item, E
         item.insert(PENDING.into(), AttributeValue::Ss(plan.pending.iter().map(Uuid::to_string).collect()));
     }
     item.extend(event_key(owner, &plan.event_id));
+    item.insert(DEDUPE_UNTIL.into(), epoch_seconds(dedupe_until));
     item.insert(TTL_ATTRIBUTE.into(), epoch_seconds(expires));
     Ok(item)
 }
@@ -75,15 +83,17 @@ impl EventOutbox for DynamoStore {
         ttl: Duration,
     ) -> Result<(FanOutPlan, bool), Error> {
         let now_secs = now.get().timestamp();
-        let expires = now_secs.saturating_add(i64::try_from(ttl.as_secs()).map_err(Error::internal)?);
-        // TTL deletes lazily, so an expired plan still present counts as absent.
+        let seconds = |d: Duration| i64::try_from(d.as_secs()).map_err(Error::internal);
+        let (dedupe_until, expires) =
+            (now_secs.saturating_add(seconds(ttl)?), now_secs.saturating_add(seconds(RETENTION)?));
+        // Past its dedupe window a plan no longer holds the event id.
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(plan_item(owner, plan, expires)?))
-            .condition_expression("attribute_not_exists(PK) OR #expires < :now")
-            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .set_item(Some(plan_item(owner, plan, dedupe_until, expires)?))
+            .condition_expression("attribute_not_exists(PK) OR #dedupe < :now")
+            .expression_attribute_names("#dedupe", DEDUPE_UNTIL)
             .expression_attribute_values(":now", epoch_seconds(now_secs))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -178,10 +188,47 @@ impl DynamoStore {
 }
 
 #[async_trait]
+impl EventGet for DynamoStore {
+    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error> {
+        self.get_item(event_key(owner, event_id)).await
+    }
+}
+
+#[async_trait]
 impl DeliveryGet for DynamoStore {
     async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
         // Consistent: the attempts read decide the next attempt's number.
         self.get_item(delivery_key(webhook, delivery)).await
+    }
+
+    async fn get_deliveries(&self, keys: &[(WebhookId, Uuid)]) -> Result<Vec<Delivery>, Error> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(GET_BATCH_SIZE) {
+            let keys = chunk.iter().map(|(webhook, delivery)| delivery_key(*webhook, *delivery)).collect();
+            let mut request = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(Error::internal)?);
+            // DynamoDB may leave part of a batch unread when throttled: read it again, backing off.
+            for retry in 0..=BATCH_RETRIES {
+                let Some(unread) = request.take() else { break };
+                if retry > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << retry)).await;
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, unread)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    found.push(serde_dynamo::from_item(item).map_err(Error::internal)?);
+                }
+                request = output.unprocessed_keys.and_then(|mut left| left.remove(&self.table));
+            }
+            if request.is_some() {
+                return Err(Error::unavailable("DynamoDB left delivery reads unprocessed"));
+            }
+        }
+        Ok(found)
     }
 }
 

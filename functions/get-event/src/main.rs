@@ -1,0 +1,13 @@
+//! Lambda for GET /api/managing-entity/{entityId}/event/{eventId}: the event as published and
+//! every delivery it planned, with its status.
+
+use lambda_http::{Error, run, service_fn};
+use shared::{api, aws, runtime::Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let ctx = Context::from_env()?;
+    let store = aws::dynamo_store_from_env().await?;
+    run(service_fn(|request| async { Ok::<_, Error>(api::get_event(&ctx, &store, request).await) })).await
+}
