@@ -25,12 +25,12 @@ use shared::api;
 use shared::config::ApiSettings;
 use shared::delivery::{Deliverer, HttpSender, signed_request};
 use shared::model::{
-    Delivery, DeliveryMessage, EntityId, Event, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
+    DeliveryMessage, EntityId, Event, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
 };
 use shared::queue::VisibilityDelay;
 use shared::retry::RetrySchedule;
 use shared::runtime::{Context, SystemClock};
-use shared::store::{DeliveryInsert, MemoryStore, WebhookInsert};
+use shared::store::{MemoryStore, WebhookInsert};
 use webhooks_local::gateway;
 
 const DELIVERIES: usize = 20_000;
@@ -103,26 +103,19 @@ fn sqs_event_json(messages: &[DeliveryMessage]) -> Result<Value, serde_json::Err
     Ok(json!({ "Records": records }))
 }
 
-/// `count` deliveries of one new event to `hooks` in turn, their pending records stored.
-async fn pending_deliveries(
-    store: &dyn DeliveryInsert,
-    owner: EntityId,
-    hooks: &[WebhookId],
-    count: usize,
-) -> Result<Vec<DeliveryMessage>, shared::Error> {
+/// `count` deliveries of one new event to `hooks` in turn (their records start with their
+/// first attempt).
+fn planned_deliveries(owner: EntityId, hooks: &[WebhookId], count: usize) -> Vec<DeliveryMessage> {
     let event = event();
-    let messages: Vec<DeliveryMessage> = (0..count)
+    (0..count)
         .map(|i| DeliveryMessage {
             delivery_id: uuid::Uuid::now_v7(),
             webhook_id: hooks[i % hooks.len()],
             owner_identifier: owner,
             event: event.clone(),
+            resent: false,
         })
-        .collect();
-    let records: Vec<Delivery> =
-        messages.iter().map(|m| Delivery::pending(m.delivery_id, m.webhook_id, &m.event)).collect();
-    store.insert_deliveries(&records).await?;
-    Ok(messages)
+        .collect()
 }
 
 /// Deliveries per second through the deliver function's core, over `webhooks` webhooks.
@@ -135,7 +128,7 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
         store.insert_webhook(&hook).await?;
         hooks.push(hook.info.id);
     }
-    let messages = pending_deliveries(&store, owner, &hooks, DELIVERIES).await?;
+    let messages = planned_deliveries(owner, &hooks, DELIVERIES);
     let batches = messages
         .chunks(BATCH)
         .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))

@@ -19,7 +19,7 @@ use webhooks_local::gateway::{self, Incoming};
 use webhooks_local::routes::RouteTable;
 
 use crate::runtime_api::RuntimeApi;
-use crate::{ENTITY, peak_rss_kib, pending_deliveries, sqs_event_json, webhook};
+use crate::{ENTITY, peak_rss_kib, planned_deliveries, sqs_event_json, webhook};
 
 const STARTS: usize = 7;
 const SERVED: usize = 100;
@@ -95,7 +95,7 @@ async fn cases(store: &DynamoStore, receiver: &str) -> Result<Vec<Case>, Box<dyn
     let target = format!("/api/managing-entity/{owner}/webhook/{}", targets[0]);
     let mut batches = Vec::new();
     for _ in 0..INVOCATIONS {
-        let messages = pending_deliveries(store, owner, &targets, crate::BATCH).await?;
+        let messages = planned_deliveries(owner, &targets, crate::BATCH);
         batches.push(sqs_event_json(&messages)?);
     }
 

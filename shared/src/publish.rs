@@ -1,5 +1,6 @@
-//! Publishing an event: every matching webhook gets a delivery record, and each enabled one a
-//! queue message; a paused webhook gets a `skipped` record, so its log shows what it missed.
+//! Publishing an event: every matching webhook is planned a delivery, and each enabled one gets
+//! a queue message (its record starts with its first attempt); a paused webhook gets a
+//! `skipped` record at once, so its log shows what it missed.
 //!
 //! The fan-out is crash-safe. Its plan (targets and delivery ids) is stored first, under the
 //! event id, with the deliveries still to enqueue; each batch the queue accepts is taken off
@@ -10,19 +11,23 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
+
 use crate::error::Error;
 use crate::model::{
-    Delivery, DeliveryMessage, DeliveryStatus, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Timestamp, Webhook,
-    WebhookId,
+    DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Timestamp,
+    Webhook, WebhookId,
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryInsert, EventOutbox, PageRequest, WebhookList};
+use crate::store::{DeliveryRecord, EventOutbox, PageRequest, WebhookList};
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
 /// SendMessageBatch's limit: the outbox is updated after each batch.
 const ENQUEUE_BATCH: usize = 10;
+/// Skipped records written at once.
+const CONCURRENT_WRITES: usize = 10;
 
 /// What came of a publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +48,7 @@ pub async fn publish<S, Q>(
     now: Timestamp,
 ) -> Result<Published, Error>
 where
-    S: WebhookList + EventOutbox + DeliveryInsert + ?Sized,
+    S: WebhookList + EventOutbox + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let event_id = input.id.clone().unwrap_or_else(|| ids.new_id().to_string());
@@ -56,6 +61,7 @@ where
         webhook_id: WebhookId(ids.new_id()),
         owner_identifier: owner,
         event: sample,
+        resent: false,
     })?;
 
     let targets: Vec<FanOutTarget> = matching_webhooks(store, owner, &input.event_type)
@@ -84,10 +90,10 @@ where
     Ok(Published::Accepted { event_id: event.id, deliveries })
 }
 
-/// Writes the records of the plan's pending deliveries (and, the first time, the skipped
-/// ones), then enqueues the pending ones a batch at a time, ticking each batch off the plan.
-/// A resumed publish writes only the records still missing: a batch enqueued before the tick
-/// failed may have been delivered since, and its records must stay as they are.
+/// Records the paused webhooks' deliveries as skipped, then enqueues the pending ones a batch
+/// at a time, ticking each batch off the plan. A resumed publish marks its messages `resent`:
+/// a batch enqueued before the tick failed may have been delivered since, and the deliver
+/// step must read its record before it sends it again.
 async fn enqueue_pending<S, Q>(
     store: &S,
     queue: &Q,
@@ -97,32 +103,33 @@ async fn enqueue_pending<S, Q>(
     created: bool,
 ) -> Result<(), Error>
 where
-    S: EventOutbox + DeliveryInsert + ?Sized,
+    S: EventOutbox + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let pending: HashSet<_> = plan.pending.iter().collect();
-    let mut records = Vec::new();
-    let mut messages = Vec::new();
-    for target in &plan.targets {
-        let mut record = Delivery::pending(target.delivery_id, target.webhook_id, event);
-        if pending.contains(&target.delivery_id) {
-            messages.push(DeliveryMessage {
-                delivery_id: target.delivery_id,
-                webhook_id: target.webhook_id,
-                owner_identifier: owner,
-                event: event.clone(),
-            });
-            records.push(record);
-        } else if created && !target.enabled {
-            record.status = DeliveryStatus::Skipped;
-            records.push(record);
-        }
-    }
-    if created {
-        store.insert_deliveries(&records).await?;
-    } else {
-        store.insert_missing_deliveries(&records).await?;
-    }
+    let messages: Vec<_> = plan
+        .targets
+        .iter()
+        .filter(|t| pending.contains(&t.delivery_id))
+        .map(|t| DeliveryMessage {
+            delivery_id: t.delivery_id,
+            webhook_id: t.webhook_id,
+            owner_identifier: owner,
+            event: event.clone(),
+            resent: !created,
+        })
+        .collect();
+    // Written again on a resumed publish, as its first try may have stopped before: a step
+    // already stored is left as it is.
+    let skipped: Vec<_> = plan
+        .targets
+        .iter()
+        .filter(|t| !t.enabled)
+        .map(|t| DeliveryStep::of(t.delivery_id, t.webhook_id, event, 1, DeliveryStatus::Skipped))
+        .collect();
+    // Collected first: a stream of borrowing closures would not be `Send` for every lifetime.
+    let skipped: Vec<_> = skipped.iter().map(|step| store.record_step(step)).collect();
+    futures::stream::iter(skipped).buffer_unordered(CONCURRENT_WRITES).try_collect::<Vec<_>>().await?;
     for batch in messages.chunks(ENQUEUE_BATCH) {
         queue.enqueue(batch).await?;
         let ids: Vec<_> = batch.iter().map(|m| m.delivery_id).collect();

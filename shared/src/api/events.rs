@@ -2,7 +2,6 @@
 //! `GET .../event/{eventId}`: the event as published and every delivery it planned.
 
 use lambda_http::http::StatusCode;
-use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -13,11 +12,11 @@ use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
-use crate::store::{DeliveryGet, DeliveryInsert, EventGet, EventOutbox, WebhookList};
+use crate::store::{DeliveryGet, DeliveryRecord, EventGet, EventOutbox, WebhookList, delivery_states};
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookList + EventOutbox + DeliveryInsert + ?Sized,
+    S: WebhookList + EventOutbox + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
@@ -49,16 +48,15 @@ pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
             params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
         let plan = store.get_event(scope.entity, event_id).await?.ok_or(Error::NotFound)?;
         let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
-        let recorded: HashMap<_, _> =
-            store.get_deliveries(&keys).await?.into_iter().map(|d| (d.delivery_id, d.status)).collect();
-        // A planned delivery has a record once the publish wrote it; until then it is what the
+        let recorded = delivery_states(store, &keys).await?;
+        // A planned delivery has a record from its first attempt; until then it is what the
         // plan makes it.
         let deliveries: Vec<_> = plan
             .targets
             .iter()
             .map(|t| {
                 let planned = if t.enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped };
-                let status = recorded.get(&t.delivery_id).copied().unwrap_or(planned);
+                let status = recorded.get(&t.delivery_id).map_or(planned, |s| s.status);
                 json!({"webhookId": t.webhook_id, "deliveryId": t.delivery_id, "status": status})
             })
             .collect();

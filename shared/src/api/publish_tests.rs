@@ -16,11 +16,11 @@ use crate::delivery::tests::answering;
 use crate::delivery::{Deliverer, WebhookSender};
 use crate::error::Error;
 use crate::model::DeliveryStatus;
-use crate::model::{Delivery, DeliveryMessage, EntityId, FanOutPlan, Timestamp, Webhook};
+use crate::model::{DeliveryMessage, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook};
 use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, lambda_event};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, SystemClock};
-use crate::store::{DeliveryInsert, DeliveryList, EventOutbox, MemoryStore, Page, PageRequest, WebhookList};
+use crate::store::{DeliveryList, DeliveryRecord, EventOutbox, MemoryStore, Page, PageRequest, Recorded, WebhookList};
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
 struct FlakyQueue {
@@ -39,7 +39,7 @@ impl DeliveryEnqueue for FlakyQueue {
     }
 }
 
-/// Fails the first `failures` delivery writes and the first `failing_ticks` ticks of the
+/// Fails the first `failures` plan writes and the first `failing_ticks` ticks of the
 /// outbox; passes everything else to a memory store.
 struct FlakyStore {
     inner: MemoryStore,
@@ -67,6 +67,9 @@ impl EventOutbox for FlakyStore {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<(FanOutPlan, bool), Error> {
+        if take_one(&self.failures) {
+            return Err(Error::unavailable("injected: DynamoDB is unreachable"));
+        }
         self.inner.open_fan_out(owner, plan, now, ttl).await
     }
 
@@ -79,19 +82,9 @@ impl EventOutbox for FlakyStore {
 }
 
 #[async_trait]
-impl DeliveryInsert for FlakyStore {
-    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
-        if take_one(&self.failures) {
-            return Err(Error::unavailable("injected: DynamoDB is unreachable"));
-        }
-        self.inner.insert_deliveries(deliveries).await
-    }
-
-    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
-        if take_one(&self.failures) {
-            return Err(Error::unavailable("injected: DynamoDB is unreachable"));
-        }
-        self.inner.insert_missing_deliveries(deliveries).await
+impl DeliveryRecord for FlakyStore {
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error> {
+        self.inner.record_step(step).await
     }
 }
 
@@ -167,7 +160,7 @@ async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everyth
     };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 503);
-    assert!(queue.inner.is_empty(), "nothing was enqueued without its record");
+    assert!(queue.inner.is_empty(), "nothing was enqueued without its plan");
     assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 202);
     let counts = enqueued(&queue.inner).await;
     assert_eq!((counts.len(), counts.values().max().copied()), (12, Some(1)));

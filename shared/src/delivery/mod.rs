@@ -13,7 +13,7 @@ pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender,
 use crate::config::{ConfigError, env_bool, env_duration, env_or};
 use crate::error::Error;
 use crate::model::{
-    Attempt, DeliveryMessage, DeliveryStatus, DeliveryUpdate, Event, Timestamp, UrlPolicy, Webhook, payload,
+    Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, Event, Timestamp, UrlPolicy, Webhook, payload,
 };
 use crate::queue::VisibilityDelay;
 use crate::retry::RetrySchedule;
@@ -159,61 +159,67 @@ impl Deliverer<'_> {
         let message: DeliveryMessage =
             serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable delivery message: {e}")))?;
         let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
-        let delivery = self
-            .store
-            .get_delivery(webhook_id, delivery_id)
-            .await?
-            .ok_or_else(|| Error::internal(format!("delivery {delivery_id} has no record")))?;
-        if delivery.status != DeliveryStatus::Pending {
-            // A copy of a finished delivery's message (a resumed publish enqueues again what it
-            // cannot tell was sent): the receiver had it already.
-            tracing::info!(%webhook_id, %delivery_id, status = ?delivery.status, "already finished");
+        // A message received for the first time, and not sent again by a resumed publish, has
+        // no step recorded: its read is saved. (SQS may, rarely, hand out two copies at once;
+        // the step's conditional write then lets only one be recorded.)
+        let state = if receive_count(record) == 1 && !message.resent {
+            None
+        } else {
+            self.store.delivery_state(webhook_id, delivery_id).await?
+        };
+        if let Some(state) = state.filter(|s| s.status != DeliveryStatus::Pending) {
+            // A copy of a finished delivery's message: the receiver had it already.
+            tracing::info!(%webhook_id, %delivery_id, status = ?state.status, "already finished");
             return Ok(Disposition::Done);
         }
-        // Counted from the record, not from SQS's receive count: a crash, a store outage or a
-        // redelivered message uses up no attempt.
-        let recorded = delivery.attempts.len();
-        let attempt = u32::try_from(recorded + 1).map_err(Error::internal)?;
-        let record_update = |update: DeliveryUpdate| async move {
-            let outcome = self.store.update_delivery(webhook_id, delivery_id, recorded, &update).await?;
+        // Numbered from the steps recorded, not from SQS's receive count: a crash, a store
+        // outage or a redelivered message uses up no attempt.
+        let number = state.map_or(1, |s| s.step + 1);
+        let record_step = |step: DeliveryStep| async move {
+            let outcome = self.store.record_step(&step).await?;
             if outcome == Recorded::Stale {
                 tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
             }
             Ok::<_, Error>(outcome)
         };
 
-        let webhook = self.store.get_webhook(message.owner_identifier, webhook_id).await?;
+        let webhook = self.store.get_webhook_eventually(message.owner_identifier, webhook_id).await?;
         let Some(webhook) = webhook.filter(|w| w.info.enabled) else {
             tracing::info!(%webhook_id, %delivery_id, "webhook gone or disabled: skipped");
-            record_update(DeliveryUpdate { status: DeliveryStatus::Skipped, attempt: None, next_attempt_at: None })
-                .await?;
+            record_step(message.step(number, DeliveryStatus::Skipped)).await?;
             return Ok(Disposition::Done);
         };
 
-        let outcome = attempt_delivery(self.sender, self.clock, &webhook, &message.event, attempt).await?;
-        tracing::info!(%webhook_id, %delivery_id, attempt, delivered = outcome.delivered,
+        let outcome = attempt_delivery(self.sender, self.clock, &webhook, &message.event, number).await?;
+        tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
-        let delay = if outcome.delivered {
-            None
-        } else {
-            self.schedule.next_delay(attempt, outcome.retry_after, random_unit())
+        let delay =
+            if outcome.delivered { None } else { self.schedule.next_delay(number, outcome.retry_after, random_unit()) };
+        let status = match (outcome.delivered, delay) {
+            (true, _) => DeliveryStatus::Succeeded,
+            (false, None) => DeliveryStatus::Failed,
+            (false, Some(_)) => DeliveryStatus::Pending,
         };
+        let mut step = message.step(number, status);
+        step.attempt = Some(outcome.attempt);
         let Some(delay) = delay else {
-            let status = if outcome.delivered { DeliveryStatus::Succeeded } else { DeliveryStatus::Failed };
-            record_update(DeliveryUpdate { status, attempt: Some(outcome.attempt), next_attempt_at: None }).await?;
+            record_step(step).await?;
             return Ok(Disposition::Done);
         };
         let next = chrono::Duration::from_std(delay).map_err(Error::internal)?;
-        let next_attempt_at = Some(Timestamp::new(self.clock.now() + next));
-        let update =
-            DeliveryUpdate { status: DeliveryStatus::Pending, attempt: Some(outcome.attempt), next_attempt_at };
-        if record_update(update).await? == Recorded::Stale {
+        step.next_attempt_at = Some(Timestamp::new(self.clock.now() + next));
+        if record_step(step).await? == Recorded::Stale {
             return Ok(Disposition::Done);
         }
         let receipt = record.receipt_handle.as_deref().unwrap_or_default();
         self.queue.delay_message(receipt, delay).await?;
         Ok(Disposition::RetryLater)
     }
+}
+
+/// SQS's `ApproximateReceiveCount` of `record`; 0 (unknown) when missing.
+fn receive_count(record: &SqsMessage) -> u32 {
+    record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// A random number from -1 to 1, for retry jitter; 0 if the OS has no randomness to give.

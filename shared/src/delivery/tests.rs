@@ -5,14 +5,12 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::*;
 use crate::model::{Delivery, EntityId, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
 use crate::runtime::SystemClock;
-use crate::store::{DeliveryInsert, DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
+use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
 
-const DELIVERY: &str = "0193f0a1-7a2b-7c3d-8e4f-5a6b7c8d9e0f";
 const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
 const OWNER: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
@@ -70,27 +68,28 @@ async fn store_with(enabled: bool, url: &str) -> MemoryStore {
         WebhookSecret::from_key(&[3; 32]),
     );
     store.insert_webhook(&webhook).await.expect("insert webhook");
-    let message: DeliveryMessage =
-        serde_json::from_str(event(1, None).records[0].body.as_deref().expect("body")).expect("message");
-    let delivery = Delivery::pending(Uuid::parse_str(DELIVERY).expect("uuid"), webhook.info.id, &message.event);
-    store.insert_deliveries(&[delivery]).await.expect("insert delivery");
     store
+}
+
+fn message() -> DeliveryMessage {
+    serde_json::from_str(event(1, None).records[0].body.as_deref().expect("body")).expect("message")
 }
 
 /// Records `count` attempts the receiver answered 503, as earlier invocations would have.
 async fn with_failed_attempts(store: &MemoryStore, count: usize) {
-    let (webhook, delivery) = (WebhookId::parse(WEBHOOK).expect("uuid"), Uuid::parse_str(DELIVERY).expect("uuid"));
     for recorded in 0..count {
+        let number = u32::try_from(recorded + 1).expect("small");
         let attempt = Attempt {
-            attempt: u32::try_from(recorded + 1).expect("small"),
+            attempt: number,
             at: Timestamp::new(chrono::Utc::now()),
             status_code: Some(503),
             duration_ms: 5,
             error: Some("the receiver answered 503".into()),
             response_body: None,
         };
-        let update = DeliveryUpdate { status: DeliveryStatus::Pending, attempt: Some(attempt), next_attempt_at: None };
-        store.update_delivery(webhook, delivery, recorded, &update).await.expect("record an attempt");
+        let mut step = message().step(number, DeliveryStatus::Pending);
+        step.attempt = Some(attempt);
+        assert_eq!(store.record_step(&step).await.expect("record an attempt"), Recorded::Written);
     }
 }
 
@@ -166,9 +165,23 @@ async fn a_copy_of_a_finished_delivery_sends_nothing() {
     let (store, sender, delays) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
     assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty());
-    assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty(), "the copy is released");
+    // The message received again, and a copy a resumed publish sent: both read the record.
+    assert!(run(&store, &sender, &delays, event(2, None)).await.is_empty(), "the copy is released");
+    let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
+    assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty());
     assert_eq!(sender.sent.lock().expect("lock").len(), 1, "the receiver had it once");
     assert_eq!(stored_delivery(&store).await.attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn two_first_copies_at_once_record_one_attempt() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let (first, second) =
+        tokio::join!(run(&store, &sender, &delays, event(1, None)), run(&store, &sender, &delays, event(1, None)));
+    assert!(first.is_empty() && second.is_empty());
+    let delivery = stored_delivery(&store).await;
+    assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Succeeded, 1));
 }
 
 #[tokio::test]

@@ -97,6 +97,17 @@ pub struct DeliveryMessage {
     pub webhook_id: WebhookId,
     pub owner_identifier: EntityId,
     pub event: Event,
+    /// Sent again (a resumed publish): an earlier copy may have been delivered, so its steps
+    /// must be read even on the first receive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resent: bool,
+}
+
+impl DeliveryMessage {
+    /// Step `step` of this delivery.
+    pub fn step(&self, step: u32, status: DeliveryStatus) -> DeliveryStep {
+        DeliveryStep::of(self.delivery_id, self.webhook_id, &self.event, step, status)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,39 +177,81 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn pending(delivery_id: Uuid, webhook_id: WebhookId, event: &Event) -> Self {
-        Self {
-            delivery_id,
-            webhook_id,
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
+    /// The delivery its steps describe, in step order; `None` for no steps.
+    pub fn from_steps(steps: impl IntoIterator<Item = DeliveryStep>) -> Option<Self> {
+        let mut steps = steps.into_iter();
+        let first = steps.next()?;
+        let mut delivery = Self {
+            delivery_id: first.delivery_id,
+            webhook_id: first.webhook_id,
+            event_id: first.event_id.clone(),
+            event_type: first.event_type.clone(),
             status: DeliveryStatus::Pending,
             last_status_code: None,
             last_error: None,
             last_attempt_at: None,
             next_attempt_at: None,
             attempts: Vec::new(),
-        }
+        };
+        delivery.apply(first);
+        steps.for_each(|step| delivery.apply(step));
+        Some(delivery)
     }
 
-    /// Applies an outcome, as the stores do.
-    pub fn apply(&mut self, update: &DeliveryUpdate) {
-        self.status = update.status;
-        self.next_attempt_at = update.next_attempt_at;
-        if let Some(attempt) = &update.attempt {
-            self.last_status_code = attempt.status_code;
-            self.last_error = attempt.error.clone();
-            self.last_attempt_at = Some(attempt.at);
-            self.attempts.push(attempt.clone());
+    fn apply(&mut self, step: DeliveryStep) {
+        self.status = step.status;
+        self.next_attempt_at = step.next_attempt_at;
+        match step.attempt {
+            Some(attempt) => {
+                self.last_status_code = attempt.status_code;
+                self.last_error.clone_from(&attempt.error);
+                self.last_attempt_at = Some(attempt.at);
+                self.attempts.push(attempt);
+            }
+            None => self.last_error = step.error.or(self.last_error.take()),
         }
     }
 }
 
-/// What one delivery step changes: the new status, the attempt made (none when skipped), and
-/// when the next attempt is due.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryUpdate {
+/// One step of a delivery's life, stored as an item of its own so that recording it costs
+/// the same whatever came before: an attempt, or the skip or dead-letter mark that ends a
+/// delivery without one. Steps count from 1 and are never rewritten; the delivery stands
+/// where its last step says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStep {
+    pub delivery_id: Uuid,
+    pub webhook_id: WebhookId,
+    pub event_id: String,
+    pub event_type: String,
+    pub step: u32,
     pub status: DeliveryStatus,
     pub attempt: Option<Attempt>,
+    /// Why the delivery ended without an attempt (`dead-lettered`).
+    pub error: Option<String>,
     pub next_attempt_at: Option<Timestamp>,
+}
+
+impl DeliveryStep {
+    /// Step `step` of delivering `event` to `webhook_id`, with no attempt in it yet.
+    pub fn of(delivery_id: Uuid, webhook_id: WebhookId, event: &Event, step: u32, status: DeliveryStatus) -> Self {
+        Self {
+            delivery_id,
+            webhook_id,
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            step,
+            status,
+            attempt: None,
+            error: None,
+            next_attempt_at: None,
+        }
+    }
+}
+
+/// Where a delivery stands: its last step's status and number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryState {
+    pub status: DeliveryStatus,
+    pub step: u32,
 }

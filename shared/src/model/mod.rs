@@ -9,8 +9,8 @@ mod webhook;
 
 pub use catalog::{EventType, catalog, is_known_event_type};
 pub use delivery::{
-    Attempt, Delivery, DeliveryMessage, DeliveryStatus, DeliveryUpdate, Event, EventIn, FanOutPlan, FanOutTarget,
-    payload,
+    Attempt, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventIn, FanOutPlan,
+    FanOutTarget, payload,
 };
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
 pub use types::{CustomHeaders, EntityId, EventList, EventPattern, Timestamp, WebhookId, WebhookName, WebhookSecret};

@@ -10,16 +10,19 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DeliveryGet, DeliveryInsert, DeliveryList, DeliveryRecord, EventGet, EventOutbox, Page, PageRequest, Recorded,
-    WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventOutbox, Page, PageRequest, Recorded, WebhookDelete,
+    WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
+use crate::model::{
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
+};
 
 #[derive(Default)]
 struct Tables {
     webhooks: BTreeMap<(EntityId, WebhookId), Webhook>,
-    deliveries: BTreeMap<(WebhookId, Uuid), Delivery>,
+    /// Each delivery's steps, in step order.
+    deliveries: BTreeMap<(WebhookId, Uuid), Vec<DeliveryStep>>,
     /// Fan-out plans per owner and event id, with the end of their dedupe window.
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
 }
@@ -140,25 +143,6 @@ impl EventOutbox for MemoryStore {
 }
 
 #[async_trait]
-impl DeliveryInsert for MemoryStore {
-    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
-        let mut tables = self.tables()?;
-        for delivery in deliveries {
-            tables.deliveries.insert((delivery.webhook_id, delivery.delivery_id), delivery.clone());
-        }
-        Ok(())
-    }
-
-    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error> {
-        let mut tables = self.tables()?;
-        for delivery in deliveries {
-            tables.deliveries.entry((delivery.webhook_id, delivery.delivery_id)).or_insert_with(|| delivery.clone());
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
 impl EventGet for MemoryStore {
     async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error> {
         Ok(self.tables()?.events.get(&(owner, event_id.to_string())).map(|(plan, _)| plan.clone()))
@@ -168,30 +152,27 @@ impl EventGet for MemoryStore {
 #[async_trait]
 impl DeliveryGet for MemoryStore {
     async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
-        Ok(self.tables()?.deliveries.get(&(webhook, delivery)).cloned())
+        let tables = self.tables()?;
+        Ok(tables.deliveries.get(&(webhook, delivery)).and_then(|steps| Delivery::from_steps(steps.iter().cloned())))
     }
 
-    async fn get_deliveries(&self, keys: &[(WebhookId, Uuid)]) -> Result<Vec<Delivery>, Error> {
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error> {
         let tables = self.tables()?;
-        Ok(keys.iter().filter_map(|key| tables.deliveries.get(key).cloned()).collect())
+        let last = tables.deliveries.get(&(webhook, delivery)).and_then(|steps| steps.last());
+        Ok(last.map(|step| DeliveryState { status: step.status, step: step.step }))
     }
 }
 
 #[async_trait]
 impl DeliveryRecord for MemoryStore {
-    async fn update_delivery(
-        &self,
-        webhook: WebhookId,
-        delivery: Uuid,
-        recorded: usize,
-        update: &DeliveryUpdate,
-    ) -> Result<Recorded, Error> {
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error> {
         let mut tables = self.tables()?;
-        let stored = tables.deliveries.get_mut(&(webhook, delivery)).ok_or(Error::NotFound)?;
-        if stored.status != DeliveryStatus::Pending || stored.attempts.len() != recorded {
+        let steps = tables.deliveries.entry((step.webhook_id, step.delivery_id)).or_default();
+        if steps.iter().any(|s| s.step == step.step) {
             return Ok(Recorded::Stale);
         }
-        stored.apply(update);
+        steps.push(step.clone());
+        steps.sort_by_key(|s| s.step);
         Ok(Recorded::Written)
     }
 }
@@ -213,9 +194,9 @@ impl DeliveryList for MemoryStore {
             .deliveries
             .range((Bound::Included((webhook, Uuid::nil())), upper))
             .rev()
-            .filter(|(_, delivery)| status.is_none_or(|wanted| delivery.status == wanted))
+            .filter_map(|(_, steps)| Delivery::from_steps(steps.iter().cloned()))
+            .filter(|delivery| status.is_none_or(|wanted| delivery.status == wanted))
             .take(page.limit + 1)
-            .map(|(_, delivery)| delivery.clone())
             .collect();
         Ok(Page::from_overfetch(items, page.limit, |d| d.delivery_id))
     }

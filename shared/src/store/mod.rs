@@ -5,16 +5,23 @@
 mod dynamo;
 mod memory;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
+/// Reads in flight at once when a view reads many deliveries.
+const CONCURRENT_READS: usize = 10;
+
 use crate::error::Error;
-use crate::model::{Delivery, DeliveryStatus, DeliveryUpdate, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId};
+use crate::model::{
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
+};
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,11 @@ impl<T> Page<T> {
 #[async_trait]
 pub trait WebhookGet: Send + Sync {
     async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error>;
+    /// The same read, eventually consistent (half DynamoDB's price): for the deliver step, where
+    /// a pause or delete may take a second to be seen.
+    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
+        self.get_webhook(owner, id).await
+    }
 }
 
 #[async_trait]
@@ -97,15 +109,6 @@ pub trait EventOutbox: Send + Sync {
 }
 
 #[async_trait]
-pub trait DeliveryInsert: Send + Sync {
-    /// Stores records whose ids were never stored (a fresh fan-out plan's).
-    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error>;
-    /// Stores the records not stored yet and leaves the others as they are: a resumed publish
-    /// must not turn a delivery that has moved on back into a pending one.
-    async fn insert_missing_deliveries(&self, deliveries: &[Delivery]) -> Result<(), Error>;
-}
-
-#[async_trait]
 pub trait EventGet: Send + Sync {
     /// The event's fan-out plan, with its data, however long ago it was published (within
     /// the retention of delivery records).
@@ -114,31 +117,44 @@ pub trait EventGet: Send + Sync {
 
 #[async_trait]
 pub trait DeliveryGet: Send + Sync {
+    /// The delivery with every attempt, built from its steps.
     async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error>;
-    /// The stored ones of these deliveries, in no particular order.
-    async fn get_deliveries(&self, keys: &[(WebhookId, Uuid)]) -> Result<Vec<Delivery>, Error>;
+    /// Its last step, read consistently: the next step's number follows from it. `None`
+    /// before the first step (a planned delivery whose first attempt has not been recorded).
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error>;
+}
+
+/// Where each of these deliveries stands, read a few at a time; those with no step are left out.
+pub async fn delivery_states<S: DeliveryGet + ?Sized>(
+    store: &S,
+    keys: &[(WebhookId, Uuid)],
+) -> Result<HashMap<Uuid, DeliveryState>, Error> {
+    // Collected first: a stream of borrowing closures would not be `Send` for every lifetime.
+    let reads: Vec<_> = keys
+        .iter()
+        .map(|&(webhook, delivery)| async move {
+            Ok::<_, Error>(store.delivery_state(webhook, delivery).await?.map(|state| (delivery, state)))
+        })
+        .collect();
+    let states: Vec<_> = futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).try_collect().await?;
+    Ok(states.into_iter().flatten().collect())
 }
 
 /// Whether a delivery step was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     Written,
-    /// The record had moved on since it was read (finished, or another copy of the message
-    /// recorded an attempt first): nothing was written.
+    /// A step of that number is stored already (another copy of the message recorded it
+    /// first): nothing was written.
     Stale,
 }
 
 #[async_trait]
 pub trait DeliveryRecord: Send + Sync {
-    /// Applies one delivery step (`Delivery::apply`) to the stored record if it is still
-    /// pending with `recorded` attempts, as it was read; `NotFound` when there is none.
-    async fn update_delivery(
-        &self,
-        webhook: WebhookId,
-        delivery: Uuid,
-        recorded: usize,
-        update: &DeliveryUpdate,
-    ) -> Result<Recorded, Error>;
+    /// Stores `step` unless a step of its number is stored. Steps are never rewritten, and a
+    /// writer numbers its step from the last step it read (`delivery_state`), so nothing can
+    /// move a finished delivery back: its next number was never read as pending.
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error>;
 }
 
 #[async_trait]
@@ -158,6 +174,6 @@ pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord {}
 impl<T: WebhookGet + DeliveryGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
 
 /// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventOutbox + EventGet + DeliveryInsert + DeliveryList + DeliveryStore {}
+pub trait Store: WebhookStore + EventOutbox + EventGet + DeliveryList + DeliveryStore {}
 
-impl<T: WebhookStore + EventOutbox + EventGet + DeliveryInsert + DeliveryList + DeliveryStore> Store for T {}
+impl<T: WebhookStore + EventOutbox + EventGet + DeliveryList + DeliveryStore> Store for T {}

@@ -28,6 +28,7 @@ fn message() -> DeliveryMessage {
         webhook_id: WebhookId(uuid::Uuid::now_v7()),
         owner_identifier: owner,
         event,
+        resent: false,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use shared::Error;
-use shared::model::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate, Event, FanOutPlan, FanOutTarget};
+use shared::model::{Attempt, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget};
 use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
 use shared::store::{PageRequest, Recorded, Store};
 
@@ -158,95 +158,91 @@ async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
     assert!(created, "a plan past its dedupe window no longer holds the id");
 }
 
-fn pending_delivery() -> Delivery {
+/// Step `number` of a new delivery (or of `of`'s), with an attempt in it.
+fn step(of: Option<&DeliveryStep>, number: u32, status: DeliveryStatus) -> DeliveryStep {
     let event = Event {
         id: "evt-contract".into(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
         data: json!({}),
     };
-    Delivery::pending(uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7()), &event)
-}
-
-fn step(status: DeliveryStatus, number: u32) -> DeliveryUpdate {
+    let (delivery, webhook) =
+        of.map_or_else(|| (uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7())), |s| (s.delivery_id, s.webhook_id));
+    let mut step = DeliveryStep::of(delivery, webhook, &event, number, status);
     let at = Timestamp::new(chrono::Utc::now());
-    let attempt =
-        Attempt { attempt: number, at, status_code: Some(200), duration_ms: 3, error: None, response_body: None };
-    DeliveryUpdate { status, attempt: Some(attempt), next_attempt_at: None }
+    let body = Some("x".repeat(4096));
+    step.attempt =
+        Some(Attempt { attempt: number, at, status_code: Some(500), duration_ms: 3, error: None, response_body: body });
+    step
 }
 
-async fn a_resumed_publish_writes_only_missing_deliveries(store: &dyn Store) {
-    let (delivered, missing) = (pending_delivery(), pending_delivery());
-    store.insert_deliveries(std::slice::from_ref(&delivered)).await.expect("insert");
-    let (webhook, id) = (delivered.webhook_id, delivered.delivery_id);
-    store.update_delivery(webhook, id, 0, &step(DeliveryStatus::Succeeded, 1)).await.expect("record");
-    store.insert_missing_deliveries(&[delivered.clone(), missing.clone()]).await.expect("insert missing");
-    let kept = store.get_delivery(webhook, id).await.expect("get").expect("present");
-    assert_eq!((kept.status, kept.attempts.len()), (DeliveryStatus::Succeeded, 1), "a finished record stays");
-    let written = store.get_delivery(missing.webhook_id, missing.delivery_id).await.expect("get");
-    assert_eq!(written, Some(missing), "a missing record is written");
-}
-
-async fn deliveries_are_read_in_batches_of_any_size(store: &dyn Store) {
-    let deliveries: Vec<Delivery> = (0..130).map(|_| pending_delivery()).collect();
-    store.insert_deliveries(&deliveries[..120]).await.expect("insert");
-    let keys: Vec<_> = deliveries.iter().map(|d| (d.webhook_id, d.delivery_id)).collect();
-    let mut found: Vec<_> =
-        store.get_deliveries(&keys).await.expect("get").into_iter().map(|d| d.delivery_id).collect();
-    let mut stored: Vec<_> = deliveries[..120].iter().map(|d| d.delivery_id).collect();
-    found.sort();
-    stored.sort();
-    assert_eq!(found, stored, "the 120 stored of 130 asked, past one batch of 100");
-}
-
-async fn a_delivery_step_is_written_only_on_the_record_it_read(store: &dyn Store) {
-    let delivery = pending_delivery();
-    store.insert_deliveries(std::slice::from_ref(&delivery)).await.expect("insert");
-    let (webhook, id) = (delivery.webhook_id, delivery.delivery_id);
-    let retry = step(DeliveryStatus::Pending, 1);
-    assert_eq!(store.update_delivery(webhook, id, 0, &retry).await.expect("first"), Recorded::Written);
-    assert_eq!(store.update_delivery(webhook, id, 0, &retry).await.expect("copy"), Recorded::Stale, "a copy");
-    let done = step(DeliveryStatus::Succeeded, 2);
-    assert_eq!(store.update_delivery(webhook, id, 1, &done).await.expect("second"), Recorded::Written);
-    let late = step(DeliveryStatus::Failed, 3);
-    assert_eq!(store.update_delivery(webhook, id, 2, &late).await.expect("late"), Recorded::Stale, "finished");
+async fn a_step_is_written_once_per_number(store: &dyn Store) {
+    let first = step(None, 1, DeliveryStatus::Pending);
+    let (webhook, id) = (first.webhook_id, first.delivery_id);
+    assert_eq!(store.delivery_state(webhook, id).await.expect("state"), None, "nothing before the first step");
+    assert_eq!(store.record_step(&first).await.expect("first"), Recorded::Written);
+    assert_eq!(store.record_step(&first).await.expect("copy"), Recorded::Stale, "a copy");
+    let done = step(Some(&first), 2, DeliveryStatus::Succeeded);
+    assert_eq!(store.record_step(&done).await.expect("second"), Recorded::Written);
+    let rival = step(Some(&first), 2, DeliveryStatus::Failed);
+    assert_eq!(store.record_step(&rival).await.expect("rival"), Recorded::Stale, "the number was taken");
+    let state = store.delivery_state(webhook, id).await.expect("state");
+    assert_eq!(state, Some(DeliveryState { status: DeliveryStatus::Succeeded, step: 2 }));
     let stored = store.get_delivery(webhook, id).await.expect("get").expect("present");
     let numbers: Vec<u32> = stored.attempts.iter().map(|a| a.attempt).collect();
     assert_eq!((stored.status, numbers), (DeliveryStatus::Succeeded, vec![1, 2]));
-    let nowhere = store.update_delivery(webhook, uuid::Uuid::now_v7(), 0, &retry).await;
-    assert!(matches!(nowhere, Err(Error::NotFound)), "{nowhere:?}");
+    assert_eq!(stored.attempts[1].response_body.as_ref().map(String::len), Some(4096));
     assert_eq!(store.get_delivery(webhook, uuid::Uuid::now_v7()).await.expect("get"), None);
 }
 
-async fn deliveries_filter_by_status_across_pages(store: &dyn Store) {
+async fn delivery_states_are_read_for_any_number_of_keys(store: &dyn Store) {
+    let steps: Vec<DeliveryStep> = (0..130).map(|_| step(None, 1, DeliveryStatus::Failed)).collect();
+    for step in &steps[..120] {
+        store.record_step(step).await.expect("record");
+    }
+    let keys: Vec<_> = steps.iter().map(|s| (s.webhook_id, s.delivery_id)).collect();
+    let states = shared::store::delivery_states(store, &keys).await.expect("states");
+    assert_eq!(states.len(), 120, "the 120 recorded of 130 asked");
+    assert!(states.values().all(|s| s.status == DeliveryStatus::Failed));
+}
+
+/// 40 deliveries of three steps each (more items than one query reads), every third failed.
+async fn deliveries_page_and_filter_by_status_across_their_steps(store: &dyn Store) {
     let webhook = WebhookId(uuid::Uuid::now_v7());
     let mut failed = Vec::new();
-    for i in 0..30 {
-        let mut delivery = pending_delivery();
-        delivery.webhook_id = webhook;
-        store.insert_deliveries(std::slice::from_ref(&delivery)).await.expect("insert");
-        if i % 3 == 0 {
-            let step = step(DeliveryStatus::Failed, 1);
-            store.update_delivery(webhook, delivery.delivery_id, 0, &step).await.expect("record");
-            failed.push(delivery.delivery_id);
+    let mut all = Vec::new();
+    for i in 0..40 {
+        let mut first = step(None, 1, DeliveryStatus::Pending);
+        first.webhook_id = webhook;
+        let last = if i % 3 == 0 { DeliveryStatus::Failed } else { DeliveryStatus::Succeeded };
+        for step in [first.clone(), step(Some(&first), 2, DeliveryStatus::Pending), step(Some(&first), 3, last)] {
+            store.record_step(&step).await.expect("record");
         }
+        if last == DeliveryStatus::Failed {
+            failed.push(first.delivery_id);
+        }
+        all.push(first.delivery_id);
     }
     failed.reverse();
-    let (mut seen, mut after, mut sizes) = (Vec::new(), None, Vec::new());
-    loop {
-        let page = PageRequest { limit: 4, after };
-        let page = store.list_deliveries(webhook, page, Some(DeliveryStatus::Failed)).await.expect("list");
-        assert!(page.items.iter().all(|d| d.status == DeliveryStatus::Failed));
-        sizes.push(page.items.len());
-        seen.extend(page.items.iter().map(|d| d.delivery_id));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
+    all.reverse();
+    let pages = |limit, status| async move {
+        let (mut seen, mut after, mut sizes) = (Vec::new(), None, Vec::new());
+        loop {
+            let page = store.list_deliveries(webhook, PageRequest { limit, after }, status).await.expect("list");
+            assert!(page.items.iter().all(|d| status.is_none_or(|s| d.status == s) && d.attempts.len() == 3));
+            sizes.push(page.items.len());
+            seen.extend(page.items.iter().map(|d| d.delivery_id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return (seen, sizes),
+            }
         }
-    }
-    assert_eq!((seen, sizes), (failed, vec![4, 4, 2]), "every failed one, newest first, full pages");
-    let all = store.list_deliveries(webhook, PageRequest { limit: 100, after: None }, None).await.expect("list");
-    assert_eq!(all.items.len(), 30);
+    };
+    let failed_pages = pages(4, Some(DeliveryStatus::Failed)).await;
+    assert_eq!(failed_pages, (failed, vec![4, 4, 4, 2]), "every failed one, newest first, full pages");
+    let every = pages(7, None).await;
+    assert_eq!(every, (all, vec![7, 7, 7, 7, 7, 5]), "every delivery once, newest first");
+    assert!(pages(100, Some(DeliveryStatus::Pending)).await.0.is_empty(), "a delivery is its last step");
 }
 
 macro_rules! contract {
@@ -273,8 +269,7 @@ contract!(
     list_pages_in_id_order_without_loss,
     concurrent_writers_of_one_version_one_wins,
     fan_out_plans_are_kept_and_ticked_off,
-    a_resumed_publish_writes_only_missing_deliveries,
-    a_delivery_step_is_written_only_on_the_record_it_read,
-    deliveries_filter_by_status_across_pages,
-    deliveries_are_read_in_batches_of_any_size,
+    a_step_is_written_once_per_number,
+    delivery_states_are_read_for_any_number_of_keys,
+    deliveries_page_and_filter_by_status_across_their_steps,
 );

@@ -15,18 +15,21 @@ use crate::error::Error;
 use crate::store::{Page, PageRequest};
 
 mod deliveries;
+mod events;
 mod webhooks;
 
 type Item = HashMap<String, AttributeValue>;
 
 const TTL_ATTRIBUTE: &str = "expiresAt";
+/// How long delivery steps and events are kept.
+const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 /// The items a `query_page` reads: partition `pk`, sort keys starting with `prefix`, in key
 /// order or (`newest_first`) the reverse, and only those whose attribute `filter.0` equals
 /// `filter.1` when given.
 struct ItemRange<'a> {
     pk: String,
-    prefix: &'a str,
+    prefix: String,
     newest_first: bool,
     filter: Option<(&'a str, AttributeValue)>,
 }
@@ -102,14 +105,14 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// The item at `key`, read consistently, or `None`.
-    async fn get_item<T: serde::de::DeserializeOwned>(&self, key: Item) -> Result<Option<T>, Error> {
+    /// The item at `key`, or `None`.
+    async fn get_item<T: serde::de::DeserializeOwned>(&self, key: Item, consistent: bool) -> Result<Option<T>, Error> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(unavailable)?;
@@ -125,37 +128,48 @@ impl DynamoStore {
         page: PageRequest,
         id_of: impl Fn(&T) -> uuid::Uuid,
     ) -> Result<Page<T>, Error> {
-        let limit = i32::try_from(page.limit + 1).map_err(Error::internal)?;
         let mut items = Vec::new();
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(range.pk.clone()))
-                .expression_attribute_values(":prefix", s(range.prefix))
-                .set_exclusive_start_key(start)
-                .scan_index_forward(!range.newest_first)
-                .limit(limit)
-                .consistent_read(true);
-            if let Some((name, value)) = &range.filter {
-                query = query
-                    .filter_expression("#filtered = :filtered")
-                    .expression_attribute_names("#filtered", *name)
-                    .expression_attribute_values(":filtered", value.clone());
-            }
-            let output = query.send().await.map_err(unavailable)?;
-            for item in output.items.unwrap_or_default() {
+            let (read, next) = self.query(&range, start, page.limit + 1).await?;
+            for item in read {
                 items.push(serde_dynamo::from_item(item).map_err(Error::internal)?);
             }
-            start = output.last_evaluated_key;
+            start = next;
             if items.len() > page.limit || start.is_none() {
                 break;
             }
         }
         items.truncate(page.limit + 1);
         Ok(Page::from_overfetch(items, page.limit, id_of))
+    }
+
+    /// One query of up to `limit` items of `range` after `start`, read consistently, and the
+    /// key to continue after when there may be more.
+    async fn query(
+        &self,
+        range: &ItemRange<'_>,
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Item>), Error> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(range.pk.clone()))
+            .expression_attribute_values(":prefix", s(range.prefix.clone()))
+            .set_exclusive_start_key(start)
+            .scan_index_forward(!range.newest_first)
+            .limit(i32::try_from(limit).map_err(Error::internal)?)
+            .consistent_read(true);
+        if let Some((name, value)) = &range.filter {
+            query = query
+                .filter_expression("#filtered = :filtered")
+                .expression_attribute_names("#filtered", *name)
+                .expression_attribute_values(":filtered", value.clone());
+        }
+        let output = query.send().await.map_err(unavailable)?;
+        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
     }
 }
 

@@ -36,7 +36,11 @@ fn version_value(version: u64) -> AttributeValue {
 #[async_trait]
 impl WebhookGet for DynamoStore {
     async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
-        self.get_item(webhook_key(owner, id)).await
+        self.get_item(webhook_key(owner, id), true).await
+    }
+
+    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
+        self.get_item(webhook_key(owner, id), false).await
     }
 }
 
@@ -44,7 +48,8 @@ impl WebhookGet for DynamoStore {
 impl WebhookList for DynamoStore {
     async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
         let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
-        let range = ItemRange { pk: format!("OWNER#{owner}"), prefix: "WEBHOOK#", newest_first: false, filter: None };
+        let range =
+            ItemRange { pk: format!("OWNER#{owner}"), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
         self.query_page(range, start, page, |w: &Webhook| w.info.id.0).await
     }
 }
