@@ -8,10 +8,10 @@
 //!    After a warm-up round, three rounds of each, interleaved; the median is printed.
 //! 2. Handler overhead: create, get and list called in process on the in-memory store, with
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
-//! 3. AWS requests per delivered webhook: the release runner as a process on DynamoDB Local
-//!    and the SQS emulator, reached through proxies that count requests per operation, while
-//!    200 events fan out to 5 webhooks; the runner's peak resident memory; the sizes of the
-//!    items written, and from all of it the cost of a million deliveries (`cost`).
+//! 3. Cost per million deliveries on two workloads, healthy and failing (`workloads`): the
+//!    release runner as a process on DynamoDB Local and the SQS emulator, every request and
+//!    the capacity DynamoDB reports for it recorded on the way (`wire`), priced on demand and
+//!    provisioned (`cost`); capacity per attempt number; the runner's peak resident memory.
 //! 4. Start-up and memory of each function's own binary on a local Lambda Runtime API
 //!    (`functions`, `runtime_api`).
 
@@ -38,11 +38,11 @@ const BATCH: usize = 10;
 const HANDLER_CALLS: usize = 10_000;
 const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
-mod aws_requests;
 mod cost;
 mod functions;
 mod runtime_api;
 mod wire;
+mod workloads;
 
 /// Never called: every benchmark delivery succeeds.
 struct NoDelay;
@@ -229,11 +229,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if runs("3") {
         println!(
-            "\n3. AWS requests per delivered webhook: {} events to {} webhooks, runner process on DynamoDB Local + SQS emulator",
-            aws_requests::EVENTS,
-            aws_requests::WEBHOOKS
+            "\n3. Cost per million deliveries: the release runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
         );
-        aws_requests::requests_per_delivery().await?;
+        workloads::measure(&workloads::HEALTHY).await?;
+        workloads::measure(&workloads::FAILING).await?;
     }
     if runs("4") {
         println!(

@@ -1,13 +1,13 @@
-//! Turns the AWS requests counted in `make bench` section 3 into dollars per million
-//! deliveries: list prices (us-east-1, on demand, arm64) and DynamoDB's item-size rules.
-
-use std::collections::{BTreeMap, HashMap};
-
-use aws_sdk_dynamodb::types::AttributeValue;
+//! Turns what a workload used (`make bench` section 3) into dollars per million deliveries:
+//! list prices, us-east-1, arm64, DynamoDB on demand and provisioned (docs/cost.md).
 
 /// Dollars per unit, as published on the AWS pricing pages (see docs/cost.md).
 pub const DYNAMODB_WRITE_UNIT: f64 = 0.625e-6;
 pub const DYNAMODB_READ_UNIT: f64 = 0.125e-6;
+pub const DYNAMODB_WCU_HOUR: f64 = 0.000_65;
+pub const DYNAMODB_RCU_HOUR: f64 = 0.000_13;
+/// The share of provisioned capacity a workload uses: auto scaling's target in `template.yaml`.
+pub const PROVISIONED_UTILISATION: f64 = 0.7;
 pub const SQS_REQUEST: f64 = 0.40e-6;
 pub const HTTP_API_REQUEST: f64 = 1.00e-6;
 pub const LAMBDA_REQUEST: f64 = 0.20e-6;
@@ -17,47 +17,43 @@ pub const LAMBDA_MEMORY_GB: f64 = 128.0 / 1024.0;
 /// answering in about this much. Loopback receivers answer in microseconds, so this is assumed.
 pub const DELIVER_INVOCATION_SECONDS: f64 = 0.2;
 
-/// The size DynamoDB bills an item at: attribute names plus values, with its documented
-/// overheads (3 bytes per list or map, 1 per element, numbers at about 2 digits a byte).
-pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+/// Dollars per unit of capacity actually used, when it is bought by the hour and used at
+/// `PROVISIONED_UTILISATION`.
+pub fn provisioned_per_unit(unit_hour: f64) -> f64 {
+    unit_hour / 3600.0 / PROVISIONED_UTILISATION
 }
 
-fn value_size(value: &AttributeValue) -> usize {
-    let number = |n: &String| n.chars().filter(char::is_ascii_digit).count().div_ceil(2) + 1;
-    match value {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::N(n) => number(n),
-        AttributeValue::B(b) => b.as_ref().len(),
-        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
-        AttributeValue::Ns(set) => set.iter().map(number).sum(),
-        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
-        AttributeValue::L(items) => 3 + items.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
-        _ => 1,
-    }
+/// What a workload used, in billable units.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub write_units: f64,
+    pub read_units: f64,
+    pub sqs_requests: f64,
+    pub api_requests: f64,
+    pub publish_seconds: f64,
+    pub deliver_invocations: f64,
 }
 
-/// The largest item of each kind in the table, by sort-key prefix (`WEBHOOK`, `DELIVERY`, `EVENT`).
-pub fn largest_items(items: &[HashMap<String, AttributeValue>]) -> BTreeMap<String, usize> {
-    let mut largest = BTreeMap::new();
-    for item in items {
-        let kind = match item.get("SK") {
-            Some(AttributeValue::S(sk)) => sk.split('#').next().unwrap_or_default().to_string(),
-            _ => continue,
-        };
-        let size = item_size(item);
-        largest.entry(kind).and_modify(|s: &mut usize| *s = (*s).max(size)).or_insert(size);
-    }
-    largest
-}
-
-pub fn write_units(bytes: usize) -> f64 {
-    bytes.div_ceil(1024).max(1) as f64
-}
-
-pub fn read_units(bytes: usize) -> f64 {
-    bytes.div_ceil(4096).max(1) as f64
+/// Lines of a bill: a name and its dollars on demand and provisioned.
+pub fn bill(usage: &Usage) -> Vec<(&'static str, f64, f64)> {
+    let lambda_seconds = usage.publish_seconds + usage.deliver_invocations * DELIVER_INVOCATION_SECONDS;
+    let lambda = (usage.api_requests + usage.deliver_invocations) * LAMBDA_REQUEST
+        + lambda_seconds * LAMBDA_MEMORY_GB * LAMBDA_ARM_GB_SECOND;
+    let same = |dollars: f64| (dollars, dollars);
+    let lines = [
+        (
+            "DynamoDB writes",
+            (usage.write_units * DYNAMODB_WRITE_UNIT, usage.write_units * provisioned_per_unit(DYNAMODB_WCU_HOUR)),
+        ),
+        (
+            "DynamoDB reads",
+            (usage.read_units * DYNAMODB_READ_UNIT, usage.read_units * provisioned_per_unit(DYNAMODB_RCU_HOUR)),
+        ),
+        ("SQS", same(usage.sqs_requests * SQS_REQUEST)),
+        ("API Gateway HTTP API", same(usage.api_requests * HTTP_API_REQUEST)),
+        ("Lambda 128 MB arm64", same(lambda)),
+    ];
+    lines.into_iter().map(|(name, (on_demand, provisioned))| (name, on_demand, provisioned)).collect()
 }
 
 #[cfg(test)]
@@ -65,16 +61,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_follow_dynamodbs_rules() {
-        let item = HashMap::from([
-            ("PK".to_string(), AttributeValue::S("OWNER#1".into())),
-            ("version".to_string(), AttributeValue::N("12345".into())),
-            ("tags".to_string(), AttributeValue::L(vec![AttributeValue::S("ab".into()), AttributeValue::Bool(true)])),
-        ]);
-        // 2+7, 7+(3+1), 4+(3 + 1+2 + 1+1)
-        assert_eq!(item_size(&item), 9 + 11 + 12);
-        assert_eq!(write_units(1024), 1.0);
-        assert_eq!(write_units(1025), 2.0);
-        assert_eq!(read_units(4097), 2.0);
+    fn a_bill_prices_each_unit() {
+        let usage = Usage { write_units: 1e6, read_units: 2e6, sqs_requests: 1e6, ..Usage::default() };
+        let lines = bill(&usage);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert_eq!(lines[0].0, "DynamoDB writes");
+        assert!(close(lines[0].1, 0.625) && close(lines[0].2, 0.000_65 / 3600.0 / 0.7 * 1e6));
+        assert!(close(lines[1].1, 0.25) && close(lines[2].1, 0.4) && close(lines[3].1, 0.0), "{lines:?}");
+        // A provisioned write unit used 70% of the hour costs about 41% of an on-demand one.
+        assert!((lines[0].2 / lines[0].1 - 0.413).abs() < 0.001);
     }
 }

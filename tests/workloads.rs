@@ -1,0 +1,225 @@
+//! `make bench` section 3: what a million deliveries cost, on two workloads. The release
+//! runner runs as a process on DynamoDB Local and the SQS emulator, reached through proxies
+//! that record every request and the capacity DynamoDB says it used (`wire`); an entity's
+//! `WEBHOOKS` webhooks all match every event.
+//!
+//! - healthy: every receiver answers 200;
+//! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule
+//!   (seven retries a second apart, as many as the default schedule has), so that what the
+//!   last attempt costs can be set beside the first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::wire::{Call, Calls, recording_proxy};
+use crate::{ENTITY, cost, peak_rss_kib};
+
+pub const WEBHOOKS: usize = 5;
+const FAILING_SCHEDULE: &str = "1s,1s,1s,1s,1s,1s,1s";
+const ATTEMPTS: usize = 8;
+
+pub struct Workload {
+    pub name: &'static str,
+    pub events: usize,
+    status: u16,
+    body_bytes: usize,
+    attempts: usize,
+}
+
+pub const HEALTHY: Workload = Workload { name: "healthy", events: 200, status: 200, body_bytes: 2, attempts: 1 };
+pub const FAILING: Workload =
+    Workload { name: "failing", events: 40, status: 500, body_bytes: 4096, attempts: ATTEMPTS };
+
+/// Runs `workload` and prints what it used and cost.
+pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = |name: &str| std::env::var(name).map(|url| url.trim_start_matches("http://").to_string());
+    let (Ok(dynamodb), Ok(sqs)) = (endpoint("AWS_ENDPOINT_URL_DYNAMODB"), endpoint("AWS_ENDPOINT_URL_SQS")) else {
+        println!("  skipped: run through `make bench`, which starts DynamoDB Local and the SQS emulator");
+        return Ok(());
+    };
+    let calls = Calls::default();
+    let dynamodb = recording_proxy(dynamodb, calls.clone()).await?;
+    let sqs = recording_proxy(sqs, calls.clone()).await?;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (mut runner, base, token) = start_runner(&[
+        ("WEBHOOKS_BACKEND", "aws".into()),
+        ("TABLE_NAME", format!("webhooks-bench-{run}")),
+        ("DELIVERY_QUEUE_URL", String::new()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+        ("AWS_ENDPOINT_URL_SQS", sqs),
+        ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".into()),
+        ("WEBHOOKS_RETRY_SCHEDULE", FAILING_SCHEDULE.into()),
+    ])?;
+    let received = Arc::new(AtomicUsize::new(0));
+    let receiver_url = start_receiver(workload, received.clone()).await?;
+
+    let client = reqwest::Client::new();
+    for i in 0..WEBHOOKS {
+        let body = json!({"name": format!("cost-{i}"), "eventUrl": receiver_url});
+        let url = format!("{base}/api/managing-entity/{ENTITY}/webhook");
+        client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
+    }
+    calls.lock().map_err(|_| "lock")?.clear();
+    let started = Instant::now();
+    let mut publishing = Duration::ZERO;
+    for n in 0..workload.events {
+        let body = json!({"id": format!("cost-{n}"), "type": "booking.created", "data": {"n": n}});
+        let sent = Instant::now();
+        let url = format!("{base}/api/managing-entity/{ENTITY}/event");
+        client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
+        publishing += sent.elapsed();
+    }
+    let deliveries = workload.events * WEBHOOKS;
+    let expected = deliveries * workload.attempts;
+    while received.load(Ordering::SeqCst) < expected && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the last attempts be recorded and their messages deleted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let elapsed = started.elapsed();
+    let peak = peak_rss_kib(runner.id());
+    runner.kill()?;
+    runner.wait()?;
+
+    let calls = calls.lock().map_err(|_| "lock")?.clone();
+    let attempts = received.load(Ordering::SeqCst);
+    println!(
+        "  {}: {} events to {WEBHOOKS} webhooks; receivers got {attempts} of {expected} attempts in {:.1}s",
+        workload.name,
+        workload.events,
+        elapsed.as_secs_f64()
+    );
+    print_calls(&calls, deliveries);
+    if workload.attempts > 1 {
+        print_attempts(&calls);
+    }
+    if let Some(kib) = peak {
+        println!("    runner process peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    }
+    let usage = cost::Usage {
+        write_units: sum(&calls, |c| c.is_dynamodb() && is_write(c), |c| c.units),
+        read_units: sum(&calls, |c| c.is_dynamodb() && !is_write(c), |c| c.units),
+        sqs_requests: sum(&calls, |c| !c.is_dynamodb(), |_| 1.0),
+        api_requests: workload.events as f64,
+        publish_seconds: publishing.as_secs_f64(),
+        // One deliver invocation per non-empty batch received, as the event source mapping makes.
+        deliver_invocations: sum(&calls, |c| c.received > 0, |_| 1.0),
+    };
+    print_bill(&usage, deliveries);
+    Ok(())
+}
+
+fn start_runner(env: &[(&str, String)]) -> Result<(std::process::Child, String, String), Box<dyn std::error::Error>> {
+    let binary = std::env::current_exe()?.parent().ok_or("no target dir")?.join("webhooks-local");
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    env.push(("RUST_LOG".into(), "warn".into()));
+    Ok(webhooks_tests::start_runner(&binary, &env)?)
+}
+
+/// A receiver answering every POST as `workload` says, counting them.
+async fn start_receiver(workload: &Workload, received: Arc<AtomicUsize>) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hooks", listener.local_addr()?);
+    let status = http::StatusCode::from_u16(workload.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let body = "x".repeat(workload.body_bytes);
+    let app = axum::Router::new().fallback(move || {
+        received.fetch_add(1, Ordering::SeqCst);
+        let body = body.clone();
+        async move { (status, body) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+fn is_write(call: &Call) -> bool {
+    is_write_operation(call.operation())
+}
+
+fn is_write_operation(operation: &str) -> bool {
+    matches!(operation, "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems")
+}
+
+fn sum(calls: &[Call], which: impl Fn(&Call) -> bool, what: impl Fn(&Call) -> f64) -> f64 {
+    calls.iter().filter(|c| which(c)).map(what).sum()
+}
+
+fn print_calls(calls: &[Call], deliveries: usize) {
+    let mut by_target: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for call in calls {
+        let entry = by_target.entry(&call.target).or_default();
+        entry.0 += 1;
+        entry.1 += call.units;
+    }
+    let per = |n: f64| n / deliveries as f64;
+    for (target, (count, units)) in &by_target {
+        let capacity = if target.starts_with("DynamoDB") {
+            let kind = if is_write_operation(target.rsplit('.').next().unwrap_or_default()) { "WRU" } else { "RRU" };
+            format!("  {:>7.3} {kind} per delivery", per(*units))
+        } else {
+            String::new()
+        };
+        println!("    {target:<36} {count:>6} = {:.3} per delivery{capacity}", per(*count as f64));
+    }
+}
+
+/// Capacity per attempt number: its step's write and the read of the step before it; the
+/// webhook's read (one per attempt, not attributable by key) is shared out evenly.
+fn print_attempts(calls: &[Call]) {
+    let webhook_reads: Vec<&Call> = calls.iter().filter(|c| c.operation() == "GetItem").collect();
+    let written: Vec<&Call> = calls.iter().filter(|c| c.operation() == "PutItem" && c.attempt.is_some()).collect();
+    let webhook_share = webhook_reads.iter().map(|c| c.units).sum::<f64>() / written.len().max(1) as f64;
+    let mut by_attempt: BTreeMap<u32, (usize, f64, f64)> = BTreeMap::new();
+    for call in calls {
+        let Some(attempt) = call.attempt else { continue };
+        let entry = by_attempt.entry(attempt).or_default();
+        if is_write(call) {
+            entry.0 += 1;
+            entry.1 += call.units;
+        } else {
+            entry.2 += call.units;
+        }
+    }
+    println!(
+        "    capacity per attempt (its step's PutItem; the Query of the step before; the webhook's GetItem shared):"
+    );
+    let mut first = None;
+    for (attempt, (count, write, read)) in by_attempt {
+        let n = count.max(1) as f64;
+        let (write, read) = (write / n, read / n + webhook_share);
+        let dollars = write * cost::DYNAMODB_WRITE_UNIT + read * cost::DYNAMODB_READ_UNIT;
+        let (units, base) = (write + read, *first.get_or_insert((write + read, dollars)));
+        println!(
+            "      attempt {attempt}: {write:.2} WRU + {read:.2} RRU = {units:.2} units ({:.2}x attempt 1), ${:.3} per million ({:.2}x)",
+            units / base.0,
+            dollars * 1e6,
+            dollars / base.1
+        );
+    }
+}
+
+fn print_bill(usage: &cost::Usage, deliveries: usize) {
+    let per = |n: f64| n / deliveries as f64;
+    println!(
+        "    per delivery: {:.2} WRU, {:.2} RRU, {:.2} SQS requests, {:.2} publish requests, {:.2} deliver invocations",
+        per(usage.write_units),
+        per(usage.read_units),
+        per(usage.sqs_requests),
+        per(usage.api_requests),
+        per(usage.deliver_invocations)
+    );
+    println!(
+        "    one million deliveries (deliver invocations taken as {:.0} ms):    on demand   provisioned",
+        cost::DELIVER_INVOCATION_SECONDS * 1e3
+    );
+    let million = 1e6 / deliveries as f64;
+    let lines = cost::bill(usage);
+    for (name, on_demand, provisioned) in &lines {
+        println!("      {name:<50} ${:>7.3}     ${:>7.3}", on_demand * million, provisioned * million);
+    }
+    let total = |pick: fn(&(&str, f64, f64)) -> f64| lines.iter().map(pick).sum::<f64>() * million;
+    println!("      {:<50} ${:>7.2}     ${:>7.2}", "total", total(|l| l.1), total(|l| l.2));
+}
