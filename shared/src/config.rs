@@ -4,25 +4,40 @@ use std::time::Duration;
 
 use crate::model::UrlPolicy;
 
+/// `WEBHOOKS_RESEND_DELAY`'s default.
+const RESEND_DELAY: Duration = Duration::from_secs(60);
+
 /// What every API handler needs to know beyond the request itself.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// The authorizer claim that lists the entities a caller may manage.
     pub entities_claim: String,
     pub url_policy: UrlPolicy,
+    /// How long a retried publish's copies of unstarted deliveries wait before they are
+    /// received, so that an original still queued starts first (`crate::publish`).
+    pub resend_delay: Duration,
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        Self { entities_claim: "entities".into(), url_policy: UrlPolicy::default() }
+        Self { entities_claim: "entities".into(), url_policy: UrlPolicy::default(), resend_delay: RESEND_DELAY }
     }
 }
 
 impl ApiSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let resend_delay = env_duration("WEBHOOKS_RESEND_DELAY", "60s")?;
+        if resend_delay > crate::queue::MAX_SEND_DELAY {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOKS_RESEND_DELAY",
+                value: format!("{resend_delay:?}"),
+                reason: "SQS delays a message at most 15 minutes".into(),
+            });
+        }
         Ok(Self {
             entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
+            resend_delay,
         })
     }
 }

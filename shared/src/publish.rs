@@ -2,13 +2,16 @@
 //! a queue message (its record starts with its first attempt); a paused webhook gets a
 //! `skipped` record at once, so its log shows what it missed.
 //!
-//! The fan-out is crash-safe. Its plan (targets and delivery ids) is stored first, under the
-//! event id, with the deliveries still to enqueue; each batch the queue accepts is taken off
-//! that list. A publish that fails midway leaves the plan; retried with the same event id it
-//! enqueues only what is left, so every delivery is enqueued once. A publish whose plan has
-//! nothing left is a duplicate.
+//! The fan-out is crash-safe without bookkeeping writes. Its plan (targets and delivery ids)
+//! is stored once, with the event, under the event id; then the messages are sent. A publish
+//! that fails midway leaves the plan; retried with the same event id, it answers as for any
+//! duplicate and sends a copy, marked `resent` and delayed by the resend delay, of every
+//! planned delivery that has no step yet (one it cannot tell was sent). The deliver step drops
+//! a copy whose delivery has started by the time it arrives (the original carries it) and
+//! otherwise carries the delivery itself. Nothing is lost; the receiver gets an event twice
+//! only if an original is still unstarted after the delay (a queue backed up that long),
+//! which at-least-once delivery allows: the `webhook-id` is the same.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -20,11 +23,11 @@ use crate::model::{
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryRecord, EventOutbox, PageRequest, WebhookList};
+use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, PageRequest, WebhookList, delivery_states};
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
-/// SendMessageBatch's limit: the outbox is updated after each batch.
+/// SendMessageBatch's limit.
 const ENQUEUE_BATCH: usize = 10;
 /// Skipped records written at once.
 const CONCURRENT_WRITES: usize = 10;
@@ -32,9 +35,10 @@ const CONCURRENT_WRITES: usize = 10;
 /// What came of a publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
-    /// Planned (or resumed) and enqueued: `deliveries` enabled webhooks will be POSTed.
+    /// Planned and enqueued: `deliveries` enabled webhooks will be POSTed.
     Accepted { event_id: String, deliveries: usize },
-    /// The event id was published before and nothing of it is left to enqueue.
+    /// The event id was published before: nothing new is planned, and a copy of each
+    /// delivery that has not started is sent, delayed, in case the first try stopped midway.
     Duplicate { event_id: String },
 }
 
@@ -46,9 +50,10 @@ pub async fn publish<S, Q>(
     owner: EntityId,
     input: EventIn,
     now: Timestamp,
+    resend_delay: Duration,
 ) -> Result<Published, Error>
 where
-    S: WebhookList + EventOutbox + DeliveryRecord + ?Sized,
+    S: WebhookList + EventInsert + DeliveryGet + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let event_id = input.id.clone().unwrap_or_else(|| ids.new_id().to_string());
@@ -69,48 +74,27 @@ where
         .iter()
         .map(|w| FanOutTarget { webhook_id: w.info.id, delivery_id: ids.new_id(), enabled: w.info.enabled })
         .collect();
-    let pending = targets.iter().filter(|t| t.enabled).map(|t| t.delivery_id).collect();
     let data = input.data;
-    let fresh = FanOutPlan { event_id, event_type: input.event_type, occurred_at, data, targets, pending };
+    let fresh = FanOutPlan { event_id, event_type: input.event_type, occurred_at, data, targets };
     let (plan, created) = store.open_fan_out(owner, &fresh, now, EVENT_ID_TTL).await?;
-    if !created && plan.pending.is_empty() {
-        tracing::info!(event_id = %plan.event_id, "duplicate publish");
-        return Ok(Published::Duplicate { event_id: plan.event_id });
-    }
-    // A resumed publish sends the event as it was first published.
+    // A retried publish sends the event as it was first published.
     let event = Event {
         id: plan.event_id.clone(),
         event_type: plan.event_type.clone(),
         occurred_at: plan.occurred_at,
         data: plan.data.clone(),
     };
-    enqueue_pending(store, queue, owner, &plan, &event, created).await?;
-    let deliveries = plan.targets.iter().filter(|t| t.enabled).count();
-    tracing::info!(event_id = %event.id, event_type = %event.event_type, deliveries, resumed = !created, "event published");
-    Ok(Published::Accepted { event_id: event.id, deliveries })
-}
-
-/// Records the paused webhooks' deliveries as skipped, then enqueues the pending ones a batch
-/// at a time, ticking each batch off the plan. A resumed publish marks its messages `resent`:
-/// a batch enqueued before the tick failed may have been delivered since, and the deliver
-/// step must read its record before it sends it again.
-async fn enqueue_pending<S, Q>(
-    store: &S,
-    queue: &Q,
-    owner: EntityId,
-    plan: &FanOutPlan,
-    event: &Event,
-    created: bool,
-) -> Result<(), Error>
-where
-    S: EventOutbox + DeliveryRecord + ?Sized,
-    Q: DeliveryEnqueue + ?Sized,
-{
-    let pending: HashSet<_> = plan.pending.iter().collect();
-    let messages: Vec<_> = plan
-        .targets
+    record_skipped(store, &plan, &event).await?;
+    let enabled = plan.targets.iter().filter(|t| t.enabled);
+    let unstarted: Vec<&FanOutTarget> = if created {
+        enabled.collect()
+    } else {
+        let keys: Vec<_> = enabled.clone().map(|t| (t.webhook_id, t.delivery_id)).collect();
+        let started = delivery_states(store, &keys).await?;
+        enabled.filter(|t| !started.contains_key(&t.delivery_id)).collect()
+    };
+    let messages: Vec<_> = unstarted
         .iter()
-        .filter(|t| pending.contains(&t.delivery_id))
         .map(|t| DeliveryMessage {
             delivery_id: t.delivery_id,
             webhook_id: t.webhook_id,
@@ -119,8 +103,23 @@ where
             resent: !created,
         })
         .collect();
-    // Written again on a resumed publish, as its first try may have stopped before: a step
-    // already stored is left as it is.
+    // A copy waits, so that an original still on the queue starts first and the copy is dropped.
+    let delay = if created { Duration::ZERO } else { resend_delay };
+    for batch in messages.chunks(ENQUEUE_BATCH) {
+        queue.enqueue(batch, delay).await?;
+    }
+    if !created {
+        tracing::info!(event_id = %event.id, resent = messages.len(), "duplicate publish");
+        return Ok(Published::Duplicate { event_id: event.id });
+    }
+    let deliveries = messages.len();
+    tracing::info!(event_id = %event.id, event_type = %event.event_type, deliveries, "event published");
+    Ok(Published::Accepted { event_id: event.id, deliveries })
+}
+
+/// Records the paused webhooks' deliveries as skipped. A retried publish writes them again,
+/// as its first try may have stopped before; a step already stored is left as it is.
+async fn record_skipped<S: DeliveryRecord + ?Sized>(store: &S, plan: &FanOutPlan, event: &Event) -> Result<(), Error> {
     let skipped: Vec<_> = plan
         .targets
         .iter()
@@ -128,13 +127,8 @@ where
         .map(|t| DeliveryStep::of(t.delivery_id, t.webhook_id, event, 1, DeliveryStatus::Skipped))
         .collect();
     // Collected first: a stream of borrowing closures would not be `Send` for every lifetime.
-    let skipped: Vec<_> = skipped.iter().map(|step| store.record_step(step)).collect();
-    futures::stream::iter(skipped).buffer_unordered(CONCURRENT_WRITES).try_collect::<Vec<_>>().await?;
-    for batch in messages.chunks(ENQUEUE_BATCH) {
-        queue.enqueue(batch).await?;
-        let ids: Vec<_> = batch.iter().map(|m| m.delivery_id).collect();
-        store.mark_enqueued(owner, &event.id, &ids).await?;
-    }
+    let writes: Vec<_> = skipped.iter().map(|step| store.record_step(step)).collect();
+    futures::stream::iter(writes).buffer_unordered(CONCURRENT_WRITES).try_collect::<Vec<_>>().await?;
     Ok(())
 }
 

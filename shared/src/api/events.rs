@@ -12,18 +12,18 @@ use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
-use crate::store::{DeliveryGet, DeliveryRecord, EventGet, EventOutbox, WebhookList, delivery_states};
+use crate::store::{DeliveryGet, DeliveryRecord, EventGet, EventInsert, WebhookList, delivery_states};
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookList + EventOutbox + DeliveryRecord + ?Sized,
+    S: WebhookList + EventInsert + DeliveryGet + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
         let input = EventIn::parse(&json_object(&request)?)?;
         let now = Timestamp::new(ctx.clock.now());
-        match publish(store, queue, ctx.ids.as_ref(), scope.entity, input, now).await? {
+        match publish(store, queue, ctx.ids.as_ref(), scope.entity, input, now, ctx.settings.resend_delay).await? {
             Published::Accepted { event_id, deliveries } => {
                 json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
             }

@@ -1,5 +1,5 @@
 //! Publishing under injected faults: a failure midway answers 503, and the retry with the
-//! same event id leaves every matching delivery enqueued exactly once.
+//! same event id finishes the fan-out, so that every matching webhook receives the event once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,11 +16,15 @@ use crate::delivery::tests::answering;
 use crate::delivery::{Deliverer, WebhookSender};
 use crate::error::Error;
 use crate::model::DeliveryStatus;
-use crate::model::{DeliveryMessage, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook};
+use crate::model::{
+    Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
+};
 use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, lambda_event};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, SystemClock};
-use crate::store::{DeliveryList, DeliveryRecord, EventOutbox, MemoryStore, Page, PageRequest, Recorded, WebhookList};
+use crate::store::{
+    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, Page, PageRequest, Recorded, WebhookList,
+};
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
 struct FlakyQueue {
@@ -31,20 +35,18 @@ struct FlakyQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for FlakyQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), Error> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error> {
         if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
             return Err(Error::unavailable("injected: the queue is unreachable"));
         }
-        self.inner.enqueue(messages).await
+        self.inner.enqueue(messages, delay).await
     }
 }
 
-/// Fails the first `failures` plan writes and the first `failing_ticks` ticks of the
-/// outbox; passes everything else to a memory store.
+/// Fails the first `failures` plan writes; passes everything else to a memory store.
 struct FlakyStore {
     inner: MemoryStore,
     failures: AtomicUsize,
-    failing_ticks: AtomicUsize,
 }
 
 fn take_one(left: &AtomicUsize) -> bool {
@@ -59,7 +61,7 @@ impl WebhookList for FlakyStore {
 }
 
 #[async_trait]
-impl EventOutbox for FlakyStore {
+impl EventInsert for FlakyStore {
     async fn open_fan_out(
         &self,
         owner: EntityId,
@@ -72,12 +74,16 @@ impl EventOutbox for FlakyStore {
         }
         self.inner.open_fan_out(owner, plan, now, ttl).await
     }
+}
 
-    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error> {
-        if take_one(&self.failing_ticks) {
-            return Err(Error::unavailable("injected: the tick did not reach DynamoDB"));
-        }
-        self.inner.mark_enqueued(owner, event_id, deliveries).await
+#[async_trait]
+impl DeliveryGet for FlakyStore {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
+        self.inner.get_delivery(webhook, delivery).await
+    }
+
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error> {
+        self.inner.delivery_state(webhook, delivery).await
     }
 }
 
@@ -121,15 +127,13 @@ async fn enqueued(queue: &MemoryQueue) -> HashMap<(String, String), usize> {
     counts
 }
 
-#[tokio::test]
-async fn a_queue_failure_midway_is_503_and_the_retry_enqueues_the_rest_once() {
+// Paused time: the retry's copies are delayed, and the delay passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_queue_failure_midway_is_503_and_the_retry_delivers_every_one_once() {
     let ctx = context();
-    let store = FlakyStore {
-        inner: store_with_webhooks(&ctx, 25).await,
-        failures: AtomicUsize::new(0),
-        failing_ticks: AtomicUsize::new(0),
-    };
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 25).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 2 };
+    let receiver = answering(200);
 
     let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
     assert_eq!(failed.status(), 503);
@@ -137,30 +141,37 @@ async fn a_queue_failure_midway_is_503_and_the_retry_enqueues_the_rest_once() {
     assert_eq!(queue.inner.len(), 10, "the first batch went out before the failure");
 
     let retried = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
-    assert_eq!(retried.status(), 202);
-    assert_eq!(json_of(&retried), json!({"eventId": "evt-1", "deliveries": 25}));
-    let counts = enqueued(&queue.inner).await;
-    assert_eq!(counts.len(), 25, "every matching webhook has its delivery");
-    assert!(counts.values().all(|n| *n == 1), "none twice: {counts:?}");
-    let webhooks: std::collections::HashSet<_> = counts.keys().map(|(w, _)| w.clone()).collect();
-    assert_eq!(webhooks.len(), 25);
+    assert_eq!(retried.status(), 200);
+    assert_eq!(json_of(&retried), json!({"eventId": "evt-1", "duplicate": true}));
+    // The retry cannot tell the first batch was sent: a copy of every delivery not started,
+    // received only after the originals.
+    assert_eq!(queue.inner.len(), 10 + 25);
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    assert!(queue.inner.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "the copies wait");
+    tokio::time::advance(ctx.settings.resend_delay).await;
+    while !queue.inner.is_empty() {
+        deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    }
+    let sent: Vec<Value> = receiver.sent.lock().expect("lock").iter().map(|r| json!(r.body)).collect();
+    let webhooks: std::collections::HashSet<_> = sent
+        .iter()
+        .map(|body| serde_json::from_str::<Value>(body.as_str().unwrap_or("")).expect("JSON")["webhookId"].clone())
+        .collect();
+    assert_eq!((sent.len(), webhooks.len()), (25, 25), "every matching webhook once");
 
     let again = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
     assert_eq!((again.status().as_u16(), json_of(&again)["duplicate"].clone()), (200, json!(true)));
-    assert!(enqueued(&queue.inner).await.is_empty(), "a duplicate enqueues nothing");
+    assert!(queue.inner.is_empty(), "a duplicate enqueues nothing");
 }
 
 #[tokio::test]
 async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everything_once() {
     let ctx = context();
-    let store = FlakyStore {
-        inner: store_with_webhooks(&ctx, 12).await,
-        failures: AtomicUsize::new(1),
-        failing_ticks: AtomicUsize::new(0),
-    };
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 12).await, failures: AtomicUsize::new(1) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 503);
     assert!(queue.inner.is_empty(), "nothing was enqueued without its plan");
+    // Nothing was stored either: the retry is a first publish, sent at once.
     assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 202);
     let counts = enqueued(&queue.inner).await;
     assert_eq!((counts.len(), counts.values().max().copied()), (12, Some(1)));
@@ -169,11 +180,7 @@ async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everyth
 #[tokio::test]
 async fn events_without_an_id_are_each_new() {
     let ctx = context();
-    let store = FlakyStore {
-        inner: store_with_webhooks(&ctx, 3).await,
-        failures: AtomicUsize::new(0),
-        failing_ticks: AtomicUsize::new(0),
-    };
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 3).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     let first = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
     let second = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
@@ -184,11 +191,7 @@ async fn events_without_an_id_are_each_new() {
 #[tokio::test]
 async fn an_event_too_large_for_the_queue_is_413_and_plans_nothing() {
     let ctx = context();
-    let store = FlakyStore {
-        inner: store_with_webhooks(&ctx, 1).await,
-        failures: AtomicUsize::new(0),
-        failing_ticks: AtomicUsize::new(0),
-    };
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 1).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     // Under the 256 KiB body limit, but over SQS's once wrapped in the delivery message.
     let body = json!({"id": "big", "type": "booking.created", "data": {"blob": "x".repeat(256 * 1024 - 150)}});
@@ -216,19 +219,18 @@ async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn W
 }
 
 #[tokio::test]
-async fn a_publish_resumed_after_its_batch_was_delivered_leaves_the_delivery_as_it_is() {
+async fn a_publish_retried_after_its_delivery_succeeded_leaves_it_as_it_is() {
     let ctx = context();
-    let inner = store_with_webhooks(&ctx, 1).await;
-    let store = FlakyStore { inner, failures: AtomicUsize::new(0), failing_ticks: AtomicUsize::new(1) };
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 1).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     let receiver = answering(200);
 
-    let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-tick"))).await;
-    assert_eq!(failed.status(), 503, "the tick failed after SQS took the batch");
+    assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-twice"))).await.status(), 202);
     deliver_queued(&store.inner, &queue.inner, &receiver).await;
-    let resumed = publish_event(&ctx, &store, &queue, publish(Some("evt-tick"))).await;
-    assert_eq!(resumed.status(), 202, "the retry finishes the plan, enqueueing the batch again");
-    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    // The client lost the 202 and publishes again.
+    let again = publish_event(&ctx, &store, &queue, publish(Some("evt-twice"))).await;
+    assert_eq!((again.status().as_u16(), json_of(&again)["duplicate"].clone()), (200, json!(true)));
+    assert!(queue.inner.is_empty(), "nothing sent again");
 
     let webhook =
         store.inner.list_webhooks(EntityId::parse(ENTITY).expect("uuid"), PageRequest { limit: 1, after: None });

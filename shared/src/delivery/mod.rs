@@ -159,7 +159,7 @@ impl Deliverer<'_> {
         let message: DeliveryMessage =
             serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable delivery message: {e}")))?;
         let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
-        // A message received for the first time, and not sent again by a resumed publish, has
+        // A message received for the first time, and not a retried publish's copy, has
         // no step recorded: its read is saved. (SQS may, rarely, hand out two copies at once;
         // the step's conditional write then lets only one be recorded.)
         let state = if receive_count(record) == 1 && !message.resent {
@@ -170,6 +170,11 @@ impl Deliverer<'_> {
         if let Some(state) = state.filter(|s| s.status != DeliveryStatus::Pending) {
             // A copy of a finished delivery's message: the receiver had it already.
             tracing::info!(%webhook_id, %delivery_id, status = ?state.status, "already finished");
+            return Ok(Disposition::Done);
+        }
+        if message.resent && receive_count(record) == 1 && state.is_some() {
+            // A retried publish's copy of a delivery its original message is carrying.
+            tracing::info!(%webhook_id, %delivery_id, "started by its original message");
             return Ok(Disposition::Done);
         }
         // Numbered from the steps recorded, not from SQS's receive count: a crash, a store

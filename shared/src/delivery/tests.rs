@@ -165,12 +165,29 @@ async fn a_copy_of_a_finished_delivery_sends_nothing() {
     let (store, sender, delays) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
     assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty());
-    // The message received again, and a copy a resumed publish sent: both read the record.
+    // The message received again, and a copy a retried publish sent: both read the record.
     assert!(run(&store, &sender, &delays, event(2, None)).await.is_empty(), "the copy is released");
     let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
     assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty());
     assert_eq!(sender.sent.lock().expect("lock").len(), 1, "the receiver had it once");
     assert_eq!(stored_delivery(&store).await.attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_resent_copy_leaves_a_started_delivery_to_its_original_and_carries_an_unstarted_one() {
+    let (store, sender, delays) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
+    assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty());
+    assert_eq!(sender.sent.lock().expect("lock").len(), 1, "nothing had started: the copy carries it");
+
+    let (store, sender) = (store_with(true, "https://api.example.com/hooks").await, answering(200));
+    // The original's first attempt failed and it waits for its retry.
+    with_failed_attempts(&store, 1).await;
+    assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty(), "the copy is dropped");
+    assert!(sender.sent.lock().expect("lock").is_empty(), "no early retry");
+    let delivery = stored_delivery(&store).await;
+    assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Pending, 1));
 }
 
 #[tokio::test]

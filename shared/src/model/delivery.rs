@@ -97,7 +97,7 @@ pub struct DeliveryMessage {
     pub webhook_id: WebhookId,
     pub owner_identifier: EntityId,
     pub event: Event,
-    /// Sent again (a resumed publish): an earlier copy may have been delivered, so its steps
+    /// A retried publish's copy: the original may have started the delivery, so its steps
     /// must be read even on the first receive.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resent: bool,
@@ -142,10 +142,10 @@ pub struct FanOutTarget {
     pub enabled: bool,
 }
 
-/// The outbox of one published event: the event as published, where it goes, and which
-/// deliveries are not yet on the queue. A publish that fails midway leaves it behind; the
-/// retry with the same event id finishes it, so every delivery is enqueued once. It is kept
-/// as long as the delivery records, for the event view.
+/// One published event: the event as published and where it goes, with each delivery's id.
+/// A publish that fails midway leaves it behind, and the retry with the same event id
+/// finishes it (`crate::publish`). It is kept as long as the delivery records, for the event
+/// view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FanOutPlan {
@@ -155,8 +155,6 @@ pub struct FanOutPlan {
     #[serde(default)]
     pub data: Value,
     pub targets: Vec<FanOutTarget>,
-    #[serde(default)]
-    pub pending: Vec<Uuid>,
 }
 
 /// The record of one event's delivery to one webhook, with every attempt.

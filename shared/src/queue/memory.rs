@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeliveryEnqueue, QueueConsumer, Received, VisibilityDelay, bodies};
+use super::{DeliveryEnqueue, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, bodies};
 use crate::error::Error;
 use crate::model::DeliveryMessage;
 
@@ -69,7 +69,7 @@ impl MemoryQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for MemoryQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), Error> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error> {
         let bodies = bodies(messages)?;
         let now = chrono::Utc::now().timestamp_millis();
         self.entries()?.extend(bodies.into_iter().map(|body| Entry {
@@ -78,7 +78,7 @@ impl DeliveryEnqueue for MemoryQueue {
             body,
             receive_count: 0,
             sent_at_millis: now,
-            visible_at: Instant::now(),
+            visible_at: Instant::now() + delay.min(MAX_SEND_DELAY),
         }));
         self.arrived.notify_waiters();
         Ok(())

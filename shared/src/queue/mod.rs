@@ -19,12 +19,16 @@ pub use sqs::SqsQueue;
 use crate::error::Error;
 use crate::model::DeliveryMessage;
 
+/// SQS's longest delay of a message sent.
+pub const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
+
 /// SQS's largest message.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 #[async_trait]
 pub trait DeliveryEnqueue: Send + Sync {
-    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), Error>;
+    /// Sends `messages`, each first received once `delay` (at most `MAX_SEND_DELAY`) has passed.
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error>;
 }
 
 #[async_trait]

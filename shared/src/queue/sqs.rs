@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 
-use super::{DeliveryEnqueue, QueueConsumer, Received, VisibilityDelay, bodies};
+use super::{DeliveryEnqueue, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, bodies};
 use crate::error::Error;
 use crate::model::DeliveryMessage;
 
@@ -84,8 +84,9 @@ impl SqsQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for SqsQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage]) -> Result<(), Error> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error> {
         let bodies = bodies(messages)?;
+        let delay_seconds = i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).map_err(Error::internal)?;
         for chunk in bodies.chunks(BATCH_SIZE) {
             let entries = chunk
                 .iter()
@@ -94,6 +95,7 @@ impl DeliveryEnqueue for SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
+                        .delay_seconds(delay_seconds)
                         .build()
                         .map_err(Error::internal)
                 })

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventOutbox, Page, PageRequest, Recorded, WebhookDelete,
+    DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest, Recorded, WebhookDelete,
     WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::error::Error;
@@ -114,7 +114,7 @@ impl WebhookDelete for MemoryStore {
 }
 
 #[async_trait]
-impl EventOutbox for MemoryStore {
+impl EventInsert for MemoryStore {
     async fn open_fan_out(
         &self,
         owner: EntityId,
@@ -132,13 +132,6 @@ impl EventOutbox for MemoryStore {
         let expires = Timestamp::new(now.get() + chrono::Duration::from_std(ttl).map_err(Error::internal)?);
         tables.events.insert(key, (plan.clone(), expires));
         Ok((plan.clone(), true))
-    }
-
-    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error> {
-        let mut tables = self.tables()?;
-        let (plan, _) = tables.events.get_mut(&(owner, event_id.to_string())).ok_or(Error::NotFound)?;
-        plan.pending.retain(|id| !deliveries.contains(id));
-        Ok(())
     }
 }
 

@@ -93,7 +93,7 @@ pub trait WebhookStore: WebhookGet + WebhookList + WebhookInsert + WebhookReplac
 impl<T: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore for T {}
 
 #[async_trait]
-pub trait EventOutbox: Send + Sync {
+pub trait EventInsert: Send + Sync {
     /// Stores `plan` for its event unless a plan stored less than `ttl` ago exists (the
     /// dedupe window; the plan itself is kept longer, for the event view); answers the plan in
     /// force and whether it is `plan`.
@@ -104,8 +104,6 @@ pub trait EventOutbox: Send + Sync {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<(FanOutPlan, bool), Error>;
-    /// Takes deliveries the queue accepted off the plan's pending list.
-    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error>;
 }
 
 #[async_trait]
@@ -174,6 +172,6 @@ pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord {}
 impl<T: WebhookGet + DeliveryGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
 
 /// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventOutbox + EventGet + DeliveryList + DeliveryStore {}
+pub trait Store: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore {}
 
-impl<T: WebhookStore + EventOutbox + EventGet + DeliveryList + DeliveryStore> Store for T {}
+impl<T: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore> Store for T {}

@@ -34,7 +34,7 @@ fn message() -> DeliveryMessage {
 
 async fn a_received_message_is_hidden_until_its_visibility_ends(queue: &dyn Queue) {
     let sent = message();
-    queue.enqueue(std::slice::from_ref(&sent)).await.expect("enqueue");
+    queue.enqueue(std::slice::from_ref(&sent), Duration::ZERO).await.expect("enqueue");
     let first = queue.receive(10, WAIT).await.expect("receive");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].receive_count, 1);
@@ -51,7 +51,7 @@ async fn a_received_message_is_hidden_until_its_visibility_ends(queue: &dyn Queu
 }
 
 async fn a_delayed_message_comes_back_after_its_delay(queue: &dyn Queue) {
-    queue.enqueue(&[message()]).await.expect("enqueue");
+    queue.enqueue(&[message()], Duration::ZERO).await.expect("enqueue");
     let received = queue.receive(10, WAIT).await.expect("receive");
     queue.delay_message(&received[0].receipt_handle, Duration::from_secs(3)).await.expect("delay");
     tokio::time::sleep(VISIBILITY + Duration::from_millis(500)).await;
@@ -61,9 +61,16 @@ async fn a_delayed_message_comes_back_after_its_delay(queue: &dyn Queue) {
     assert_eq!(back.len(), 1, "back after the delay: the retry timer");
 }
 
+async fn a_message_sent_with_a_delay_is_received_after_it(queue: &dyn Queue) {
+    queue.enqueue(&[message()], Duration::from_secs(2)).await.expect("enqueue");
+    assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "not before its delay");
+    let received = queue.receive(10, Duration::from_secs(4)).await.expect("receive");
+    assert_eq!((received.len(), received[0].receive_count), (1, 1), "received once its delay passed");
+}
+
 async fn more_than_a_batch_is_enqueued_whole(queue: &dyn Queue) {
     let messages: Vec<DeliveryMessage> = (0..23).map(|_| message()).collect();
-    queue.enqueue(&messages).await.expect("enqueue");
+    queue.enqueue(&messages, Duration::ZERO).await.expect("enqueue");
     let mut seen = HashSet::new();
     while seen.len() < messages.len() {
         let batch = queue.receive(10, WAIT).await.expect("receive");
@@ -103,5 +110,6 @@ macro_rules! contract {
 contract!(
     a_received_message_is_hidden_until_its_visibility_ends,
     a_delayed_message_comes_back_after_its_delay,
+    a_message_sent_with_a_delay_is_received_after_it,
     more_than_a_batch_is_enqueued_whole,
 );

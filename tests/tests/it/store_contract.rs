@@ -116,7 +116,7 @@ async fn concurrent_writers_of_one_version_one_wins(store: &dyn Store) {
     assert_eq!(stored.info.version, 2);
 }
 
-async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
+async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
     let owner = entity(ENTITY);
     let now = Timestamp::new(chrono::Utc::now());
     let ttl = std::time::Duration::from_secs(3600);
@@ -132,22 +132,13 @@ async fn fan_out_plans_are_kept_and_ticked_off(store: &dyn Store) {
         event_type: "booking.created".into(),
         occurred_at: now,
         data: json!({"bookingId": "b-1", "total": {"amount": "742.50", "currency": "USD"}}),
-        pending: targets.iter().filter(|t| t.enabled).map(|t| t.delivery_id).collect(),
         targets,
     };
     assert_eq!(store.open_fan_out(owner, &plan, now, ttl).await.expect("open"), (plan.clone(), true));
     let mut rival = plan.clone();
     rival.targets.clear();
-    rival.pending.clear();
     let (stored, created) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
     assert_eq!((stored, created), (plan.clone(), false), "the first plan stays in force");
-
-    store.mark_enqueued(owner, "evt-contract", &plan.pending[..1]).await.expect("mark");
-    let (stored, _) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
-    assert_eq!(stored.pending, plan.pending[1..]);
-    store.mark_enqueued(owner, "evt-contract", &plan.pending[1..]).await.expect("mark");
-    let (stored, _) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
-    assert!(stored.pending.is_empty());
 
     let kept = store.get_event(owner, "evt-contract").await.expect("get").expect("kept");
     assert_eq!((kept.data, kept.targets), (plan.data.clone(), plan.targets.clone()), "the event view's source");
@@ -268,7 +259,7 @@ contract!(
     delete_checks_version_and_existence,
     list_pages_in_id_order_without_loss,
     concurrent_writers_of_one_version_one_wins,
-    fan_out_plans_are_kept_and_ticked_off,
+    fan_out_plans_are_kept_and_hold_their_event_id,
     a_step_is_written_once_per_number,
     delivery_states_are_read_for_any_number_of_keys,
     deliveries_page_and_filter_by_status_across_their_steps,

@@ -8,12 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use uuid::Uuid;
 
 use super::{DynamoStore, Item, RETENTION, TTL_ATTRIBUTE, s, unavailable};
 use crate::error::Error;
 use crate::model::{EntityId, FanOutPlan, Timestamp};
-use crate::store::{EventGet, EventOutbox};
+use crate::store::{EventGet, EventInsert};
 
 const DEDUPE_UNTIL: &str = "dedupeUntil";
 
@@ -25,15 +24,8 @@ fn epoch_seconds(at: i64) -> AttributeValue {
     AttributeValue::N(at.to_string())
 }
 
-const PENDING: &str = "pending";
-
 fn plan_item(owner: EntityId, plan: &FanOutPlan, dedupe_until: i64, expires: i64) -> Result<Item, Error> {
     let mut item: Item = serde_dynamo::to_item(plan).map_err(Error::internal)?;
-    // A string set, so that enqueued ids can be taken out with DELETE; an empty set cannot exist.
-    item.remove(PENDING);
-    if !plan.pending.is_empty() {
-        item.insert(PENDING.into(), AttributeValue::Ss(plan.pending.iter().map(Uuid::to_string).collect()));
-    }
     item.extend(event_key(owner, &plan.event_id));
     item.insert(DEDUPE_UNTIL.into(), epoch_seconds(dedupe_until));
     item.insert(TTL_ATTRIBUTE.into(), epoch_seconds(expires));
@@ -41,7 +33,7 @@ fn plan_item(owner: EntityId, plan: &FanOutPlan, dedupe_until: i64, expires: i64
 }
 
 #[async_trait]
-impl EventOutbox for DynamoStore {
+impl EventInsert for DynamoStore {
     async fn open_fan_out(
         &self,
         owner: EntityId,
@@ -75,23 +67,6 @@ impl EventOutbox for DynamoStore {
                 _ => Err(unavailable(err)),
             },
         }
-    }
-
-    async fn mark_enqueued(&self, owner: EntityId, event_id: &str, deliveries: &[Uuid]) -> Result<(), Error> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(event_key(owner, event_id)))
-            .update_expression("DELETE #pending :sent")
-            .expression_attribute_names("#pending", PENDING)
-            .expression_attribute_values(":sent", AttributeValue::Ss(deliveries.iter().map(Uuid::to_string).collect()))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
     }
 }
 
