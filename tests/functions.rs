@@ -203,7 +203,7 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
     let table = format!("webhooks-functions-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
     store.ensure_table().await?;
-    let queue = SqsQueue::ensure(aws_sdk_sqs::Client::new(&config), &table, Duration::from_secs(60), 20).await?;
+    let (queue, _) = SqsQueue::ensure(aws_sdk_sqs::Client::new(&config), &table, Duration::from_secs(60), 20).await?;
     let env = [
         ("TABLE_NAME", table.clone()),
         ("DELIVERY_QUEUE_URL", queue.url().to_string()),

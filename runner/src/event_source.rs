@@ -1,12 +1,15 @@
-//! What Lambda's SQS event source mapping does for the deliver function: receive batches of
-//! up to 10, invoke the function with the SQS event, delete every message it did not report
-//! in `batchItemFailures`. Failed ones come back when their visibility ends.
+//! What Lambda's SQS event source mappings do: receive batches of up to 10, invoke the
+//! function with the SQS event, delete every message it did not report in
+//! `batchItemFailures`. Failed ones come back when their visibility ends. One mapping feeds
+//! the deliver function from the delivery queue, one the dead-letter recorder from the DLQ.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::delivery::Deliverer;
-use shared::queue::{Received, lambda_event};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use shared::delivery::{Deliverer, record_dead_letters};
+use shared::queue::{QueueConsumer, Received, lambda_event};
 use shared::runtime::SystemClock;
 use tokio::sync::Semaphore;
 
@@ -17,15 +20,46 @@ const WAIT: Duration = Duration::from_secs(1);
 /// Batches handled at once, as several concurrent Lambda invocations would.
 const CONCURRENT_BATCHES: usize = 4;
 
-/// Polls the app's queue until the process ends.
+/// Feeds both functions until the process ends.
 pub async fn run(app: Arc<App>) {
-    let slots = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+    if let Some(dead_letters) = app.dead_letters.clone() {
+        let recorder = app.clone();
+        tokio::spawn(poll(dead_letters, move |event| {
+            let app = recorder.clone();
+            async move { record_dead_letters(app.store.as_ref(), event).await }
+        }));
+    }
+    let deliveries = app.queue.clone();
+    poll(deliveries, move |event| {
+        let app = app.clone();
+        async move {
+            let deliverer = Deliverer {
+                store: app.store.as_ref(),
+                queue: app.queue.as_ref(),
+                sender: app.sender.as_ref(),
+                clock: &SystemClock,
+                schedule: &app.delivery.schedule,
+            };
+            deliverer.deliver_batch(event).await
+        }
+    })
+    .await;
+}
+
+/// Polls `queue`, handing each batch to `function`, until the process ends.
+async fn poll<Q, F, Fut>(queue: Arc<Q>, function: F)
+where
+    Q: QueueConsumer + ?Sized + 'static,
+    F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = SqsBatchResponse> + Send + 'static,
+{
+    let (slots, function) = (Arc::new(Semaphore::new(CONCURRENT_BATCHES)), Arc::new(function));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let received = match app.queue.receive(BATCH_SIZE, WAIT).await {
+        let received = match queue.receive(BATCH_SIZE, WAIT).await {
             Ok(received) => received,
             Err(err) => {
-                tracing::warn!(error = %shared::error::chain(&err), "could not receive from the delivery queue");
+                tracing::warn!(error = %shared::error::chain(&err), "could not receive from a queue");
                 tokio::time::sleep(WAIT).await;
                 continue;
             }
@@ -33,15 +67,20 @@ pub async fn run(app: Arc<App>) {
         if received.is_empty() {
             continue;
         }
-        let app = app.clone();
+        let (queue, function) = (queue.clone(), function.clone());
         tokio::spawn(async move {
-            invoke(&app, received).await;
+            invoke(queue.as_ref(), function.as_ref(), received).await;
             drop(slot);
         });
     }
 }
 
-async fn invoke(app: &App, received: Vec<Received>) {
+async fn invoke<Q, F, Fut>(queue: &Q, function: &F, received: Vec<Received>)
+where
+    Q: QueueConsumer + ?Sized,
+    F: Fn(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
     let event = match lambda_event(&received) {
         Ok(event) => event,
         Err(err) => {
@@ -49,18 +88,11 @@ async fn invoke(app: &App, received: Vec<Received>) {
             return;
         }
     };
-    let deliverer = Deliverer {
-        store: app.store.as_ref(),
-        queue: app.queue.as_ref(),
-        sender: app.sender.as_ref(),
-        clock: &SystemClock,
-        schedule: &app.delivery.schedule,
-    };
-    let response = deliverer.deliver_batch(event).await;
+    let response = function(event).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     let done: Vec<String> =
         received.into_iter().filter(|m| !failed.contains(&m.message_id.as_str())).map(|m| m.receipt_handle).collect();
-    if let Err(err) = app.queue.delete(&done).await {
+    if let Err(err) = queue.delete(&done).await {
         // Undeleted messages are delivered again: at least once, never lost.
         tracing::warn!(error = %shared::error::chain(&err), "could not delete handled messages");
     }

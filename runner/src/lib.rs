@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use shared::api;
 use shared::delivery::{DeliverySettings, HttpSender};
-use shared::queue::{MemoryQueue, Queue, SqsQueue};
+use shared::queue::{MemoryQueue, Queue, QueueConsumer, SqsQueue};
 use shared::runtime::Context;
 use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
@@ -43,7 +43,8 @@ pub enum Backend {
     /// In-process storage and queue: no AWS, no Docker, no Java.
     Memory,
     /// DynamoDB and SQS through the standard AWS SDK environment. The table is created if
-    /// missing; so is the queue `queue_name` with its DLQ, unless `queue_url` names one.
+    /// missing; so is the queue `queue_name` with its DLQ, unless `queue_url` names one (whose
+    /// DLQ the runner then leaves to whoever deployed it).
     Aws { table: String, queue_url: Option<String>, queue_name: String },
 }
 
@@ -51,6 +52,8 @@ pub struct App {
     ctx: Context,
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
+    /// The dead-letter queue, when the runner made it: its messages are recorded as failed.
+    dead_letters: Option<Arc<dyn QueueConsumer>>,
     sender: Arc<HttpSender>,
     delivery: DeliverySettings,
     auth: DevAuth,
@@ -64,22 +67,32 @@ impl App {
         backend: &Backend,
         auth: DevAuth,
     ) -> Result<Self, shared::Error> {
-        let (store, queue): (Arc<dyn Store>, Arc<dyn Queue>) = match backend {
-            Backend::Memory => (Arc::new(MemoryStore::new()), Arc::new(MemoryQueue::new(QUEUE_VISIBILITY_TIMEOUT))),
+        type Queues = (Arc<dyn Queue>, Option<Arc<dyn QueueConsumer>>);
+        let (store, (queue, dead_letters)): (Arc<dyn Store>, Queues) = match backend {
+            Backend::Memory => {
+                let dead_letters = Arc::new(MemoryQueue::new(QUEUE_VISIBILITY_TIMEOUT));
+                let queue =
+                    MemoryQueue::with_dead_letters(QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES, dead_letters.clone());
+                (Arc::new(MemoryStore::new()), (Arc::new(queue), Some(dead_letters)))
+            }
             Backend::Aws { table, queue_url, queue_name } => {
                 let config = shared::aws::sdk_config().await;
                 let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
                 store.ensure_table().await?;
                 let sqs = aws_sdk_sqs::Client::new(&config);
-                let queue = match queue_url {
-                    Some(url) => SqsQueue::new(sqs, url),
-                    None => SqsQueue::ensure(sqs, queue_name, QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES).await?,
+                let queues: Queues = match queue_url {
+                    Some(url) => (Arc::new(SqsQueue::new(sqs, url)), None),
+                    None => {
+                        let (queue, dead_letters) =
+                            SqsQueue::ensure(sqs, queue_name, QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES).await?;
+                        (Arc::new(queue), Some(Arc::new(dead_letters)))
+                    }
                 };
-                (Arc::new(store), Arc::new(queue))
+                (Arc::new(store), queues)
             }
         };
         let sender = Arc::new(delivery.sender()?);
-        Ok(Self { ctx, store, queue, sender, delivery, auth, routes: RouteTable::new() })
+        Ok(Self { ctx, store, queue, dead_letters, sender, delivery, auth, routes: RouteTable::new() })
     }
 
     /// Invokes `function` as Lambda would, with the event API Gateway would send.

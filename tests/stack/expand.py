@@ -8,7 +8,9 @@ steps more get past the emulator's limits, and change nothing a function may do 
   where AWS authorizes them as the single action (`sqs:SendMessage`): each policy that allows
   the single action is given the batch name too, for the emulator only;
 - the emulator hands `Number` parameters to resources as strings, which its SQS trigger cannot
-  compare (`MaximumConcurrency`): they are written in as numbers."""
+  compare (`MaximumConcurrency`): they are written in as numbers;
+- the emulator has no Application Auto Scaling: its resources, which exist only with
+  `BillingMode=PROVISIONED` (the stack test deploys the default, on demand), are left out."""
 
 import io
 import os
@@ -132,14 +134,18 @@ def explicit_http_apis(resources: dict):
 
 
 def for_emulator(template: dict, parameters: dict) -> dict:
-    """`template` with the SQS batch action names beside the single ones, and `Number`
-    parameters (`parameters`, else their defaults) as numbers (see the module doc)."""
+    """`template` with the SQS batch action names beside the single ones, `Number` parameters
+    (`parameters`, else their defaults) as numbers, and no auto scaling (see the module doc)."""
     numbers = {
         name: _number(parameters.get(name, spec.get("Default")))
         for name, spec in template.get("Parameters", {}).items()
         if spec["Type"] == "Number" and (name in parameters or "Default" in spec)
     }
-    template["Resources"] = _numbers_in(template["Resources"], numbers)
+    template["Resources"] = {
+        name: resource
+        for name, resource in _numbers_in(template["Resources"], numbers).items()
+        if not resource["Type"].startswith("AWS::ApplicationAutoScaling::")
+    }
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::IAM::Role":
             continue

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 import urllib.request
 
 import boto3
@@ -156,6 +157,29 @@ def invoke_each(emulator: Emulator, names: dict, resources: dict) -> list:
     return failures
 
 
+def dead_letter_is_recorded(emulator: Emulator, resources: dict) -> list:
+    """Puts a delivery's message on the dead-letter queue, as SQS's redrive would after it
+    crashed deliver-webhooks maxReceiveCount times, and waits for the DLQ's trigger to record
+    the delivery as failed, dead-lettered: answers the failures."""
+    webhook, delivery = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {"id": "evt-dead", "type": "booking.created", "occurredAt": "2026-11-22T10:00:00Z", "data": {}}
+    message = {"deliveryId": delivery, "webhookId": webhook, "ownerIdentifier": str(uuid.uuid4()), "event": event}
+    emulator.client("sqs").send_message(QueueUrl=resources["DeliveryDeadLetterQueue"][1], MessageBody=json.dumps(message))
+    table, started = resources["WebhooksTable"][1], time.time()
+    while time.time() - started < 30:
+        items = emulator.client("dynamodb").query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :steps)",
+            ExpressionAttributeValues={":pk": {"S": f"WEBHOOK#{webhook}"}, ":steps": {"S": f"DELIVERY#{delivery}#"}},
+        )["Items"]
+        if items:
+            recorded = (items[-1]["status"]["S"], items[-1]["error"].get("S"))
+            print(f"dead letter put on the DLQ: recorded {recorded} in {time.time() - started:.1f} s")
+            return [] if recorded == ("failed", "dead-lettered") else [f"dead letter recorded as {recorded}"]
+        time.sleep(0.5)
+    return ["a message put on the DLQ was not recorded within 30 s"]
+
+
 def run_suite(stack_file: str) -> int:
     """The suite's `stack` cases; fails when none ran (a renamed case must not pass quietly)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -192,6 +216,7 @@ def main(build_dir: str, work_dir: str) -> int:
         keys = function_keys(emulator, names, resources)
         print("each function with its sample event:")
         failures = invoke_each(emulator, names, resources)
+        failures += dead_letter_is_recorded(emulator, resources)
         url = f"{emulator.url}/_aws/execute-api/{resources['HttpApi'][1]}/$default"
         settings = {"retrySchedule": PARAMETERS["RetrySchedule"], "deliveryTimeout": PARAMETERS["DeliveryTimeout"]}
         with open(stack_file, "w") as described:

@@ -146,6 +146,12 @@ class ExpandTest(unittest.TestCase):
         expanded = expand.for_emulator(scaled, {"Most": "7"})["Resources"]["Trigger"]["Properties"]
         self.assertEqual(expanded, {"ScalingConfig": {"MaximumConcurrency": 7}, "N": {"Ref": "Name"}})
 
+    def test_auto_scaling_is_left_out_for_the_emulator(self):
+        scaled = template(["dynamodb:PutItem"])
+        scaled["Resources"]["Writes"] = {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {}}
+        self.assertNotIn("Writes", expand.for_emulator(scaled, {})["Resources"])
+        self.assertIn("PublishRole", expand.for_emulator(scaled, {})["Resources"])
+
 
 if __name__ == "__main__":
     unittest.main()

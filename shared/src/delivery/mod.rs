@@ -1,6 +1,7 @@
 //! Delivering events: the signed POST of one attempt, and the SQS-triggered batch handler
 //! that records every attempt and schedules the next through the message's visibility.
 
+mod dead_letter;
 mod sender;
 
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
+pub use dead_letter::{DEAD_LETTERED, record_dead_letters};
 pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
 
 use crate::config::{ConfigError, env_bool, env_duration, env_or};

@@ -1,6 +1,6 @@
 //! An in-process queue with SQS's visibility semantics, for the embedded runner and tests.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,12 +24,19 @@ pub struct MemoryQueue {
     entries: Mutex<Vec<Entry>>,
     arrived: Notify,
     visibility_timeout: Duration,
+    dead_letters: Option<(u32, Arc<MemoryQueue>)>,
 }
 
 impl MemoryQueue {
     /// A queue whose received messages reappear after `visibility_timeout` unless deleted.
     pub fn new(visibility_timeout: Duration) -> Self {
-        Self { entries: Mutex::new(Vec::new()), arrived: Notify::new(), visibility_timeout }
+        Self { entries: Mutex::new(Vec::new()), arrived: Notify::new(), visibility_timeout, dead_letters: None }
+    }
+
+    /// The same, where a message received `max_receives` times moves to `dead_letters` instead
+    /// of being received again, as SQS's redrive policy moves it.
+    pub fn with_dead_letters(visibility_timeout: Duration, max_receives: u32, dead_letters: Arc<MemoryQueue>) -> Self {
+        Self { dead_letters: Some((max_receives, dead_letters)), ..Self::new(visibility_timeout) }
     }
 
     fn entries(&self) -> Result<MutexGuard<'_, Vec<Entry>>, Error> {
@@ -48,6 +55,13 @@ impl MemoryQueue {
     fn take_visible(&self, max: usize) -> Result<(Vec<Received>, Option<Instant>), Error> {
         let now = Instant::now();
         let mut entries = self.entries()?;
+        if let Some((max_receives, dead_letters)) = &self.dead_letters {
+            let (dead, kept) = std::mem::take(&mut *entries)
+                .into_iter()
+                .partition(|e| e.visible_at <= now && e.receive_count >= *max_receives);
+            *entries = kept;
+            dead_letters.take_in(dead)?;
+        }
         let mut received = Vec::new();
         for entry in entries.iter_mut().filter(|e| e.visible_at <= now).take(max) {
             let receipt_handle = uuid::Uuid::new_v4().to_string();
@@ -64,6 +78,23 @@ impl MemoryQueue {
         }
         let next_visible = entries.iter().map(|e| e.visible_at).min();
         Ok((received, next_visible))
+    }
+}
+
+impl MemoryQueue {
+    fn take_in(&self, moved: Vec<Entry>) -> Result<(), Error> {
+        if moved.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.entries()?.extend(moved.into_iter().map(|e| Entry {
+            receive_count: 0,
+            visible_at: now,
+            receipt_handle: None,
+            ..e
+        }));
+        self.arrived.notify_waiters();
+        Ok(())
     }
 }
 

@@ -41,13 +41,13 @@ impl SqsQueue {
     }
 
     /// Creates the queue `name` and its dead-letter queue `name-dlq` if missing (local runner,
-    /// tests): messages received `max_receives` times move to the DLQ.
+    /// tests): messages received `max_receives` times move to the DLQ. Answers both.
     pub async fn ensure(
         client: Client,
         name: &str,
         visibility_timeout: Duration,
         max_receives: u32,
-    ) -> Result<Self, Error> {
+    ) -> Result<(Self, Self), Error> {
         let dlq_url = client
             .create_queue()
             .queue_name(format!("{name}-dlq"))
@@ -78,7 +78,7 @@ impl SqsQueue {
             .map_err(unavailable)?
             .queue_url
             .ok_or_else(|| Error::internal("CreateQueue returned no URL"))?;
-        Ok(Self::new(client, url))
+        Ok((Self::new(client.clone(), url), Self::new(client, dlq_url)))
     }
 }
 

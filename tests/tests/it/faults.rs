@@ -18,7 +18,7 @@ const PATIENCE: Duration = Duration::from_secs(90);
 /// A new queue with its DLQ on the emulator, hiding received messages for `visibility`.
 async fn new_queue(visibility: Duration) -> String {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
-    let queue = SqsQueue::ensure(sqs, &unique_table(), visibility, 20).await.expect("create the queue");
+    let (queue, _) = SqsQueue::ensure(sqs, &unique_table(), visibility, 20).await.expect("create the queue");
     queue.url().to_string()
 }
 

@@ -85,9 +85,43 @@ async fn more_than_a_batch_is_enqueued_whole(queue: &dyn Queue) {
     assert_eq!(seen, sent);
 }
 
+/// A message received `MAX_RECEIVES` times and never deleted (it crashed the function each
+/// time) is not received again: it moves to the dead-letter queue, whose consumer gets it.
+async fn a_message_received_too_often_moves_to_the_dead_letters(queue: &dyn Queue, dead_letters: &dyn Queue) {
+    let sent = message();
+    queue.enqueue(std::slice::from_ref(&sent), Duration::ZERO).await.expect("enqueue");
+    for receive in 1..=MAX_RECEIVES {
+        let received = queue.receive(10, WAIT).await.expect("receive");
+        assert_eq!((received.len(), received[0].receive_count), (1, receive));
+        tokio::time::sleep(VISIBILITY).await;
+    }
+    assert!(queue.receive(10, Duration::from_secs(2)).await.expect("receive").is_empty(), "not again");
+    let dead = dead_letters.receive(10, WAIT).await.expect("receive the dead letter");
+    assert_eq!(dead.len(), 1);
+    let body: DeliveryMessage = serde_json::from_str(&dead[0].body).expect("the body is the message");
+    assert_eq!(body, sent);
+}
+
+const MAX_RECEIVES: u32 = 2;
+
+#[tokio::test]
+async fn memory_a_message_received_too_often_moves_to_the_dead_letters() {
+    let dead_letters = std::sync::Arc::new(MemoryQueue::new(VISIBILITY));
+    let queue = MemoryQueue::with_dead_letters(VISIBILITY, MAX_RECEIVES, dead_letters.clone());
+    a_message_received_too_often_moves_to_the_dead_letters(&queue, dead_letters.as_ref()).await;
+}
+
+#[tokio::test]
+async fn sqs_emulator_a_message_received_too_often_moves_to_the_dead_letters() {
+    let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
+    let (queue, dead_letters) =
+        SqsQueue::ensure(sqs, &unique_table(), VISIBILITY, MAX_RECEIVES).await.expect("create the queues");
+    a_message_received_too_often_moves_to_the_dead_letters(&queue, &dead_letters).await;
+}
+
 async fn sqs_queue() -> SqsQueue {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
-    SqsQueue::ensure(sqs, &unique_table(), VISIBILITY, 20).await.expect("create the queue")
+    SqsQueue::ensure(sqs, &unique_table(), VISIBILITY, 20).await.expect("create the queue").0
 }
 
 macro_rules! contract {
