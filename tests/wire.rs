@@ -20,8 +20,9 @@ pub struct Call {
     /// The delivery attempt it served, when its keys say: the step it wrote, or the step
     /// after the one it read.
     pub attempt: Option<u32>,
-    /// Messages a `ReceiveMessage` returned.
+    /// Messages a `ReceiveMessage` returned, and the most it asked for.
     pub received: usize,
+    pub asked_for: usize,
 }
 
 impl Call {
@@ -82,6 +83,7 @@ async fn forward(
         units: units(&response),
         attempt: attempt(operation, &request, &response),
         received: response["Messages"].as_array().map_or(0, Vec::len),
+        asked_for: request["MaxNumberOfMessages"].as_u64().map_or(0, |n| usize::try_from(n).unwrap_or(0)),
         target: name.clone(),
     };
     if let Ok(mut calls) = calls.lock() {

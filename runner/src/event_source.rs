@@ -24,13 +24,13 @@ const CONCURRENT_BATCHES: usize = 4;
 pub async fn run(app: Arc<App>) {
     if let Some(dead_letters) = app.dead_letters.clone() {
         let recorder = app.clone();
-        tokio::spawn(poll(dead_letters, move |event| {
+        tokio::spawn(poll(dead_letters, Duration::ZERO, move |event| {
             let app = recorder.clone();
             async move { record_dead_letters(app.store.as_ref(), event).await }
         }));
     }
-    let deliveries = app.queue.clone();
-    poll(deliveries, move |event| {
+    let (deliveries, window) = (app.queue.clone(), app.batch_window);
+    poll(deliveries, window, move |event| {
         let app = app.clone();
         async move {
             let deliverer = Deliverer {
@@ -46,8 +46,9 @@ pub async fn run(app: Arc<App>) {
     .await;
 }
 
-/// Polls `queue`, handing each batch to `function`, until the process ends.
-async fn poll<Q, F, Fut>(queue: Arc<Q>, function: F)
+/// Polls `queue`, handing each batch to `function`, until the process ends; a batch short of
+/// 10 waits up to `window` for more (one more receive), as the batching window does.
+async fn poll<Q, F, Fut>(queue: Arc<Q>, window: Duration, function: F)
 where
     Q: QueueConsumer + ?Sized + 'static,
     F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
@@ -56,7 +57,7 @@ where
     let (slots, function) = (Arc::new(Semaphore::new(CONCURRENT_BATCHES)), Arc::new(function));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let received = match queue.receive(BATCH_SIZE, WAIT).await {
+        let received = match receive_batch(queue.as_ref(), window).await {
             Ok(received) => received,
             Err(err) => {
                 tracing::warn!(error = %shared::error::chain(&err), "could not receive from a queue");
@@ -73,6 +74,14 @@ where
             drop(slot);
         });
     }
+}
+
+async fn receive_batch<Q: QueueConsumer + ?Sized>(queue: &Q, window: Duration) -> Result<Vec<Received>, shared::Error> {
+    let mut received = queue.receive(BATCH_SIZE, WAIT).await?;
+    if !received.is_empty() && received.len() < BATCH_SIZE && !window.is_zero() {
+        received.extend(queue.receive(BATCH_SIZE - received.len(), window).await?);
+    }
+    Ok(received)
 }
 
 async fn invoke<Q, F, Fut>(queue: &Q, function: &F, received: Vec<Received>)

@@ -56,6 +56,8 @@ pub struct App {
     dead_letters: Option<Arc<dyn QueueConsumer>>,
     sender: Arc<HttpSender>,
     delivery: DeliverySettings,
+    /// How long the deliver trigger waits to fill a batch (the template's `DeliveryBatchWindow`).
+    batch_window: Duration,
     auth: DevAuth,
     routes: RouteTable,
 }
@@ -92,7 +94,15 @@ impl App {
             }
         };
         let sender = Arc::new(delivery.sender()?);
-        Ok(Self { ctx, store, queue, dead_letters, sender, delivery, auth, routes: RouteTable::new() })
+        let batch_window = Duration::ZERO;
+        Ok(Self { ctx, store, queue, dead_letters, sender, delivery, batch_window, auth, routes: RouteTable::new() })
+    }
+
+    /// The same app, its deliver trigger waiting up to `window` to fill a batch of 10 (none by
+    /// default), as Lambda's `MaximumBatchingWindowInSeconds` does.
+    #[must_use]
+    pub fn with_batch_window(self, window: Duration) -> Self {
+        Self { batch_window: window, ..self }
     }
 
     /// Invokes `function` as Lambda would, with the event API Gateway would send.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use shared::config::{ConfigError, env_or};
+use shared::config::{ConfigError, env_duration, env_or};
 use shared::delivery::DeliverySettings;
 use shared::runtime::Context;
 use webhooks_local::{App, Backend, DevAuth};
@@ -34,7 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env_or("WEBHOOKS_DEV_JWT_AUDIENCE", "webhooks-api"),
     );
     let token = auth.issue("local-developer", "*", chrono::Duration::days(30))?;
-    let app = App::new(Context::from_env()?, DeliverySettings::from_env()?, &backend, auth).await?;
+    let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "1s")?;
+    let app = App::new(Context::from_env()?, DeliverySettings::from_env()?, &backend, auth)
+        .await?
+        .with_batch_window(batch_window);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
     println!(
