@@ -22,7 +22,7 @@ sam-build:
 
 # Load on DynamoDB Local and the SQS emulator: figures in docs/reliability.md.
 load:
-	scripts/with-services.sh cargo run --profile load -p webhooks-tests --bin webhooks-load
+	scripts/with-services.sh cargo run --profile load -p webhooks-bench --bin webhooks-load
 
 # Throughput, handler overhead, AWS requests and cost, each function's start-up and memory,
 # artifact sizes; release build. Figures and method in docs/performance.md and docs/cost.md.

@@ -4,6 +4,7 @@
 pub mod dev_auth;
 pub mod event_source;
 pub mod gateway;
+pub mod process;
 pub mod routes;
 
 use std::net::SocketAddr;

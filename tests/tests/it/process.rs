@@ -30,7 +30,7 @@ impl RunnerProcess {
         let log = std::env::var("TEST_RUNNER_LOG").unwrap_or_else(|_| "warn".into());
         let mut env = env.to_vec();
         env.push(("RUST_LOG".into(), log));
-        let (child, base, token) = webhooks_tests::start_runner(&binary, &env).expect("start the runner");
+        let (child, base, token) = webhooks_local::process::start_runner(&binary, &env).expect("start the runner");
         Self { child, base, token }
     }
 

@@ -1,5 +1,5 @@
-//! What the integration tests (`tests/it`), the load test and the bench share: starting the
-//! runner binary as a process. The tests themselves live in `tests/it`.
+//! Starting the runner binary as a process and reading its banner: what the integration
+//! tests (`tests/it`), the load test and the bench share.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
