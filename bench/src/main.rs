@@ -49,7 +49,7 @@ struct NoDelay;
 
 #[async_trait]
 impl VisibilityDelay for NoDelay {
-    async fn delay_message(&self, _: &str, _: Duration) -> Result<(), shared::Error> {
+    async fn delay_message(&self, _: &str, _: Duration) -> Result<(), shared::queue::QueueError> {
         Ok(())
     }
 }

@@ -1,4 +1,7 @@
-//! AWS clients from the standard SDK environment (region, credentials, `AWS_ENDPOINT_URL*`).
+//! AWS clients from the standard SDK environment (region, credentials, `AWS_ENDPOINT_URL*`):
+//! the one way clients are made. Stores and queues take their client in their constructor
+//! (`DynamoStore::new`, `SqsQueue::new`); a function's `main` builds them here from its
+//! configured names, the runner, tests and bench from names of their own.
 
 use std::time::Duration;
 
@@ -33,8 +36,4 @@ pub fn dynamo_store(config: &SdkConfig) -> Result<DynamoStore, ConfigError> {
 /// The queue at `DELIVERY_QUEUE_URL`.
 pub fn sqs_queue(config: &SdkConfig) -> Result<SqsQueue, ConfigError> {
     Ok(SqsQueue::new(aws_sdk_sqs::Client::new(config), env_required("DELIVERY_QUEUE_URL")?))
-}
-
-pub async fn dynamo_store_from_env() -> Result<DynamoStore, ConfigError> {
-    dynamo_store(&sdk_config().await)
 }

@@ -7,6 +7,6 @@ use shared::{api, aws, runtime::Context, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let ctx = Context::from_env()?;
-    let store = aws::dynamo_store_from_env().await?;
+    let store = aws::dynamo_store(&aws::sdk_config().await)?;
     run(service_fn(|request| async { Ok::<_, Error>(api::list_deliveries(&ctx, &store, request).await) })).await
 }

@@ -8,6 +8,6 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let ctx = Context::from_env()?;
     let sender = DeliverySettings::from_env()?.sender()?;
-    let store = aws::dynamo_store_from_env().await?;
+    let store = aws::dynamo_store(&aws::sdk_config().await)?;
     run(service_fn(|request| async { Ok::<_, Error>(api::test_webhook(&ctx, &store, &sender, request).await) })).await
 }

@@ -14,16 +14,16 @@ use super::publish_event;
 use super::tests::{context, create, json_of};
 use crate::delivery::tests::answering;
 use crate::delivery::{Deliverer, WebhookSender};
-use crate::error::Error;
 use crate::model::DeliveryStatus;
 use crate::model::{
     Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
 };
-use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, lambda_event};
+use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, lambda_event};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, SystemClock};
 use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, Page, PageRequest, Recorded, WebhookList,
+    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, Page, PageRequest, Recorded, StoreError,
+    WebhookList,
 };
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
@@ -35,9 +35,9 @@ struct FlakyQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for FlakyQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
-            return Err(Error::unavailable("injected: the queue is unreachable"));
+            return Err(QueueError::unavailable("injected: the queue is unreachable"));
         }
         self.inner.enqueue(messages, delay).await
     }
@@ -55,7 +55,7 @@ fn take_one(left: &AtomicUsize) -> bool {
 
 #[async_trait]
 impl WebhookList for FlakyStore {
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
+    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
         self.inner.list_webhooks(owner, page).await
     }
 }
@@ -68,9 +68,9 @@ impl EventInsert for FlakyStore {
         plan: &FanOutPlan,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<(FanOutPlan, bool), Error> {
+    ) -> Result<(FanOutPlan, bool), StoreError> {
         if take_one(&self.failures) {
-            return Err(Error::unavailable("injected: DynamoDB is unreachable"));
+            return Err(StoreError::unavailable("injected: DynamoDB is unreachable"));
         }
         self.inner.open_fan_out(owner, plan, now, ttl).await
     }
@@ -78,18 +78,18 @@ impl EventInsert for FlakyStore {
 
 #[async_trait]
 impl DeliveryGet for FlakyStore {
-    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, StoreError> {
         self.inner.get_delivery(webhook, delivery).await
     }
 
-    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error> {
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, StoreError> {
         self.inner.delivery_state(webhook, delivery).await
     }
 }
 
 #[async_trait]
 impl DeliveryRecord for FlakyStore {
-    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error> {
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
         self.inner.record_step(step).await
     }
 }

@@ -11,7 +11,7 @@ use super::{
 use crate::error::Error;
 use crate::model::{Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut};
 use crate::runtime::Context;
-use crate::store::{WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
+use crate::store::{StoreError, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
 
 fn location(webhook: &WebhookOut) -> String {
     format!("/api/managing-entity/{}/webhook/{}", webhook.owner_identifier, webhook.id)
@@ -109,8 +109,8 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
         }
         let updated = current.updated(input, &scope.caller.subject, Timestamp::new(ctx.clock.now()));
         store.replace_webhook(&updated, stored_version).await.map_err(|err| match err {
-            Error::VersionConflict { current } => stale(current),
-            other => other,
+            StoreError::VersionConflict { current } => stale(current),
+            other => other.into(),
         })?;
         tracing::info!(webhook_id = %id, version = updated.info.version, "webhook updated");
         with_etag(StatusCode::OK, &updated.info, updated.info.version)
@@ -129,8 +129,8 @@ pub async fn delete_webhook<S: WebhookDelete + ?Sized>(ctx: &Context, store: &S,
             Some(IfMatch::Any) | None => None,
         };
         store.delete_webhook(scope.entity, id, expected).await.map_err(|err| match err {
-            Error::VersionConflict { current } => Error::PreconditionFailed { current },
-            other => other,
+            StoreError::VersionConflict { current } => Error::PreconditionFailed { current },
+            other => other.into(),
         })?;
         tracing::info!(webhook_id = %id, "webhook deleted");
         Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(Error::internal)

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::model::{Delivery, EntityId, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
+use crate::queue::QueueError;
 use crate::runtime::SystemClock;
 use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
 
@@ -37,7 +38,7 @@ struct RecordedDelays(Mutex<Vec<(String, Duration)>>);
 
 #[async_trait]
 impl VisibilityDelay for RecordedDelays {
-    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         self.0.lock().expect("lock").push((receipt_handle.to_string(), delay));
         Ok(())
     }

@@ -8,8 +8,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{DeliveryEnqueue, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, bodies};
-use crate::error::Error;
 use crate::model::DeliveryMessage;
+use crate::queue::QueueError;
 
 struct Entry {
     message_id: String,
@@ -39,8 +39,8 @@ impl MemoryQueue {
         Self { dead_letters: Some((max_receives, dead_letters)), ..Self::new(visibility_timeout) }
     }
 
-    fn entries(&self) -> Result<MutexGuard<'_, Vec<Entry>>, Error> {
-        self.entries.lock().map_err(|_| Error::internal("memory queue lock poisoned"))
+    fn entries(&self) -> Result<MutexGuard<'_, Vec<Entry>>, QueueError> {
+        self.entries.lock().map_err(|_| QueueError::internal("memory queue lock poisoned"))
     }
 
     /// Messages not yet deleted, visible or not.
@@ -52,7 +52,7 @@ impl MemoryQueue {
         self.len() == 0
     }
 
-    fn take_visible(&self, max: usize) -> Result<(Vec<Received>, Option<Instant>), Error> {
+    fn take_visible(&self, max: usize) -> Result<(Vec<Received>, Option<Instant>), QueueError> {
         let now = Instant::now();
         let mut entries = self.entries()?;
         if let Some((max_receives, dead_letters)) = &self.dead_letters {
@@ -82,7 +82,7 @@ impl MemoryQueue {
 }
 
 impl MemoryQueue {
-    fn take_in(&self, moved: Vec<Entry>) -> Result<(), Error> {
+    fn take_in(&self, moved: Vec<Entry>) -> Result<(), QueueError> {
         if moved.is_empty() {
             return Ok(());
         }
@@ -100,7 +100,7 @@ impl MemoryQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for MemoryQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
         let bodies = bodies(messages)?;
         let now = chrono::Utc::now().timestamp_millis();
         self.entries()?.extend(bodies.into_iter().map(|body| Entry {
@@ -118,12 +118,12 @@ impl DeliveryEnqueue for MemoryQueue {
 
 #[async_trait]
 impl VisibilityDelay for MemoryQueue {
-    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         let mut entries = self.entries()?;
         let entry = entries
             .iter_mut()
             .find(|e| e.receipt_handle.as_deref() == Some(receipt_handle))
-            .ok_or_else(|| Error::internal("receipt handle is no longer valid"))?;
+            .ok_or_else(|| QueueError::internal("receipt handle is no longer valid"))?;
         entry.visible_at = Instant::now() + delay;
         Ok(())
     }
@@ -131,7 +131,7 @@ impl VisibilityDelay for MemoryQueue {
 
 #[async_trait]
 impl QueueConsumer for MemoryQueue {
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, Error> {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         let deadline = Instant::now() + wait;
         loop {
             let arrived = self.arrived.notified();
@@ -147,7 +147,7 @@ impl QueueConsumer for MemoryQueue {
         }
     }
 
-    async fn delete(&self, receipt_handles: &[String]) -> Result<(), Error> {
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
         self.entries()?.retain(|e| !e.receipt_handle.as_ref().is_some_and(|r| receipt_handles.contains(r)));
         Ok(())
     }

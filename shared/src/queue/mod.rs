@@ -4,6 +4,7 @@
 //! alike: a received message reappears after its visibility timeout unless deleted, and
 //! counts how often it was received.
 
+mod error;
 mod memory;
 mod sqs;
 
@@ -13,10 +14,10 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::json;
 
+pub use error::QueueError;
 pub use memory::MemoryQueue;
 pub use sqs::SqsQueue;
 
-use crate::error::Error;
 use crate::model::DeliveryMessage;
 
 /// SQS's longest delay of a message sent.
@@ -28,13 +29,13 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 #[async_trait]
 pub trait DeliveryEnqueue: Send + Sync {
     /// Sends `messages`, each first received once `delay` (at most `MAX_SEND_DELAY`) has passed.
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error>;
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError>;
 }
 
 #[async_trait]
 pub trait VisibilityDelay: Send + Sync {
     /// Hides a received message for `delay`, after which it is received again.
-    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error>;
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError>;
 }
 
 /// A message as a consumer receives it.
@@ -52,8 +53,8 @@ pub struct Received {
 pub trait QueueConsumer: Send + Sync {
     /// Up to `max` visible messages, waiting up to `wait` for the first; each is then hidden
     /// for the queue's visibility timeout.
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, Error>;
-    async fn delete(&self, receipt_handles: &[String]) -> Result<(), Error>;
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError>;
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError>;
 }
 
 /// Every queue operation: what the local runner holds.
@@ -62,15 +63,15 @@ pub trait Queue: DeliveryEnqueue + VisibilityDelay + QueueConsumer {}
 impl<T: DeliveryEnqueue + VisibilityDelay + QueueConsumer> Queue for T {}
 
 /// A message's body, refused when SQS would not take it.
-pub fn message_body(message: &DeliveryMessage) -> Result<String, Error> {
-    let body = serde_json::to_string(message).map_err(Error::internal)?;
+pub fn message_body(message: &DeliveryMessage) -> Result<String, QueueError> {
+    let body = serde_json::to_string(message).map_err(QueueError::internal)?;
     if body.len() > MAX_MESSAGE_BYTES {
-        return Err(Error::PayloadTooLarge { limit: MAX_MESSAGE_BYTES });
+        return Err(QueueError::TooLarge { limit: MAX_MESSAGE_BYTES });
     }
     Ok(body)
 }
 
-fn bodies(messages: &[DeliveryMessage]) -> Result<Vec<String>, Error> {
+fn bodies(messages: &[DeliveryMessage]) -> Result<Vec<String>, QueueError> {
     messages.iter().map(message_body).collect()
 }
 

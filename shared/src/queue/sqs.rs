@@ -11,8 +11,8 @@ use aws_sdk_sqs::types::{
 };
 
 use super::{DeliveryEnqueue, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, bodies};
-use crate::error::Error;
 use crate::model::DeliveryMessage;
+use crate::queue::QueueError;
 
 /// SendMessageBatch's and DeleteMessageBatch's limit.
 const BATCH_SIZE: usize = 10;
@@ -23,12 +23,12 @@ pub struct SqsQueue {
     url: String,
 }
 
-fn unavailable<E, R>(err: SdkError<E, R>) -> Error
+fn unavailable<E, R>(err: SdkError<E, R>) -> QueueError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    Error::unavailable(DisplayErrorContext(err).to_string())
+    QueueError::unavailable(DisplayErrorContext(err).to_string())
 }
 
 impl SqsQueue {
@@ -47,7 +47,7 @@ impl SqsQueue {
         name: &str,
         visibility_timeout: Duration,
         max_receives: u32,
-    ) -> Result<(Self, Self), Error> {
+    ) -> Result<(Self, Self), QueueError> {
         let dlq_url = client
             .create_queue()
             .queue_name(format!("{name}-dlq"))
@@ -56,7 +56,7 @@ impl SqsQueue {
             .await
             .map_err(unavailable)?
             .queue_url
-            .ok_or_else(|| Error::internal("CreateQueue returned no URL"))?;
+            .ok_or_else(|| QueueError::internal("CreateQueue returned no URL"))?;
         let dlq_arn = client
             .get_queue_attributes()
             .queue_url(&dlq_url)
@@ -66,7 +66,7 @@ impl SqsQueue {
             .map_err(unavailable)?
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| Error::internal("the DLQ has no ARN"))?;
+            .ok_or_else(|| QueueError::internal("the DLQ has no ARN"))?;
         let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
         let url = client
             .create_queue()
@@ -77,16 +77,16 @@ impl SqsQueue {
             .await
             .map_err(unavailable)?
             .queue_url
-            .ok_or_else(|| Error::internal("CreateQueue returned no URL"))?;
+            .ok_or_else(|| QueueError::internal("CreateQueue returned no URL"))?;
         Ok((Self::new(client.clone(), url), Self::new(client, dlq_url)))
     }
 }
 
 #[async_trait]
 impl DeliveryEnqueue for SqsQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), Error> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
         let bodies = bodies(messages)?;
-        let delay_seconds = i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).map_err(Error::internal)?;
+        let delay_seconds = i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).map_err(QueueError::internal)?;
         for chunk in bodies.chunks(BATCH_SIZE) {
             let entries = chunk
                 .iter()
@@ -97,7 +97,7 @@ impl DeliveryEnqueue for SqsQueue {
                         .message_body(body)
                         .delay_seconds(delay_seconds)
                         .build()
-                        .map_err(Error::internal)
+                        .map_err(QueueError::internal)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
@@ -109,7 +109,7 @@ impl DeliveryEnqueue for SqsQueue {
                 .await
                 .map_err(unavailable)?;
             if let Some(failed) = output.failed.first() {
-                return Err(Error::unavailable(format!(
+                return Err(QueueError::unavailable(format!(
                     "SQS refused {} of {} messages: {} {}",
                     output.failed.len(),
                     chunk.len(),
@@ -124,9 +124,9 @@ impl DeliveryEnqueue for SqsQueue {
 
 #[async_trait]
 impl VisibilityDelay for SqsQueue {
-    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), Error> {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         // SQS counts whole seconds; a sub-second delay still waits one.
-        let seconds = i32::try_from(delay.as_secs_f64().round().max(1.0) as u64).map_err(Error::internal)?;
+        let seconds = i32::try_from(delay.as_secs_f64().round().max(1.0) as u64).map_err(QueueError::internal)?;
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -141,13 +141,13 @@ impl VisibilityDelay for SqsQueue {
 
 #[async_trait]
 impl QueueConsumer for SqsQueue {
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, Error> {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         let output = self
             .client
             .receive_message()
             .queue_url(&self.url)
-            .max_number_of_messages(i32::try_from(max.min(BATCH_SIZE)).map_err(Error::internal)?)
-            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).map_err(Error::internal)?)
+            .max_number_of_messages(i32::try_from(max.min(BATCH_SIZE)).map_err(QueueError::internal)?)
+            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).map_err(QueueError::internal)?)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
@@ -170,7 +170,7 @@ impl QueueConsumer for SqsQueue {
             .collect())
     }
 
-    async fn delete(&self, receipt_handles: &[String]) -> Result<(), Error> {
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
         for chunk in receipt_handles.chunks(BATCH_SIZE) {
             let entries = chunk
                 .iter()
@@ -180,7 +180,7 @@ impl QueueConsumer for SqsQueue {
                         .id(i.to_string())
                         .receipt_handle(receipt)
                         .build()
-                        .map_err(Error::internal)
+                        .map_err(QueueError::internal)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             self.client

@@ -13,10 +13,10 @@ use super::{
     DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest, Recorded, WebhookDelete,
     WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
-use crate::error::Error;
 use crate::model::{
     Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
 };
+use crate::store::StoreError;
 
 #[derive(Default)]
 struct Tables {
@@ -37,8 +37,8 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn tables(&self) -> Result<MutexGuard<'_, Tables>, Error> {
-        self.tables.lock().map_err(|_| Error::internal("memory store lock poisoned"))
+    fn tables(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
+        self.tables.lock().map_err(|_| StoreError::internal("memory store lock poisoned"))
     }
 }
 
@@ -48,14 +48,14 @@ fn key_of(webhook: &Webhook) -> (EntityId, WebhookId) {
 
 #[async_trait]
 impl WebhookGet for MemoryStore {
-    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
+    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         Ok(self.tables()?.webhooks.get(&(owner, id)).cloned())
     }
 }
 
 #[async_trait]
 impl WebhookList for MemoryStore {
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
+    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
         let tables = self.tables()?;
         let lower = match page.after {
             Some(after) => Bound::Excluded((owner, WebhookId(after))),
@@ -73,10 +73,10 @@ impl WebhookList for MemoryStore {
 
 #[async_trait]
 impl WebhookInsert for MemoryStore {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), Error> {
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         if tables.webhooks.contains_key(&key_of(webhook)) {
-            return Err(Error::internal(format!("webhook {} already exists", webhook.info.id)));
+            return Err(StoreError::internal(format!("webhook {} already exists", webhook.info.id)));
         }
         tables.webhooks.insert(key_of(webhook), webhook.clone());
         Ok(())
@@ -85,11 +85,11 @@ impl WebhookInsert for MemoryStore {
 
 #[async_trait]
 impl WebhookReplace for MemoryStore {
-    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), Error> {
+    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
-        let stored = tables.webhooks.get_mut(&key_of(webhook)).ok_or(Error::NotFound)?;
+        let stored = tables.webhooks.get_mut(&key_of(webhook)).ok_or(StoreError::NotFound)?;
         if stored.info.version != expected {
-            return Err(Error::VersionConflict { current: stored.info.version });
+            return Err(StoreError::VersionConflict { current: stored.info.version });
         }
         *stored = webhook.clone();
         Ok(())
@@ -98,12 +98,12 @@ impl WebhookReplace for MemoryStore {
 
 #[async_trait]
 impl WebhookDelete for MemoryStore {
-    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), Error> {
+    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
-        let stored = tables.webhooks.get(&(owner, id)).ok_or(Error::NotFound)?;
+        let stored = tables.webhooks.get(&(owner, id)).ok_or(StoreError::NotFound)?;
         match expected {
             Some(version) if version != stored.info.version => {
-                Err(Error::VersionConflict { current: stored.info.version })
+                Err(StoreError::VersionConflict { current: stored.info.version })
             }
             _ => {
                 tables.webhooks.remove(&(owner, id));
@@ -121,7 +121,7 @@ impl EventInsert for MemoryStore {
         plan: &FanOutPlan,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<(FanOutPlan, bool), Error> {
+    ) -> Result<(FanOutPlan, bool), StoreError> {
         let mut tables = self.tables()?;
         let key = (owner, plan.event_id.clone());
         if let Some((stored, expires)) = tables.events.get(&key) {
@@ -129,7 +129,7 @@ impl EventInsert for MemoryStore {
                 return Ok((stored.clone(), false));
             }
         }
-        let expires = Timestamp::new(now.get() + chrono::Duration::from_std(ttl).map_err(Error::internal)?);
+        let expires = Timestamp::new(now.get() + chrono::Duration::from_std(ttl).map_err(StoreError::internal)?);
         tables.events.insert(key, (plan.clone(), expires));
         Ok((plan.clone(), true))
     }
@@ -137,19 +137,19 @@ impl EventInsert for MemoryStore {
 
 #[async_trait]
 impl EventGet for MemoryStore {
-    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error> {
+    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, StoreError> {
         Ok(self.tables()?.events.get(&(owner, event_id.to_string())).map(|(plan, _)| plan.clone()))
     }
 }
 
 #[async_trait]
 impl DeliveryGet for MemoryStore {
-    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, StoreError> {
         let tables = self.tables()?;
         Ok(tables.deliveries.get(&(webhook, delivery)).and_then(|steps| Delivery::from_steps(steps.iter().cloned())))
     }
 
-    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error> {
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, StoreError> {
         let tables = self.tables()?;
         let last = tables.deliveries.get(&(webhook, delivery)).and_then(|steps| steps.last());
         Ok(last.map(|step| DeliveryState { status: step.status, step: step.step }))
@@ -158,7 +158,7 @@ impl DeliveryGet for MemoryStore {
 
 #[async_trait]
 impl DeliveryRecord for MemoryStore {
-    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error> {
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
         let mut tables = self.tables()?;
         let steps = tables.deliveries.entry((step.webhook_id, step.delivery_id)).or_default();
         if steps.iter().any(|s| s.step == step.step) {
@@ -177,7 +177,7 @@ impl DeliveryList for MemoryStore {
         webhook: WebhookId,
         page: PageRequest,
         status: Option<DeliveryStatus>,
-    ) -> Result<Page<Delivery>, Error> {
+    ) -> Result<Page<Delivery>, StoreError> {
         let tables = self.tables()?;
         let upper = match page.after {
             Some(after) => Bound::Excluded((webhook, after)),

@@ -3,6 +3,7 @@
 //! contract tests in `tests/` check against both.
 
 mod dynamo;
+mod error;
 mod memory;
 
 use std::collections::HashMap;
@@ -13,12 +14,12 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 pub use dynamo::DynamoStore;
+pub use error::StoreError;
 pub use memory::MemoryStore;
 
 /// Reads in flight at once when a view reads many deliveries.
 const CONCURRENT_READS: usize = 10;
 
-use crate::error::Error;
 use crate::model::{
     Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
 };
@@ -53,10 +54,10 @@ impl<T> Page<T> {
 
 #[async_trait]
 pub trait WebhookGet: Send + Sync {
-    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error>;
+    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
     /// The same read, eventually consistent (half DynamoDB's price): for the deliver step, where
     /// a pause or delete may take a second to be seen.
-    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
+    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.get_webhook(owner, id).await
     }
 }
@@ -64,27 +65,27 @@ pub trait WebhookGet: Send + Sync {
 #[async_trait]
 pub trait WebhookList: Send + Sync {
     /// The owner's webhooks in creation order (their ids are UUIDv7).
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error>;
+    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookInsert: Send + Sync {
     /// Stores a webhook whose id is new.
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), Error>;
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookReplace: Send + Sync {
     /// Replaces the stored webhook only if its version is still `expected`; otherwise
     /// `VersionConflict` with the stored version, or `NotFound`.
-    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), Error>;
+    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookDelete: Send + Sync {
     /// Deletes the webhook, if `expected` is given only at that version (`VersionConflict`
     /// otherwise); `NotFound` when there is none.
-    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), Error>;
+    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError>;
 }
 
 /// Every webhook operation: what the local runner and the contract tests hold.
@@ -103,35 +104,35 @@ pub trait EventInsert: Send + Sync {
         plan: &FanOutPlan,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<(FanOutPlan, bool), Error>;
+    ) -> Result<(FanOutPlan, bool), StoreError>;
 }
 
 #[async_trait]
 pub trait EventGet: Send + Sync {
     /// The event's fan-out plan, with its data, however long ago it was published (within
     /// the retention of delivery records).
-    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error>;
+    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, StoreError>;
 }
 
 #[async_trait]
 pub trait DeliveryGet: Send + Sync {
     /// The delivery with every attempt, built from its steps.
-    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error>;
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, StoreError>;
     /// Its last step, read consistently: the next step's number follows from it. `None`
     /// before the first step (a planned delivery whose first attempt has not been recorded).
-    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error>;
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, StoreError>;
 }
 
 /// Where each of these deliveries stands, read a few at a time; those with no step are left out.
 pub async fn delivery_states<S: DeliveryGet + ?Sized>(
     store: &S,
     keys: &[(WebhookId, Uuid)],
-) -> Result<HashMap<Uuid, DeliveryState>, Error> {
+) -> Result<HashMap<Uuid, DeliveryState>, StoreError> {
     // Collected first: a stream of borrowing closures would not be `Send` for every lifetime.
     let reads: Vec<_> = keys
         .iter()
         .map(|&(webhook, delivery)| async move {
-            Ok::<_, Error>(store.delivery_state(webhook, delivery).await?.map(|state| (delivery, state)))
+            Ok::<_, StoreError>(store.delivery_state(webhook, delivery).await?.map(|state| (delivery, state)))
         })
         .collect();
     let states: Vec<_> = futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).try_collect().await?;
@@ -152,7 +153,7 @@ pub trait DeliveryRecord: Send + Sync {
     /// Stores `step` unless a step of its number is stored. Steps are never rewritten, and a
     /// writer numbers its step from the last step it read (`delivery_state`), so nothing can
     /// move a finished delivery back: its next number was never read as pending.
-    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error>;
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError>;
 }
 
 #[async_trait]
@@ -163,7 +164,7 @@ pub trait DeliveryList: Send + Sync {
         webhook: WebhookId,
         page: PageRequest,
         status: Option<DeliveryStatus>,
-    ) -> Result<Page<Delivery>, Error>;
+    ) -> Result<Page<Delivery>, StoreError>;
 }
 
 /// What delivering reads and writes.

@@ -2,10 +2,9 @@
 //! Local), so the embedded runner behaves as production does.
 
 use serde_json::json;
-use shared::Error;
 use shared::model::{Attempt, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget};
 use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
-use shared::store::{PageRequest, Recorded, Store};
+use shared::store::{PageRequest, Recorded, Store, StoreError};
 
 use crate::helpers::{ENTITY, OTHER_ENTITY};
 
@@ -56,11 +55,11 @@ async fn replace_is_conditional_on_version(store: &dyn Store) {
     let v2 = renamed(&v1, "Second");
     store.replace_webhook(&v2, 1).await.expect("fresh version is written");
     let stale = store.replace_webhook(&renamed(&v1, "Lost update"), 1).await;
-    assert!(matches!(stale, Err(Error::VersionConflict { current: 2 })), "{stale:?}");
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "{stale:?}");
     let got = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
     assert_eq!(got, v2);
     let missing = store.replace_webhook(&webhook(ENTITY, "Ghost"), 1).await;
-    assert!(matches!(missing, Err(Error::NotFound)), "{missing:?}");
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
 
 async fn delete_checks_version_and_existence(store: &dyn Store) {
@@ -68,12 +67,12 @@ async fn delete_checks_version_and_existence(store: &dyn Store) {
     store.insert_webhook(&stored).await.expect("insert");
     let (owner, id) = (entity(ENTITY), stored.info.id);
     let stale = store.delete_webhook(owner, id, Some(5)).await;
-    assert!(matches!(stale, Err(Error::VersionConflict { current: 1 })), "{stale:?}");
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 1 })), "{stale:?}");
     assert!(store.get_webhook(owner, id).await.expect("get").is_some(), "a refused delete deletes nothing");
     store.delete_webhook(owner, id, Some(1)).await.expect("delete");
     assert_eq!(store.get_webhook(owner, id).await.expect("get"), None);
-    assert!(matches!(store.delete_webhook(owner, id, None).await, Err(Error::NotFound)));
-    assert!(matches!(store.delete_webhook(owner, id, Some(1)).await, Err(Error::NotFound)));
+    assert!(matches!(store.delete_webhook(owner, id, None).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_webhook(owner, id, Some(1)).await, Err(StoreError::NotFound)));
 }
 
 async fn list_pages_in_id_order_without_loss(store: &dyn Store) {
@@ -110,7 +109,7 @@ async fn concurrent_writers_of_one_version_one_wins(store: &dyn Store) {
     });
     let results = futures::future::join_all(writes).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
-    let conflicts = results.iter().filter(|r| matches!(r, Err(Error::VersionConflict { current: 2 }))).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::VersionConflict { current: 2 }))).count();
     assert_eq!((wins, conflicts), (1, 19), "{results:?}");
     let stored = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
     assert_eq!(stored.info.version, 2);

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
 use super::{DynamoStore, Item, ItemRange, RETENTION, TTL_ATTRIBUTE, s, unavailable};
-use crate::error::Error;
 use crate::model::{Delivery, DeliveryState, DeliveryStatus, DeliveryStep, WebhookId};
+use crate::store::StoreError;
 use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, Page, PageRequest, Recorded};
 
 /// Items read per query when listing: a page's deliveries and their steps, usually in one.
@@ -22,8 +22,8 @@ fn steps_prefix(delivery: Uuid) -> String {
     format!("DELIVERY#{delivery}#")
 }
 
-fn step_item(step: &DeliveryStep) -> Result<Item, Error> {
-    let mut item: Item = serde_dynamo::to_item(step).map_err(Error::internal)?;
+fn step_item(step: &DeliveryStep) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(step).map_err(StoreError::internal)?;
     item.insert("PK".into(), s(format!("WEBHOOK#{}", step.webhook_id)));
     item.insert("SK".into(), s(format!("{}{:04}", steps_prefix(step.delivery_id), step.step)));
     // A UUIDv7 carries its creation time: every step lives 30 days from the delivery's start.
@@ -37,13 +37,13 @@ fn steps_of(webhook: WebhookId, delivery: Uuid, newest_first: bool) -> ItemRange
     ItemRange { pk: format!("WEBHOOK#{webhook}"), prefix: steps_prefix(delivery), newest_first, filter: None }
 }
 
-fn parse(items: Vec<Item>) -> Result<Vec<DeliveryStep>, Error> {
-    items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(Error::internal)).collect()
+fn parse(items: Vec<Item>) -> Result<Vec<DeliveryStep>, StoreError> {
+    items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(StoreError::internal)).collect()
 }
 
 #[async_trait]
 impl DeliveryGet for DynamoStore {
-    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, Error> {
+    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, StoreError> {
         let (mut steps, mut start) = (Vec::new(), None);
         loop {
             let (items, next) = self.query(&steps_of(webhook, delivery, false), start, LIST_QUERY_ITEMS).await?;
@@ -55,15 +55,15 @@ impl DeliveryGet for DynamoStore {
         }
     }
 
-    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, Error> {
+    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, StoreError> {
         let (items, _) = self.query(&steps_of(webhook, delivery, true), None, 1).await?;
-        items.into_iter().next().map(|item| serde_dynamo::from_item(item).map_err(Error::internal)).transpose()
+        items.into_iter().next().map(|item| serde_dynamo::from_item(item).map_err(StoreError::internal)).transpose()
     }
 }
 
 #[async_trait]
 impl DeliveryRecord for DynamoStore {
-    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, Error> {
+    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
         let put = self
             .client
             .put_item()
@@ -87,7 +87,7 @@ impl DeliveryList for DynamoStore {
         webhook: WebhookId,
         page: PageRequest,
         status: Option<DeliveryStatus>,
-    ) -> Result<Page<Delivery>, Error> {
+    ) -> Result<Page<Delivery>, StoreError> {
         let range = ItemRange {
             pk: format!("WEBHOOK#{webhook}"),
             prefix: "DELIVERY#".into(),

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{DynamoStore, Item, RETENTION, TTL_ATTRIBUTE, s, unavailable};
-use crate::error::Error;
 use crate::model::{EntityId, FanOutPlan, Timestamp};
+use crate::store::StoreError;
 use crate::store::{EventGet, EventInsert};
 
 const DEDUPE_UNTIL: &str = "dedupeUntil";
@@ -24,8 +24,8 @@ fn epoch_seconds(at: i64) -> AttributeValue {
     AttributeValue::N(at.to_string())
 }
 
-fn plan_item(owner: EntityId, plan: &FanOutPlan, dedupe_until: i64, expires: i64) -> Result<Item, Error> {
-    let mut item: Item = serde_dynamo::to_item(plan).map_err(Error::internal)?;
+fn plan_item(owner: EntityId, plan: &FanOutPlan, dedupe_until: i64, expires: i64) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(plan).map_err(StoreError::internal)?;
     item.extend(event_key(owner, &plan.event_id));
     item.insert(DEDUPE_UNTIL.into(), epoch_seconds(dedupe_until));
     item.insert(TTL_ATTRIBUTE.into(), epoch_seconds(expires));
@@ -40,9 +40,9 @@ impl EventInsert for DynamoStore {
         plan: &FanOutPlan,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<(FanOutPlan, bool), Error> {
+    ) -> Result<(FanOutPlan, bool), StoreError> {
         let now_secs = now.get().timestamp();
-        let seconds = |d: Duration| i64::try_from(d.as_secs()).map_err(Error::internal);
+        let seconds = |d: Duration| i64::try_from(d.as_secs()).map_err(StoreError::internal);
         let (dedupe_until, expires) =
             (now_secs.saturating_add(seconds(ttl)?), now_secs.saturating_add(seconds(RETENTION)?));
         // Past its dedupe window a plan no longer holds the event id.
@@ -61,8 +61,9 @@ impl EventInsert for DynamoStore {
             Ok(_) => Ok((plan.clone(), true)),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let stored = failed.item().cloned().ok_or_else(|| Error::internal("no stored plan returned"))?;
-                    Ok((serde_dynamo::from_item(stored).map_err(Error::internal)?, false))
+                    let stored =
+                        failed.item().cloned().ok_or_else(|| StoreError::internal("no stored plan returned"))?;
+                    Ok((serde_dynamo::from_item(stored).map_err(StoreError::internal)?, false))
                 }
                 _ => Err(unavailable(err)),
             },
@@ -72,7 +73,7 @@ impl EventInsert for DynamoStore {
 
 #[async_trait]
 impl EventGet for DynamoStore {
-    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, Error> {
+    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, StoreError> {
         self.get_item(event_key(owner, event_id), true).await
     }
 }

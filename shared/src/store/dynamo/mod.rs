@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
-use crate::error::Error;
+use crate::store::StoreError;
 use crate::store::{Page, PageRequest};
 
 mod deliveries;
@@ -47,19 +47,19 @@ impl DynamoStore {
     }
 
     /// Creates the table when it is missing and waits until it is active (local runner, tests).
-    pub async fn ensure_table(&self) -> Result<(), Error> {
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
         if self.client.describe_table().table_name(&self.table).send().await.is_ok() {
             return Ok(());
         }
         let key = |name: &str, key_type| {
-            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(Error::internal)
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(StoreError::internal)
         };
         let attribute = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(Error::internal)
+                .map_err(StoreError::internal)
         };
         let created = self
             .client
@@ -83,7 +83,7 @@ impl DynamoStore {
             .attribute_name(TTL_ATTRIBUTE)
             .enabled(true)
             .build()
-            .map_err(Error::internal)?;
+            .map_err(StoreError::internal)?;
         if let Err(err) =
             self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(ttl).send().await
         {
@@ -92,7 +92,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn wait_until_active(&self) -> Result<(), Error> {
+    async fn wait_until_active(&self) -> Result<(), StoreError> {
         for _ in 0..60 {
             let described = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
             if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
@@ -100,13 +100,17 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(Error::unavailable(format!("table {} did not become active", self.table)))
+        Err(StoreError::unavailable(format!("table {} did not become active", self.table)))
     }
 }
 
 impl DynamoStore {
     /// The item at `key`, or `None`.
-    async fn get_item<T: serde::de::DeserializeOwned>(&self, key: Item, consistent: bool) -> Result<Option<T>, Error> {
+    async fn get_item<T: serde::de::DeserializeOwned>(
+        &self,
+        key: Item,
+        consistent: bool,
+    ) -> Result<Option<T>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -116,7 +120,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        output.item.map(|item| serde_dynamo::from_item(item).map_err(Error::internal)).transpose()
+        output.item.map(|item| serde_dynamo::from_item(item).map_err(StoreError::internal)).transpose()
     }
 
     /// One page of the items in `range`; `start` is the key to continue after. DynamoDB
@@ -127,12 +131,12 @@ impl DynamoStore {
         mut start: Option<Item>,
         page: PageRequest,
         id_of: impl Fn(&T) -> uuid::Uuid,
-    ) -> Result<Page<T>, Error> {
+    ) -> Result<Page<T>, StoreError> {
         let mut items = Vec::new();
         loop {
             let (read, next) = self.query(&range, start, page.limit + 1).await?;
             for item in read {
-                items.push(serde_dynamo::from_item(item).map_err(Error::internal)?);
+                items.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?);
             }
             start = next;
             if items.len() > page.limit || start.is_none() {
@@ -150,7 +154,7 @@ impl DynamoStore {
         range: &ItemRange<'_>,
         start: Option<Item>,
         limit: usize,
-    ) -> Result<(Vec<Item>, Option<Item>), Error> {
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let mut query = self
             .client
             .query()
@@ -160,7 +164,7 @@ impl DynamoStore {
             .expression_attribute_values(":prefix", s(range.prefix.clone()))
             .set_exclusive_start_key(start)
             .scan_index_forward(!range.newest_first)
-            .limit(i32::try_from(limit).map_err(Error::internal)?)
+            .limit(i32::try_from(limit).map_err(StoreError::internal)?)
             .consistent_read(true);
         if let Some((name, value)) = &range.filter {
             query = query
@@ -173,12 +177,12 @@ impl DynamoStore {
     }
 }
 
-fn unavailable<E, R>(err: SdkError<E, R>) -> Error
+fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    Error::unavailable(DisplayErrorContext(err).to_string())
+    StoreError::unavailable(DisplayErrorContext(err).to_string())
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {

@@ -7,25 +7,25 @@ use aws_sdk_dynamodb::operation::{delete_item::DeleteItemError, put_item::PutIte
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
-use crate::error::Error;
 use crate::model::{EntityId, Webhook, WebhookId};
+use crate::store::StoreError;
 use crate::store::{Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
 
 fn webhook_key(owner: EntityId, id: WebhookId) -> Item {
     HashMap::from([("PK".into(), s(format!("OWNER#{owner}"))), ("SK".into(), s(format!("WEBHOOK#{id}")))])
 }
 
-fn to_item(webhook: &Webhook) -> Result<Item, Error> {
-    let mut item: Item = serde_dynamo::to_item(webhook).map_err(Error::internal)?;
+fn to_item(webhook: &Webhook) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(webhook).map_err(StoreError::internal)?;
     item.extend(webhook_key(webhook.info.owner_identifier, webhook.info.id));
     Ok(item)
 }
 
 /// The stored version in the item a failed condition returned, or `NotFound` without one.
-fn conflict_from(old_item: Option<&Item>) -> Error {
+fn conflict_from(old_item: Option<&Item>) -> StoreError {
     match old_item.and_then(|item| item.get("version")).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()) {
-        Some(current) => Error::VersionConflict { current },
-        None => Error::NotFound,
+        Some(current) => StoreError::VersionConflict { current },
+        None => StoreError::NotFound,
     }
 }
 
@@ -35,18 +35,18 @@ fn version_value(version: u64) -> AttributeValue {
 
 #[async_trait]
 impl WebhookGet for DynamoStore {
-    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
+    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.get_item(webhook_key(owner, id), true).await
     }
 
-    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, Error> {
+    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.get_item(webhook_key(owner, id), false).await
     }
 }
 
 #[async_trait]
 impl WebhookList for DynamoStore {
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, Error> {
+    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
         let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
         let range =
             ItemRange { pk: format!("OWNER#{owner}"), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
@@ -56,7 +56,7 @@ impl WebhookList for DynamoStore {
 
 #[async_trait]
 impl WebhookInsert for DynamoStore {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), Error> {
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -71,7 +71,7 @@ impl WebhookInsert for DynamoStore {
 
 #[async_trait]
 impl WebhookReplace for DynamoStore {
-    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), Error> {
+    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
@@ -95,7 +95,7 @@ impl WebhookReplace for DynamoStore {
 
 #[async_trait]
 impl WebhookDelete for DynamoStore {
-    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), Error> {
+    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
         let request = self
             .client
             .delete_item()
