@@ -23,17 +23,20 @@ impl DevAuth {
         Self { secret: secret.into(), issuer: issuer.into(), audience: audience.into() }
     }
 
-    /// A token for `sub` managing `entities` (the claim's text: `*`, or space-separated ids).
+    /// A token for `sub` managing `entities` (the claim's text: `*`, or space-separated ids),
+    /// granted `scope` (space-separated).
     pub fn issue(
         &self,
         sub: &str,
         entities: &str,
+        scope: &str,
         valid_for: chrono::Duration,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let claims = json!({
             "sub": sub,
             "entities": entities,
+            "scope": scope,
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
@@ -82,13 +85,13 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_and_others_do_not() {
-        let token = auth().issue("dev", "*", chrono::Duration::hours(1)).expect("token");
+        let token = auth().issue("dev", "*", "", chrono::Duration::hours(1)).expect("token");
         assert_eq!(auth().verify(&token).expect("valid")["entities"], "*");
         let other_key = DevAuth::new("other", "webhooks-local", "webhooks-api");
         assert!(other_key.verify(&token).is_err());
         let other_audience = DevAuth::new("s3cret", "webhooks-local", "another-api");
         assert!(other_audience.verify(&token).is_err());
-        let expired = auth().issue("dev", "*", chrono::Duration::hours(-2)).expect("token");
+        let expired = auth().issue("dev", "*", "", chrono::Duration::hours(-2)).expect("token");
         assert!(auth().verify(&expired).is_err());
     }
 

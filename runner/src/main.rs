@@ -8,6 +8,8 @@ use shared::runtime::Context;
 use webhooks_local::{App, Backend, DevAuth};
 
 const DEV_SECRET: &str = "webhooks-local-dev-secret-not-for-production";
+/// Every scope (DESIGN.md 5.4): the dev token may publish and change the event catalog.
+const DEV_SCOPES: &str = "events:publish event-types:write";
 /// The entity the printed examples and console link use; the dev token may manage any.
 const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
@@ -33,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env_or("WEBHOOKS_DEV_JWT_ISSUER", "webhooks-local"),
         env_or("WEBHOOKS_DEV_JWT_AUDIENCE", "webhooks-api"),
     );
-    let token = auth.issue("local-developer", "*", chrono::Duration::days(30))?;
+    let token = auth.issue("local-developer", "*", DEV_SCOPES, chrono::Duration::days(30))?;
     let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "1s")?;
     let app = App::new(Context::from_env()?, DeliverySettings::from_env()?, &backend, auth)
         .await?
@@ -43,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "\nWebhooks API ({backend:?} backend) on {url}\n\n\
          Console (signs you in):\n  {url}/#token={token}&entity={DEMO_ENTITY}\n\n\
-         Dev token (sub local-developer, entities *, valid 30 days):\n  export TOKEN={token}\n\n\
+         Dev token (sub local-developer, entities *, scopes {DEV_SCOPES}, valid 30 days):\n  export TOKEN={token}\n\n\
          Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" {url}/api/event-types\n  \
          curl -si -X POST -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
          {url}/api/managing-entity/{DEMO_ENTITY}/webhook \\\n    \

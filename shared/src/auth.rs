@@ -15,11 +15,16 @@ pub enum EntityScope {
     Only(HashSet<Uuid>),
 }
 
+/// The scope publishing needs (DESIGN.md 5.4); the template declares it on the route too.
+pub const PUBLISH_SCOPE: &str = "events:publish";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The token's `sub`, recorded as `userIdentifier` on writes.
     pub subject: String,
     pub entities: EntityScope,
+    /// The token's `scope` claim.
+    pub scopes: HashSet<String>,
 }
 
 impl Caller {
@@ -34,7 +39,13 @@ impl Caller {
             .ok_or(Error::Unauthorized)?;
         let subject = claims.get("sub").filter(|s| !s.is_empty()).ok_or(Error::Unauthorized)?;
         let entities = claims.get(entities_claim).map_or(EntityScope::Only(HashSet::new()), |v| parse_entities(v));
-        Ok(Self { subject: subject.clone(), entities })
+        let scopes = claims.get("scope").map(|v| claim_entries(v).into_iter().collect()).unwrap_or_default();
+        Ok(Self { subject: subject.clone(), entities, scopes })
+    }
+
+    /// `Forbidden` unless the token was granted `scope`.
+    pub fn require(&self, scope: &'static str) -> Result<(), Error> {
+        if self.scopes.contains(scope) { Ok(()) } else { Err(Error::Forbidden(scope)) }
     }
 
     pub fn may_manage(&self, entity: EntityId) -> bool {
@@ -45,27 +56,30 @@ impl Caller {
     }
 }
 
-/// The entities claim as API Gateway passes it: always a string, holding `*`, space-separated
-/// UUIDs, a JSON array, or an array the authorizer flattened to `[a b]`. Entries that are not
+/// The entities claim: `*`, or UUIDs as `claim_entries` reads them. Entries that are not
 /// UUIDs grant nothing.
 pub fn parse_entities(claim: &str) -> EntityScope {
-    let claim = claim.trim();
-    if claim == "*" {
+    let entries = claim_entries(claim);
+    if entries.iter().any(|e| e == "*") {
         return EntityScope::All;
     }
-    let entries: Vec<String> = match serde_json::from_str::<Vec<String>>(claim) {
+    EntityScope::Only(entries.iter().filter_map(|e| Uuid::parse_str(e).ok()).collect())
+}
+
+/// A list claim as API Gateway passes it: always a string, holding space-separated entries, a
+/// JSON array, or an array the authorizer flattened to `[a b]`.
+fn claim_entries(claim: &str) -> Vec<String> {
+    let claim = claim.trim();
+    match serde_json::from_str::<Vec<String>>(claim) {
         Ok(list) => list,
         Err(_) => claim
             .trim_start_matches('[')
             .trim_end_matches(']')
             .split(|c: char| c.is_whitespace() || c == ',')
             .map(|s| s.trim_matches('"').to_string())
+            .filter(|s| !s.is_empty())
             .collect(),
-    };
-    if entries.iter().any(|e| e == "*") {
-        return EntityScope::All;
     }
-    EntityScope::Only(entries.iter().filter_map(|e| Uuid::parse_str(e).ok()).collect())
 }
 
 #[cfg(test)]
@@ -92,8 +106,20 @@ mod tests {
 
     #[test]
     fn scope_decides_access() {
-        let caller = Caller { subject: "u".into(), entities: ids(&[A]) };
+        let caller = Caller { subject: "u".into(), entities: ids(&[A]), scopes: HashSet::new() };
         assert!(caller.may_manage(EntityId::parse(A).expect("uuid")));
         assert!(!caller.may_manage(EntityId::parse(B).expect("uuid")));
+    }
+
+    #[test]
+    fn scopes_in_every_claim_form_and_none_without_the_claim() {
+        for claim in ["events:publish event-types:write", "[events:publish event-types:write]", r#"["events:publish"]"#]
+        {
+            let scopes: HashSet<String> = claim_entries(claim).into_iter().collect();
+            let caller = Caller { subject: "u".into(), entities: ids(&[]), scopes };
+            assert!(caller.require(PUBLISH_SCOPE).is_ok(), "{claim}");
+        }
+        let caller = Caller { subject: "u".into(), entities: EntityScope::All, scopes: HashSet::new() };
+        assert!(matches!(caller.require(PUBLISH_SCOPE), Err(Error::Forbidden(PUBLISH_SCOPE))));
     }
 }

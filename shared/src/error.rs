@@ -25,6 +25,9 @@ pub enum Error {
     BadRequest(String),
     #[error("the request carries no valid authorizer claims")]
     Unauthorized,
+    /// A valid token without the scope the route needs.
+    #[error("this route needs the scope {0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
     #[error("the version in the body is stale; the current version is {current}")]
@@ -59,6 +62,7 @@ impl Error {
         match self {
             Self::BadRequest(_) => 400,
             Self::Unauthorized => 401,
+            Self::Forbidden(_) => 403,
             Self::NotFound => 404,
             Self::VersionConflict { .. } => 409,
             Self::PreconditionFailed { .. } => 412,
@@ -73,6 +77,7 @@ impl Error {
         match self {
             Self::BadRequest(_) => "/problems/bad-request",
             Self::Unauthorized => "/problems/unauthorized",
+            Self::Forbidden(_) => "/problems/forbidden",
             Self::NotFound => "/problems/not-found",
             Self::VersionConflict { .. } => "/problems/version-conflict",
             Self::PreconditionFailed { .. } => "/problems/precondition-failed",
@@ -87,6 +92,7 @@ impl Error {
         match self {
             Self::BadRequest(_) => "Bad request",
             Self::Unauthorized => "Unauthorized",
+            Self::Forbidden(_) => "Forbidden",
             Self::NotFound => "Not found",
             Self::VersionConflict { .. } => "Version conflict",
             Self::PreconditionFailed { .. } => "Precondition failed",

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use super::{json_object, json_response, respond, scoped};
+use crate::auth::PUBLISH_SCOPE;
 use crate::error::Error;
 use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
@@ -21,6 +22,7 @@ where
 {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
+        scope.caller.require(PUBLISH_SCOPE)?;
         let input = EventIn::parse(&json_object(&request)?)?;
         let now = Timestamp::new(ctx.clock.now());
         match publish(store, queue, ctx.ids.as_ref(), scope.entity, input, now, ctx.settings.resend_delay).await? {

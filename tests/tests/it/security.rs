@@ -72,3 +72,27 @@ async fn redirects_are_not_followed(#[case] target: Target) {
     assert_eq!(redirecting.received().len(), 1);
     assert!(elsewhere.received().is_empty(), "the redirect was not followed");
 }
+
+#[apply(targets)]
+#[tokio::test]
+async fn publishing_needs_the_events_publish_scope(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    app.create_with(&json!({"name": "Mine", "eventUrl": receiver.url()})).await;
+    let mut claims = app.tokens.claims(&app.entity);
+    claims["scope"] = json!("event-types:write");
+    let without = app.tokens.sign(&claims);
+    let path = format!("/api/managing-entity/{}/event", app.entity);
+    let event = json!({"id": "evt-unscoped", "type": "booking.created", "data": {}});
+    let refused = app.client.post(format!("{}{path}", app.base)).bearer_auth(&without).json(&event).send().await;
+    let refused = refused.expect("send");
+    // API Gateway's JWT authorizer refuses it itself in AWS; the handler refuses it everywhere.
+    assert_eq!(refused.status(), 403, "{target:?}");
+    let stored = app.request(Method::GET, &format!("{path}/evt-unscoped")).send().await.expect("get");
+    assert_eq!(stored.status(), 404, "nothing was published");
+    // Managing webhooks needs no scope.
+    let listed = app.client.get(format!("{}{}", app.base, app.webhooks())).bearer_auth(&without).send().await;
+    assert_eq!(listed.expect("send").status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.received().is_empty());
+}

@@ -39,12 +39,14 @@ impl Tokens {
         }
     }
 
-    /// Valid claims for an hour: `sub` "tester", managing `entities` (`*` or space-separated ids).
+    /// Valid claims for an hour: `sub` "tester", managing `entities` (`*` or space-separated
+    /// ids), with every scope.
     pub fn claims(&self, entities: &str) -> Value {
         let now = chrono::Utc::now().timestamp();
         json!({
             "sub": "tester",
             "entities": entities,
+            "scope": "events:publish event-types:write",
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
