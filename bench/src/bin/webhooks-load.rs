@@ -230,7 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut failures = 0;
                 for n in (p..EVENTS).step_by(PUBLISHERS) {
                     let body = json!({"id": format!("load-{n}"), "type": "booking.created", "data": {"n": n}});
-                    // A 503 is retried with the same id, as a publisher should: the outbox makes it safe.
+                    // A 503 is retried with the same id, as a publisher should: the stored plan makes it safe.
                     let mut delivered = false;
                     for _ in 0..5 {
                         if let Ok((status, _)) =
