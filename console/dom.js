@@ -29,3 +29,14 @@ export function replace(el, ...children) {
 export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
+
+// A labelled control with its hint and the place its validation message goes (`${id}-error`,
+// where the API's field name `id` puts it).
+export function field(id, label, control, hint) {
+  const error = h("p", { class: "field-error", id: `${id}-error` });
+  control.setAttribute("aria-describedby", `${id}-error${hint ? ` ${id}-hint` : ""}`);
+  return h("div", { class: "field", "data-field": id },
+    h("label", { for: id }, label),
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+    control, error);
+}

@@ -1,7 +1,8 @@
 // The console's pages. Each renders into <main> and returns nothing; errors from the API are
 // shown where they belong (beside a field, in the page's alert, or as a toast).
 import { ApiError, api, entityPath, session, webhookPath } from "./api.js";
-import { h, replace, when } from "./dom.js";
+import { authFieldset } from "./auth.js";
+import { field, h, replace, when } from "./dom.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -175,15 +176,6 @@ function row(main, webhook, result) {
 
 // ---- Create and edit -------------------------------------------------------------------------
 
-function field(id, label, control, hint) {
-  const error = h("p", { class: "field-error", id: `${id}-error` });
-  control.setAttribute("aria-describedby", `${id}-error${hint ? ` ${id}-hint` : ""}`);
-  return h("div", { class: "field", "data-field": id },
-    h("label", { for: id }, label),
-    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
-    control, error);
-}
-
 function headerRow(name = "", value = "") {
   const row = h("div", { class: "header-row" },
     h("input", { "aria-label": "Header name", placeholder: "X-Api-Key", value: name, class: "header-name" }),
@@ -220,6 +212,7 @@ export async function edit(main, id) {
   const headers = h("div", { id: "headers", class: "headers" }, Object.entries(value.headers).map(([k, v]) => headerRow(k, v)));
   const full = h("input", { type: "radio", name: "payload", id: "payload-full", value: "full", checked: value.sendData });
   const thin = h("input", { type: "radio", name: "payload", id: "payload-thin", value: "ids", checked: !value.sendData });
+  const auth = authFieldset(value.auth);
   const errorOf = (id) => main.querySelector(`#${CSS.escape(id)}-error`);
 
   const document_ = () => ({
@@ -232,6 +225,7 @@ export async function edit(main, id) {
       .map((r) => [r.querySelector(".header-name").value.trim(), r.querySelector(".header-value").value])
       .filter(([k]) => k)),
     sendData: full.checked,
+    auth: auth.value(),
   });
 
   const showErrors = (fields) => {
@@ -244,7 +238,7 @@ export async function edit(main, id) {
       const target = errorOf(id);
       if (!target) continue;
       replace(target, message);
-      const control = main.querySelector(`[data-field="${id}"] input, [data-field="${id}"] textarea`);
+      const control = main.querySelector(`[data-field="${id}"] input, [data-field="${id}"] select, [data-field="${id}"] textarea`);
       control?.setAttribute("aria-invalid", "true");
       first = first || control;
     }
@@ -303,6 +297,7 @@ export async function edit(main, id) {
         h("legend", {}, "Payload"),
         h("div", { class: "checkbox" }, full, h("label", { for: "payload-full" }, "Full payload: event data included")),
         h("div", { class: "checkbox" }, thin, h("label", { for: "payload-thin" }, "Ids only: fetch details from the API"))),
+      auth.element,
       h("p", { class: "field-error", id: "version-error" }),
       h("div", { class: "actions" },
         h("button", { type: "submit" }, creating ? "Create webhook" : "Save changes"),

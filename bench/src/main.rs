@@ -64,7 +64,7 @@ async fn start_receiver() -> Result<String, std::io::Error> {
 
 fn webhook(owner: EntityId, url: &str) -> Result<Webhook, Box<dyn std::error::Error>> {
     let body = json!({"name": "Bench", "eventUrl": url, "headers": {"X-Api-Key": "abc"}});
-    let input = WebhookIn::parse(body.as_object().ok_or("object")?, owner, UrlPolicy { allow_private: true })?;
+    let input = WebhookIn::parse(body.as_object().ok_or("object")?, owner, UrlPolicy { allow_private: true }, None)?;
     Ok(Webhook::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),
@@ -150,7 +150,7 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
 /// Deliveries per second of a bare client of the same library POSTing the same bytes.
 async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
     let owner = EntityId::parse(ENTITY)?;
-    let request = signed_request(&webhook(owner, url)?, &event(), chrono::Utc::now().timestamp())?;
+    let request = signed_request(&webhook(owner, url)?, &event(), chrono::Utc::now().timestamp(), None)?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))

@@ -118,7 +118,7 @@ fn start_runner(env: &[(&str, String)]) -> Result<(std::process::Child, String, 
     let binary = std::env::current_exe()?.parent().ok_or("no target dir")?.join("webhooks-local");
     let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     env.push(("RUST_LOG".into(), "warn".into()));
-    Ok(webhooks_local::process::start_runner(&binary, &env)?)
+    Ok(webhooks_local::process::start_runner(&binary, &env, std::process::Stdio::inherit())?)
 }
 
 /// A receiver answering every POST as `workload` says, counting them.

@@ -244,3 +244,57 @@ test("create a webhook by keyboard alone", async () => {
   await page.keyboard.press("Enter");
   await headingIs(page, "Webhook created");
 });
+
+// Sends a test to `name` and answers the Authorization header the receiver got.
+async function testAuthorization(name) {
+  const before = received.length;
+  await page.getByRole("button", { name: `Send a test event to ${name}` }).click();
+  await page.locator("#test-result").getByText(/delivered: 200/).waitFor();
+  assert.equal(received.length, before + 1);
+  return received.at(-1).headers.authorization;
+}
+
+test("receiver authentication: set, kept when left empty, replaced by keyboard", async () => {
+  const basic = (password) => `Basic ${Buffer.from(`wink:${password}`).toString("base64")}`;
+  await page.getByRole("link", { name: "Done" }).click();
+  await page.getByRole("link", { name: "Edit Keyboard hook" }).click();
+  await headingIs(page, "Edit Keyboard hook");
+  await page.getByLabel("Authentication").selectOption("basic");
+  await page.getByLabel("Username").fill("wink");
+  await page.getByLabel("Password").fill("s3cret-one");
+  await shoot(page, "form-auth");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByRole("row", { name: /Keyboard hook/ }).waitFor();
+  assert.equal(await testAuthorization("Keyboard hook"), basic("s3cret-one"));
+
+  await page.getByRole("link", { name: "Edit Keyboard hook" }).click();
+  await headingIs(page, "Edit Keyboard hook");
+  assert.equal(await page.getByLabel("Username").inputValue(), "wink");
+  assert.equal(await page.getByLabel("Password").inputValue(), "", "a stored secret is never shown");
+  await page.getByText(/A secret is stored and is never shown/).waitFor();
+  assert.ok(!(await page.content()).includes("s3cret-one"));
+  await shoot(page, "form-auth-stored");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByRole("row", { name: /Keyboard hook/ }).waitFor();
+  assert.equal(await testAuthorization("Keyboard hook"), basic("s3cret-one"), "left empty, the secret is kept");
+
+  await page.getByRole("link", { name: "Edit Keyboard hook" }).click();
+  await headingIs(page, "Edit Keyboard hook");
+  await page.getByLabel("Password").focus();
+  await page.keyboard.type("s3cret-two");
+  await page.keyboard.press("Enter");
+  await page.getByRole("row", { name: /Keyboard hook/ }).waitFor();
+  assert.equal(await testAuthorization("Keyboard hook"), basic("s3cret-two"), "typed, the secret is replaced");
+});
+
+test("a receiver authentication error is shown beside its field", async () => {
+  await page.getByRole("link", { name: "Edit Keyboard hook" }).click();
+  await headingIs(page, "Edit Keyboard hook");
+  await page.getByLabel("Authentication").selectOption("bearer");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  const error = page.locator("#auth\\.token-error");
+  await error.getByText("is required").waitFor();
+  assert.equal(await page.getByLabel("Token", { exact: true }).getAttribute("aria-invalid"), "true");
+  await shoot(page, "form-auth-error");
+  await page.getByRole("link", { name: "Cancel" }).click();
+});

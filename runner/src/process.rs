@@ -5,11 +5,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Starts the runner at `binary` with `env` and `PORT=0`, reads the URL and dev token from its
-/// banner, and keeps draining its stdout (a closed pipe would fail its next line).
-pub fn start_runner(binary: &Path, env: &[(String, String)]) -> std::io::Result<(Child, String, String)> {
+/// Starts the runner at `binary` with `env` and `PORT=0`, its log going to `log`, reads the
+/// URL and dev token from its banner, and keeps draining its stdout (a closed pipe would
+/// fail its next line).
+pub fn start_runner(binary: &Path, env: &[(String, String)], log: Stdio) -> std::io::Result<(Child, String, String)> {
     let mut command = Command::new(binary);
-    command.env("PORT", "0").stdout(Stdio::piped()).stderr(Stdio::inherit());
+    command.env("PORT", "0").stdout(Stdio::piped()).stderr(log);
     for (name, value) in env {
         command.env(name, value);
     }

@@ -37,6 +37,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("/", "console/index.html", "text/html; charset=utf-8"),
         ("/console/app.js", "console/app.js", "text/javascript; charset=utf-8"),
         ("/console/api.js", "console/api.js", "text/javascript; charset=utf-8"),
+        ("/console/auth.js", "console/auth.js", "text/javascript; charset=utf-8"),
         ("/console/dom.js", "console/dom.js", "text/javascript; charset=utf-8"),
         ("/console/pages.js", "console/pages.js", "text/javascript; charset=utf-8"),
         ("/console/style.css", "console/style.css", "text/css; charset=utf-8"),

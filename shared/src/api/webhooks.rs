@@ -25,7 +25,7 @@ fn with_etag(status: StatusCode, body: &impl serde::Serialize, version: u64) -> 
 pub async fn create_webhook<S: WebhookInsert + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let input = WebhookIn::parse(&json_object(&request)?, scope.entity, ctx.settings.url_policy)?;
+        let input = WebhookIn::parse(&json_object(&request)?, scope.entity, ctx.settings.url_policy, None)?;
         let secret = ctx.ids.new_secret().map_err(Error::internal)?;
         let now = Timestamp::new(ctx.clock.now());
         let webhook =
@@ -93,7 +93,12 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
         let Value::Object(document) = document else {
             return Err(Error::BadRequest("the merged document is not a JSON object".into()));
         };
-        let input = WebhookIn::parse(&document, scope.entity, ctx.settings.url_policy)?;
+        let input = WebhookIn::parse(
+            &document,
+            scope.entity,
+            ctx.settings.url_policy,
+            current.receiver_credentials().as_ref(),
+        )?;
         let stored_version = current.info.version;
         let stale = |current| match condition {
             Some(_) => Error::PreconditionFailed { current },

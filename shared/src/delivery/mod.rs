@@ -2,6 +2,7 @@
 //! that records every attempt and schedules the next through the message's visibility.
 
 mod dead_letter;
+mod receiver_auth;
 mod sender;
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
 pub use dead_letter::{DEAD_LETTERED, record_dead_letters};
+pub use receiver_auth::{IssuedToken, TokenCache, authorization};
 pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
 
 use crate::config::{ConfigError, env_bool, env_duration, env_or};
@@ -50,12 +52,19 @@ impl DeliverySettings {
     }
 }
 
-/// The POST of `event` to `webhook`, signed for `timestamp` (unix seconds) per Standard Webhooks.
-pub fn signed_request(webhook: &Webhook, event: &Event, timestamp: i64) -> Result<Outgoing, Error> {
+/// The POST of `event` to `webhook`, signed for `timestamp` (unix seconds) per Standard
+/// Webhooks, with the `Authorization` of the webhook's `auth` when it has one.
+pub fn signed_request(
+    webhook: &Webhook,
+    event: &Event,
+    timestamp: i64,
+    authorization: Option<String>,
+) -> Result<Outgoing, Error> {
     let info = &webhook.info;
     let body = payload(event, info.owner_identifier, info.id, info.send_data);
     let key = webhook.secret.key().map_err(Error::internal)?;
     let mut headers: Vec<(String, String)> = info.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    headers.extend(authorization.map(|value| ("authorization".to_string(), value)));
     headers.push(("webhook-id".into(), event.id.clone()));
     headers.push(("webhook-timestamp".into(), timestamp.to_string()));
     headers.push(("webhook-signature".into(), sign(&key, &event.id, timestamp, &body)));
@@ -80,11 +89,22 @@ pub async fn attempt_delivery(
     number: u32,
 ) -> Result<AttemptOutcome, Error> {
     let now = clock.now();
-    let request = signed_request(webhook, event, now.timestamp())?;
     let started = std::time::Instant::now();
-    let result = sender.send(request).await;
+    let credentials = webhook.receiver_credentials();
+    let authorization = match &credentials {
+        Some(credentials) => authorization(sender, credentials).await.map(Some),
+        None => Ok(None),
+    };
+    let result = match authorization {
+        Ok(authorization) => sender.send(signed_request(webhook, event, now.timestamp(), authorization)?).await,
+        Err(error) => Err(error),
+    };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let at = Timestamp::new(now);
+    if let (Ok(Answer { status: 401, .. }), Some(credentials)) = (&result, &credentials) {
+        // The token may have been revoked before it expired: the next attempt gets a new one.
+        sender.forget_token(credentials);
+    }
     Ok(match result {
         Ok(answer) => {
             let delivered = (200..300).contains(&answer.status);

@@ -2,15 +2,18 @@
 //! answer read, and (unless private URLs are allowed) no connection to a forbidden address.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
+use super::receiver_auth::{IssuedToken, TokenCache};
 use crate::error::Error;
-use crate::model::{UrlPolicy, is_forbidden_ip};
+use crate::model::{ReceiverAuth, ReceiverCredentials, UrlPolicy, is_forbidden_ip};
 
 /// The most of a receiver's answer that is kept.
 pub const MAX_RESPONSE_BODY: usize = 4096;
@@ -34,12 +37,22 @@ pub struct Answer {
 pub trait WebhookSender: Send + Sync {
     /// POSTs the request; `Err` says why no answer came (refused, unreachable, timed out).
     async fn send(&self, request: Outgoing) -> Result<Answer, String>;
+
+    /// An access token for OAuth 2.0 `credentials`, cached or from the token endpoint; `Err`
+    /// says why there is none.
+    async fn access_token(&self, _credentials: &ReceiverCredentials) -> Result<String, String> {
+        Err("this sender does not get access tokens".into())
+    }
+
+    /// Drops the cached token of `credentials`: the receiver answered 401.
+    fn forget_token(&self, _credentials: &ReceiverCredentials) {}
 }
 
 pub struct HttpSender {
     client: reqwest::Client,
     policy: UrlPolicy,
     timeout: Duration,
+    tokens: TokenCache,
 }
 
 impl HttpSender {
@@ -51,22 +64,14 @@ impl HttpSender {
         if !policy.allow_private {
             builder = builder.dns_resolver(Arc::new(CheckedResolver));
         }
-        Ok(Self { client: builder.build().map_err(Error::internal)?, policy, timeout })
+        Ok(Self { client: builder.build().map_err(Error::internal)?, policy, timeout, tokens: TokenCache::default() })
     }
 }
 
 #[async_trait]
 impl WebhookSender for HttpSender {
     async fn send(&self, request: Outgoing) -> Result<Answer, String> {
-        // A literal address never reaches the resolver, so it is checked here.
-        let literal = match request.url.host() {
-            Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        if !self.policy.allow_private && literal.is_some_and(is_forbidden_ip) {
-            return Err(format!("refused: {} is a private or reserved address", request.url.host_str().unwrap_or("")));
-        }
+        self.refuse_literal(&request.url)?;
         let mut builder = self.client.post(request.url).header("content-type", "application/json");
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -75,17 +80,130 @@ impl WebhookSender for HttpSender {
         let status = response.status().as_u16();
         let retry_after =
             response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let mut body = Vec::new();
-        while body.len() < MAX_RESPONSE_BODY {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                // The status is the answer; a body cut short does not change it.
-                Ok(None) | Err(_) => break,
-            }
-        }
-        body.truncate(MAX_RESPONSE_BODY);
+        let body = read_at_most(&mut response, MAX_RESPONSE_BODY).await;
         Ok(Answer { status, retry_after, body: String::from_utf8_lossy(&body).into_owned() })
     }
+
+    async fn access_token(&self, credentials: &ReceiverCredentials) -> Result<String, String> {
+        if let Some(token) = self.tokens.get(credentials, Instant::now()) {
+            return Ok(token);
+        }
+        let lock = self.tokens.fetch_lock(credentials);
+        let _fetching = lock.lock().await;
+        if let Some(token) = self.tokens.get(credentials, Instant::now()) {
+            return Ok(token);
+        }
+        let issued = self.request_token(credentials).await?;
+        self.tokens.put(credentials, &issued, Instant::now());
+        Ok(issued.access_token)
+    }
+
+    fn forget_token(&self, credentials: &ReceiverCredentials) {
+        self.tokens.forget(credentials);
+    }
+}
+
+/// The largest token endpoint answer read.
+const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+
+impl HttpSender {
+    /// A literal address never reaches the resolver, so it is checked here.
+    fn refuse_literal(&self, url: &Url) -> Result<(), String> {
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if !self.policy.allow_private && literal.is_some_and(is_forbidden_ip) {
+            return Err(format!("refused: {} is a private or reserved address", url.host_str().unwrap_or("")));
+        }
+        Ok(())
+    }
+
+    /// The client-credentials grant at the token URL, through this sender's client (same
+    /// SSRF checks, no redirects, same timeout), the client authenticated with HTTP Basic.
+    async fn request_token(&self, credentials: &ReceiverCredentials) -> Result<IssuedToken, String> {
+        let ReceiverAuth::OAuth2 { token_url, client_id, scope, audience } = &credentials.auth else {
+            return Err("the webhook's auth is not oauth2".into());
+        };
+        self.refuse_literal(token_url.as_url())?;
+        let client = BasicClient::new(ClientId::new(client_id.clone()))
+            .set_client_secret(ClientSecret::new(credentials.secret.expose().to_string()))
+            .set_auth_type(AuthType::BasicAuth)
+            .set_token_uri(TokenUrl::from_url(token_url.as_url().clone()));
+        let mut request = client.exchange_client_credentials();
+        for scope in scope.iter().flat_map(|s| s.split_whitespace()) {
+            request = request.add_scope(Scope::new(scope.to_string()));
+        }
+        if let Some(audience) = audience {
+            request = request.add_extra_param("audience", audience.clone());
+        }
+        let http = TokenClient { sender: self, answered: Mutex::new(None) };
+        let result = request.request_async(&http).await;
+        let status = *http.answered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (result, status) {
+            (Ok(token), _) => {
+                Ok(IssuedToken { access_token: token.access_token().secret().clone(), expires_in: token.expires_in() })
+            }
+            (Err(_), Some(status)) if !(200..300).contains(&status) => {
+                Err(format!("the token endpoint answered {status}"))
+            }
+            (Err(RequestTokenError::Request(reason)), _) => Err(reason.0),
+            (Err(RequestTokenError::Parse(err, _)), _) => {
+                Err(format!("the token endpoint's answer is not a token response ({})", err.inner()))
+            }
+            (Err(err), _) => Err(err.to_string()),
+        }
+    }
+}
+
+/// `oauth2`'s HTTP client: the sender's own, noting the status of the answer so that an
+/// error can name it. Bodies are never logged: they hold secrets.
+struct TokenClient<'a> {
+    sender: &'a HttpSender,
+    answered: Mutex<Option<u16>>,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenClient<'_> {
+    type Error = TransportError;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, TransportError>> + Send + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = Url::parse(&parts.uri.to_string()).map_err(|e| TransportError(e.to_string()))?;
+            let client = &self.sender.client;
+            let sent = client.request(parts.method, url).headers(parts.headers).body(body).send().await;
+            let mut response = sent.map_err(|e| TransportError(describe(&e, self.sender.timeout)))?;
+            let status = response.status();
+            *self.answered.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status.as_u16());
+            let headers = response.headers().clone();
+            let body = read_at_most(&mut response, MAX_TOKEN_RESPONSE).await;
+            let mut answer = http::Response::new(body);
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            Ok(answer)
+        })
+    }
+}
+
+/// Why a token request got no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TransportError(String);
+
+/// At most `limit` bytes of the body; the status is the answer, and a body cut short does
+/// not change it.
+async fn read_at_most(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(limit);
+    body
 }
 
 fn describe(err: &reqwest::Error, timeout: Duration) -> String {

@@ -58,7 +58,7 @@ async fn store_with(enabled: bool, url: &str) -> MemoryStore {
     let store = MemoryStore::new();
     let body = json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}});
     let owner = EntityId::parse(OWNER).expect("uuid");
-    let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy { allow_private: true })
+    let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy { allow_private: true }, None)
         .expect("valid webhook");
     let webhook = Webhook::create(
         input,

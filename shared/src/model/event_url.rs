@@ -14,7 +14,7 @@ pub struct UrlPolicy {
 }
 
 /// An absolute URL that passed the URL policy when it was accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventUrl(Url);
 

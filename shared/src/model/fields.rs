@@ -43,7 +43,7 @@ impl<'a> Fields<'a> {
         self.errors.push(FieldError::new(name, message));
     }
 
-    fn check<T>(&mut self, name: &str, result: Result<T, String>) -> Option<T> {
+    pub(crate) fn check<T>(&mut self, name: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|message| self.errors.push(FieldError::new(name, message))).ok()
     }
 

@@ -4,6 +4,7 @@ mod catalog;
 mod delivery;
 mod event_url;
 mod fields;
+mod receiver_auth;
 mod types;
 mod webhook;
 
@@ -13,5 +14,6 @@ pub use delivery::{
     FanOutTarget, payload,
 };
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
+pub use receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 pub use types::{CustomHeaders, EntityId, EventList, EventPattern, Timestamp, WebhookId, WebhookName, WebhookSecret};
 pub use webhook::{Webhook, WebhookCreated, WebhookIn, WebhookOut};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::fields::{Fields, as_bool, as_str, as_string_array, as_string_map};
+use super::receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 use super::{
     CustomHeaders, EntityId, EventList, EventUrl, Timestamp, UrlPolicy, WebhookId, WebhookName, WebhookSecret,
 };
@@ -30,6 +31,9 @@ pub struct WebhookOut {
     pub headers: CustomHeaders,
     pub send_data: bool,
     pub disabled_reason: Option<String>,
+    /// How attempts authenticate to the receiver; its secret is in `Webhook::auth_secret`.
+    #[serde(default)]
+    pub auth: Option<ReceiverAuth>,
 }
 
 /// A webhook as stored: the public form and its signing secret.
@@ -38,6 +42,9 @@ pub struct Webhook {
     #[serde(flatten)]
     pub info: WebhookOut,
     pub secret: WebhookSecret,
+    /// The password, token or client secret of `info.auth`.
+    #[serde(default, rename = "authSecret", skip_serializing_if = "Option::is_none")]
+    pub auth_secret: Option<AuthSecret>,
 }
 
 /// The create response: the only time the secret is shown.
@@ -58,13 +65,21 @@ pub struct WebhookIn {
     pub event_list: EventList,
     pub headers: CustomHeaders,
     pub send_data: bool,
+    pub auth: Option<ReceiverCredentials>,
     /// The version the writer read (for PUT and PATCH), if the body states one.
     pub version: Option<u64>,
 }
 
 impl WebhookIn {
     /// Parses a request body for the entity of the path, listing every invalid field.
-    pub fn parse(body: &Map<String, Value>, entity: EntityId, policy: UrlPolicy) -> Result<Self, Error> {
+    /// `stored` is the webhook's receiver authentication before this write, whose secret a
+    /// body of the same `auth.type` may leave out.
+    pub fn parse(
+        body: &Map<String, Value>,
+        entity: EntityId,
+        policy: UrlPolicy,
+        stored: Option<&ReceiverCredentials>,
+    ) -> Result<Self, Error> {
         let mut fields = Fields::new(body);
         let name = fields.required("name", |v| WebhookName::parse(as_str(v)?));
         let owner_name = parse_entity(&mut fields, body, entity);
@@ -73,12 +88,24 @@ impl WebhookIn {
         let event_list = fields.optional("eventList", EventList::default, |v| EventList::parse(as_string_array(v)?));
         let headers = fields.optional("headers", CustomHeaders::default, |v| CustomHeaders::parse(as_string_map(v)?));
         let send_data = fields.optional("sendData", || true, as_bool);
+        let auth = match parse_receiver_auth(body.get("auth").unwrap_or(&Value::Null), stored, policy) {
+            Ok(auth) => Some(auth),
+            Err(errors) => {
+                fields.errors.extend(errors);
+                None
+            }
+        };
+        if let (Some(Some(_)), Some(headers)) = (&auth, &headers)
+            && headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        {
+            fields.push("headers", "must not set Authorization when auth is set");
+        }
         let version = fields.optional(
             "version",
             || None,
             |v| v.as_u64().filter(|n| *n >= 1).map(Some).ok_or_else(|| "must be a positive integer".into()),
         );
-        match (name, owner_name, enabled, event_url, event_list, headers, send_data, version) {
+        match (name, owner_name, enabled, event_url, event_list, headers, send_data, auth, version) {
             (
                 Some(name),
                 Some(owner_name),
@@ -87,9 +114,10 @@ impl WebhookIn {
                 Some(event_list),
                 Some(headers),
                 Some(send_data),
+                Some(auth),
                 Some(version),
             ) if fields.errors.is_empty() => {
-                Ok(Self { name, owner_name, enabled, event_url, event_list, headers, send_data, version })
+                Ok(Self { name, owner_name, enabled, event_url, event_list, headers, send_data, auth, version })
             }
             _ => Err(fields.into_error()),
         }
@@ -105,6 +133,7 @@ impl WebhookIn {
             "eventList": webhook.event_list,
             "headers": webhook.headers,
             "sendData": webhook.send_data,
+            "auth": webhook.auth,
         })
     }
 }
@@ -164,8 +193,21 @@ impl Webhook {
             headers: input.headers,
             send_data: input.send_data,
             disabled_reason: None,
+            auth: None,
         };
-        Self { info, secret }
+        Self { info, secret, auth_secret: None }.with_auth(input.auth)
+    }
+
+    /// The receiver authentication with its secret, if the webhook has one.
+    pub fn receiver_credentials(&self) -> Option<ReceiverCredentials> {
+        let (auth, secret) = (self.info.auth.clone()?, self.auth_secret.clone()?);
+        Some(ReceiverCredentials { auth, secret })
+    }
+
+    fn with_auth(mut self, credentials: Option<ReceiverCredentials>) -> Self {
+        let (auth, secret) = credentials.map(|c| (c.auth, c.secret)).unzip();
+        (self.info.auth, self.auth_secret) = (auth, secret);
+        self
     }
 
     /// This webhook with every mutable field replaced, one version later.
@@ -183,7 +225,7 @@ impl Webhook {
             send_data: input.send_data,
             ..self.info.clone()
         };
-        Self { info, secret: self.secret.clone() }
+        Self { info, secret: self.secret.clone(), auth_secret: None }.with_auth(input.auth)
     }
 }
 
@@ -200,7 +242,7 @@ mod tests {
 
     fn parse(body: Value) -> Result<WebhookIn, Error> {
         let Value::Object(map) = body else { panic!("test bodies are objects") };
-        WebhookIn::parse(&map, entity(), POLICY)
+        WebhookIn::parse(&map, entity(), POLICY, None)
     }
 
     #[test]

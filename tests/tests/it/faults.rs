@@ -16,13 +16,18 @@ use crate::receiver::{Answer, Receiver};
 const PATIENCE: Duration = Duration::from_secs(90);
 
 /// A new queue with its DLQ on the emulator, hiding received messages for `visibility`.
-async fn new_queue(visibility: Duration) -> String {
+pub(crate) async fn new_queue(visibility: Duration) -> String {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
     let (queue, _) = SqsQueue::ensure(sqs, &unique_table(), visibility, 20).await.expect("create the queue");
     queue.url().to_string()
 }
 
 async fn aws_runner(table: &str, queue_url: &str, extra: &[(&str, String)]) -> RunnerProcess {
+    RunnerProcess::start(&aws_runner_env(table, queue_url, extra)).await
+}
+
+/// The environment of a runner on DynamoDB Local and the SQS emulator.
+pub(crate) fn aws_runner_env<'a>(table: &str, queue_url: &str, extra: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
     let mut env = vec![
         ("WEBHOOKS_BACKEND", "aws".to_string()),
         ("TABLE_NAME", table.to_string()),
@@ -31,16 +36,16 @@ async fn aws_runner(table: &str, queue_url: &str, extra: &[(&str, String)]) -> R
         ("WEBHOOKS_RETRY_SCHEDULE", "1s,1s".to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    RunnerProcess::start(&env).await
+    env
 }
 
-struct Api<'a> {
-    client: Client,
-    runner: &'a RunnerProcess,
+pub(crate) struct Api<'a> {
+    pub(crate) client: Client,
+    pub(crate) runner: &'a RunnerProcess,
 }
 
 impl Api<'_> {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request =
             self.client.request(method, format!("{}{path}", self.runner.base)).bearer_auth(&self.runner.token);
         if let Some(body) = body {
@@ -59,12 +64,12 @@ impl Api<'_> {
         created
     }
 
-    async fn publish(&self, id: &str) -> (StatusCode, Value) {
+    pub(crate) async fn publish(&self, id: &str) -> (StatusCode, Value) {
         let body = json!({"id": id, "type": "booking.created", "data": {"bookingId": "b-1"}});
         self.call(reqwest::Method::POST, &format!("/api/managing-entity/{ENTITY}/event"), Some(body)).await
     }
 
-    async fn deliveries_done(&self, id: &str) -> Vec<Value> {
+    pub(crate) async fn deliveries_done(&self, id: &str) -> Vec<Value> {
         let path = format!("{}/deliveries", TestApp::webhook_path(ENTITY, id));
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {

@@ -10,6 +10,7 @@ mod helpers;
 mod process;
 mod queue_contract;
 mod receiver;
+mod receiver_auth;
 mod security;
 mod store_contract;
 mod tokens;

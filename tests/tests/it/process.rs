@@ -2,7 +2,7 @@
 //! fault tests need to kill deliveries mid-batch and to make DynamoDB or SQS unreachable.
 
 use std::net::SocketAddr;
-use std::process::Child;
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -19,18 +19,26 @@ impl RunnerProcess {
     /// Waiting for its banner blocks, so it runs off the test's runtime, which must stay free
     /// to serve the proxies the runner talks to.
     pub async fn start(env: &[(&str, String)]) -> Self {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
-        tokio::task::spawn_blocking(move || Self::start_blocking(&env)).await.expect("start the runner")
+        Self::start_logging_to(env, Stdio::inherit()).await
     }
 
-    fn start_blocking(env: &[(String, String)]) -> Self {
+    /// `start`, its log written to `log` (`RUST_LOG` from `env` when it sets one).
+    pub async fn start_logging_to(env: &[(&str, String)], log: Stdio) -> Self {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+        tokio::task::spawn_blocking(move || Self::start_blocking(&env, log)).await.expect("start the runner")
+    }
+
+    fn start_blocking(env: &[(String, String)], log_to: Stdio) -> Self {
         let exe = std::env::current_exe().expect("test binary path");
         let binary = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("webhooks-local");
         assert!(binary.exists(), "{} is missing: run `make test` (it builds the runner)", binary.display());
         let log = std::env::var("TEST_RUNNER_LOG").unwrap_or_else(|_| "warn".into());
         let mut env = env.to_vec();
-        env.push(("RUST_LOG".into(), log));
-        let (child, base, token) = webhooks_local::process::start_runner(&binary, &env).expect("start the runner");
+        if !env.iter().any(|(name, _)| name == "RUST_LOG") {
+            env.push(("RUST_LOG".into(), log));
+        }
+        let (child, base, token) =
+            webhooks_local::process::start_runner(&binary, &env, log_to).expect("start the runner");
         Self { child, base, token }
     }
 

@@ -26,9 +26,14 @@ pub enum Answer {
     Redirect(String),
 }
 
+#[derive(Default)]
 struct Inner {
     script: Vec<Answer>,
     received: Mutex<Vec<Received>>,
+    /// The `Authorization` the receiver demands; any other is a 401.
+    demand: Mutex<Option<String>>,
+    /// Requests to the token endpoint, `/token`.
+    token_requests: Mutex<Vec<Received>>,
 }
 
 pub struct Receiver {
@@ -38,8 +43,9 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(script: &[Answer]) -> Self {
-        let inner = Arc::new(Inner { script: script.to_vec(), received: Mutex::new(Vec::new()) });
-        let app = Router::new().fallback(answer).with_state(inner.clone());
+        let inner = Arc::new(Inner { script: script.to_vec(), ..Inner::default() });
+        let app =
+            Router::new().route("/token", axum::routing::post(issue_token)).fallback(answer).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
         let addr = listener.local_addr().expect("address");
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -48,6 +54,20 @@ impl Receiver {
 
     pub fn url(&self) -> String {
         format!("http://{}/hooks", self.addr)
+    }
+
+    /// From now on, answers 401 to a request without this `Authorization`.
+    pub fn demand(&self, authorization: &str) {
+        *self.inner.demand.lock().expect("lock") = Some(authorization.to_string());
+    }
+
+    /// The receiver's OAuth 2.0 token endpoint: it issues `token-1`, `token-2`, ... for an hour.
+    pub fn token_url(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    pub fn token_requests(&self) -> Vec<Received> {
+        self.inner.token_requests.lock().expect("lock").clone()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -66,11 +86,16 @@ impl Receiver {
 
 async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let demand = inner.demand.lock().expect("lock").clone();
+    let refused = demand.is_some_and(|d| headers.get("authorization").is_none_or(|a| a.as_bytes() != d.as_bytes()));
     let n = {
         let mut received = inner.received.lock().expect("lock");
         received.push(Received { headers, body });
         received.len() - 1
     };
+    if refused {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     match inner.script.get(n).or(inner.script.last()).cloned().unwrap_or(Answer::Status(200)) {
         Answer::Status(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK).into_response(),
         Answer::Hang(pause) => {
@@ -79,4 +104,15 @@ async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         }
         Answer::Redirect(to) => (StatusCode::FOUND, [("location", to)]).into_response(),
     }
+}
+
+async fn issue_token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let n = {
+        let mut requests = inner.token_requests.lock().expect("lock");
+        requests.push(Received { headers, body });
+        requests.len()
+    };
+    let token = serde_json::json!({"access_token": format!("token-{n}"), "token_type": "Bearer", "expires_in": 3600});
+    ([("content-type", "application/json")], token.to_string()).into_response()
 }

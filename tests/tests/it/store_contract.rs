@@ -20,8 +20,8 @@ fn webhook(owner: &str, name: &str) -> Webhook {
         "eventList": ["booking.created", "payment.*"],
         "headers": {"X-Api-Key": "abc"},
     });
-    let input =
-        WebhookIn::parse(body.as_object().expect("object"), entity(owner), UrlPolicy::default()).expect("valid input");
+    let input = WebhookIn::parse(body.as_object().expect("object"), entity(owner), UrlPolicy::default(), None)
+        .expect("valid input");
     Webhook::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),
