@@ -10,12 +10,12 @@ use crate::delivery::{WebhookSender, attempt_delivery};
 use crate::error::Error;
 use crate::model::{DeliveryStatus, Event, Timestamp, catalog};
 use crate::runtime::Context;
-use crate::store::{DeliveryList, WebhookGet};
+use crate::store::{AccessTokenStore, DeliveryList, WebhookGet};
 
 /// The type of the event the test route sends unless the body names a catalog type.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
-pub async fn test_webhook<S: WebhookGet + ?Sized>(
+pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
     ctx: &Context,
     store: &S,
     sender: &dyn WebhookSender,
@@ -38,7 +38,7 @@ pub async fn test_webhook<S: WebhookGet + ?Sized>(
         };
         let event =
             Event { id: ctx.ids.new_id().to_string(), event_type, occurred_at: Timestamp::new(ctx.clock.now()), data };
-        let outcome = attempt_delivery(sender, ctx.clock.as_ref(), &webhook, &event, 1).await?;
+        let outcome = attempt_delivery(sender, store, ctx.clock.as_ref(), &webhook, &event, 1).await?;
         let attempt = outcome.attempt;
         json_response(
             StatusCode::OK,

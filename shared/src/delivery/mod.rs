@@ -11,19 +11,19 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
 pub use dead_letter::{DEAD_LETTERED, record_dead_letters};
-pub use receiver_auth::{IssuedToken, TokenCache, authorization};
+pub use receiver_auth::{IssuedToken, TokenFetches, authorization};
 pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
 
 use crate::config::{ConfigError, env_bool, env_duration, env_or};
 use crate::error::Error;
 use crate::model::{
-    Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, Event, Timestamp, UrlPolicy, Webhook, payload,
+    Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, Event, ReceiverAuth, Timestamp, UrlPolicy, Webhook, payload,
 };
 use crate::queue::VisibilityDelay;
 use crate::retry::RetrySchedule;
 use crate::runtime::Clock;
 use crate::signing::sign;
-use crate::store::{DeliveryStore, Recorded};
+use crate::store::{AccessTokenStore, DeliveryStore, Recorded};
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -80,9 +80,11 @@ pub struct AttemptOutcome {
     pub retry_after: Option<Duration>,
 }
 
-/// Makes attempt number `number` of delivering `event` to `webhook`.
-pub async fn attempt_delivery(
+/// Makes attempt number `number` of delivering `event` to `webhook`; `tokens` keeps the
+/// access tokens of OAuth 2.0 receivers.
+pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
     sender: &dyn WebhookSender,
+    tokens: &T,
     clock: &dyn Clock,
     webhook: &Webhook,
     event: &Event,
@@ -92,18 +94,22 @@ pub async fn attempt_delivery(
     let started = std::time::Instant::now();
     let credentials = webhook.receiver_credentials();
     let authorization = match &credentials {
-        Some(credentials) => authorization(sender, credentials).await.map(Some),
+        Some(credentials) => authorization(sender, tokens, now, webhook.info.id, credentials).await?.map(Some),
         None => Ok(None),
     };
-    let result = match authorization {
-        Ok(authorization) => sender.send(signed_request(webhook, event, now.timestamp(), authorization)?).await,
-        Err(error) => Err(error),
+    let result = match &authorization {
+        Ok(value) => sender.send(signed_request(webhook, event, now.timestamp(), value.clone())?).await,
+        Err(error) => Err(error.clone()),
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let at = Timestamp::new(now);
-    if let (Ok(Answer { status: 401, .. }), Some(credentials)) = (&result, &credentials) {
-        // The token may have been revoked before it expired: the next attempt gets a new one.
-        sender.forget_token(credentials);
+    if let (Ok(Answer { status: 401, .. }), Some(credentials), Ok(Some(value))) =
+        (&result, &credentials, &authorization)
+        && let Some(token) =
+            value.strip_prefix("Bearer ").filter(|_| matches!(credentials.auth, ReceiverAuth::OAuth2 { .. }))
+    {
+        // The token may have been revoked before it expired: every instance gets a new one.
+        tokens.drop_access_token(webhook.info.id, &credentials.fingerprint(), token).await?;
     }
     Ok(match result {
         Ok(answer) => {
@@ -217,7 +223,7 @@ impl Deliverer<'_> {
             return Ok(Disposition::Done);
         };
 
-        let outcome = attempt_delivery(self.sender, self.clock, &webhook, &message.event, number).await?;
+        let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, &message.event, number).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
         let delay =

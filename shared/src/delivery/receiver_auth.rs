@@ -1,7 +1,9 @@
-//! The `Authorization` each attempt sends for a webhook's `auth` (DESIGN.md 11), and the
-//! cache of OAuth 2.0 access tokens a deliver process keeps between attempts.
+//! The `Authorization` each attempt sends for a webhook's `auth` (DESIGN.md 11). OAuth 2.0
+//! access tokens are kept in the store, so that every deliver instance uses the one token
+//! and a 401 seen by any of them makes all of them fetch a new one.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,7 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::WebhookSender;
-use crate::model::{ReceiverAuth, ReceiverCredentials};
+use crate::error::Error;
+use crate::model::{ReceiverAuth, ReceiverCredentials, Timestamp, WebhookId};
+use crate::store::AccessTokenStore;
 
 /// A token is dropped this long before the token endpoint said it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
@@ -23,95 +27,98 @@ pub struct IssuedToken {
     pub expires_in: Option<Duration>,
 }
 
-/// The value of `Authorization` for `credentials`; `Err` says why there is none (a failed
-/// attempt: the receiver is not called).
-pub async fn authorization(sender: &dyn WebhookSender, credentials: &ReceiverCredentials) -> Result<String, String> {
+impl IssuedToken {
+    /// Until when the token may be used, issued at `now`.
+    pub fn good_until(&self, now: chrono::DateTime<chrono::Utc>) -> Timestamp {
+        let lifetime = self.expires_in.unwrap_or(UNSTATED_LIFETIME).saturating_sub(EXPIRY_MARGIN);
+        Timestamp::new(now + chrono::Duration::from_std(lifetime).unwrap_or_default())
+    }
+}
+
+/// The value of `Authorization` for `credentials`, or why there is none (a failed attempt:
+/// the receiver is not called). `Err` is a store failure: the attempt is not made.
+pub async fn authorization<T: AccessTokenStore + ?Sized>(
+    sender: &dyn WebhookSender,
+    tokens: &T,
+    now: chrono::DateTime<chrono::Utc>,
+    webhook: WebhookId,
+    credentials: &ReceiverCredentials,
+) -> Result<Result<String, String>, Error> {
     let secret = credentials.secret.expose();
     match &credentials.auth {
-        ReceiverAuth::Basic { username } => Ok(format!("Basic {}", STANDARD.encode(format!("{username}:{secret}")))),
-        ReceiverAuth::Bearer => Ok(format!("Bearer {secret}")),
-        ReceiverAuth::OAuth2 { .. } => sender
-            .access_token(credentials)
-            .await
-            .map(|token| format!("Bearer {token}"))
-            .map_err(|reason| format!("could not get an access token: {reason}")),
+        ReceiverAuth::Basic { username } => {
+            Ok(Ok(format!("Basic {}", STANDARD.encode(format!("{username}:{secret}")))))
+        }
+        ReceiverAuth::Bearer => Ok(Ok(format!("Bearer {secret}"))),
+        ReceiverAuth::OAuth2 { .. } => {
+            let fingerprint = credentials.fingerprint();
+            if let Some(token) = tokens.access_token(webhook, &fingerprint, Timestamp::new(now)).await? {
+                return Ok(Ok(format!("Bearer {token}")));
+            }
+            match sender.request_token(credentials).await {
+                Ok(issued) => {
+                    tokens
+                        .keep_access_token(webhook, &fingerprint, &issued.access_token, issued.good_until(now))
+                        .await?;
+                    Ok(Ok(format!("Bearer {}", issued.access_token)))
+                }
+                Err(reason) => Ok(Err(format!("could not get an access token: {reason}"))),
+            }
+        }
     }
 }
 
-/// Access tokens by the credentials that got them, so that a changed client secret or
-/// token URL never reuses an old token.
+/// Token requests in flight in this process, one per credentials: the deliveries of a batch
+/// that need the same token wait for one request instead of making ten.
 #[derive(Default)]
-pub struct TokenCache {
-    tokens: Mutex<HashMap<ReceiverCredentials, (String, Instant)>>,
-    /// One fetch at a time per credentials: a batch of ten deliveries asks for one token.
-    fetching: Mutex<HashMap<ReceiverCredentials, Arc<tokio::sync::Mutex<()>>>>,
+pub struct TokenFetches {
+    slots: Mutex<HashMap<ReceiverCredentials, Arc<FetchSlot>>>,
 }
 
-impl TokenCache {
-    /// The cached token for `credentials` if it is still good at `now`.
-    pub fn get(&self, credentials: &ReceiverCredentials, now: Instant) -> Option<String> {
-        let tokens = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        tokens.get(credentials).filter(|(_, until)| now < *until).map(|(token, _)| token.clone())
-    }
+/// The last token fetched for one set of credentials, and when.
+type FetchSlot = tokio::sync::Mutex<Option<(IssuedToken, Instant)>>;
 
-    pub fn put(&self, credentials: &ReceiverCredentials, token: &IssuedToken, now: Instant) {
-        let lifetime = token.expires_in.unwrap_or(UNSTATED_LIFETIME).saturating_sub(EXPIRY_MARGIN);
-        let mut tokens = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        tokens.retain(|_, (_, until)| now < *until);
-        tokens.insert(credentials.clone(), (token.access_token.clone(), now + lifetime));
-    }
-
-    /// The lock a fetch of a token for `credentials` holds; whoever waited on it finds the
-    /// token in the cache.
-    pub fn fetch_lock(&self, credentials: &ReceiverCredentials) -> Arc<tokio::sync::Mutex<()>> {
-        let mut fetching = self.fetching.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        fetching.retain(|_, lock| Arc::strong_count(lock) > 1);
-        fetching.entry(credentials.clone()).or_default().clone()
-    }
-
-    /// Drops the token of `credentials`: the receiver refused it.
-    pub fn forget(&self, credentials: &ReceiverCredentials) {
-        self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(credentials);
+impl TokenFetches {
+    /// `fetch`'s token, or the one another caller fetched while this one waited.
+    pub async fn once<F: Future<Output = Result<IssuedToken, String>>>(
+        &self,
+        credentials: &ReceiverCredentials,
+        fetch: impl FnOnce() -> F,
+    ) -> Result<IssuedToken, String> {
+        let asked = Instant::now();
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+            slots.entry(credentials.clone()).or_default().clone()
+        };
+        let mut fetched = slot.lock().await;
+        if let Some((token, at)) = fetched.as_ref().filter(|(_, at)| *at >= asked) {
+            tracing::debug!(waited_ms = at.duration_since(asked).as_millis(), "token fetched by another delivery");
+            return Ok(token.clone());
+        }
+        let token = fetch().await?;
+        *fetched = Some((token.clone(), Instant::now()));
+        Ok(token)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-    use crate::model::UrlPolicy;
-
-    fn oauth() -> ReceiverCredentials {
-        let value = json!({"type": "oauth2", "tokenUrl": "https://id.example.com/t", "clientId": "c",
-                           "clientSecret": "s"});
-        crate::model::parse_receiver_auth(&value, None, UrlPolicy::default()).expect("valid").expect("some")
-    }
-
-    fn issued(seconds: Option<u64>) -> IssuedToken {
-        IssuedToken { access_token: "tok".into(), expires_in: seconds.map(Duration::from_secs) }
-    }
 
     #[test]
-    fn a_token_is_kept_until_a_minute_before_it_expires() {
-        let (cache, now) = (TokenCache::default(), Instant::now());
-        cache.put(&oauth(), &issued(Some(300)), now);
-        assert_eq!(cache.get(&oauth(), now + Duration::from_secs(239)).as_deref(), Some("tok"));
-        assert_eq!(cache.get(&oauth(), now + Duration::from_secs(240)), None);
-        cache.put(&oauth(), &issued(Some(30)), now);
-        assert_eq!(cache.get(&oauth(), now), None, "a token that lasts under the margin is not reused");
-        cache.put(&oauth(), &issued(None), now);
-        assert_eq!(cache.get(&oauth(), now + Duration::from_secs(3539)).as_deref(), Some("tok"));
-    }
-
-    #[test]
-    fn forgetting_or_changing_the_credentials_drops_the_token() {
-        let (cache, now) = (TokenCache::default(), Instant::now());
-        cache.put(&oauth(), &issued(Some(3600)), now);
-        let mut other = oauth();
-        other.auth = ReceiverAuth::Bearer;
-        assert_eq!(cache.get(&other, now), None);
-        cache.forget(&oauth());
-        assert_eq!(cache.get(&oauth(), now), None);
+    fn a_token_is_good_until_a_minute_before_it_expires() {
+        let now = chrono::Utc::now();
+        let token = |seconds: Option<u64>| IssuedToken {
+            access_token: "t".into(),
+            expires_in: seconds.map(Duration::from_secs),
+        };
+        assert_eq!(token(Some(300)).good_until(now), Timestamp::new(now + chrono::Duration::seconds(240)));
+        assert_eq!(
+            token(Some(30)).good_until(now),
+            Timestamp::new(now),
+            "a token that lasts under the margin is not kept"
+        );
+        assert_eq!(token(None).good_until(now), Timestamp::new(now + chrono::Duration::seconds(3540)));
     }
 }

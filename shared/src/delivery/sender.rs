@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use oauth2::basic::BasicClient;
@@ -11,7 +11,7 @@ use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenRe
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-use super::receiver_auth::{IssuedToken, TokenCache};
+use super::receiver_auth::{IssuedToken, TokenFetches};
 use crate::error::Error;
 use crate::model::{ReceiverAuth, ReceiverCredentials, UrlPolicy, is_forbidden_ip};
 
@@ -38,21 +38,18 @@ pub trait WebhookSender: Send + Sync {
     /// POSTs the request; `Err` says why no answer came (refused, unreachable, timed out).
     async fn send(&self, request: Outgoing) -> Result<Answer, String>;
 
-    /// An access token for OAuth 2.0 `credentials`, cached or from the token endpoint; `Err`
-    /// says why there is none.
-    async fn access_token(&self, _credentials: &ReceiverCredentials) -> Result<String, String> {
+    /// A new access token from the token endpoint of OAuth 2.0 `credentials`; `Err` says why
+    /// there is none.
+    async fn request_token(&self, _credentials: &ReceiverCredentials) -> Result<IssuedToken, String> {
         Err("this sender does not get access tokens".into())
     }
-
-    /// Drops the cached token of `credentials`: the receiver answered 401.
-    fn forget_token(&self, _credentials: &ReceiverCredentials) {}
 }
 
 pub struct HttpSender {
     client: reqwest::Client,
     policy: UrlPolicy,
     timeout: Duration,
-    tokens: TokenCache,
+    fetches: TokenFetches,
 }
 
 impl HttpSender {
@@ -64,7 +61,12 @@ impl HttpSender {
         if !policy.allow_private {
             builder = builder.dns_resolver(Arc::new(CheckedResolver));
         }
-        Ok(Self { client: builder.build().map_err(Error::internal)?, policy, timeout, tokens: TokenCache::default() })
+        Ok(Self {
+            client: builder.build().map_err(Error::internal)?,
+            policy,
+            timeout,
+            fetches: TokenFetches::default(),
+        })
     }
 }
 
@@ -84,22 +86,8 @@ impl WebhookSender for HttpSender {
         Ok(Answer { status, retry_after, body: String::from_utf8_lossy(&body).into_owned() })
     }
 
-    async fn access_token(&self, credentials: &ReceiverCredentials) -> Result<String, String> {
-        if let Some(token) = self.tokens.get(credentials, Instant::now()) {
-            return Ok(token);
-        }
-        let lock = self.tokens.fetch_lock(credentials);
-        let _fetching = lock.lock().await;
-        if let Some(token) = self.tokens.get(credentials, Instant::now()) {
-            return Ok(token);
-        }
-        let issued = self.request_token(credentials).await?;
-        self.tokens.put(credentials, &issued, Instant::now());
-        Ok(issued.access_token)
-    }
-
-    fn forget_token(&self, credentials: &ReceiverCredentials) {
-        self.tokens.forget(credentials);
+    async fn request_token(&self, credentials: &ReceiverCredentials) -> Result<IssuedToken, String> {
+        self.fetches.once(credentials, || self.fetch_token(credentials)).await
     }
 }
 
@@ -122,7 +110,7 @@ impl HttpSender {
 
     /// The client-credentials grant at the token URL, through this sender's client (same
     /// SSRF checks, no redirects, same timeout), the client authenticated with HTTP Basic.
-    async fn request_token(&self, credentials: &ReceiverCredentials) -> Result<IssuedToken, String> {
+    async fn fetch_token(&self, credentials: &ReceiverCredentials) -> Result<IssuedToken, String> {
         let ReceiverAuth::OAuth2 { token_url, client_id, scope, audience } = &credentials.auth else {
             return Err("the webhook's auth is not oauth2".into());
         };

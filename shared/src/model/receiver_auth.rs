@@ -58,6 +58,16 @@ pub struct ReceiverCredentials {
     pub secret: AuthSecret,
 }
 
+impl ReceiverCredentials {
+    /// A digest of everything the credentials are: a token kept under it is never used after
+    /// any part of them changed.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::json!([self.auth, self.secret]).to_string();
+        Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 impl ReceiverAuth {
     pub fn type_name(&self) -> &'static str {
         match self {

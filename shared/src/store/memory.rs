@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest, Recorded, WebhookDelete,
-    WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest, Recorded,
+    WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::model::{
     Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
@@ -25,6 +25,8 @@ struct Tables {
     deliveries: BTreeMap<(WebhookId, Uuid), Vec<DeliveryStep>>,
     /// Fan-out plans per owner and event id, with the end of their dedupe window.
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
+    /// Access tokens by webhook and credentials fingerprint, with when they stop being good.
+    access_tokens: HashMap<(WebhookId, String), (String, Timestamp)>,
 }
 
 #[derive(Default)]
@@ -192,5 +194,39 @@ impl DeliveryList for MemoryStore {
             .take(page.limit + 1)
             .collect();
         Ok(Page::from_overfetch(items, page.limit, |d| d.delivery_id))
+    }
+}
+
+#[async_trait]
+impl AccessTokenStore for MemoryStore {
+    async fn access_token(
+        &self,
+        webhook: WebhookId,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tables = self.tables()?;
+        tables.access_tokens.retain(|_, (_, until)| *until > now);
+        Ok(tables.access_tokens.get(&(webhook, fingerprint.to_string())).map(|(token, _)| token.clone()))
+    }
+
+    async fn keep_access_token(
+        &self,
+        webhook: WebhookId,
+        fingerprint: &str,
+        token: &str,
+        good_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.tables()?.access_tokens.insert((webhook, fingerprint.to_string()), (token.to_string(), good_until));
+        Ok(())
+    }
+
+    async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError> {
+        let mut tables = self.tables()?;
+        let key = (webhook, fingerprint.to_string());
+        if tables.access_tokens.get(&key).is_some_and(|(kept, _)| kept == token) {
+            tables.access_tokens.remove(&key);
+        }
+        Ok(())
     }
 }

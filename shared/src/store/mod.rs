@@ -167,10 +167,33 @@ pub trait DeliveryList: Send + Sync {
     ) -> Result<Page<Delivery>, StoreError>;
 }
 
-/// What delivering reads and writes.
-pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord {}
+/// The access tokens of OAuth 2.0 receivers, kept for every deliver instance.
+#[async_trait]
+pub trait AccessTokenStore: Send + Sync {
+    /// The token kept for `webhook`'s credentials `fingerprint`, if it is still good at `now`.
+    async fn access_token(
+        &self,
+        webhook: WebhookId,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError>;
 
-impl<T: WebhookGet + DeliveryGet + DeliveryRecord + ?Sized> DeliveryStore for T {}
+    async fn keep_access_token(
+        &self,
+        webhook: WebhookId,
+        fingerprint: &str,
+        token: &str,
+        good_until: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Drops `token`, which the receiver refused, unless another was kept since.
+    async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// What delivering reads and writes.
+pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord + AccessTokenStore {}
+
+impl<T: WebhookGet + DeliveryGet + DeliveryRecord + AccessTokenStore + ?Sized> DeliveryStore for T {}
 
 /// Every operation: what the local runner and the contract tests hold.
 pub trait Store: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore {}

@@ -221,4 +221,5 @@ async fn no_secret_reaches_the_debug_log() {
     std::fs::remove_file(&log).expect("remove the log");
     assert!(text.contains("attempt made") && text.contains("DEBUG"), "the log is at debug level: {text}");
     assert_no_secret(&text, "the runner's log");
+    assert!(!text.contains("token-1"), "the runner's log shows the access token");
 }

@@ -235,6 +235,21 @@ async fn deliveries_page_and_filter_by_status_across_their_steps(store: &dyn Sto
     assert!(pages(100, Some(DeliveryStatus::Pending)).await.0.is_empty(), "a delivery is its last step");
 }
 
+async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(store: &dyn Store) {
+    let (webhook, now) = (WebhookId(uuid::Uuid::now_v7()), chrono::Utc::now());
+    let at = |seconds: i64| Timestamp::new(now + chrono::Duration::seconds(seconds));
+    assert_eq!(store.access_token(webhook, "fp", at(0)).await.expect("read"), None);
+    store.keep_access_token(webhook, "fp", "token-1", at(60)).await.expect("keep");
+    assert_eq!(store.access_token(webhook, "fp", at(59)).await.expect("read").as_deref(), Some("token-1"));
+    assert_eq!(store.access_token(webhook, "other", at(0)).await.expect("read"), None, "other credentials");
+    assert_eq!(store.access_token(webhook, "fp", at(60)).await.expect("read"), None, "no longer good");
+    store.keep_access_token(webhook, "fp", "token-2", at(60)).await.expect("keep");
+    store.drop_access_token(webhook, "fp", "token-1").await.expect("drop");
+    assert_eq!(store.access_token(webhook, "fp", at(0)).await.expect("read").as_deref(), Some("token-2"));
+    store.drop_access_token(webhook, "fp", "token-2").await.expect("drop");
+    assert_eq!(store.access_token(webhook, "fp", at(0)).await.expect("read"), None);
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -262,4 +277,5 @@ contract!(
     a_step_is_written_once_per_number,
     delivery_states_are_read_for_any_number_of_keys,
     deliveries_page_and_filter_by_status_across_their_steps,
+    access_tokens_are_kept_until_good_until_and_dropped_only_as_refused,
 );

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use crate::store::StoreError;
 use crate::store::{Page, PageRequest};
 
+mod access_tokens;
 mod deliveries;
 mod events;
 mod webhooks;
