@@ -115,6 +115,27 @@ async fn an_oauth2_token_is_fetched_once_reused_and_fetched_again_after_a_401(#[
 
 #[apply(targets)]
 #[tokio::test]
+async fn the_test_route_authenticates_as_deliveries_do(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    receiver.demand("Bearer token-1");
+    let auth = json!({"type": "oauth2", "tokenUrl": receiver.token_url(), "clientId": "hooks",
+                      "clientSecret": CLIENT_SECRET});
+    let webhook = app.create_with(&json!({"name": "OAuth", "eventUrl": receiver.url(), "auth": auth})).await;
+    let path = format!("{}/test", app.webhook(webhook["id"].as_str().expect("id")));
+    let test =
+        || async { app.request(Method::POST, &path).send().await.expect("test").json::<Value>().await.expect("JSON") };
+    assert_eq!(test().await["statusCode"], 200, "{target:?}: token-1 fetched and kept");
+    receiver.demand("Bearer token-2");
+    assert_eq!(test().await["statusCode"], 401, "{target:?}: token-1 refused, and dropped");
+    let answer = test().await;
+    assert_eq!(answer["statusCode"], 200, "{target:?}: token-2 fetched: {answer}");
+    assert_eq!(receiver.token_requests().len(), 2);
+    assert_no_secret(&answer.to_string(), "the test route's answer");
+}
+
+#[apply(targets)]
+#[tokio::test]
 async fn a_token_endpoint_that_refuses_is_a_failed_attempt_that_says_so(#[case] target: Target) {
     let app = TestApp::on(target).await;
     let receiver = Receiver::start(&[Answer::Status(200)]).await;
