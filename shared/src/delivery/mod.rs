@@ -11,7 +11,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
 pub use dead_letter::{DEAD_LETTERED, record_dead_letters};
-pub use receiver_auth::{IssuedToken, TokenFetches, authorization};
+pub use receiver_auth::IssuedToken;
+use receiver_auth::authorization;
 pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
 
 use crate::config::{ConfigError, env_bool, env_duration, env_or};

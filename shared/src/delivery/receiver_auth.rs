@@ -37,7 +37,7 @@ impl IssuedToken {
 
 /// The value of `Authorization` for `credentials`, or why there is none (a failed attempt:
 /// the receiver is not called). `Err` is a store failure: the attempt is not made.
-pub async fn authorization<T: AccessTokenStore + ?Sized>(
+pub(super) async fn authorization<T: AccessTokenStore + ?Sized>(
     sender: &dyn WebhookSender,
     tokens: &T,
     now: chrono::DateTime<chrono::Utc>,
@@ -71,7 +71,7 @@ pub async fn authorization<T: AccessTokenStore + ?Sized>(
 /// Token requests in flight in this process, one per credentials: the deliveries of a batch
 /// that need the same token wait for one request instead of making ten.
 #[derive(Default)]
-pub struct TokenFetches {
+pub(super) struct TokenFetches {
     slots: Mutex<HashMap<ReceiverCredentials, Arc<FetchSlot>>>,
 }
 
