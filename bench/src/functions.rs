@@ -208,6 +208,8 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
         ("TABLE_NAME", table.clone()),
         ("DELIVERY_QUEUE_URL", queue.url().to_string()),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_string()),
+        ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.to_string()),
+        ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.to_string()),
     ];
     println!(
         "  {:<18} {:>9} {:>18} {:>13} {:>14} {:>10}",

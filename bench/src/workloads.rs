@@ -53,6 +53,8 @@ pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Erro
         ("AWS_ENDPOINT_URL_SQS", sqs),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".into()),
         ("WEBHOOKS_RETRY_SCHEDULE", FAILING_SCHEDULE.into()),
+        ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.into()),
+        ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.into()),
     ])?;
     let received = Arc::new(AtomicUsize::new(0));
     let receiver_url = start_receiver(workload, received.clone()).await?;

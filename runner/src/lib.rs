@@ -106,22 +106,26 @@ impl App {
         Self { batch_window: window, ..self }
     }
 
-    /// Invokes `function` as Lambda would, with the event API Gateway would send.
+    /// Invokes `function` as Lambda would, with the event API Gateway would send, under the
+    /// caller's rate limit as each function's `main` (the console's requests carry no caller).
     async fn invoke(&self, function: Function, request: Request) -> lambda_http::Response<lambda_http::Body> {
         let (ctx, store) = (&self.ctx, self.store.as_ref());
-        match function {
-            Function::CreateWebhook => api::create_webhook(ctx, store, request).await,
-            Function::ListWebhooks => api::list_webhooks(ctx, store, request).await,
-            Function::GetWebhook => api::get_webhook(ctx, store, request).await,
-            Function::UpdateWebhook => api::update_webhook(ctx, store, request).await,
-            Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
-            Function::ListEventTypes => api::list_event_types(ctx, request).await,
-            Function::PublishEvent => api::publish_event(ctx, store, self.queue.as_ref(), request).await,
-            Function::GetEvent => api::get_event(ctx, store, request).await,
-            Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
-            Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
-            Function::Console => shared::console::serve_console(request).await,
-        }
+        api::limited(ctx, store, request, |request| async move {
+            match function {
+                Function::CreateWebhook => api::create_webhook(ctx, store, request).await,
+                Function::ListWebhooks => api::list_webhooks(ctx, store, request).await,
+                Function::GetWebhook => api::get_webhook(ctx, store, request).await,
+                Function::UpdateWebhook => api::update_webhook(ctx, store, request).await,
+                Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
+                Function::ListEventTypes => api::list_event_types(ctx, request).await,
+                Function::PublishEvent => api::publish_event(ctx, store, self.queue.as_ref(), request).await,
+                Function::GetEvent => api::get_event(ctx, store, request).await,
+                Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
+                Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
+                Function::Console => shared::console::serve_console(request).await,
+            }
+        })
+        .await
     }
 
     /// The claims of the bearer token, stringified as the JWT authorizer passes them, or

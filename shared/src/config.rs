@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::model::UrlPolicy;
+use crate::rate_limit::RatePolicy;
 
 /// `WEBHOOKS_RESEND_DELAY`'s default.
 const RESEND_DELAY: Duration = Duration::from_secs(60);
@@ -16,11 +17,24 @@ pub struct ApiSettings {
     /// How long a retried publish's copies of unstarted deliveries wait before they are
     /// received, so that an original still queued starts first (`crate::publish`).
     pub resend_delay: Duration,
+    /// Every route, per caller (`WEBHOOKS_API_RATE`).
+    pub api_rate: RatePolicy,
+    /// Publishing, per entity (`WEBHOOKS_PUBLISH_RATE`).
+    pub publish_rate: RatePolicy,
 }
+
+const API_RATE: RatePolicy = RatePolicy { per_second: 20, burst: 40 };
+const PUBLISH_RATE: RatePolicy = RatePolicy { per_second: 200, burst: 400 };
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        Self { entities_claim: "entities".into(), url_policy: UrlPolicy::default(), resend_delay: RESEND_DELAY }
+        Self {
+            entities_claim: "entities".into(),
+            url_policy: UrlPolicy::default(),
+            resend_delay: RESEND_DELAY,
+            api_rate: API_RATE,
+            publish_rate: PUBLISH_RATE,
+        }
     }
 }
 
@@ -38,8 +52,15 @@ impl ApiSettings {
             entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
             resend_delay,
+            api_rate: env_rate("WEBHOOKS_API_RATE", API_RATE)?,
+            publish_rate: env_rate("WEBHOOKS_PUBLISH_RATE", PUBLISH_RATE)?,
         })
     }
+}
+
+fn env_rate(name: &'static str, default: RatePolicy) -> Result<RatePolicy, ConfigError> {
+    let value = env_or(name, &default.to_string());
+    RatePolicy::parse(&value).map_err(|reason| ConfigError::Invalid { name, value, reason })
 }
 
 #[derive(Debug, thiserror::Error)]

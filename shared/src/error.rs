@@ -1,8 +1,11 @@
 //! The one error type of the service, and the one place it becomes an HTTP response.
 
-use lambda_http::{Body, Response, http::header::CONTENT_TYPE};
+use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
+
+use crate::rate_limit::Verdict;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -38,6 +41,9 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
+    /// Over a rate limit (DESIGN.md 5.5): nothing was done.
+    #[error("the {} rate limit of {} is used up; retry in {} s", .0.name, .0.policy, .0.decision.retry_after_seconds)]
+    RateLimited(Verdict),
     /// A dependency (DynamoDB, SQS) failed or could not be reached; the client may retry.
     #[error("a dependency is unavailable")]
     Unavailable(#[source] BoxError),
@@ -68,6 +74,7 @@ impl Error {
             Self::PreconditionFailed { .. } => 412,
             Self::PayloadTooLarge { .. } => 413,
             Self::Validation(_) => 422,
+            Self::RateLimited(_) => 429,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -83,6 +90,7 @@ impl Error {
             Self::PreconditionFailed { .. } => "/problems/precondition-failed",
             Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
             Self::Validation(_) => "/problems/validation",
+            Self::RateLimited(_) => "/problems/rate-limited",
             Self::Internal(_) => "/problems/internal",
             Self::Unavailable(_) => "/problems/unavailable",
         }
@@ -98,6 +106,7 @@ impl Error {
             Self::PreconditionFailed { .. } => "Precondition failed",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::Validation(_) => "Invalid request",
+            Self::RateLimited(_) => "Too many requests",
             Self::Internal(_) => "Internal error",
             Self::Unavailable(_) => "Service unavailable",
         }
@@ -156,7 +165,26 @@ pub fn problem_response(err: &Error, instance: &str) -> Response<Body> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, lambda_http::http::HeaderValue::from_static("application/problem+json"));
+    if let Error::RateLimited(verdict) = err {
+        response.headers_mut().insert(RETRY_AFTER, verdict.decision.retry_after_seconds.into());
+        add_rate_limit_headers(&mut response, verdict);
+    }
     response
+}
+
+/// Adds a limit's `RateLimit-Policy` and `RateLimit` to a response, after those of any other
+/// limit it answers to (the draft's headers are lists).
+pub fn add_rate_limit_headers(response: &mut Response<Body>, verdict: &Verdict) {
+    for (name, value) in [("ratelimit-policy", verdict.policy_header()), ("ratelimit", verdict.limit_header())] {
+        let headers = response.headers_mut();
+        let joined = match headers.get(name).and_then(|v| v.to_str().ok()) {
+            Some(before) => format!("{before}, {value}"),
+            None => value,
+        };
+        if let Ok(value) = joined.parse() {
+            headers.insert(name, value);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod model;
 pub mod publish;
 pub mod queue;
+pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
 pub mod signing;

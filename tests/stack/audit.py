@@ -4,8 +4,11 @@ single action), and the actions a policy allows that its function never used.
 
 The policies are read from the translated template, not from the emulator: what is judged is
 what users deploy. The AWS managed policies SAM attaches are not counted as allowing the
-functions' own calls (stricter than AWS); any other managed policy fails the audit. Policy
-elements the audit does not evaluate (Deny, Condition, NotAction, NotResource) fail it too."""
+functions' own calls (stricter than AWS); any other managed policy fails the audit. Inline
+policies count whether on the role or in an `AWS::IAM::Policy` naming it. The one condition
+evaluated is `ForAllValues:StringLike` on `dynamodb:LeadingKeys`, against the partition keys a
+call names (none known, as for a Query: not allowed). Policy elements the audit does not
+evaluate (Deny, other conditions, NotAction, NotResource) fail it too."""
 
 from collections import Counter
 from fnmatch import fnmatchcase
@@ -68,29 +71,56 @@ class Stack:
         raise ValueError(f"cannot resolve the policy resource {value}")
 
 
+def listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def leading_keys_condition(role: str, statement: dict):
+    """The patterns of the one condition the audit evaluates, or None for no condition."""
+    condition = statement.get("Condition")
+    if condition is None:
+        return None
+    patterns = condition.get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys") if len(condition) == 1 else None
+    if patterns is None or len(condition["ForAllValues:StringLike"]) != 1:
+        raise ValueError(f"{role}: the audit evaluates no condition but ForAllValues:StringLike on dynamodb:LeadingKeys: {statement}")
+    return listed(patterns)
+
+
+def inline_policies(template: dict, role: str) -> list:
+    """The role's own inline policies and those of `AWS::IAM::Policy` resources naming it."""
+    policies = list(template["Resources"][role]["Properties"].get("Policies", []))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"].get("Roles", []):
+            policies.append(resource["Properties"])
+    return policies
+
+
 def allowed_statements(template: dict, function: str, stack: Stack) -> list:
-    """(actions, resources) of each Allow statement in the function's role's inline policies."""
+    """(actions, resources, leading-key patterns or None) of each Allow statement of the
+    function's role."""
     role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
     properties = template["Resources"][role]["Properties"]
     unknown = [arn for arn in properties.get("ManagedPolicyArns", []) if arn not in SAM_MANAGED_POLICIES]
     if unknown:
         raise ValueError(f"{role}: managed policies the audit cannot read: {unknown}")
     statements = []
-    for policy in properties.get("Policies", []):
+    for policy in inline_policies(template, role):
         for statement in policy["PolicyDocument"]["Statement"]:
-            unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource"}
+            unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
             if statement["Effect"] != "Allow" or unsupported:
                 raise ValueError(f"{role}: the audit evaluates Allow, Action and Resource only: {statement}")
-            listed = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
             resources = [stack.resolve(r) for r in listed(statement["Resource"])]
-            statements.append((listed(statement["Action"]), resources))
+            statements.append((listed(statement["Action"]), resources, leading_keys_condition(role, statement)))
     return statements
 
 
-def allows(statements: list, action: str, arn: str) -> bool:
+def allows(statements: list, call, arn: str) -> bool:
+    action = action_of(call)
     return any(
-        any(fnmatchcase(action.lower(), a.lower()) for a in actions) and any(fnmatchcase(arn, r) for r in resources)
-        for actions, resources in statements
+        any(fnmatchcase(action.lower(), a.lower()) for a in actions)
+        and any(fnmatchcase(arn, r) for r in resources)
+        and (keys is None or (call.leading_keys and all(any(fnmatchcase(k, p) for p in keys) for k in call.leading_keys)))
+        for actions, resources, keys in statements
     )
 
 
@@ -108,7 +138,7 @@ def audit(template: dict, functions: dict, calls: list, function_of_key: dict, s
         action = action_of(call)
         used[logical].add(action.lower())
         for arn in stack.call_arns(call):
-            if not allows(policies[logical], action, arn):
+            if not allows(policies[logical], call, arn):
                 failures.append(f"{functions[logical]}: {action} on {arn} is not allowed by its policy")
     failures += [
         f"{functions[logical]}: its policy allows actions but it made no AWS call through the proxy"
@@ -118,7 +148,7 @@ def audit(template: dict, functions: dict, calls: list, function_of_key: dict, s
     warnings = [
         f"{functions[logical]}: its policy allows {action}, which it never used"
         for logical, statements in policies.items()
-        for actions, _ in statements
+        for actions, _, _ in statements
         for action in actions
         if "*" not in action and action.lower() not in used[logical]
     ]

@@ -19,6 +19,7 @@ class Call:
     service: str  # the signing name: dynamodb, sqs, ...
     operation: str  # as the protocol names it: PutItem, SendMessageBatch, ...
     targets: tuple  # table names (`T/index/I` for an index) or queue URLs the request names
+    leading_keys: tuple = ()  # the partition keys of a single-item DynamoDB call (dynamodb:LeadingKeys)
 
 
 def parse_call(headers, body: bytes):
@@ -35,7 +36,9 @@ def parse_call(headers, body: bytes):
     if targets and isinstance(request.get("IndexName"), str):
         targets = [f"{targets[0]}/index/{request['IndexName']}"]
     targets += sorted(request.get("RequestItems") or {})  # BatchWriteItem / BatchGetItem
-    return Call(signature.group(1), signature.group(2), operation, tuple(targets))
+    item = request.get("Key") or request.get("Item") or {}
+    leading_keys = tuple(value["S"] for name, value in item.items() if name == "PK" and isinstance(value, dict) and "S" in value)
+    return Call(signature.group(1), signature.group(2), operation, tuple(targets), leading_keys)
 
 
 class RecordingProxy:

@@ -42,8 +42,30 @@ NAMES = {"PublishFunction": "publish-event"}
 KEYS = {"ASIAPUBLISH": "PublishFunction"}
 
 
-def call(operation, service="dynamodb", target="webhooks-T", key="ASIAPUBLISH"):
-    return Call(key, service, operation, (target,))
+def call(operation, service="dynamodb", target="webhooks-T", key="ASIAPUBLISH", leading_keys=()):
+    return Call(key, service, operation, (target,), leading_keys)
+
+
+def with_rate_limit_policy(actions):
+    """The template with an `AWS::IAM::Policy` allowing UpdateItem on `RATE#` items only."""
+    stack = template(actions)
+    stack["Resources"]["RatePolicy"] = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "Roles": [{"Ref": "PublishRole"}],
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "dynamodb:UpdateItem",
+                        "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+                        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RATE#*"]}},
+                    }
+                ]
+            },
+        },
+    }
+    return stack
 
 
 class AuditTest(unittest.TestCase):
@@ -69,12 +91,27 @@ class AuditTest(unittest.TestCase):
         failures, _ = audit.audit(template(["dynamodb:PutItem"]), NAMES, [], KEYS, STACK)
         self.assertEqual(failures, ["publish-event: its policy allows actions but it made no AWS call through the proxy"])
 
+    def test_a_leading_keys_condition_allows_only_the_keys_it_names(self):
+        stack = with_rate_limit_policy(["dynamodb:PutItem"])
+        calls = [call("PutItem"), call("UpdateItem", leading_keys=("RATE#caller#u",))]
+        self.assertEqual(audit.audit(stack, NAMES, calls, KEYS, STACK)[0], [])
+        for leading_keys in [("WEBHOOK#1",), ()]:
+            failures, _ = audit.audit(stack, NAMES, [call("PutItem"), call("UpdateItem", leading_keys=leading_keys)], KEYS, STACK)
+            self.assertEqual(failures, [f"publish-event: dynamodb:UpdateItem on {TABLE_ARN} is not allowed by its policy"])
+
+    def test_the_partition_key_of_a_call_is_recorded(self):
+        headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=ASIAK/20260101/us-east-1/dynamodb/aws4_request", "X-Amz-Target": "DynamoDB_20120810.UpdateItem"}
+        body = b'{"TableName": "webhooks-T", "Key": {"PK": {"S": "RATE#caller#u"}, "SK": {"S": "RATE"}}}'
+        self.assertEqual(parse_call(headers, body).leading_keys, ("RATE#caller#u",))
+
     def test_policies_the_audit_cannot_evaluate_fail_it(self):
         denying = template(["dynamodb:PutItem"])
         denying["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Effect"] = "Deny"
         managed = template(["dynamodb:PutItem"])
         managed["Resources"]["PublishRole"]["Properties"]["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
-        for unreadable in (denying, managed):
+        conditioned = with_rate_limit_policy(["dynamodb:PutItem"])
+        conditioned["Resources"]["RatePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceIp": "1.2.3.4"}}
+        for unreadable in (denying, managed, conditioned):
             with self.assertRaises(ValueError):
                 audit.audit(unreadable, NAMES, [call("PutItem")], KEYS, STACK)
 

@@ -8,5 +8,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let ctx = Context::from_env()?;
     let store = aws::dynamo_store(&aws::sdk_config().await)?;
-    run(service_fn(|request| async { Ok::<_, Error>(api::get_webhook(&ctx, &store, request).await) })).await
+    run(service_fn(|request| async {
+        Ok::<_, Error>(api::limited(&ctx, &store, request, |request| api::get_webhook(&ctx, &store, request)).await)
+    }))
+    .await
 }

@@ -1,11 +1,15 @@
 //! Lambda for GET /api/event-types: the event catalog.
 
 use lambda_http::{Error, run, service_fn};
-use shared::{api, runtime::Context, telemetry};
+use shared::{api, aws, runtime::Context, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let ctx = Context::from_env()?;
-    run(service_fn(|request| async { Ok::<_, Error>(api::list_event_types(&ctx, request).await) })).await
+    let store = aws::dynamo_store(&aws::sdk_config().await)?;
+    run(service_fn(|request| async {
+        Ok::<_, Error>(api::limited(&ctx, &store, request, |request| api::list_event_types(&ctx, request)).await)
+    }))
+    .await
 }

@@ -9,5 +9,10 @@ async fn main() -> Result<(), Error> {
     let ctx = Context::from_env()?;
     let config = aws::sdk_config().await;
     let (store, queue) = (aws::dynamo_store(&config)?, aws::sqs_queue(&config)?);
-    run(service_fn(|request| async { Ok::<_, Error>(api::publish_event(&ctx, &store, &queue, request).await) })).await
+    run(service_fn(|request| async {
+        Ok::<_, Error>(
+            api::limited(&ctx, &store, request, |request| api::publish_event(&ctx, &store, &queue, request)).await,
+        )
+    }))
+    .await
 }

@@ -9,5 +9,10 @@ async fn main() -> Result<(), Error> {
     let ctx = Context::from_env()?;
     let sender = DeliverySettings::from_env()?.sender()?;
     let store = aws::dynamo_store(&aws::sdk_config().await)?;
-    run(service_fn(|request| async { Ok::<_, Error>(api::test_webhook(&ctx, &store, &sender, request).await) })).await
+    run(service_fn(|request| async {
+        Ok::<_, Error>(
+            api::limited(&ctx, &store, request, |request| api::test_webhook(&ctx, &store, &sender, request)).await,
+        )
+    }))
+    .await
 }

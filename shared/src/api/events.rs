@@ -6,33 +6,39 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
+use super::rate_limits::take_publish;
 use super::{json_object, json_response, respond, scoped};
 use crate::auth::PUBLISH_SCOPE;
-use crate::error::Error;
+use crate::error::{Error, add_rate_limit_headers};
 use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
-use crate::store::{DeliveryGet, DeliveryRecord, EventGet, EventInsert, WebhookList, delivery_states};
+use crate::store::{DeliveryGet, DeliveryRecord, EventGet, EventInsert, RateLimitStore, WebhookList, delivery_states};
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookList + EventInsert + DeliveryGet + DeliveryRecord + ?Sized,
+    S: WebhookList + EventInsert + DeliveryGet + DeliveryRecord + RateLimitStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
         scope.caller.require(PUBLISH_SCOPE)?;
         let input = EventIn::parse(&json_object(&request)?)?;
+        // Counted only once the caller may publish for the entity and the event is well formed.
+        let verdict = take_publish(ctx, store, scope.entity).await?;
         let now = Timestamp::new(ctx.clock.now());
-        match publish(store, queue, ctx.ids.as_ref(), scope.entity, input, now, ctx.settings.resend_delay).await? {
-            Published::Accepted { event_id, deliveries } => {
-                json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
-            }
-            Published::Duplicate { event_id } => {
-                json_response(StatusCode::OK, &json!({"eventId": event_id, "duplicate": true}))
-            }
-        }
+        let mut response =
+            match publish(store, queue, ctx.ids.as_ref(), scope.entity, input, now, ctx.settings.resend_delay).await? {
+                Published::Accepted { event_id, deliveries } => {
+                    json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
+                }
+                Published::Duplicate { event_id } => {
+                    json_response(StatusCode::OK, &json!({"eventId": event_id, "duplicate": true}))
+                }
+            }?;
+        add_rate_limit_headers(&mut response, &verdict);
+        Ok(response)
     }
     .await;
     respond(&request, result)

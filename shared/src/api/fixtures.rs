@@ -64,8 +64,12 @@ impl Event {
         self
     }
 
-    pub(crate) fn entities_claim(mut self, value: &str) -> Self {
-        self.0["requestContext"]["authorizer"]["jwt"]["claims"]["entities"] = json!(value);
+    pub(crate) fn entities_claim(self, value: &str) -> Self {
+        self.claim("entities", value)
+    }
+
+    pub(crate) fn claim(mut self, name: &str, value: &str) -> Self {
+        self.0["requestContext"]["authorizer"]["jwt"]["claims"][name] = json!(value);
         self
     }
 

@@ -5,6 +5,7 @@
 mod deliveries;
 mod event_types;
 mod events;
+mod rate_limits;
 mod webhooks;
 
 use base64::Engine as _;
@@ -18,6 +19,7 @@ use uuid::Uuid;
 pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
 pub use event_types::list_event_types;
 pub use events::{get_event, publish_event};
+pub use rate_limits::limited;
 pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 
 use crate::auth::Caller;
@@ -171,3 +173,6 @@ mod tests;
 
 #[cfg(test)]
 mod publish_tests;
+
+#[cfg(test)]
+mod rate_limit_tests;

@@ -19,11 +19,12 @@ use crate::model::{
     Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
 };
 use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, lambda_event};
+use crate::rate_limit::{Decision, RatePolicy};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, SystemClock};
 use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, Page, PageRequest, Recorded, StoreError,
-    WebhookList,
+    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, Page, PageRequest, RateLimitStore, Recorded,
+    StoreError, WebhookList,
 };
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
@@ -91,6 +92,13 @@ impl DeliveryGet for FlakyStore {
 impl DeliveryRecord for FlakyStore {
     async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
         self.inner.record_step(step).await
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for FlakyStore {
+    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError> {
+        self.inner.take(key, policy, now_ms).await
     }
 }
 

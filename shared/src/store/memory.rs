@@ -10,12 +10,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest, Recorded,
-    WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest,
+    RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
 };
 use crate::model::{
     Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
 };
+use crate::rate_limit::{Decision, RatePolicy, gcra};
 use crate::store::StoreError;
 
 #[derive(Default)]
@@ -27,6 +28,8 @@ struct Tables {
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
     /// Access tokens by webhook and credentials fingerprint, with when they stop being good.
     access_tokens: HashMap<(WebhookId, String), (String, Timestamp)>,
+    /// Rate-limit arrival times (ms) by key.
+    rate_limits: HashMap<String, i64>,
 }
 
 #[derive(Default)]
@@ -228,5 +231,19 @@ impl AccessTokenStore for MemoryStore {
             tables.access_tokens.remove(&key);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError> {
+        let mut tables = self.tables()?;
+        // Arrival times in the past say nothing: dropping them keeps the map to active keys.
+        tables.rate_limits.retain(|_, tat| *tat > now_ms);
+        let (decision, next) = gcra(tables.rate_limits.get(key).copied(), now_ms, policy);
+        if let Some(next) = next {
+            tables.rate_limits.insert(key.to_string(), next);
+        }
+        Ok(decision)
     }
 }

@@ -13,6 +13,8 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
+use crate::rate_limit::{Decision, RatePolicy};
+
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
@@ -195,7 +197,14 @@ pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord + AccessToken
 
 impl<T: WebhookGet + DeliveryGet + DeliveryRecord + AccessTokenStore + ?Sized> DeliveryStore for T {}
 
-/// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore {}
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// One request against `key`'s limit at `now_ms` (unix milliseconds), counted in one
+    /// counter that every instance shares (`crate::rate_limit::gcra`).
+    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError>;
+}
 
-impl<T: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore> Store for T {}
+/// Every operation: what the local runner and the contract tests hold.
+pub trait Store: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore + RateLimitStore {}
+
+impl<T: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore + RateLimitStore> Store for T {}

@@ -57,15 +57,8 @@ async fn list_pages_through_45_webhooks(#[case] target: Target) {
     loop {
         let mut query = vec![("limit", "20".to_string())];
         query.extend(cursor.clone().map(|c| ("cursor", c)));
-        let page: Value = app
-            .request(Method::GET, &app.webhooks())
-            .query(&query)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("JSON");
+        let list = app.request(Method::GET, &app.webhooks()).query(&query);
+        let page: Value = TestApp::send_within_limits(list).await.json().await.expect("JSON");
         seen.extend(page["items"].as_array().expect("items").iter().map(|w| w["id"].as_str().expect("id").to_string()));
         match page["nextCursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),

@@ -107,6 +107,17 @@ impl TestApp {
         Self::start(backend, UrlPolicy { allow_private: true }, delivery_settings(schedule, timeout)).await
     }
 
+    /// Two runners, as two instances would run, on one new table of DynamoDB Local (each with
+    /// a queue of its own); tokens of the first are good for both.
+    pub async fn two_on_one_table() -> (Self, Self) {
+        let table = unique_table();
+        let on_table = || Backend::Aws { table: table.clone(), queue_url: None, queue_name: unique_table() };
+        let settings = || delivery_settings(SCHEDULE, TIMEOUT);
+        let first = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
+        let second = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
+        (first, second)
+    }
+
     async fn start(backend: Backend, url_policy: UrlPolicy, delivery: DeliverySettings) -> Self {
         let (secret, issuer, audience) = ("integration-test-secret", "webhooks-local", "webhooks-api");
         let ctx = Context::new(ApiSettings { url_policy, ..ApiSettings::default() });
@@ -168,22 +179,36 @@ impl TestApp {
         .await
     }
 
+    /// Sends `request` as a well-behaved client does: after a 429, again once `Retry-After`
+    /// has passed (the helpers that make many requests in a row use it).
+    pub async fn send_within_limits(mut request: RequestBuilder) -> Response {
+        loop {
+            let again = request.try_clone().expect("a request without a streamed body");
+            let response = request.send().await.expect("send");
+            let Some(wait) = response.headers().get("retry-after").filter(|_| response.status() == 429) else {
+                return response;
+            };
+            let seconds: u64 = wait.to_str().ok().and_then(|s| s.parse().ok()).expect("Retry-After in seconds");
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            request = again;
+        }
+    }
+
     pub async fn create_with(&self, body: &Value) -> Value {
-        let response = self.request(Method::POST, &self.webhooks()).json(body).send().await.expect("create");
+        let response = Self::send_within_limits(self.request(Method::POST, &self.webhooks()).json(body)).await;
         assert_eq!(response.status(), 201, "{body}");
         response.json().await.expect("JSON")
     }
 
     pub async fn publish(&self, event: &Value) -> Response {
         let path = format!("/api/managing-entity/{}/event", self.entity);
-        self.request(Method::POST, &path).json(event).send().await.expect("publish")
+        Self::send_within_limits(self.request(Method::POST, &path).json(event)).await
     }
 
     /// The webhook's delivery log, newest first.
     pub async fn deliveries(&self, id: &str) -> Vec<Value> {
         let path = format!("{}/deliveries", self.webhook(id));
-        let page: Value =
-            self.request(Method::GET, &path).send().await.expect("deliveries").json().await.expect("JSON");
+        let page: Value = Self::send_within_limits(self.request(Method::GET, &path)).await.json().await.expect("JSON");
         page["items"].as_array().cloned().unwrap_or_default()
     }
 

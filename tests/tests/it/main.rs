@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod process;
 mod queue_contract;
+mod rate_limits;
 mod receiver;
 mod receiver_auth;
 mod security;

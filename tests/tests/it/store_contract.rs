@@ -4,6 +4,7 @@
 use serde_json::json;
 use shared::model::{Attempt, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget};
 use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
+use shared::rate_limit::RatePolicy;
 use shared::store::{PageRequest, Recorded, Store, StoreError};
 
 use crate::helpers::{ENTITY, OTHER_ENTITY};
@@ -250,6 +251,23 @@ async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(sto
     assert_eq!(store.access_token(webhook, "fp", at(0)).await.expect("read"), None);
 }
 
+async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) {
+    let (policy, key) = (RatePolicy { per_second: 10, burst: 5 }, uuid::Uuid::new_v4().to_string());
+    let now = chrono::Utc::now().timestamp_millis();
+    let decisions = futures::future::join_all((0..20).map(|_| store.take(&key, &policy, now))).await;
+    let mut left: Vec<u32> =
+        decisions.iter().map(|d| d.as_ref().expect("take")).filter(|d| d.allowed).map(|d| d.remaining).collect();
+    left.sort_unstable();
+    assert_eq!(left, [0, 1, 2, 3, 4], "one burst, whoever takes");
+    let refused = store.take(&key, &policy, now).await.expect("take");
+    assert_eq!((refused.allowed, refused.retry_after_seconds), (false, 1));
+    assert!(store.take(&key, &policy, now + 100).await.expect("take").allowed, "one interval later, one more");
+    assert!(!store.take(&key, &policy, now + 100).await.expect("take").allowed, "and only one");
+    let idle = store.take(&key, &policy, now + 60_000).await.expect("take");
+    assert_eq!((idle.allowed, idle.remaining), (true, 4), "after a pause, a whole burst again");
+    assert!(store.take("another", &policy, now).await.expect("take").allowed, "keys are counted apart");
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -278,4 +296,5 @@ contract!(
     delivery_states_are_read_for_any_number_of_keys,
     deliveries_page_and_filter_by_status_across_their_steps,
     access_tokens_are_kept_until_good_until_and_dropped_only_as_refused,
+    rate_limits_count_one_burst_for_every_taker_at_once,
 );

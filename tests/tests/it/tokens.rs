@@ -12,6 +12,8 @@ pub struct Tokens {
     foreign_key: EncodingKey,
     issuer: String,
     audience: String,
+    /// This minter's own caller, so that each test's requests meet their own rate limit.
+    subject: String,
 }
 
 impl Tokens {
@@ -23,6 +25,7 @@ impl Tokens {
             foreign_key: EncodingKey::from_secret(b"a key nobody trusts"),
             issuer: issuer.into(),
             audience: audience.into(),
+            subject: format!("tester-{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
@@ -36,15 +39,16 @@ impl Tokens {
             foreign_key: EncodingKey::from_rsa_pem(foreign_pem.as_bytes()).expect("the foreign RSA key"),
             issuer: issuer.into(),
             audience: audience.into(),
+            subject: format!("tester-{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
-    /// Valid claims for an hour: `sub` "tester", managing `entities` (`*` or space-separated
+    /// Valid claims for an hour: this minter's `sub`, managing `entities` (`*` or space-separated
     /// ids), with every scope.
     pub fn claims(&self, entities: &str) -> Value {
         let now = chrono::Utc::now().timestamp();
         json!({
-            "sub": "tester",
+            "sub": self.subject,
             "entities": entities,
             "scope": "events:publish event-types:write",
             "iss": self.issuer,

@@ -17,6 +17,7 @@ use crate::store::{Page, PageRequest};
 mod access_tokens;
 mod deliveries;
 mod events;
+mod rate_limits;
 mod webhooks;
 
 type Item = HashMap<String, AttributeValue>;

@@ -1,0 +1,58 @@
+//! Rate limits at the HTTP edge (DESIGN.md 5.5): every route per caller, publishing also per
+//! entity, each a counter every instance shares (`crate::store::RateLimitStore`).
+
+use std::future::Future;
+
+use lambda_http::{Body, Request, Response};
+
+use super::respond;
+use crate::auth::Caller;
+use crate::error::{Error, add_rate_limit_headers};
+use crate::model::EntityId;
+use crate::rate_limit::{RatePolicy, Verdict};
+use crate::runtime::Context;
+use crate::store::RateLimitStore;
+
+/// Runs `handler` if the caller's limit allows one more request, and says the limit in the
+/// answer's headers; otherwise answers 429 and runs nothing. A request without valid claims
+/// is not counted: its handler answers 401.
+pub async fn limited<S, F, Fut>(ctx: &Context, store: &S, request: Request, handler: F) -> Response<Body>
+where
+    S: RateLimitStore + ?Sized,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    let Ok(caller) = Caller::from_request(&request, &ctx.settings.entities_claim) else {
+        return handler(request).await;
+    };
+    let key = format!("caller#{}", caller.subject);
+    match take(ctx, store, "caller", &key, ctx.settings.api_rate).await {
+        Ok(verdict) => {
+            let mut response = handler(request).await;
+            add_rate_limit_headers(&mut response, &verdict);
+            response
+        }
+        Err(err) => respond(&request, Err(err)),
+    }
+}
+
+/// One publish against `entity`'s limit: its verdict, or 429.
+pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    entity: EntityId,
+) -> Result<Verdict, Error> {
+    take(ctx, store, "publish", &format!("publish#{entity}"), ctx.settings.publish_rate).await
+}
+
+async fn take<S: RateLimitStore + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    name: &'static str,
+    key: &str,
+    policy: RatePolicy,
+) -> Result<Verdict, Error> {
+    let decision = store.take(key, &policy, ctx.clock.now().timestamp_millis()).await?;
+    let verdict = Verdict { name, policy, decision };
+    if decision.allowed { Ok(verdict) } else { Err(Error::RateLimited(verdict)) }
+}

@@ -1,0 +1,179 @@
+//! Rate limits (DESIGN.md 5.5): a rate and a burst per key (a caller, an entity's publishes),
+//! kept as one number, the GCRA's theoretical arrival time, so that a shared counter is one
+//! conditional write per request.
+
+use std::fmt;
+
+/// The fastest rate a policy may set: the shared counter counts in milliseconds.
+const MAX_PER_SECOND: u32 = 1000;
+
+/// `20/s,40`: on average `per_second` requests a second, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl RatePolicy {
+    /// Parses `N/s,B` or `N/m,B` (N a second or a minute, bursts of B).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let usage = || format!("{text:?} is not a rate such as 20/s,40 (requests per second or /m per minute, burst)");
+        let (rate, burst) = text.trim().split_once(',').ok_or_else(usage)?;
+        let (count, unit) = rate.trim().split_once('/').ok_or_else(usage)?;
+        let count: u32 = count.trim().parse().map_err(|_| usage())?;
+        let burst: u32 = burst.trim().parse().map_err(|_| usage())?;
+        let per_second = match unit.trim() {
+            "s" => count,
+            // At least one a second: the counter's unit is the millisecond.
+            "m" => count.div_ceil(60),
+            _ => return Err(usage()),
+        };
+        if per_second == 0 || burst == 0 {
+            return Err(format!("{text:?}: the rate and the burst must be at least 1"));
+        }
+        if per_second > MAX_PER_SECOND {
+            return Err(format!("{text:?}: the rate may be at most {MAX_PER_SECOND}/s"));
+        }
+        Ok(Self { per_second, burst })
+    }
+
+    /// Milliseconds between requests at the steady rate (the GCRA's emission interval).
+    pub fn interval_ms(&self) -> i64 {
+        1000 / i64::from(self.per_second)
+    }
+
+    /// How far ahead of now the arrival time may run: a full burst's worth, less one.
+    pub fn tolerance_ms(&self) -> i64 {
+        self.interval_ms() * (i64::from(self.burst) - 1)
+    }
+}
+
+impl fmt::Display for RatePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s,{}", self.per_second, self.burst)
+    }
+}
+
+/// What one request was told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Requests left in the burst after this one.
+    pub remaining: u32,
+    /// Seconds until the burst is whole again.
+    pub reset_seconds: u64,
+    /// Seconds to wait before a refused request may succeed (0 when allowed).
+    pub retry_after_seconds: u64,
+}
+
+/// A decision against one named limit, and how the IETF rate-limit headers draft
+/// (draft-ietf-httpapi-ratelimit-headers) says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The policy's name in the headers: `caller` or `publish`.
+    pub name: &'static str,
+    pub policy: RatePolicy,
+    pub decision: Decision,
+}
+
+impl Verdict {
+    /// `RateLimit-Policy: "caller";q=40;w=2`: a quota of a burst over the window that refills it.
+    pub fn policy_header(&self) -> String {
+        let window = self.policy.burst.div_ceil(self.policy.per_second);
+        format!("\"{}\";q={};w={window}", self.name, self.policy.burst)
+    }
+
+    /// `RateLimit: "caller";r=39;t=1`: what is left, and the seconds until the burst is whole.
+    pub fn limit_header(&self) -> String {
+        format!("\"{}\";r={};t={}", self.name, self.decision.remaining, self.decision.reset_seconds)
+    }
+}
+
+/// The GCRA step: `tat` is the stored arrival time (ms, none for a new key), `now` the time of
+/// the request. Answers the decision and, when allowed, the arrival time to store.
+pub fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Option<i64>) {
+    let (interval, tolerance) = (policy.interval_ms(), policy.tolerance_ms());
+    let start = tat.unwrap_or(now).max(now);
+    if start - now > tolerance {
+        let decision = Decision {
+            allowed: false,
+            remaining: 0,
+            reset_seconds: seconds(start - now),
+            retry_after_seconds: seconds(start - now - tolerance).max(1),
+        };
+        return (decision, None);
+    }
+    let next = start + interval;
+    (decision_after(next, now, policy), Some(next))
+}
+
+/// The decision of an allowed request that left the arrival time at `next`.
+pub fn decision_after(next: i64, now: i64, policy: &RatePolicy) -> Decision {
+    let left = (policy.tolerance_ms() - (next - now)).div_euclid(policy.interval_ms()) + 1;
+    Decision {
+        allowed: true,
+        remaining: u32::try_from(left.max(0)).unwrap_or(0),
+        reset_seconds: seconds(next - now),
+        retry_after_seconds: 0,
+    }
+}
+
+/// Whole seconds, rounded up.
+fn seconds(ms: i64) -> u64 {
+    u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const API: RatePolicy = RatePolicy { per_second: 20, burst: 40 };
+
+    #[test]
+    fn policies_parse_and_bad_ones_say_why() {
+        assert_eq!(RatePolicy::parse("20/s,40"), Ok(API));
+        assert_eq!(RatePolicy::parse(" 200/s , 400 "), Ok(RatePolicy { per_second: 200, burst: 400 }));
+        assert_eq!(RatePolicy::parse("90/m,10"), Ok(RatePolicy { per_second: 2, burst: 10 }));
+        for bad in ["20", "20/h,4", "0/s,1", "20/s,0", "x/s,4", "1001/s,5"] {
+            assert!(RatePolicy::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_burst_from_idle_then_the_steady_rate() {
+        let mut tat = None;
+        let mut allowed = 0;
+        for _ in 0..100 {
+            let (decision, next) = gcra(tat, 0, &API);
+            tat = next.or(tat);
+            allowed += u32::from(decision.allowed);
+            if allowed == 1 {
+                assert_eq!((decision.remaining, decision.reset_seconds), (39, 1));
+            }
+        }
+        assert_eq!(allowed, 40, "the burst, all at one instant");
+        let (refused, _) = gcra(tat, 0, &API);
+        assert_eq!(
+            (refused.allowed, refused.remaining, refused.retry_after_seconds, refused.reset_seconds),
+            (false, 0, 1, 2)
+        );
+        // 50 ms later (one interval), one more fits, and only one.
+        let (decision, next) = gcra(tat, 50, &API);
+        assert!(decision.allowed && decision.remaining == 0);
+        assert!(!gcra(next, 50, &API).0.allowed);
+    }
+
+    #[test]
+    fn verdicts_say_the_ietf_headers() {
+        let (decision, _) = gcra(None, 0, &API);
+        let verdict = Verdict { name: "caller", policy: API, decision };
+        assert_eq!(verdict.policy_header(), "\"caller\";q=40;w=2");
+        assert_eq!(verdict.limit_header(), "\"caller\";r=39;t=1");
+    }
+
+    #[test]
+    fn an_arrival_time_in_the_past_counts_as_idle() {
+        let (decision, next) = gcra(Some(1_000), 60_000, &API);
+        assert_eq!((decision.allowed, decision.remaining, next), (true, 39, Some(60_050)));
+    }
+}
