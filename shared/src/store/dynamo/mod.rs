@@ -41,11 +41,13 @@ struct ItemRange<'a> {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The rate-limit arrival times this process last saw (`rate_limits`).
+    rate_hints: rate_limits::Hints,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), rate_hints: rate_limits::Hints::default() }
     }
 
     /// Creates the table when it is missing and waits until it is active (local runner, tests).

@@ -1,7 +1,14 @@
 //! Rate-limit counters: `RATE#{key}` / `RATE`, holding the GCRA arrival time `tat` (unix ms).
-//! One conditional `UpdateItem` per request; a second only when the stored time has passed.
+//!
+//! An update expression cannot take `max(tat, now)`, so there are two writes, each conditional
+//! on its case: *restart* (no time stored, or one already past: `tat = now + interval`) and
+//! *add* (a time within the tolerance: `tat = tat + interval`). The process remembers the
+//! last time it saw for each key and tries the write that time says, so a caller keeping to
+//! its rate, and one in a burst, each cost one write; a wrong guess (another instance wrote
+//! since) costs a second, informed by the stored time the failed condition returns.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -11,8 +18,29 @@ use super::{DynamoStore, Item, TTL_ATTRIBUTE, s, unavailable};
 use crate::rate_limit::{Decision, RatePolicy, decision_after, gcra};
 use crate::store::{RateLimitStore, StoreError};
 
-/// Writers racing for a counter whose time has passed retry this often before one gives up.
+/// Writers racing for one counter retry this often before one gives up.
 const MAX_TRIES: usize = 3;
+/// Keys remembered before the hints start again empty (a hint only saves a write).
+const MAX_HINTS: usize = 10_000;
+
+/// The last arrival time seen per key.
+#[derive(Clone, Default)]
+pub(super) struct Hints(Arc<Mutex<HashMap<String, i64>>>);
+
+impl Hints {
+    fn get(&self, key: &str) -> Option<i64> {
+        self.0.lock().ok()?.get(key).copied()
+    }
+
+    fn keep(&self, key: &str, tat: i64) {
+        if let Ok(mut hints) = self.0.lock() {
+            if hints.len() >= MAX_HINTS {
+                hints.clear();
+            }
+            hints.insert(key.to_string(), tat);
+        }
+    }
+}
 
 fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
@@ -22,66 +50,81 @@ fn tat_of(item: Option<&Item>) -> Option<i64> {
     item?.get("tat")?.as_n().ok()?.parse().ok()
 }
 
+/// What a conditional write did: wrote this arrival time, or found its condition false and
+/// this one stored (none: no item).
+enum Outcome {
+    Written(i64),
+    Found(Option<i64>),
+}
+
+impl DynamoStore {
+    async fn write_tat(
+        &self,
+        key: &str,
+        restart: bool,
+        policy: &RatePolicy,
+        now_ms: i64,
+    ) -> Result<Outcome, StoreError> {
+        let interval = policy.interval_ms();
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("RATE#{key}")))
+            .key("SK", s("RATE"))
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", n(now_ms))
+            // The item outlives its arrival time by a minute; DynamoDB's TTL removes idle keys.
+            .expression_attribute_values(":expires", n((now_ms + policy.tolerance_ms() + interval) / 1000 + 60))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = if restart {
+            request
+                .update_expression("SET tat = :next, #ttl = :expires")
+                .condition_expression("attribute_not_exists(tat) OR tat < :now")
+                .expression_attribute_values(":next", n(now_ms + interval))
+        } else {
+            request
+                .update_expression("SET tat = tat + :interval, #ttl = :expires")
+                .condition_expression("tat BETWEEN :now AND :limit")
+                .expression_attribute_values(":interval", n(interval))
+                .expression_attribute_values(":limit", n(now_ms + policy.tolerance_ms()))
+        };
+        match request.send().await {
+            Ok(output) => {
+                tat_of(output.attributes.as_ref()).map(Outcome::Written).ok_or_else(|| StoreError::internal("no tat"))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Outcome::Found(tat_of(failed.item())))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+}
+
 #[async_trait]
 impl RateLimitStore for DynamoStore {
     async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError> {
-        let item_key: Item = HashMap::from([("PK".into(), s(format!("RATE#{key}"))), ("SK".into(), s("RATE"))]);
-        // The item outlives the arrival time by a minute; DynamoDB's TTL removes idle keys.
-        let expires = |tat: i64| n(tat / 1000 + 60);
+        let mut known = self.rate_hints.get(key);
         for _ in 0..MAX_TRIES {
-            // The usual case, in one write: no counter yet, or one within the tolerance.
-            let limit = now_ms + policy.tolerance_ms();
-            let added = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(item_key.clone()))
-                .update_expression("SET tat = if_not_exists(tat, :now) + :interval, #ttl = :expires")
-                .condition_expression("attribute_not_exists(tat) OR tat BETWEEN :now AND :limit")
-                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":interval", n(policy.interval_ms()))
-                .expression_attribute_values(":limit", n(limit))
-                .expression_attribute_values(":expires", expires(limit + policy.interval_ms()))
-                .return_values(ReturnValue::UpdatedNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            let stored = match added {
-                Ok(output) => {
-                    let next = tat_of(output.attributes.as_ref()).ok_or_else(|| StoreError::internal("no tat"))?;
+            let within = known.is_some_and(|tat| tat >= now_ms);
+            if within && known.is_some_and(|tat| tat - now_ms > policy.tolerance_ms()) {
+                // Refused on what was just read, and nothing is written.
+                return Ok(gcra(known, now_ms, policy).0);
+            }
+            match self.write_tat(key, !within, policy, now_ms).await? {
+                Outcome::Written(next) => {
+                    self.rate_hints.keep(key, next);
                     return Ok(decision_after(next, now_ms, policy));
                 }
-                Err(err) => match err.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => tat_of(failed.item()),
-                    _ => return Err(unavailable(err)),
-                },
-            };
-            let Some(stored) = stored else { continue };
-            if stored >= now_ms {
-                // Beyond the tolerance: refused, and nothing was written.
-                return Ok(gcra(Some(stored), now_ms, policy).0);
-            }
-            // The stored time has passed: start again from now, if no one else did first.
-            let next = now_ms + policy.interval_ms();
-            let restarted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(item_key.clone()))
-                .update_expression("SET tat = :next, #ttl = :expires")
-                .condition_expression("tat = :stored")
-                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-                .expression_attribute_values(":next", n(next))
-                .expression_attribute_values(":stored", n(stored))
-                .expression_attribute_values(":expires", expires(next))
-                .send()
-                .await;
-            match restarted {
-                Ok(_) => return Ok(decision_after(next, now_ms, policy)),
-                Err(err)
-                    if err.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {}
-                Err(err) => return Err(unavailable(err)),
+                Outcome::Found(stored) => {
+                    if let Some(tat) = stored {
+                        self.rate_hints.keep(key, tat);
+                    }
+                    known = stored;
+                }
             }
         }
         Err(StoreError::unavailable(format!("the rate-limit counter {key} is contended")))
