@@ -23,9 +23,9 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
 use shared::api;
 use shared::config::ApiSettings;
-use shared::delivery::{Deliverer, HttpSender, signed_request};
+use shared::delivery::{Deliverer, EventFor, HttpSender, signed_request};
 use shared::model::{
-    DeliveryMessage, EntityId, Event, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
+    DeliveryMessage, EntityId, Event, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
 };
 use shared::queue::VisibilityDelay;
 use shared::retry::RetrySchedule;
@@ -67,6 +67,7 @@ async fn start_receiver() -> Result<String, std::io::Error> {
 
 fn webhook(owner: EntityId, url: &str) -> Result<Webhook, Box<dyn std::error::Error>> {
     let body = json!({"name": "Bench", "eventUrl": url, "headers": {"X-Api-Key": "abc"}});
+    let owner = Owner::Entity(owner);
     let input = WebhookIn::parse(body.as_object().ok_or("object")?, owner, UrlPolicy { allow_private: true }, None)?;
     Ok(Webhook::create(
         input,
@@ -115,6 +116,7 @@ fn planned_deliveries(owner: EntityId, hooks: &[WebhookId], count: usize) -> Vec
             delivery_id: uuid::Uuid::now_v7(),
             webhook_id: hooks[i % hooks.len()],
             owner_identifier: owner,
+            global: false,
             event: event.clone(),
             resent: false,
         })
@@ -153,7 +155,9 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
 /// Deliveries per second of a bare client of the same library POSTing the same bytes.
 async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
     let owner = EntityId::parse(ENTITY)?;
-    let request = signed_request(&webhook(owner, url)?, &event(), chrono::Utc::now().timestamp(), None)?;
+    let event = event();
+    let published = EventFor { event: &event, entity: Some(owner) };
+    let request = signed_request(&webhook(owner, url)?, published, chrono::Utc::now().timestamp(), None)?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))

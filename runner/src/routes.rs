@@ -21,6 +21,8 @@ pub enum Function {
 
 const WEBHOOKS: &str = "/api/managing-entity/{entityId}/webhook";
 const WEBHOOK: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
+const GLOBAL_WEBHOOKS: &str = "/api/webhook";
+const GLOBAL_WEBHOOK: &str = "/api/webhook/{webhookId}";
 
 /// Method, path template (API Gateway's syntax), function.
 pub const ROUTES: &[(&str, &str, Function)] = &[
@@ -35,6 +37,14 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("GET", "/api/managing-entity/{entityId}/event/{eventId}", Function::GetEvent),
     ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/test", Function::TestWebhook),
     ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries", Function::ListDeliveries),
+    ("POST", GLOBAL_WEBHOOKS, Function::CreateWebhook),
+    ("GET", GLOBAL_WEBHOOKS, Function::ListWebhooks),
+    ("GET", GLOBAL_WEBHOOK, Function::GetWebhook),
+    ("PUT", GLOBAL_WEBHOOK, Function::UpdateWebhook),
+    ("PATCH", GLOBAL_WEBHOOK, Function::UpdateWebhook),
+    ("DELETE", GLOBAL_WEBHOOK, Function::DeleteWebhook),
+    ("POST", "/api/webhook/{webhookId}/test", Function::TestWebhook),
+    ("GET", "/api/webhook/{webhookId}/deliveries", Function::ListDeliveries),
     ("GET", "/", Function::Console),
     ("GET", "/console/{proxy+}", Function::Console),
     ("GET", "/api/openapi.yaml", Function::Console),
@@ -104,6 +114,8 @@ mod tests {
         let deliveries = table.find("GET", "/api/managing-entity/e1/webhook/w1/deliveries").map(|m| m.function);
         assert_eq!(deliveries, Some(Function::ListDeliveries));
         assert_eq!(table.find("GET", "/api/event-types").map(|m| m.function), Some(Function::ListEventTypes));
+        let global = table.find("DELETE", "/api/webhook/w1").expect("global route");
+        assert_eq!((global.function, global.path_parameters.get("entityId")), (Function::DeleteWebhook, None));
         assert_eq!(table.find("POST", "/api/event-types"), None);
         assert_eq!(table.find("GET", "/api/nothing"), None);
         let asset = table.find("GET", "/console/app.js").expect("console route");

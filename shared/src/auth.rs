@@ -7,7 +7,7 @@ use lambda_http::{Request, RequestExt, request::RequestContext};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::model::EntityId;
+use crate::model::{Coverage, EntityId, Webhook};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntityScope {
@@ -52,6 +52,24 @@ impl Caller {
         match &self.entities {
             EntityScope::All => true,
             EntityScope::Only(ids) => ids.contains(&entity.0),
+        }
+    }
+
+    /// Whether the caller manages every entity of `coverage` (`*` needs `*`, DESIGN.md 11).
+    pub fn may_cover(&self, coverage: &Coverage) -> bool {
+        match (&self.entities, coverage) {
+            (EntityScope::All, _) => true,
+            (EntityScope::Only(_), Coverage::All) => false,
+            (EntityScope::Only(_), Coverage::Only(ids)) => ids.iter().all(|id| self.may_manage(*id)),
+        }
+    }
+
+    /// Whether the caller may see and change `webhook`.
+    pub fn may_reach(&self, webhook: &Webhook) -> bool {
+        match (&webhook.info.entities, webhook.info.owner_identifier) {
+            (Some(coverage), _) => self.may_cover(coverage),
+            (None, Some(entity)) => self.may_manage(entity),
+            (None, None) => false,
         }
     }
 }
@@ -109,6 +127,18 @@ mod tests {
         let caller = Caller { subject: "u".into(), entities: ids(&[A]), scopes: HashSet::new() };
         assert!(caller.may_manage(EntityId::parse(A).expect("uuid")));
         assert!(!caller.may_manage(EntityId::parse(B).expect("uuid")));
+    }
+
+    #[test]
+    fn a_global_webhook_is_reached_only_by_a_caller_covering_all_its_entities() {
+        let id = |s: &str| EntityId::parse(s).expect("uuid");
+        let only_a = Caller { subject: "u".into(), entities: ids(&[A]), scopes: HashSet::new() };
+        let both = Caller { entities: ids(&[A, B]), ..only_a.clone() };
+        let star = Caller { entities: EntityScope::All, ..only_a.clone() };
+        let a_and_b = Coverage::Only([id(A), id(B)].into());
+        assert!(!only_a.may_cover(&a_and_b) && both.may_cover(&a_and_b) && star.may_cover(&a_and_b));
+        assert!(only_a.may_cover(&Coverage::Only([id(A)].into())));
+        assert!(!both.may_cover(&Coverage::All) && star.may_cover(&Coverage::All));
     }
 
     #[test]

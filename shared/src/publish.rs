@@ -19,11 +19,11 @@ use futures::{StreamExt, TryStreamExt};
 use crate::error::Error;
 use crate::model::{
     DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Timestamp,
-    Webhook, WebhookId,
+    WebhookId,
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, PageRequest, WebhookList, delivery_states};
+use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, WebhookSubscribers, delivery_states};
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -53,7 +53,7 @@ pub async fn publish<S, Q>(
     resend_delay: Duration,
 ) -> Result<Published, Error>
 where
-    S: WebhookList + EventInsert + DeliveryGet + DeliveryRecord + ?Sized,
+    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let event_id = input.id.clone().unwrap_or_else(|| ids.new_id().to_string());
@@ -65,14 +65,22 @@ where
         delivery_id: ids.new_id(),
         webhook_id: WebhookId(ids.new_id()),
         owner_identifier: owner,
+        global: false,
         event: sample,
         resent: false,
     })?;
 
-    let targets: Vec<FanOutTarget> = matching_webhooks(store, owner, &input.event_type)
+    let targets: Vec<FanOutTarget> = store
+        .subscribers(owner)
         .await?
         .iter()
-        .map(|w| FanOutTarget { webhook_id: w.info.id, delivery_id: ids.new_id(), enabled: w.info.enabled })
+        .filter(|w| w.info.event_list.matches(&input.event_type))
+        .map(|w| FanOutTarget {
+            webhook_id: w.info.id,
+            delivery_id: ids.new_id(),
+            enabled: w.info.enabled,
+            global: w.info.owner_identifier.is_none(),
+        })
         .collect();
     let data = input.data;
     let fresh = FanOutPlan { event_id, event_type: input.event_type, occurred_at, data, targets };
@@ -99,6 +107,7 @@ where
             delivery_id: t.delivery_id,
             webhook_id: t.webhook_id,
             owner_identifier: owner,
+            global: t.global,
             event: event.clone(),
             resent: !created,
         })
@@ -130,21 +139,4 @@ async fn record_skipped<S: DeliveryRecord + ?Sized>(store: &S, plan: &FanOutPlan
     let writes: Vec<_> = skipped.iter().map(|step| store.record_step(step)).collect();
     futures::stream::iter(writes).buffer_unordered(CONCURRENT_WRITES).try_collect::<Vec<_>>().await?;
     Ok(())
-}
-
-async fn matching_webhooks<S: WebhookList + ?Sized>(
-    store: &S,
-    owner: EntityId,
-    event_type: &str,
-) -> Result<Vec<Webhook>, Error> {
-    let mut matching = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.list_webhooks(owner, PageRequest { limit: 100, after }).await?;
-        matching.extend(page.items.into_iter().filter(|w| w.info.event_list.matches(event_type)));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(matching),
-        }
-    }
 }

@@ -22,23 +22,38 @@ class Call:
     leading_keys: tuple = ()  # the partition keys of a single-item DynamoDB call (dynamodb:LeadingKeys)
 
 
-def parse_call(headers, body: bytes):
-    """The call a signed AWS JSON-protocol request makes, or None for an unsigned one."""
+# TransactWriteItems is no IAM action: AWS authorizes each of its items as its own action.
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def partition_keys(request: dict) -> tuple:
+    item = request.get("Key") or request.get("Item") or {}
+    return tuple(value["S"] for name, value in item.items() if name == "PK" and isinstance(value, dict) and "S" in value)
+
+
+def parse_calls(headers, body: bytes) -> list:
+    """The calls a signed AWS JSON-protocol request makes (one, or one per item of a
+    transaction); none for an unsigned one."""
     signature = CREDENTIAL.search(headers.get("Authorization", ""))
     if not signature:
-        return None
+        return []
+    key, service = signature.group(1), signature.group(2)
     operation = (headers.get("X-Amz-Target") or "").rpartition(".")[2] or "unknown"
     try:
         request = json.loads(body or b"{}")
     except ValueError:
         request = {}
+    if operation == "TransactWriteItems":
+        return [
+            Call(key, service, TRANSACT_ACTIONS.get(kind, kind), (part.get("TableName"),), partition_keys(part))
+            for item in request.get("TransactItems") or []
+            for kind, part in item.items()
+        ]
     targets = [request[name] for name in ("TableName", "QueueUrl") if isinstance(request.get(name), str)]
     if targets and isinstance(request.get("IndexName"), str):
         targets = [f"{targets[0]}/index/{request['IndexName']}"]
     targets += sorted(request.get("RequestItems") or {})  # BatchWriteItem / BatchGetItem
-    item = request.get("Key") or request.get("Item") or {}
-    leading_keys = tuple(value["S"] for name, value in item.items() if name == "PK" and isinstance(value, dict) and "S" in value)
-    return Call(signature.group(1), signature.group(2), operation, tuple(targets), leading_keys)
+    return [Call(key, service, operation, tuple(targets), partition_keys(request))]
 
 
 class RecordingProxy:
@@ -76,8 +91,7 @@ def _handler(proxy: RecordingProxy, upstream_port: int):
                 return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            call = parse_call(self.headers, body)
-            if call:  # before forwarding: a call the emulator applied is never missed
+            for call in parse_calls(self.headers, body):  # before forwarding: a call the emulator applied is never missed
                 proxy.record(call)
             upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
             try:

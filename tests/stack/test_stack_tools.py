@@ -5,7 +5,7 @@ import unittest
 
 import audit
 import expand
-from proxy import Call, parse_call
+from proxy import Call, parse_calls
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/webhooks-T"
 QUEUE_URL = "http://localhost:4566/000000000000/webhooks-Q"
@@ -102,7 +102,7 @@ class AuditTest(unittest.TestCase):
     def test_the_partition_key_of_a_call_is_recorded(self):
         headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=ASIAK/20260101/us-east-1/dynamodb/aws4_request", "X-Amz-Target": "DynamoDB_20120810.UpdateItem"}
         body = b'{"TableName": "webhooks-T", "Key": {"PK": {"S": "RATE#caller#u"}, "SK": {"S": "RATE"}}}'
-        self.assertEqual(parse_call(headers, body).leading_keys, ("RATE#caller#u",))
+        self.assertEqual(parse_calls(headers, body)[0].leading_keys, ("RATE#caller#u",))
 
     def test_policies_the_audit_cannot_evaluate_fail_it(self):
         denying = template(["dynamodb:PutItem"])
@@ -127,13 +127,19 @@ class ProxyTest(unittest.TestCase):
             "Authorization": "AWS4-HMAC-SHA256 Credential=ASIAKEY/20261123/us-east-1/sqs/aws4_request, SignedHeaders=host",
             "X-Amz-Target": "AmazonSQS.SendMessageBatch",
         }
-        parsed = parse_call(headers, b'{"QueueUrl": "http://q/1/name", "Entries": []}')
-        self.assertEqual(parsed, Call("ASIAKEY", "sqs", "SendMessageBatch", ("http://q/1/name",)))
-        self.assertIsNone(parse_call({}, b"{}"))
+        parsed = parse_calls(headers, b'{"QueueUrl": "http://q/1/name", "Entries": []}')
+        self.assertEqual(parsed, [Call("ASIAKEY", "sqs", "SendMessageBatch", ("http://q/1/name",))])
+        self.assertEqual(parse_calls({}, b"{}"), [])
+
+    def test_a_transaction_is_a_call_per_item_as_iam_authorizes_it(self):
+        headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/dynamodb/aws4_request", "X-Amz-Target": "DynamoDB_20120810.TransactWriteItems"}
+        body = b'{"TransactItems": [{"Put": {"TableName": "T", "Item": {"PK": {"S": "GLOBAL"}}}}, {"Delete": {"TableName": "T", "Key": {"PK": {"S": "GLOBAL#ALL"}}}}]}'
+        parsed = parse_calls(headers, body)
+        self.assertEqual([(c.operation, c.targets, c.leading_keys) for c in parsed], [("PutItem", ("T",), ("GLOBAL",)), ("DeleteItem", ("T",), ("GLOBAL#ALL",))])
 
     def test_a_query_of_an_index_names_the_index(self):
         headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/dynamodb/aws4_request", "X-Amz-Target": "DynamoDB_20120810.Query"}
-        parsed = parse_call(headers, b'{"TableName": "T", "IndexName": "byTime"}')
+        parsed = parse_calls(headers, b'{"TableName": "T", "IndexName": "byTime"}')[0]
         self.assertEqual(STACK.call_arns(parsed), ["arn:aws:dynamodb:us-east-1:000000000000:table/T/index/byTime"])
 
 

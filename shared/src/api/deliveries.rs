@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, json};
 
 use super::{ListOut, encode_cursor, json_object, json_response, page_request, respond, scoped, webhook_id};
-use crate::delivery::{WebhookSender, attempt_delivery};
+use crate::delivery::{EventFor, WebhookSender, attempt_delivery};
 use crate::error::Error;
 use crate::model::{DeliveryStatus, Event, Timestamp, catalog};
 use crate::runtime::Context;
@@ -23,9 +23,8 @@ pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
 ) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let id = webhook_id(&request)?;
         let body = if request.body().is_empty() { Map::new() } else { json_object(&request)? };
-        let webhook = store.get_webhook(scope.entity, id).await?.ok_or(Error::NotFound)?;
+        let webhook = scope.webhook(store, &request).await?;
         let (event_type, data) = match body.get("eventType").filter(|v| !v.is_null()) {
             None => (TEST_EVENT_TYPE.to_string(), json!({"message": "A test event sent from the webhook service"})),
             Some(name) => {
@@ -38,7 +37,8 @@ pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
         };
         let event =
             Event { id: ctx.ids.new_id().to_string(), event_type, occurred_at: Timestamp::new(ctx.clock.now()), data };
-        let outcome = attempt_delivery(sender, store, ctx.clock.as_ref(), &webhook, &event, 1).await?;
+        let published = EventFor { event: &event, entity: webhook.info.owner_identifier };
+        let outcome = attempt_delivery(sender, store, ctx.clock.as_ref(), &webhook, published, 1).await?;
         let attempt = outcome.attempt;
         json_response(
             StatusCode::OK,
@@ -66,7 +66,7 @@ pub async fn list_deliveries<S: WebhookGet + DeliveryList + ?Sized>(
         let page = page_request(&request)?;
         let status = status_filter(&request)?;
         // Deliveries are keyed by webhook alone: the owner check is this read.
-        store.get_webhook(scope.entity, id).await?.ok_or(Error::NotFound)?;
+        scope.webhook(store, &request).await?;
         let page = store.list_deliveries(id, page, status).await?;
         json_response(StatusCode::OK, &ListOut { items: page.items, next_cursor: page.next.map(encode_cursor) })
     }

@@ -14,22 +14,25 @@ use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
-use crate::store::{DeliveryGet, DeliveryRecord, EventGet, EventInsert, RateLimitStore, WebhookList, delivery_states};
+use crate::store::{
+    DeliveryGet, DeliveryRecord, EventGet, EventInsert, RateLimitStore, WebhookSubscribers, delivery_states,
+};
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookList + EventInsert + DeliveryGet + DeliveryRecord + RateLimitStore + ?Sized,
+    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + RateLimitStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
+        let entity = scope.entity()?;
         scope.caller.require(PUBLISH_SCOPE)?;
         let input = EventIn::parse(&json_object(&request)?)?;
         // Counted only once the caller may publish for the entity and the event is well formed.
-        let verdict = take_publish(ctx, store, scope.entity).await?;
+        let verdict = take_publish(ctx, store, entity).await?;
         let now = Timestamp::new(ctx.clock.now());
         let mut response =
-            match publish(store, queue, ctx.ids.as_ref(), scope.entity, input, now, ctx.settings.resend_delay).await? {
+            match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay).await? {
                 Published::Accepted { event_id, deliveries } => {
                     json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
                 }
@@ -54,7 +57,7 @@ pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
         let params = request.path_parameters();
         let event_id =
             params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
-        let plan = store.get_event(scope.entity, event_id).await?.ok_or(Error::NotFound)?;
+        let plan = store.get_event(scope.entity()?, event_id).await?.ok_or(Error::NotFound)?;
         let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
         let recorded = delivery_states(store, &keys).await?;
         // A planned delivery has a record from its first attempt; until then it is what the

@@ -25,7 +25,8 @@ pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, u
 use crate::auth::Caller;
 use crate::config::ApiSettings;
 use crate::error::{Error, problem_response};
-use crate::model::{EntityId, WebhookId};
+use crate::model::{EntityId, Owner, Webhook, WebhookId};
+use crate::store::WebhookGet;
 
 /// Largest accepted request body (DESIGN.md 7: 413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -37,10 +38,28 @@ pub fn respond(request: &Request, result: Result<Response<Body>, Error>) -> Resp
     result.unwrap_or_else(|err| problem_response(&err, request.raw_http_path()))
 }
 
-/// A caller allowed to act on the managing entity of the path.
+/// A caller and the owner of the path: an entity it manages, or (no entity in the path) the
+/// global webhooks, each of which it may reach only if it manages all that webhook covers.
 pub(crate) struct Scoped {
     pub caller: Caller,
-    pub entity: EntityId,
+    pub owner: Owner,
+}
+
+impl Scoped {
+    /// The path's entity, on the routes that have one.
+    pub fn entity(&self) -> Result<EntityId, Error> {
+        match self.owner {
+            Owner::Entity(entity) => Ok(entity),
+            Owner::Global => Err(Error::BadRequest("missing path parameter entityId".into())),
+        }
+    }
+
+    /// The webhook of the path, if the caller may reach it; 404 otherwise, the same as for
+    /// one that does not exist.
+    pub async fn webhook<S: WebhookGet + ?Sized>(&self, store: &S, request: &Request) -> Result<Webhook, Error> {
+        let found = store.get_webhook(self.owner, webhook_id(request)?).await?;
+        found.filter(|w| self.caller.may_reach(w)).ok_or(Error::NotFound)
+    }
 }
 
 /// The checks every route makes first: claims (401), `Wink-Version` (400).
@@ -53,14 +72,18 @@ pub(crate) fn caller(request: &Request, settings: &ApiSettings) -> Result<Caller
 }
 
 /// `caller`, then the path's entity (400 if not a UUID), which the caller must manage: any
-/// other entity is a 404, so that other tenants' ids cannot be probed.
+/// other entity is a 404, so that other tenants' ids cannot be probed. A path without one is
+/// of the global webhooks.
 pub(crate) fn scoped(request: &Request, settings: &ApiSettings) -> Result<Scoped, Error> {
     let caller = caller(request, settings)?;
+    if request.path_parameters().first("entityId").is_none() {
+        return Ok(Scoped { caller, owner: Owner::Global });
+    }
     let entity = path_param(request, "entityId", EntityId::parse)?;
     if !caller.may_manage(entity) {
         return Err(Error::NotFound);
     }
-    Ok(Scoped { caller, entity })
+    Ok(Scoped { caller, owner: Owner::Entity(entity) })
 }
 
 pub(crate) fn webhook_id(request: &Request) -> Result<WebhookId, Error> {

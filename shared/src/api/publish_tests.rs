@@ -23,8 +23,8 @@ use crate::rate_limit::{Decision, RatePolicy};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, SystemClock};
 use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, Page, PageRequest, RateLimitStore, Recorded,
-    StoreError, WebhookList,
+    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, PageRequest, RateLimitStore, Recorded,
+    StoreError, WebhookSubscribers,
 };
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
@@ -55,9 +55,9 @@ fn take_one(left: &AtomicUsize) -> bool {
 }
 
 #[async_trait]
-impl WebhookList for FlakyStore {
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
-        self.inner.list_webhooks(owner, page).await
+impl WebhookSubscribers for FlakyStore {
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
+        self.inner.subscribers(entity).await
     }
 }
 
@@ -240,9 +240,8 @@ async fn a_publish_retried_after_its_delivery_succeeded_leaves_it_as_it_is() {
     assert_eq!((again.status().as_u16(), json_of(&again)["duplicate"].clone()), (200, json!(true)));
     assert!(queue.inner.is_empty(), "nothing sent again");
 
-    let webhook =
-        store.inner.list_webhooks(EntityId::parse(ENTITY).expect("uuid"), PageRequest { limit: 1, after: None });
-    let webhook_id = webhook.await.expect("list").items[0].info.id;
+    let webhooks = store.inner.subscribers(EntityId::parse(ENTITY).expect("uuid")).await.expect("list");
+    let webhook_id = webhooks[0].info.id;
     let log = store.inner.list_deliveries(webhook_id, PageRequest { limit: 10, after: None }, None).await.expect("log");
     assert_eq!(log.items.len(), 1);
     assert_eq!((log.items[0].status, log.items[0].attempts.len()), (DeliveryStatus::Succeeded, 1));

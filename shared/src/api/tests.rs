@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::fixtures::{ENTITY, Event, OTHER_ENTITY};
 use super::*;
 use crate::config::ApiSettings;
-use crate::model::EntityId;
+use crate::model::{EntityId, Owner};
 use crate::runtime::{Clock, Context, RandomIds};
 use crate::store::{MemoryStore, PageRequest, WebhookList as _};
 
@@ -42,7 +42,7 @@ fn item_event(method: &str, id: &str) -> Event {
 }
 
 async fn stored_count(store: &MemoryStore) -> usize {
-    let entity = EntityId::parse(ENTITY).expect("uuid");
+    let entity = Owner::Entity(EntityId::parse(ENTITY).expect("uuid"));
     store.list_webhooks(entity, PageRequest { limit: 100, after: None }).await.expect("list").items.len()
 }
 

@@ -5,33 +5,69 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use super::{
-    IfMatch, ListOut, encode_cursor, etag, if_match, json_object, json_response, json_response_with, page_request,
-    respond, scoped, webhook_id,
+    IfMatch, ListOut, Scoped, encode_cursor, etag, if_match, json_object, json_response, json_response_with,
+    page_request, respond, scoped, webhook_id,
 };
 use crate::error::Error;
-use crate::model::{Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut};
+use crate::model::{Owner, Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut};
 use crate::runtime::Context;
-use crate::store::{StoreError, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
+use crate::store::{
+    Page, PageRequest, StoreError, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+};
 
 fn location(webhook: &WebhookOut) -> String {
-    format!("/api/managing-entity/{}/webhook/{}", webhook.owner_identifier, webhook.id)
+    match webhook.owner_identifier {
+        Some(entity) => format!("/api/managing-entity/{entity}/webhook/{}", webhook.id),
+        None => format!("/api/webhook/{}", webhook.id),
+    }
+}
+
+/// A global webhook's `entities` must all be the caller's: otherwise 404, as if the caller
+/// had asked for another tenant's webhook.
+fn check_coverage(scope: &Scoped, input: &WebhookIn) -> Result<(), Error> {
+    match &input.entities {
+        Some(entities) if !scope.caller.may_cover(entities) => Err(Error::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// One page of the webhooks the caller may reach: an entity's are all its; of the global
+/// ones, pages are read until enough are the caller's.
+async fn reachable_page<S: WebhookList + ?Sized>(
+    store: &S,
+    scope: &Scoped,
+    page: PageRequest,
+) -> Result<Page<Webhook>, Error> {
+    if scope.owner != Owner::Global {
+        return Ok(store.list_webhooks(scope.owner, page).await?);
+    }
+    let (mut items, mut after) = (Vec::new(), page.after);
+    loop {
+        let read = store.list_webhooks(Owner::Global, PageRequest { after, ..page }).await?;
+        items.extend(read.items.into_iter().filter(|w| scope.caller.may_reach(w)));
+        match read.next {
+            Some(next) if items.len() <= page.limit => after = Some(next),
+            _ => return Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0)),
+        }
+    }
 }
 
 fn with_etag(status: StatusCode, body: &impl serde::Serialize, version: u64) -> Result<Response<Body>, Error> {
     json_response_with(status, body, &[(header::ETAG, etag(version))])
 }
 
-/// `POST /api/managing-entity/{entityId}/webhook`
+/// `POST /api/managing-entity/{entityId}/webhook` and `POST /api/webhook`
 pub async fn create_webhook<S: WebhookInsert + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let input = WebhookIn::parse(&json_object(&request)?, scope.entity, ctx.settings.url_policy, None)?;
+        let input = WebhookIn::parse(&json_object(&request)?, scope.owner, ctx.settings.url_policy, None)?;
+        check_coverage(&scope, &input)?;
         let secret = ctx.ids.new_secret().map_err(Error::internal)?;
         let now = Timestamp::new(ctx.clock.now());
         let webhook =
-            Webhook::create(input, WebhookId(ctx.ids.new_id()), scope.entity, &scope.caller.subject, now, secret);
+            Webhook::create(input, WebhookId(ctx.ids.new_id()), scope.owner, &scope.caller.subject, now, secret);
         store.insert_webhook(&webhook).await?;
-        tracing::info!(webhook_id = %webhook.info.id, entity = %scope.entity, "webhook created");
+        tracing::info!(webhook_id = %webhook.info.id, owner = ?scope.owner, "webhook created");
         let body = WebhookCreated { webhook: &webhook.info, secret: webhook.secret.expose() };
         json_response_with(
             StatusCode::CREATED,
@@ -43,11 +79,11 @@ pub async fn create_webhook<S: WebhookInsert + ?Sized>(ctx: &Context, store: &S,
     respond(&request, result)
 }
 
-/// `GET /api/managing-entity/{entityId}/webhook?limit=&cursor=`
+/// `GET /api/managing-entity/{entityId}/webhook?limit=&cursor=` and `GET /api/webhook?...`
 pub async fn list_webhooks<S: WebhookList + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let page = store.list_webhooks(scope.entity, page_request(&request)?).await?;
+        let page = reachable_page(store, &scope, page_request(&request)?).await?;
         let body = ListOut {
             items: page.items.into_iter().map(|w| w.info).collect(),
             next_cursor: page.next.map(encode_cursor),
@@ -58,11 +94,11 @@ pub async fn list_webhooks<S: WebhookList + ?Sized>(ctx: &Context, store: &S, re
     respond(&request, result)
 }
 
-/// `GET /api/managing-entity/{entityId}/webhook/{webhookId}`
+/// `GET /api/managing-entity/{entityId}/webhook/{webhookId}` and `GET /api/webhook/{webhookId}`
 pub async fn get_webhook<S: WebhookGet + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let webhook = store.get_webhook(scope.entity, webhook_id(&request)?).await?.ok_or(Error::NotFound)?;
+        let webhook = scope.webhook(store, &request).await?;
         with_etag(StatusCode::OK, &webhook.info, webhook.info.version)
     }
     .await;
@@ -70,8 +106,8 @@ pub async fn get_webhook<S: WebhookGet + ?Sized>(ctx: &Context, store: &S, reque
 }
 
 /// `PUT` (replace every mutable field) and `PATCH` (JSON merge patch) of
-/// `/api/managing-entity/{entityId}/webhook/{webhookId}`, both guarded by the version the
-/// writer read (DESIGN.md 5.3).
+/// `/api/managing-entity/{entityId}/webhook/{webhookId}` and `/api/webhook/{webhookId}`, both
+/// guarded by the version the writer read (DESIGN.md 5.3).
 pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
     ctx: &Context,
     store: &S,
@@ -82,7 +118,7 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
         let id = webhook_id(&request)?;
         let condition = if_match(&request)?;
         let body = json_object(&request)?;
-        let current = store.get_webhook(scope.entity, id).await?.ok_or(Error::NotFound)?;
+        let current = scope.webhook(store, &request).await?;
         let document = if request.method() == Method::PATCH {
             let mut document = WebhookIn::document_of(&current.info);
             json_patch::merge(&mut document, &Value::Object(body));
@@ -93,12 +129,9 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
         let Value::Object(document) = document else {
             return Err(Error::BadRequest("the merged document is not a JSON object".into()));
         };
-        let input = WebhookIn::parse(
-            &document,
-            scope.entity,
-            ctx.settings.url_policy,
-            current.receiver_credentials().as_ref(),
-        )?;
+        let input =
+            WebhookIn::parse(&document, scope.owner, ctx.settings.url_policy, current.receiver_credentials().as_ref())?;
+        check_coverage(&scope, &input)?;
         let stored_version = current.info.version;
         let stale = |current| match condition {
             Some(_) => Error::PreconditionFailed { current },
@@ -113,7 +146,7 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
             _ => {}
         }
         let updated = current.updated(input, &scope.caller.subject, Timestamp::new(ctx.clock.now()));
-        store.replace_webhook(&updated, stored_version).await.map_err(|err| match err {
+        store.replace_webhook(&updated, &current).await.map_err(|err| match err {
             StoreError::VersionConflict { current } => stale(current),
             other => other.into(),
         })?;
@@ -124,16 +157,25 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
     respond(&request, result)
 }
 
-/// `DELETE /api/managing-entity/{entityId}/webhook/{webhookId}`, `If-Match` optional.
-pub async fn delete_webhook<S: WebhookDelete + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
+/// `DELETE /api/managing-entity/{entityId}/webhook/{webhookId}` and
+/// `DELETE /api/webhook/{webhookId}`, `If-Match` optional.
+pub async fn delete_webhook<S: WebhookGet + WebhookDelete + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
         let id = webhook_id(&request)?;
+        if scope.owner == Owner::Global {
+            // Who may delete a global webhook depends on what it covers.
+            scope.webhook(store, &request).await?;
+        }
         let expected = match if_match(&request)? {
             Some(IfMatch::Version(version)) => Some(version),
             Some(IfMatch::Any) | None => None,
         };
-        store.delete_webhook(scope.entity, id, expected).await.map_err(|err| match err {
+        store.delete_webhook(scope.owner, id, expected).await.map_err(|err| match err {
             StoreError::VersionConflict { current } => Error::PreconditionFailed { current },
             other => other.into(),
         })?;

@@ -18,7 +18,8 @@ pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender,
 use crate::config::{ConfigError, env_bool, env_duration, env_or};
 use crate::error::Error;
 use crate::model::{
-    Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, Event, ReceiverAuth, Timestamp, UrlPolicy, Webhook, payload,
+    Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, ReceiverAuth, Timestamp, UrlPolicy,
+    Webhook, payload,
 };
 use crate::queue::VisibilityDelay;
 use crate::retry::RetrySchedule;
@@ -53,16 +54,23 @@ impl DeliverySettings {
     }
 }
 
-/// The POST of `event` to `webhook`, signed for `timestamp` (unix seconds) per Standard
+/// An event published for `entity` (none for a global webhook's test send).
+#[derive(Debug, Clone, Copy)]
+pub struct EventFor<'a> {
+    pub event: &'a Event,
+    pub entity: Option<EntityId>,
+}
+
+/// The POST of the event to `webhook`, signed for `timestamp` (unix seconds) per Standard
 /// Webhooks, with the `Authorization` of the webhook's `auth` when it has one.
 pub fn signed_request(
     webhook: &Webhook,
-    event: &Event,
+    published: EventFor<'_>,
     timestamp: i64,
     authorization: Option<String>,
 ) -> Result<Outgoing, Error> {
-    let info = &webhook.info;
-    let body = payload(event, info.owner_identifier, info.id, info.send_data);
+    let (info, event) = (&webhook.info, published.event);
+    let body = payload(event, published.entity, info.id, info.send_data);
     let key = webhook.secret.key().map_err(Error::internal)?;
     let mut headers: Vec<(String, String)> = info.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     headers.extend(authorization.map(|value| ("authorization".to_string(), value)));
@@ -81,14 +89,14 @@ pub struct AttemptOutcome {
     pub retry_after: Option<Duration>,
 }
 
-/// Makes attempt number `number` of delivering `event` to `webhook`; `tokens` keeps the
+/// Makes attempt number `number` of delivering the event to `webhook`; `tokens` keeps the
 /// access tokens of OAuth 2.0 receivers.
 pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
     sender: &dyn WebhookSender,
     tokens: &T,
     clock: &dyn Clock,
     webhook: &Webhook,
-    event: &Event,
+    published: EventFor<'_>,
     number: u32,
 ) -> Result<AttemptOutcome, Error> {
     let now = clock.now();
@@ -99,7 +107,7 @@ pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
         None => Ok(None),
     };
     let result = match &authorization {
-        Ok(value) => sender.send(signed_request(webhook, event, now.timestamp(), value.clone())?).await,
+        Ok(value) => sender.send(signed_request(webhook, published, now.timestamp(), value.clone())?).await,
         Err(error) => Err(error.clone()),
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -217,14 +225,16 @@ impl Deliverer<'_> {
             Ok::<_, Error>(outcome)
         };
 
-        let webhook = self.store.get_webhook_eventually(message.owner_identifier, webhook_id).await?;
-        let Some(webhook) = webhook.filter(|w| w.info.enabled) else {
-            tracing::info!(%webhook_id, %delivery_id, "webhook gone or disabled: skipped");
+        let webhook = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
+        // A global webhook that stopped covering the entity gets none of its events any more.
+        let Some(webhook) = webhook.filter(|w| w.info.enabled && w.covers(message.owner_identifier)) else {
+            tracing::info!(%webhook_id, %delivery_id, "webhook gone, disabled or no longer covering the entity: skipped");
             record_step(message.step(number, DeliveryStatus::Skipped)).await?;
             return Ok(Disposition::Done);
         };
 
-        let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, &message.event, number).await?;
+        let published = EventFor { event: &message.event, entity: Some(message.owner_identifier) };
+        let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
         let delay =

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::{Delivery, EntityId, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
+use crate::model::{Delivery, EntityId, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
 use crate::queue::QueueError;
 use crate::runtime::SystemClock;
 use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
@@ -57,7 +57,7 @@ fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
 async fn store_with(enabled: bool, url: &str) -> MemoryStore {
     let store = MemoryStore::new();
     let body = json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}});
-    let owner = EntityId::parse(OWNER).expect("uuid");
+    let owner = Owner::Entity(EntityId::parse(OWNER).expect("uuid"));
     let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy { allow_private: true }, None)
         .expect("valid webhook");
     let webhook = Webhook::create(

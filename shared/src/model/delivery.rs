@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::fields::{Fields, as_str};
-use super::{EntityId, Timestamp, WebhookId, is_known_event_type};
+use super::{EntityId, Owner, Timestamp, WebhookId, is_known_event_type};
 use crate::error::Error;
 
 const MAX_EVENT_ID_CHARS: usize = 256;
@@ -74,7 +74,8 @@ impl EventIn {
 }
 
 /// What a receiver is POSTed (DESIGN.md 6): `data` left out when the webhook wants ids only.
-pub fn payload(event: &Event, owner: EntityId, webhook: WebhookId, send_data: bool) -> String {
+/// `owner` is the entity the event was published for (none for a global webhook's test).
+pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool) -> String {
     let mut body = json!({
         "id": event.id,
         "type": event.event_type,
@@ -95,7 +96,11 @@ pub fn payload(event: &Event, owner: EntityId, webhook: WebhookId, send_data: bo
 pub struct DeliveryMessage {
     pub delivery_id: Uuid,
     pub webhook_id: WebhookId,
+    /// The entity the event was published for.
     pub owner_identifier: EntityId,
+    /// To a global webhook, which covered that entity when the event was published.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub global: bool,
     pub event: Event,
     /// A retried publish's copy: the original may have started the delivery, so its steps
     /// must be read even on the first receive.
@@ -107,6 +112,11 @@ impl DeliveryMessage {
     /// Step `step` of this delivery.
     pub fn step(&self, step: u32, status: DeliveryStatus) -> DeliveryStep {
         DeliveryStep::of(self.delivery_id, self.webhook_id, &self.event, step, status)
+    }
+
+    /// Where the webhook is kept.
+    pub fn webhook_owner(&self) -> Owner {
+        if self.global { Owner::Global } else { Owner::Entity(self.owner_identifier) }
     }
 }
 
@@ -140,6 +150,9 @@ pub struct FanOutTarget {
     pub delivery_id: Uuid,
     /// A paused webhook gets a `skipped` record and no message.
     pub enabled: bool,
+    /// A global webhook covering the entity.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub global: bool,
 }
 
 /// One published event: the event as published and where it goes, with each delivery's id.

@@ -1,6 +1,7 @@
 //! The domain: webhook records, the parsed types their fields are made of, the event catalog.
 
 mod catalog;
+mod coverage;
 mod delivery;
 mod event_url;
 mod fields;
@@ -9,6 +10,7 @@ mod types;
 mod webhook;
 
 pub use catalog::{EventType, catalog, is_known_event_type};
+pub use coverage::{Coverage, MAX_COVERED_ENTITIES, Owner};
 pub use delivery::{
     Attempt, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventIn, FanOutPlan,
     FanOutTarget, payload,

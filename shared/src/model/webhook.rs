@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 use super::fields::{Fields, as_bool, as_str, as_string_array, as_string_map};
 use super::receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 use super::{
-    CustomHeaders, EntityId, EventList, EventUrl, Timestamp, UrlPolicy, WebhookId, WebhookName, WebhookSecret,
+    Coverage, CustomHeaders, EntityId, EventList, EventUrl, Owner, Timestamp, UrlPolicy, WebhookId, WebhookName,
+    WebhookSecret,
 };
 use crate::error::Error;
 
@@ -22,7 +23,11 @@ pub struct WebhookOut {
     /// How many times the record was persisted: 1 after create, +1 on every write.
     pub version: u64,
     pub user_identifier: String,
-    pub owner_identifier: EntityId,
+    /// The managing entity; none for a global webhook.
+    pub owner_identifier: Option<EntityId>,
+    /// The entities a global webhook covers; absent for an entity's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<Coverage>,
     pub owner_name: Option<String>,
     pub name: WebhookName,
     pub enabled: bool,
@@ -66,23 +71,35 @@ pub struct WebhookIn {
     pub headers: CustomHeaders,
     pub send_data: bool,
     pub auth: Option<ReceiverCredentials>,
+    /// A global webhook's entities (required for one, refused for an entity's own).
+    pub entities: Option<Coverage>,
     /// The version the writer read (for PUT and PATCH), if the body states one.
     pub version: Option<u64>,
 }
 
 impl WebhookIn {
-    /// Parses a request body for the entity of the path, listing every invalid field.
+    /// Parses a request body for the owner of the path, listing every invalid field.
     /// `stored` is the webhook's receiver authentication before this write, whose secret a
     /// body of the same `auth.type` may leave out.
     pub fn parse(
         body: &Map<String, Value>,
-        entity: EntityId,
+        owner: Owner,
         policy: UrlPolicy,
         stored: Option<&ReceiverCredentials>,
     ) -> Result<Self, Error> {
         let mut fields = Fields::new(body);
         let name = fields.required("name", |v| WebhookName::parse(as_str(v)?));
-        let owner_name = parse_entity(&mut fields, body, entity);
+        let owner_name = parse_entity(&mut fields, body, owner);
+        let entities = match owner {
+            Owner::Global => fields.required("entities", Coverage::parse).map(Some),
+            Owner::Entity(_) => match body.get("entities") {
+                None | Some(Value::Null) => Some(None),
+                Some(_) => {
+                    fields.push("entities", "only a global webhook (/api/webhook) covers other entities");
+                    None
+                }
+            },
+        };
         let enabled = fields.optional("enabled", || true, as_bool);
         let event_url = fields.required("eventUrl", |v| EventUrl::parse(as_str(v)?, policy));
         let event_list = fields.optional("eventList", EventList::default, |v| EventList::parse(as_string_array(v)?));
@@ -105,10 +122,11 @@ impl WebhookIn {
             || None,
             |v| v.as_u64().filter(|n| *n >= 1).map(Some).ok_or_else(|| "must be a positive integer".into()),
         );
-        match (name, owner_name, enabled, event_url, event_list, headers, send_data, auth, version) {
+        match (name, owner_name, entities, enabled, event_url, event_list, headers, send_data, auth, version) {
             (
                 Some(name),
                 Some(owner_name),
+                Some(entities),
                 Some(enabled),
                 Some(event_url),
                 Some(event_list),
@@ -116,16 +134,25 @@ impl WebhookIn {
                 Some(send_data),
                 Some(auth),
                 Some(version),
-            ) if fields.errors.is_empty() => {
-                Ok(Self { name, owner_name, enabled, event_url, event_list, headers, send_data, auth, version })
-            }
+            ) if fields.errors.is_empty() => Ok(Self {
+                name,
+                owner_name,
+                enabled,
+                event_url,
+                event_list,
+                headers,
+                send_data,
+                auth,
+                entities,
+                version,
+            }),
             _ => Err(fields.into_error()),
         }
     }
 
     /// The input document that would write `webhook` as it is: the base a merge patch applies to.
     pub fn document_of(webhook: &WebhookOut) -> Value {
-        json!({
+        let mut document = json!({
             "name": webhook.name,
             "entity": {"id": webhook.owner_identifier, "name": webhook.owner_name},
             "enabled": webhook.enabled,
@@ -134,12 +161,17 @@ impl WebhookIn {
             "headers": webhook.headers,
             "sendData": webhook.send_data,
             "auth": webhook.auth,
-        })
+        });
+        if let Some(entities) = &webhook.entities {
+            document["entities"] = json!(entities);
+        }
+        document
     }
 }
 
-/// `entity {id, name}`: the id, when given, must be the path's; the name becomes `ownerName`.
-fn parse_entity(fields: &mut Fields<'_>, body: &Map<String, Value>, entity: EntityId) -> Option<Option<String>> {
+/// `entity {id, name}`: the id, when given, must be the path's (a global webhook has none);
+/// the name becomes `ownerName`.
+fn parse_entity(fields: &mut Fields<'_>, body: &Map<String, Value>, owner: Owner) -> Option<Option<String>> {
     let Some(value) = body.get("entity").filter(|v| !v.is_null()) else {
         return Some(None);
     };
@@ -150,7 +182,11 @@ fn parse_entity(fields: &mut Fields<'_>, body: &Map<String, Value>, entity: Enti
     let mut ok = true;
     match object.get("id") {
         None | Some(Value::Null) => {}
-        Some(Value::String(id)) if EntityId::parse(id).is_ok_and(|id| id == entity) => {}
+        Some(Value::String(id)) if EntityId::parse(id).is_ok_and(|id| owner == Owner::Entity(id)) => {}
+        Some(_) if owner == Owner::Global => {
+            fields.push("entity.id", "must be absent: a global webhook names its entities in `entities`");
+            ok = false;
+        }
         Some(_) => {
             fields.push("entity.id", "must be the managing entity id of the path");
             ok = false;
@@ -173,7 +209,7 @@ impl Webhook {
     pub fn create(
         input: WebhookIn,
         id: WebhookId,
-        owner: EntityId,
+        owner: Owner,
         user: &str,
         now: Timestamp,
         secret: WebhookSecret,
@@ -184,7 +220,11 @@ impl Webhook {
             last_update: now,
             version: 1,
             user_identifier: user.to_string(),
-            owner_identifier: owner,
+            owner_identifier: match owner {
+                Owner::Entity(entity) => Some(entity),
+                Owner::Global => None,
+            },
+            entities: input.entities,
             owner_name: input.owner_name,
             name: input.name,
             enabled: input.enabled,
@@ -196,6 +236,18 @@ impl Webhook {
             auth: None,
         };
         Self { info, secret, auth_secret: None }.with_auth(input.auth)
+    }
+
+    pub fn owner(&self) -> Owner {
+        self.info.owner_identifier.map_or(Owner::Global, Owner::Entity)
+    }
+
+    /// Whether an event published for `entity` may go to this webhook.
+    pub fn covers(&self, entity: EntityId) -> bool {
+        match (&self.info.entities, self.info.owner_identifier) {
+            (Some(entities), _) => entities.covers(entity),
+            (None, owner) => owner == Some(entity),
+        }
     }
 
     /// The receiver authentication with its secret, if the webhook has one.
@@ -217,6 +269,7 @@ impl Webhook {
             version: self.info.version + 1,
             user_identifier: user.to_string(),
             owner_name: input.owner_name,
+            entities: input.entities,
             name: input.name,
             enabled: input.enabled,
             event_url: input.event_url,
@@ -242,7 +295,7 @@ mod tests {
 
     fn parse(body: Value) -> Result<WebhookIn, Error> {
         let Value::Object(map) = body else { panic!("test bodies are objects") };
-        WebhookIn::parse(&map, entity(), POLICY, None)
+        WebhookIn::parse(&map, Owner::Entity(entity()), POLICY, None)
     }
 
     #[test]
@@ -273,6 +326,25 @@ mod tests {
     }
 
     #[test]
+    fn a_global_webhook_needs_entities_and_an_entitys_own_refuses_them() {
+        let body = json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "entities": [ENTITY]});
+        let Value::Object(body) = body else { unreachable!() };
+        let global = WebhookIn::parse(&body, Owner::Global, POLICY, None).expect("valid");
+        assert_eq!(global.entities, Some(Coverage::Only([entity()].into())));
+        let Err(Error::Validation(errors)) = WebhookIn::parse(&body, Owner::Entity(entity()), POLICY, None) else {
+            panic!("entities on an entity's webhook")
+        };
+        assert_eq!(errors[0].field, "entities");
+        let mut without = body.clone();
+        without.remove("entities");
+        without.insert("entity".into(), json!({"id": ENTITY}));
+        let Err(Error::Validation(errors)) = WebhookIn::parse(&without, Owner::Global, POLICY, None) else {
+            panic!("a global webhook without entities")
+        };
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["entity.id", "entities"]);
+    }
+
+    #[test]
     fn missing_required_fields_are_named() {
         let Err(Error::Validation(errors)) = parse(json!({})) else { panic!("expected validation") };
         assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["name", "eventUrl"]);
@@ -289,7 +361,7 @@ mod tests {
         let webhook = Webhook::create(
             input.clone(),
             WebhookId(uuid::Uuid::nil()),
-            entity(),
+            Owner::Entity(entity()),
             "user-1",
             Timestamp::new(chrono::Utc::now()),
             WebhookSecret::from_key(&[1; 32]),

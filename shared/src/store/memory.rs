@@ -12,16 +12,17 @@ use uuid::Uuid;
 use super::{
     AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest,
     RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    WebhookSubscribers,
 };
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Owner, Timestamp, Webhook, WebhookId,
 };
 use crate::rate_limit::{Decision, RatePolicy, gcra};
 use crate::store::StoreError;
 
 #[derive(Default)]
 struct Tables {
-    webhooks: BTreeMap<(EntityId, WebhookId), Webhook>,
+    webhooks: BTreeMap<(Owner, WebhookId), Webhook>,
     /// Each delivery's steps, in step order.
     deliveries: BTreeMap<(WebhookId, Uuid), Vec<DeliveryStep>>,
     /// Fan-out plans per owner and event id, with the end of their dedupe window.
@@ -47,32 +48,43 @@ impl MemoryStore {
     }
 }
 
-fn key_of(webhook: &Webhook) -> (EntityId, WebhookId) {
-    (webhook.info.owner_identifier, webhook.info.id)
+fn key_of(webhook: &Webhook) -> (Owner, WebhookId) {
+    (webhook.owner(), webhook.info.id)
+}
+
+impl Tables {
+    /// The owner's webhooks, in id order, after `after` when given.
+    fn webhooks_of(&self, owner: Owner, after: Option<Uuid>) -> impl Iterator<Item = &Webhook> {
+        let lower = match after {
+            Some(after) => Bound::Excluded((owner, WebhookId(after))),
+            None => Bound::Included((owner, WebhookId(Uuid::nil()))),
+        };
+        self.webhooks.range((lower, Bound::Included((owner, WebhookId(Uuid::max()))))).map(|(_, webhook)| webhook)
+    }
 }
 
 #[async_trait]
 impl WebhookGet for MemoryStore {
-    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         Ok(self.tables()?.webhooks.get(&(owner, id)).cloned())
     }
 }
 
 #[async_trait]
 impl WebhookList for MemoryStore {
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
         let tables = self.tables()?;
-        let lower = match page.after {
-            Some(after) => Bound::Excluded((owner, WebhookId(after))),
-            None => Bound::Included((owner, WebhookId(Uuid::nil()))),
-        };
-        let items = tables
-            .webhooks
-            .range((lower, Bound::Included((owner, WebhookId(Uuid::max())))))
-            .take(page.limit + 1)
-            .map(|(_, webhook)| webhook.clone())
-            .collect();
+        let items = tables.webhooks_of(owner, page.after).take(page.limit + 1).cloned().collect();
         Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0))
+    }
+}
+
+#[async_trait]
+impl WebhookSubscribers for MemoryStore {
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
+        let tables = self.tables()?;
+        let global = tables.webhooks_of(Owner::Global, None).filter(|w| w.covers(entity));
+        Ok(tables.webhooks_of(Owner::Entity(entity), None).chain(global).cloned().collect())
     }
 }
 
@@ -90,10 +102,10 @@ impl WebhookInsert for MemoryStore {
 
 #[async_trait]
 impl WebhookReplace for MemoryStore {
-    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), StoreError> {
+    async fn replace_webhook(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         let stored = tables.webhooks.get_mut(&key_of(webhook)).ok_or(StoreError::NotFound)?;
-        if stored.info.version != expected {
+        if stored.info.version != previous.info.version {
             return Err(StoreError::VersionConflict { current: stored.info.version });
         }
         *stored = webhook.clone();
@@ -103,7 +115,7 @@ impl WebhookReplace for MemoryStore {
 
 #[async_trait]
 impl WebhookDelete for MemoryStore {
-    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
+    async fn delete_webhook(&self, owner: Owner, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         let stored = tables.webhooks.get(&(owner, id)).ok_or(StoreError::NotFound)?;
         match expected {

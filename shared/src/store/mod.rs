@@ -23,7 +23,7 @@ pub use memory::MemoryStore;
 const CONCURRENT_READS: usize = 10;
 
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Owner, Timestamp, Webhook, WebhookId,
 };
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
@@ -56,18 +56,26 @@ impl<T> Page<T> {
 
 #[async_trait]
 pub trait WebhookGet: Send + Sync {
-    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
     /// The same read, eventually consistent (half DynamoDB's price): for the deliver step, where
     /// a pause or delete may take a second to be seen.
-    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook_eventually(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.get_webhook(owner, id).await
     }
 }
 
 #[async_trait]
 pub trait WebhookList: Send + Sync {
-    /// The owner's webhooks in creation order (their ids are UUIDv7).
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
+    /// The owner's webhooks (for `Owner::Global`, every global one) in creation order (their
+    /// ids are UUIDv7).
+    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
+}
+
+#[async_trait]
+pub trait WebhookSubscribers: Send + Sync {
+    /// Every webhook an event published for `entity` may go to, enabled or not: the entity's
+    /// own and the global ones covering it, found without reading other entities' webhooks.
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError>;
 }
 
 #[async_trait]
@@ -78,22 +86,28 @@ pub trait WebhookInsert: Send + Sync {
 
 #[async_trait]
 pub trait WebhookReplace: Send + Sync {
-    /// Replaces the stored webhook only if its version is still `expected`; otherwise
-    /// `VersionConflict` with the stored version, or `NotFound`.
-    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), StoreError>;
+    /// Replaces `previous`, the webhook as the writer read it, only if its version is still
+    /// the stored one; otherwise `VersionConflict` with the stored version, or `NotFound`.
+    async fn replace_webhook(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookDelete: Send + Sync {
     /// Deletes the webhook, if `expected` is given only at that version (`VersionConflict`
     /// otherwise); `NotFound` when there is none.
-    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError>;
+    async fn delete_webhook(&self, owner: Owner, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError>;
 }
 
 /// Every webhook operation: what the local runner and the contract tests hold.
-pub trait WebhookStore: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete {}
+pub trait WebhookStore:
+    WebhookGet + WebhookList + WebhookSubscribers + WebhookInsert + WebhookReplace + WebhookDelete
+{
+}
 
-impl<T: WebhookGet + WebhookList + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore for T {}
+impl<T: WebhookGet + WebhookList + WebhookSubscribers + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore
+    for T
+{
+}
 
 #[async_trait]
 pub trait EventInsert: Send + Sync {

@@ -6,6 +6,7 @@
 mod api;
 mod delivery;
 mod faults;
+mod globals;
 mod helpers;
 mod process;
 mod queue_contract;

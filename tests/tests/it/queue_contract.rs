@@ -27,6 +27,7 @@ fn message() -> DeliveryMessage {
         delivery_id: uuid::Uuid::now_v7(),
         webhook_id: WebhookId(uuid::Uuid::now_v7()),
         owner_identifier: owner,
+        global: true,
         event,
         resent: false,
     }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use shared::model::{Attempt, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget};
-use shared::model::{EntityId, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
+use shared::model::{EntityId, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
 use shared::rate_limit::RatePolicy;
 use shared::store::{PageRequest, Recorded, Store, StoreError};
 
@@ -11,6 +11,10 @@ use crate::helpers::{ENTITY, OTHER_ENTITY};
 
 fn entity(id: &str) -> EntityId {
     EntityId::parse(id).expect("uuid")
+}
+
+fn owner(id: &str) -> Owner {
+    Owner::Entity(entity(id))
 }
 
 fn webhook(owner: &str, name: &str) -> Webhook {
@@ -21,12 +25,13 @@ fn webhook(owner: &str, name: &str) -> Webhook {
         "eventList": ["booking.created", "payment.*"],
         "headers": {"X-Api-Key": "abc"},
     });
-    let input = WebhookIn::parse(body.as_object().expect("object"), entity(owner), UrlPolicy::default(), None)
-        .expect("valid input");
+    let owner = Owner::Entity(entity(owner));
+    let input =
+        WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy::default(), None).expect("valid input");
     Webhook::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),
-        entity(owner),
+        owner,
         "tester",
         Timestamp::new(chrono::Utc::now()),
         WebhookSecret::from_key(&[9; 32]),
@@ -43,9 +48,9 @@ fn renamed(stored: &Webhook, name: &str) -> Webhook {
 async fn insert_then_get_round_trips(store: &dyn Store) {
     let stored = webhook(ENTITY, "Round trip");
     store.insert_webhook(&stored).await.expect("insert");
-    let got = store.get_webhook(entity(ENTITY), stored.info.id).await.expect("get");
+    let got = store.get_webhook(owner(ENTITY), stored.info.id).await.expect("get");
     assert_eq!(got, Some(stored.clone()), "every field, the secret included, comes back");
-    let elsewhere = store.get_webhook(entity(OTHER_ENTITY), stored.info.id).await.expect("get");
+    let elsewhere = store.get_webhook(owner(OTHER_ENTITY), stored.info.id).await.expect("get");
     assert_eq!(elsewhere, None, "a webhook belongs to its owner only");
     assert!(store.insert_webhook(&stored).await.is_err(), "an id is inserted once");
 }
@@ -54,19 +59,20 @@ async fn replace_is_conditional_on_version(store: &dyn Store) {
     let v1 = webhook(ENTITY, "Versioned");
     store.insert_webhook(&v1).await.expect("insert");
     let v2 = renamed(&v1, "Second");
-    store.replace_webhook(&v2, 1).await.expect("fresh version is written");
-    let stale = store.replace_webhook(&renamed(&v1, "Lost update"), 1).await;
+    store.replace_webhook(&v2, &v1).await.expect("fresh version is written");
+    let stale = store.replace_webhook(&renamed(&v1, "Lost update"), &v1).await;
     assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "{stale:?}");
-    let got = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
+    let got = store.get_webhook(owner(ENTITY), v1.info.id).await.expect("get").expect("present");
     assert_eq!(got, v2);
-    let missing = store.replace_webhook(&webhook(ENTITY, "Ghost"), 1).await;
+    let ghost = webhook(ENTITY, "Ghost");
+    let missing = store.replace_webhook(&ghost, &ghost).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
 
 async fn delete_checks_version_and_existence(store: &dyn Store) {
     let stored = webhook(ENTITY, "Doomed");
     store.insert_webhook(&stored).await.expect("insert");
-    let (owner, id) = (entity(ENTITY), stored.info.id);
+    let (owner, id) = (owner(ENTITY), stored.info.id);
     let stale = store.delete_webhook(owner, id, Some(5)).await;
     assert!(matches!(stale, Err(StoreError::VersionConflict { current: 1 })), "{stale:?}");
     assert!(store.get_webhook(owner, id).await.expect("get").is_some(), "a refused delete deletes nothing");
@@ -87,7 +93,7 @@ async fn list_pages_in_id_order_without_loss(store: &dyn Store) {
     ids.sort();
     let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
     loop {
-        let page = store.list_webhooks(entity(ENTITY), PageRequest { limit: 20, after }).await.expect("list");
+        let page = store.list_webhooks(owner(ENTITY), PageRequest { limit: 20, after }).await.expect("list");
         pages += 1;
         seen.extend(page.items.iter().map(|w| w.info.id.0));
         match page.next {
@@ -97,7 +103,7 @@ async fn list_pages_in_id_order_without_loss(store: &dyn Store) {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, ids);
-    let exact = store.list_webhooks(entity(ENTITY), PageRequest { limit: 45, after: None }).await.expect("list");
+    let exact = store.list_webhooks(owner(ENTITY), PageRequest { limit: 45, after: None }).await.expect("list");
     assert_eq!((exact.items.len(), exact.next), (45, None), "a full last page has no cursor");
 }
 
@@ -105,14 +111,14 @@ async fn concurrent_writers_of_one_version_one_wins(store: &dyn Store) {
     let v1 = webhook(ENTITY, "Contended");
     store.insert_webhook(&v1).await.expect("insert");
     let writes = (0..20).map(|i| {
-        let next = renamed(&v1, &format!("Writer {i}"));
-        async move { store.replace_webhook(&next, 1).await }
+        let (next, v1) = (renamed(&v1, &format!("Writer {i}")), &v1);
+        async move { store.replace_webhook(&next, v1).await }
     });
     let results = futures::future::join_all(writes).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::VersionConflict { current: 2 }))).count();
     assert_eq!((wins, conflicts), (1, 19), "{results:?}");
-    let stored = store.get_webhook(entity(ENTITY), v1.info.id).await.expect("get").expect("present");
+    let stored = store.get_webhook(owner(ENTITY), v1.info.id).await.expect("get").expect("present");
     assert_eq!(stored.info.version, 2);
 }
 
@@ -125,6 +131,7 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
             webhook_id: WebhookId(uuid::Uuid::now_v7()),
             delivery_id: uuid::Uuid::now_v7(),
             enabled: i < 2,
+            global: i == 1,
         })
         .collect();
     let plan = FanOutPlan {
@@ -268,6 +275,69 @@ async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) 
     assert!(store.take("another", &policy, now).await.expect("take").allowed, "keys are counted apart");
 }
 
+fn global(name: &str, entities: serde_json::Value) -> Webhook {
+    let body = json!({"name": name, "eventUrl": "https://api.example.com/hooks", "entities": entities});
+    let input = WebhookIn::parse(body.as_object().expect("object"), Owner::Global, UrlPolicy::default(), None)
+        .expect("valid input");
+    let (id, now) = (WebhookId(uuid::Uuid::now_v7()), Timestamp::new(chrono::Utc::now()));
+    Webhook::create(input, id, Owner::Global, "tester", now, WebhookSecret::from_key(&[9; 32]))
+}
+
+/// `global` with `entities` replaced, one version later.
+fn covering(stored: &Webhook, entities: serde_json::Value) -> Webhook {
+    let mut next = stored.clone();
+    next.info.entities = Some(serde_json::from_value(entities).expect("entities"));
+    next.info.version += 1;
+    next
+}
+
+async fn subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it(store: &dyn Store) {
+    let names = |webhooks: Vec<Webhook>| {
+        let mut names: Vec<String> = webhooks.iter().map(|w| w.info.name.as_str().to_string()).collect();
+        names.sort();
+        names
+    };
+    let subscribers =
+        |id: &'static str| async move { names(store.subscribers(entity(id)).await.expect("subscribers")) };
+    const THIRD: &str = "5c1d9e2a-3b4f-4e6d-9a8b-7c6d5e4f3a2b";
+    store.insert_webhook(&webhook(ENTITY, "own")).await.expect("insert");
+    store.insert_webhook(&webhook(OTHER_ENTITY, "other's own")).await.expect("insert");
+    let listing = global("listing", json!([ENTITY, OTHER_ENTITY]));
+    let star = global("star", json!("*"));
+    for webhook in [&listing, &star] {
+        store.insert_webhook(webhook).await.expect("insert");
+    }
+    assert_eq!(subscribers(ENTITY).await, ["listing", "own", "star"]);
+    assert_eq!(subscribers(THIRD).await, ["star"]);
+    assert_eq!(store.get_webhook(Owner::Global, listing.info.id).await.expect("get"), Some(listing.clone()));
+
+    let narrowed = covering(&listing, json!([OTHER_ENTITY]));
+    store.replace_webhook(&narrowed, &listing).await.expect("narrow");
+    assert_eq!(subscribers(ENTITY).await, ["own", "star"], "no longer covered");
+    assert_eq!(subscribers(OTHER_ENTITY).await, ["listing", "other's own", "star"]);
+    let stale = store.replace_webhook(&covering(&listing, json!("*")), &listing).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "{stale:?}");
+
+    let listed_now = covering(&star, json!([THIRD]));
+    store.replace_webhook(&listed_now, &star).await.expect("from * to a list");
+    assert_eq!(subscribers(ENTITY).await, ["own"]);
+    assert_eq!(subscribers(THIRD).await, ["star"]);
+    let starred = covering(&narrowed, json!("*"));
+    store.replace_webhook(&starred, &narrowed).await.expect("from a list to *");
+    assert_eq!(subscribers(ENTITY).await, ["listing", "own"], "found once, though listed and *");
+    assert_eq!(subscribers(OTHER_ENTITY).await, ["listing", "other's own"]);
+
+    let listed = store.list_webhooks(Owner::Global, PageRequest { limit: 10, after: None }).await.expect("list");
+    assert_eq!(names(listed.items), ["listing", "star"], "the global ones, and no entity's");
+    let stale = store.delete_webhook(Owner::Global, starred.info.id, Some(1)).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 3 })), "{stale:?}");
+    store.delete_webhook(Owner::Global, starred.info.id, None).await.expect("delete");
+    store.delete_webhook(Owner::Global, listed_now.info.id, Some(2)).await.expect("delete");
+    assert_eq!(subscribers(THIRD).await, Vec::<String>::new());
+    assert_eq!(subscribers(OTHER_ENTITY).await, ["other's own"]);
+    assert!(matches!(store.delete_webhook(Owner::Global, star.info.id, None).await, Err(StoreError::NotFound)));
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -297,4 +367,5 @@ contract!(
     deliveries_page_and_filter_by_status_across_their_steps,
     access_tokens_are_kept_until_good_until_and_dropped_only_as_refused,
     rate_limits_count_one_burst_for_every_taker_at_once,
+    subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it,
 );

@@ -17,6 +17,7 @@ use crate::store::{Page, PageRequest};
 mod access_tokens;
 mod deliveries;
 mod events;
+mod globals;
 mod rate_limits;
 mod webhooks;
 
@@ -36,18 +37,25 @@ struct ItemRange<'a> {
     filter: Option<(&'a str, AttributeValue)>,
 }
 
-/// The DynamoDB store; its operations are in `webhooks` and `deliveries`.
+/// The DynamoDB store; its operations are in its modules, one per kind of item.
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     /// The rate-limit arrival times this process last saw (`rate_limits`).
     rate_hints: rate_limits::Hints,
+    /// Whether this process recently found no `"*"` global webhook (`globals`).
+    star_hint: globals::StarHint,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), rate_hints: rate_limits::Hints::default() }
+        Self {
+            client,
+            table: table.into(),
+            rate_hints: rate_limits::Hints::default(),
+            star_hint: globals::StarHint::default(),
+        }
     }
 
     /// Creates the table when it is missing and waits until it is active (local runner, tests).

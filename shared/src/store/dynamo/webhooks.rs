@@ -1,4 +1,5 @@
-//! Webhook items: `OWNER#{entityId}` / `WEBHOOK#{webhookId}`, every write guarded by `version`.
+//! Webhook items: `OWNER#{entityId}` / `WEBHOOK#{webhookId}`, and `GLOBAL` / `WEBHOOK#{webhookId}`
+//! for global ones (whose other items are in `globals`), every write guarded by `version`.
 
 use std::collections::HashMap;
 
@@ -6,18 +7,26 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::{delete_item::DeleteItemError, put_item::PutItemError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
+use super::globals::GLOBAL_PK;
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
-use crate::model::{EntityId, Webhook, WebhookId};
+use crate::model::{Owner, Webhook, WebhookId};
 use crate::store::StoreError;
 use crate::store::{Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
 
-fn webhook_key(owner: EntityId, id: WebhookId) -> Item {
-    HashMap::from([("PK".into(), s(format!("OWNER#{owner}"))), ("SK".into(), s(format!("WEBHOOK#{id}")))])
+pub(super) fn partition(owner: Owner) -> String {
+    match owner {
+        Owner::Entity(entity) => format!("OWNER#{entity}"),
+        Owner::Global => GLOBAL_PK.into(),
+    }
 }
 
-fn to_item(webhook: &Webhook) -> Result<Item, StoreError> {
+pub(super) fn webhook_key(owner: Owner, id: WebhookId) -> Item {
+    HashMap::from([("PK".into(), s(partition(owner))), ("SK".into(), s(format!("WEBHOOK#{id}")))])
+}
+
+pub(super) fn to_item(webhook: &Webhook) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(webhook).map_err(StoreError::internal)?;
-    item.extend(webhook_key(webhook.info.owner_identifier, webhook.info.id));
+    item.extend(webhook_key(webhook.owner(), webhook.info.id));
     Ok(item)
 }
 
@@ -29,64 +38,61 @@ fn conflict_from(old_item: Option<&Item>) -> StoreError {
     }
 }
 
-fn version_value(version: u64) -> AttributeValue {
+/// `request` on the condition that the stored item is at `version`.
+macro_rules! if_version {
+    ($request:expr, $version:expr) => {
+        $request
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", $crate::store::dynamo::webhooks::version_value($version))
+    };
+}
+pub(super) use if_version;
+
+pub(super) fn version_value(version: u64) -> AttributeValue {
     AttributeValue::N(version.to_string())
 }
 
 #[async_trait]
 impl WebhookGet for DynamoStore {
-    async fn get_webhook(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.get_item(webhook_key(owner, id), true).await
     }
 
-    async fn get_webhook_eventually(&self, owner: EntityId, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook_eventually(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
         self.get_item(webhook_key(owner, id), false).await
     }
 }
 
 #[async_trait]
 impl WebhookList for DynamoStore {
-    async fn list_webhooks(&self, owner: EntityId, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
         let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
-        let range =
-            ItemRange { pk: format!("OWNER#{owner}"), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
+        let range = ItemRange { pk: partition(owner), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
         self.query_page(range, start, page, |w: &Webhook| w.info.id.0).await
     }
 }
 
-#[async_trait]
-impl WebhookInsert for DynamoStore {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(webhook)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl WebhookReplace for DynamoStore {
-    async fn replace_webhook(&self, webhook: &Webhook, expected: u64) -> Result<(), StoreError> {
-        let result = self
+impl DynamoStore {
+    /// Writes the webhook's item if the stored one is at version `expected`, or, without
+    /// one, if there is none.
+    pub(super) async fn put_webhook(&self, webhook: &Webhook, expected: Option<u64>) -> Result<(), StoreError> {
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(webhook)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", version_value(expected))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match expected {
+            Some(version) => if_version!(request, version),
+            None => request.condition_expression("attribute_not_exists(PK)"),
+        };
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(c)) => Err(conflict_from(c.item())),
+                Some(PutItemError::ConditionalCheckFailedException(c)) if expected.is_some() => {
+                    Err(conflict_from(c.item()))
+                }
                 _ => Err(unavailable(err)),
             },
         }
@@ -94,8 +100,31 @@ impl WebhookReplace for DynamoStore {
 }
 
 #[async_trait]
+impl WebhookInsert for DynamoStore {
+    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        match webhook.owner() {
+            Owner::Entity(_) => self.put_webhook(webhook, None).await,
+            Owner::Global => self.insert_global(webhook).await,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookReplace for DynamoStore {
+    async fn replace_webhook(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+        match webhook.owner() {
+            Owner::Entity(_) => self.put_webhook(webhook, Some(previous.info.version)).await,
+            Owner::Global => self.replace_global(webhook, previous).await,
+        }
+    }
+}
+
+#[async_trait]
 impl WebhookDelete for DynamoStore {
-    async fn delete_webhook(&self, owner: EntityId, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
+    async fn delete_webhook(&self, owner: Owner, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
+        if owner == Owner::Global {
+            return self.delete_global(id, expected).await;
+        }
         let request = self
             .client
             .delete_item()
@@ -103,10 +132,7 @@ impl WebhookDelete for DynamoStore {
             .set_key(Some(webhook_key(owner, id)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match expected {
-            Some(version) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", version_value(version)),
+            Some(version) => if_version!(request, version),
             None => request.condition_expression("attribute_exists(PK)"),
         };
         match request.send().await {

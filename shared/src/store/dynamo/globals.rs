@@ -1,0 +1,338 @@
+//! Global webhooks (DESIGN.md 11), found at publish without reading other entities' items.
+//!
+//! Each is kept at `GLOBAL` / `WEBHOOK#{id}`. One listing entities has a pointer
+//! `OWNER#{entity}` / `WEBHOOK@GLOBAL#{id}` in each covered entity's partition, which the
+//! entity's one Query at publish reads with its own webhooks (`WEBHOOK#...`); the pointed-to
+//! webhooks are then read in one BatchGetItem. A `"*"` one has a copy at `GLOBAL#ALL` /
+//! `WEBHOOK#{id}`, written in the same transaction, which publishing reads with one Query: not
+//! at all while this process found none in the last `NO_STAR_RECHECK`, so that an entity with
+//! no global webhook costs what it did before they existed.
+//!
+//! Pointers are written before the webhook that needs them and removed after it stops
+//! needing them, so a publish never misses a covering webhook; a pointer left over (a write
+//! that failed, or lost a race) only costs a read, as the webhook's own `entities` decides. A
+//! removal is conditional on the pointer's `version` (that of the write that put it), so a
+//! late removal cannot take away a pointer a newer version put back.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
+use futures::StreamExt;
+
+use super::webhooks::{if_version, to_item, version_value, webhook_key};
+use super::{DynamoStore, Item, ItemRange, s, unavailable};
+use crate::model::{Coverage, EntityId, Owner, Webhook, WebhookId};
+use crate::store::{StoreError, WebhookGet, WebhookSubscribers};
+
+pub(super) const GLOBAL_PK: &str = "GLOBAL";
+const EVERY_ENTITY_PK: &str = "GLOBAL#ALL";
+const POINTER_PREFIX: &str = "WEBHOOK@GLOBAL#";
+/// How long a process trusts having found no `"*"` webhook: a first one created by another
+/// process (in AWS, the create function) receives events published from this long after.
+const NO_STAR_RECHECK: Duration = Duration::from_secs(10);
+/// BatchWriteItem's and BatchGetItem's limits.
+const WRITE_BATCH: usize = 25;
+const READ_BATCH: usize = 100;
+const CONCURRENT_WRITES: usize = 10;
+
+/// When this process last found no `"*"` webhook, if it found none since.
+#[derive(Clone, Default)]
+pub(super) struct StarHint(Arc<Mutex<Option<Instant>>>);
+
+impl StarHint {
+    fn none_recently(&self) -> bool {
+        self.0.lock().ok().and_then(|seen| *seen).is_some_and(|at| at.elapsed() < NO_STAR_RECHECK)
+    }
+
+    fn found(&self, any: bool) {
+        if let Ok(mut seen) = self.0.lock() {
+            *seen = (!any).then(Instant::now);
+        }
+    }
+}
+
+fn pointer_key(entity: EntityId, id: WebhookId) -> Item {
+    HashMap::from([("PK".into(), s(format!("OWNER#{entity}"))), ("SK".into(), s(format!("{POINTER_PREFIX}{id}")))])
+}
+
+fn is_star(webhook: &Webhook) -> bool {
+    matches!(webhook.info.entities, Some(Coverage::All))
+}
+
+fn listed(webhook: &Webhook) -> BTreeSet<EntityId> {
+    webhook.info.entities.iter().flat_map(Coverage::listed).collect()
+}
+
+impl DynamoStore {
+    pub(super) async fn insert_global(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.put_pointers(webhook, listed(webhook)).await?;
+        self.write_global(webhook, None).await
+    }
+
+    pub(super) async fn replace_global(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+        let (now, before) = (listed(webhook), listed(previous));
+        self.put_pointers(webhook, now.difference(&before).copied()).await?;
+        self.write_global(webhook, Some(previous)).await?;
+        self.remove_pointers(webhook.info.id, before.difference(&now).copied(), webhook.info.version).await;
+        Ok(())
+    }
+
+    /// Deletes the webhook as last read; without `expected`, read again when it changed
+    /// between the read and the delete.
+    pub(super) async fn delete_global(&self, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
+        for _ in 0..3 {
+            let current = self.get_webhook(Owner::Global, id).await?.ok_or(StoreError::NotFound)?;
+            if expected.is_some_and(|v| v != current.info.version) {
+                return Err(StoreError::VersionConflict { current: current.info.version });
+            }
+            match self.delete_as_read(&current).await {
+                Ok(()) => {
+                    self.remove_pointers(id, listed(&current), current.info.version).await;
+                    return Ok(());
+                }
+                Err(StoreError::VersionConflict { .. }) if expected.is_none() => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::unavailable(format!("global webhook {id} kept changing while being deleted")))
+    }
+
+    /// The webhook's item, with its `"*"` copy written or removed in the same transaction.
+    async fn write_global(&self, webhook: &Webhook, previous: Option<&Webhook>) -> Result<(), StoreError> {
+        let expected = previous.map(|p| p.info.version);
+        let copy = if is_star(webhook) {
+            let mut item = to_item(webhook)?;
+            item.insert("PK".into(), s(EVERY_ENTITY_PK));
+            Some(TransactWriteItem::builder().put(self.put(item, None)?).build())
+        } else if previous.is_some_and(is_star) {
+            let key = webhook_key(Owner::Global, webhook.info.id);
+            Some(TransactWriteItem::builder().delete(self.delete(star_copy(key), None)?).build())
+        } else {
+            None
+        };
+        let Some(copy) = copy else { return self.put_webhook(webhook, expected).await };
+        let own = TransactWriteItem::builder().put(self.put(to_item(webhook)?, Some(expected))?).build();
+        self.transact(webhook.info.id, expected, vec![own, copy]).await?;
+        if is_star(webhook) {
+            self.star_hint.found(true);
+        }
+        Ok(())
+    }
+
+    async fn delete_as_read(&self, current: &Webhook) -> Result<(), StoreError> {
+        let (id, version) = (current.info.id, current.info.version);
+        let key = webhook_key(Owner::Global, id);
+        let mut writes = vec![TransactWriteItem::builder().delete(self.delete(key.clone(), Some(version))?).build()];
+        if is_star(current) {
+            writes.push(TransactWriteItem::builder().delete(self.delete(star_copy(key), None)?).build());
+        }
+        self.transact(id, Some(version), writes).await
+    }
+
+    /// A Put conditional on the stored version (`Some(Some(v))`) or on there being no item
+    /// (`Some(None)`), or unconditional.
+    fn put(&self, item: Item, expected: Option<Option<u64>>) -> Result<Put, StoreError> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match expected {
+            Some(Some(version)) => if_version!(put, version),
+            Some(None) => put.condition_expression("attribute_not_exists(PK)"),
+            None => put,
+        };
+        put.build().map_err(StoreError::internal)
+    }
+
+    fn delete(&self, key: Item, expected: Option<u64>) -> Result<Delete, StoreError> {
+        let delete = Delete::builder().table_name(&self.table).set_key(Some(key));
+        let delete = match expected {
+            Some(version) => if_version!(delete, version),
+            None => delete,
+        };
+        delete.build().map_err(StoreError::internal)
+    }
+
+    /// Runs the transaction; a cancelled one is a conflict when the webhook's version moved.
+    async fn transact(
+        &self,
+        id: WebhookId,
+        expected: Option<u64>,
+        writes: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        let Err(err) = self.client.transact_write_items().set_transact_items(Some(writes)).send().await else {
+            return Ok(());
+        };
+        if !err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) {
+            return Err(unavailable(err));
+        }
+        match (self.get_webhook(Owner::Global, id).await?, expected) {
+            (None, Some(_)) => Err(StoreError::NotFound),
+            (Some(stored), Some(version)) if stored.info.version != version => {
+                Err(StoreError::VersionConflict { current: stored.info.version })
+            }
+            _ => Err(unavailable(err)),
+        }
+    }
+
+    async fn put_pointers(
+        &self,
+        webhook: &Webhook,
+        entities: impl IntoIterator<Item = EntityId>,
+    ) -> Result<(), StoreError> {
+        let version = version_value(webhook.info.version);
+        let mut pending = entities
+            .into_iter()
+            .map(|entity| {
+                let mut item = pointer_key(entity, webhook.info.id);
+                item.insert("version".into(), version.clone());
+                let put = PutRequest::builder().set_item(Some(item)).build().map_err(StoreError::internal)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut pause = Duration::from_millis(50);
+        while !pending.is_empty() {
+            let batch: Vec<_> = pending.drain(..pending.len().min(WRITE_BATCH)).collect();
+            let output =
+                self.client.batch_write_item().request_items(&self.table, batch).send().await.map_err(unavailable)?;
+            let unprocessed = output.unprocessed_items.and_then(|mut items| items.remove(&self.table));
+            if let Some(unprocessed) = unprocessed.filter(|u| !u.is_empty()) {
+                // Throttled: the rest goes again after a pause, as AWS advises.
+                pending.extend(unprocessed);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the pointers no write newer than `version` put back. A failure leaves a pointer
+    /// that costs a read and changes nothing, so it is logged, not returned.
+    async fn remove_pointers(&self, id: WebhookId, entities: impl IntoIterator<Item = EntityId>, version: u64) {
+        let removals: Vec<_> = entities
+            .into_iter()
+            .map(|entity| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(pointer_key(entity, id)))
+                    .condition_expression("#version <= :version")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", version_value(version))
+                    .send()
+            })
+            .collect();
+        let results: Vec<_> = futures::stream::iter(removals).buffer_unordered(CONCURRENT_WRITES).collect().await;
+        for err in results.into_iter().filter_map(Result::err) {
+            if !err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                tracing::warn!(webhook_id = %id, error = %unavailable(err), "a global webhook's pointer was left");
+            }
+        }
+    }
+
+    /// The webhooks at `keys`, read consistently.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Webhook>, StoreError> {
+        let mut webhooks = Vec::new();
+        let mut pending = keys;
+        let mut pause = Duration::from_millis(50);
+        while !pending.is_empty() {
+            let batch: Vec<_> = pending.drain(..pending.len().min(READ_BATCH)).collect();
+            let keys = KeysAndAttributes::builder()
+                .set_keys(Some(batch))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::internal)?;
+            let output =
+                self.client.batch_get_item().request_items(&self.table, keys).send().await.map_err(unavailable)?;
+            for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                webhooks.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?);
+            }
+            let unprocessed = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            if let Some(unprocessed) = unprocessed.filter(|u| !u.keys.is_empty()) {
+                pending.extend(unprocessed.keys);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(webhooks)
+    }
+
+    /// Every item of `range`, read a page at a time.
+    async fn query_all(&self, range: ItemRange<'_>) -> Result<Vec<Item>, StoreError> {
+        let (mut items, mut start) = (Vec::new(), None);
+        loop {
+            let (read, next) = self.query(&range, start, 100).await?;
+            items.extend(read);
+            match next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        if self.star_hint.none_recently() {
+            return Ok(Vec::new());
+        }
+        let range =
+            ItemRange { pk: EVERY_ENTITY_PK.into(), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
+        let webhooks = self
+            .query_all(range)
+            .await?
+            .into_iter()
+            .map(|mut item| {
+                item.insert("PK".into(), s(GLOBAL_PK));
+                serde_dynamo::from_item(item).map_err(StoreError::internal)
+            })
+            .collect::<Result<Vec<Webhook>, _>>()?;
+        self.star_hint.found(!webhooks.is_empty());
+        Ok(webhooks)
+    }
+}
+
+/// The key of a `"*"` webhook's copy, from the webhook's own key.
+fn star_copy(mut key: Item) -> Item {
+    key.insert("PK".into(), s(EVERY_ENTITY_PK));
+    key
+}
+
+#[async_trait]
+impl WebhookSubscribers for DynamoStore {
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
+        let range =
+            ItemRange { pk: format!("OWNER#{entity}"), prefix: "WEBHOOK".into(), newest_first: false, filter: None };
+        let (mut webhooks, mut pointed) = (Vec::new(), Vec::new());
+        for item in self.query_all(range).await? {
+            let sort_key = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            match sort_key.strip_prefix(POINTER_PREFIX) {
+                Some(id) => {
+                    pointed.push(webhook_key(Owner::Global, WebhookId::parse(id).map_err(StoreError::internal)?))
+                }
+                None => webhooks.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?),
+            }
+        }
+        let listing = if pointed.is_empty() { Vec::new() } else { self.batch_get(pointed).await? };
+        // A webhook changing from a list to "*" may be found both ways for a moment.
+        let mut seen = HashSet::new();
+        let global = listing.into_iter().chain(self.star_webhooks().await?).filter(|w| w.covers(entity));
+        webhooks.extend(global.filter(|w: &Webhook| seen.insert(w.info.id)));
+        Ok(webhooks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_trusts_finding_no_star_webhook_for_a_while_and_forgets_it_on_finding_one() {
+        let hint = StarHint::default();
+        assert!(!hint.none_recently(), "nothing known yet");
+        hint.found(false);
+        assert!(hint.none_recently());
+        hint.found(true);
+        assert!(!hint.none_recently());
+        *hint.0.lock().expect("lock") = Instant::now().checked_sub(NO_STAR_RECHECK);
+        assert!(!hint.none_recently(), "too old to trust");
+    }
+}
