@@ -52,7 +52,3 @@ export async function api(method, path, { body, ifMatch } = {}) {
 export function entityPath(suffix = "") {
   return `/managing-entity/${encodeURIComponent(session.entity)}${suffix}`;
 }
-
-export function webhookPath(id, suffix = "") {
-  return entityPath(`/webhook/${encodeURIComponent(id)}${suffix}`);
-}

@@ -1,7 +1,8 @@
 // The console's entry: signs in from a link's fragment, routes on the hash, keeps focus sane.
 import { session } from "./api.js";
 import { h, replace } from "./dom.js";
-import { deliveries, edit, list, signIn } from "./pages.js";
+import { globalWebhooks } from "./globals.js";
+import { deliveries, edit, entityWebhooks, list, signIn } from "./pages.js";
 
 // A link like /#token=...&entity=... signs in once; the token then leaves the address bar.
 function adoptFragmentToken() {
@@ -9,6 +10,15 @@ function adoptFragmentToken() {
   if (!params.has("token")) return;
   session.save(params.get("token"), params.get("entity") || session.entity);
   history.replaceState(null, "", `${location.pathname}#/webhooks`);
+}
+
+// The two kinds of webhook, the current one marked for assistive technology.
+function renderNav(path) {
+  const nav = document.getElementById("nav");
+  const current = `#/${path.split("/")[1]}`;
+  const link = (scope, label) => h("a", { href: scope.route, "aria-current": scope.route === current && "page" }, label);
+  if (!session.token) replace(nav);
+  else replace(nav, link(entityWebhooks, "Account webhooks"), link(globalWebhooks, "Global webhooks"));
 }
 
 function renderSession() {
@@ -27,16 +37,19 @@ async function route() {
   const main = document.getElementById("main");
   const path = location.hash.replace(/^#/, "") || "/webhooks";
   renderSession();
+  renderNav(path);
   if (!session.token && path !== "/signin") {
     location.hash = "#/signin";
     return;
   }
-  let match;
+  // Both kinds have the same pages: /webhooks/... and /global-webhooks/...
+  const [, kind, id, log] = path.match(/^\/(webhooks|global-webhooks)(?:\/([^/]+)(\/deliveries)?)?$/) || [];
+  const scope = kind === "global-webhooks" ? globalWebhooks : entityWebhooks;
   if (path === "/signin") signIn(main);
-  else if (path === "/webhooks/new") await edit(main, null);
-  else if ((match = path.match(/^\/webhooks\/([^/]+)\/deliveries$/))) await deliveries(main, match[1]);
-  else if ((match = path.match(/^\/webhooks\/([^/]+)$/))) await edit(main, match[1]);
-  else await list(main);
+  else if (id === "new" && !log) await edit(main, null, scope);
+  else if (log) await deliveries(main, id, scope);
+  else if (id) await edit(main, id, scope);
+  else await list(main, scope);
   // After navigation, focus the new page's heading so screen readers announce it.
   main.querySelector("h1")?.focus();
 }

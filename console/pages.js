@@ -1,10 +1,33 @@
 // The console's pages. Each renders into <main> and returns nothing; errors from the API are
 // shown where they belong (beside a field, in the page's alert, or as a toast).
-import { ApiError, api, entityPath, session, webhookPath } from "./api.js";
+import { ApiError, api, entityPath, session } from "./api.js";
 import { authFieldset } from "./auth.js";
 import { field, h, replace, when } from "./dom.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Where a kind of webhook lives (its API path and console route) and what its form adds to the
+// shared fields. The list, form and delivery log serve both kinds: globals.js describes the
+// global webhooks the same way.
+export const entityWebhooks = {
+  route: "#/webhooks",
+  title: "Webhooks",
+  noun: "webhook",
+  caption: "Webhooks of this account",
+  path: (suffix = "") => entityPath(`/webhook${suffix}`),
+  form(value) {
+    const ownerName = h("input", { id: "ownerName", name: "ownerName", maxlength: 200, value: value.ownerName || "" });
+    return {
+      elements: field("ownerName", "Account name", ownerName, "Shown to people managing this account; optional."),
+      // The API names the account's fields; the form shows them as one.
+      where: { "entity.name": "ownerName", "entity.id": "ownerName" },
+      value: () => ({ entity: { id: session.entity, name: ownerName.value.trim() || null } }),
+    };
+  },
+};
+
+// The API path of one webhook of `scope`.
+const one = (scope, id, suffix = "") => scope.path(`/${encodeURIComponent(id)}${suffix}`);
 
 export function toast(message) {
   const region = document.getElementById("toast");
@@ -90,29 +113,31 @@ function deliveryBadge(delivery) {
   return h("span", { class: `badge ${tone}`, title: when(delivery.lastAttemptAt) }, delivery.status);
 }
 
-export async function list(main) {
+export async function list(main, scope = entityWebhooks) {
   const rows = h("tbody");
   const more = h("div", { class: "actions" });
   const result = h("p", { id: "test-result", role: "status", class: "result" });
+  const columns = ["Name", "URL", scope.column?.label, "Events", "Status", "Last delivery", "Actions"].filter(Boolean);
   page(
     main,
-    "Webhooks",
-    h("div", { class: "toolbar" }, h("a", { class: "button", href: "#/webhooks/new" }, "Create webhook")),
+    scope.title,
+    scope.intro ? h("p", { class: "muted" }, scope.intro) : null,
+    h("div", { class: "toolbar" }, h("a", { class: "button", href: `${scope.route}/new` }, `Create ${scope.noun}`)),
     result,
     h("div", { class: "table" },
       h("table", {},
-        h("caption", { class: "visually-hidden" }, "Webhooks of this account"),
-        h("thead", {}, h("tr", {}, ["Name", "URL", "Events", "Status", "Last delivery", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+        h("caption", { class: "visually-hidden" }, scope.caption),
+        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
         rows)),
     more,
   );
   const load = async (cursor) => {
     const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : "?limit=20";
-    const data = await api("GET", entityPath(`/webhook${query}`));
+    const data = await api("GET", scope.path(query));
     if (!cursor && data.items.length === 0) {
-      rows.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No webhooks yet. Create one to start receiving events.")));
+      rows.append(h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, `No ${scope.noun}s yet. Create one to start receiving events.`)));
     }
-    for (const webhook of data.items) rows.append(row(main, webhook, result));
+    for (const webhook of data.items) rows.append(row(main, scope, webhook, result));
     replace(more, data.nextCursor ? h("button", { class: "secondary", onclick: () => load(data.nextCursor).catch((e) => failure(main, e)) }, "Load more") : null);
   };
   try {
@@ -122,25 +147,25 @@ export async function list(main) {
   }
 }
 
-function row(main, webhook, result) {
+function row(main, scope, webhook, result) {
   const last = h("td", { "data-label": "Last delivery" }, h("span", { class: "muted" }, "…"));
-  api("GET", webhookPath(webhook.id, "/deliveries?limit=1"))
+  api("GET", one(scope, webhook.id, "/deliveries?limit=1"))
     .then((page) => replace(last, deliveryBadge(page.items[0])))
     .catch(() => replace(last, h("span", { class: "muted" }, "Unavailable")));
   const events = webhook.eventList.length ? webhook.eventList.join(", ") : "All events";
   const pause = async () => {
     try {
-      await api("PATCH", webhookPath(webhook.id), { body: { enabled: !webhook.enabled, version: webhook.version } });
+      await api("PATCH", one(scope, webhook.id), { body: { enabled: !webhook.enabled, version: webhook.version } });
       toast(`${webhook.name} ${webhook.enabled ? "paused" : "resumed"}.`);
     } catch (err) {
       toast(err.status === 409 ? "Someone else changed this webhook; the list shows it as it is now." : err.message);
     }
-    list(main);
+    list(main, scope);
   };
   const test = async () => {
     replace(result, `Sending a test event to ${webhook.name}…`);
     try {
-      const r = await api("POST", webhookPath(webhook.id, "/test"));
+      const r = await api("POST", one(scope, webhook.id, "/test"));
       replace(result, r.delivered
         ? `Test to ${webhook.name} delivered: ${r.statusCode} in ${r.durationMs} ms.`
         : `Test to ${webhook.name} failed: ${r.error || `status ${r.statusCode}`} (${r.durationMs} ms).`);
@@ -153,24 +178,26 @@ function row(main, webhook, result) {
   const remove = async () => {
     if (!(await confirmRemoval(webhook.name))) return;
     try {
-      await api("DELETE", webhookPath(webhook.id), { ifMatch: webhook.version });
+      await api("DELETE", one(scope, webhook.id), { ifMatch: webhook.version });
       toast(`${webhook.name} removed.`);
     } catch (err) {
       toast(err.status === 412 ? "Someone else changed this webhook; look again before removing it." : err.message);
     }
-    list(main);
+    list(main, scope);
   };
+  const href = `${scope.route}/${webhook.id}`;
   return h("tr", {},
-    h("th", { scope: "row", "data-label": "Name" }, h("a", { href: `#/webhooks/${webhook.id}` }, webhook.name)),
+    h("th", { scope: "row", "data-label": "Name" }, h("a", { href }, webhook.name)),
     h("td", { "data-label": "URL", class: "url" }, webhook.eventUrl),
+    scope.column ? h("td", { "data-label": scope.column.label }, scope.column.cell(webhook)) : null,
     h("td", { "data-label": "Events" }, events),
     h("td", { "data-label": "Status" }, statusBadge(webhook)),
     last,
     h("td", { "data-label": "Actions", class: "row-actions" },
-      h("a", { href: `#/webhooks/${webhook.id}`, "aria-label": `Edit ${webhook.name}` }, "Edit"),
+      h("a", { href, "aria-label": `Edit ${webhook.name}` }, "Edit"),
       h("button", { class: "link", onclick: pause, "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.name}` }, webhook.enabled ? "Pause" : "Resume"),
       h("button", { class: "link", onclick: test, "aria-label": `Send a test event to ${webhook.name}` }, "Send test"),
-      h("a", { href: `#/webhooks/${webhook.id}/deliveries`, "aria-label": `Deliveries of ${webhook.name}` }, "Deliveries"),
+      h("a", { href: `${href}/deliveries`, "aria-label": `Deliveries of ${webhook.name}` }, "Deliveries"),
       h("button", { class: "link danger", onclick: remove, "aria-label": `Remove ${webhook.name}` }, "Remove")));
 }
 
@@ -184,13 +211,13 @@ function headerRow(name = "", value = "") {
   return row;
 }
 
-export async function edit(main, id) {
+export async function edit(main, id, scope = entityWebhooks) {
   let catalog;
   let webhook = null;
   try {
     [catalog, webhook] = await Promise.all([
       api("GET", "/event-types"),
-      id ? api("GET", webhookPath(id)) : Promise.resolve(null),
+      id ? api("GET", one(scope, id)) : Promise.resolve(null),
     ]);
   } catch (err) {
     failure(main, err);
@@ -201,7 +228,7 @@ export async function edit(main, id) {
 
   const alert = h("div", { role: "alert", class: "alert", hidden: true });
   const name = h("input", { id: "name", name: "name", required: true, maxlength: 100, value: value.name });
-  const ownerName = h("input", { id: "ownerName", name: "ownerName", maxlength: 200, value: value.ownerName || "" });
+  const extra = scope.form(value);
   const eventUrl = h("input", { id: "eventUrl", name: "eventUrl", type: "url", required: true, value: value.eventUrl, placeholder: "https://api.example.com/webhooks" });
   const enabled = h("input", { id: "enabled", type: "checkbox", checked: value.enabled });
   const all = h("input", { id: "all-events", type: "checkbox", checked: value.eventList.length === 0 || value.eventList.includes("*") });
@@ -217,7 +244,7 @@ export async function edit(main, id) {
 
   const document_ = () => ({
     name: name.value,
-    entity: { id: session.entity, name: ownerName.value.trim() || null },
+    ...extra.value(),
     eventUrl: eventUrl.value.trim(),
     enabled: enabled.checked,
     eventList: all.checked ? [] : boxes.filter((b) => b.checked).map((b) => b.value),
@@ -229,33 +256,44 @@ export async function edit(main, id) {
   });
 
   const showErrors = (fields) => {
-    const where = { "entity.name": "ownerName", "entity.id": "ownerName" };
     main.querySelectorAll(".field-error").forEach((p) => replace(p));
     main.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
     let first = null;
+    const unplaced = [];
     for (const [fieldName, message] of Object.entries(fields)) {
-      const id = where[fieldName] || fieldName;
-      const target = errorOf(id);
-      if (!target) continue;
-      replace(target, message);
+      // An item's error (say "entities[2]") goes beside its list when it has no place of its own.
+      const id = [extra.where?.[fieldName], fieldName, fieldName.split(/[.[/]/)[0]].find((c) => c && errorOf(c));
+      if (!id) {
+        unplaced.push(`${fieldName}: ${message}`);
+        continue;
+      }
+      replace(errorOf(id), message);
       const control = main.querySelector(`[data-field="${id}"] input, [data-field="${id}"] select, [data-field="${id}"] textarea`);
       control?.setAttribute("aria-invalid", "true");
       first = first || control;
     }
-    first?.focus();
+    // Without this, an error the form has no field for would leave the user with no answer.
+    replace(alert, unplaced.join(" "));
+    alert.hidden = !unplaced.length;
+    (first || (unplaced.length ? alert : null))?.focus();
   };
 
   const save = async (e) => {
     e.preventDefault();
     alert.hidden = true;
+    const invalid = extra.check?.();
+    if (invalid) {
+      showErrors(invalid);
+      return;
+    }
     try {
       if (creating) {
-        const created = await api("POST", entityPath("/webhook"), { body: document_() });
-        secretShown(main, created);
+        const created = await api("POST", scope.path(), { body: document_() });
+        secretShown(main, scope, created);
       } else {
-        await api("PUT", webhookPath(webhook.id), { body: { ...document_(), version: webhook.version } });
+        await api("PUT", one(scope, webhook.id), { body: { ...document_(), version: webhook.version } });
         toast(`${name.value} saved.`);
-        location.hash = "#/webhooks";
+        location.hash = scope.route;
       }
     } catch (err) {
       if (err.status === 422) {
@@ -265,20 +303,20 @@ export async function edit(main, id) {
       if (err.status === 409 || err.status === 412) {
         replace(alert,
           h("p", {}, `Someone else changed this webhook while you were editing it (it is now at version ${err.problem.properties?.currentVersion}). Your changes were not saved.`),
-          h("button", { type: "button", onclick: () => edit(main, webhook.id) }, "Reload the latest version"));
+          h("button", { type: "button", onclick: () => edit(main, webhook.id, scope) }, "Reload the latest version"));
       } else {
-        replace(alert, err.message);
+        replace(alert, (err.status === 404 && scope.notFound) || err.message);
       }
       alert.hidden = false;
       alert.focus();
     }
   };
 
-  page(main, creating ? "Create webhook" : `Edit ${webhook.name}`,
+  page(main, creating ? `Create ${scope.noun}` : `Edit ${webhook.name}`,
     h("form", { class: "card", novalidate: true, onsubmit: save },
       alert,
       field("name", "Name", name),
-      field("ownerName", "Account name", ownerName, "Shown to people managing this account; optional."),
+      extra.elements,
       field("eventUrl", "Endpoint URL", eventUrl, "Where events are POSTed. Must be https."),
       h("div", { class: "field checkbox" }, enabled, h("label", { for: "enabled" }, "Enabled: send events to this endpoint")),
       h("fieldset", { "data-field": "eventList", "aria-describedby": "eventList-error" },
@@ -300,25 +338,25 @@ export async function edit(main, id) {
       auth.element,
       h("p", { class: "field-error", id: "version-error" }),
       h("div", { class: "actions" },
-        h("button", { type: "submit" }, creating ? "Create webhook" : "Save changes"),
-        h("a", { class: "button secondary", href: "#/webhooks" }, "Cancel"))));
+        h("button", { type: "submit" }, creating ? `Create ${scope.noun}` : "Save changes"),
+        h("a", { class: "button secondary", href: scope.route }, "Cancel"))));
 }
 
-function secretShown(main, created) {
-  page(main, "Webhook created",
+function secretShown(main, scope, created) {
+  page(main, `${scope.noun[0].toUpperCase()}${scope.noun.slice(1)} created`,
     h("div", { class: "card" },
       h("p", {}, `${created.name} is ready. Verify each delivery with this signing secret; it is shown only now.`),
       h("label", { for: "secret" }, "Signing secret"),
       h("input", { id: "secret", readonly: true, value: created.secret, class: "mono", onfocus: (e) => e.target.select() }),
-      h("div", { class: "actions" }, h("a", { class: "button", href: "#/webhooks" }, "Done"))));
+      h("div", { class: "actions" }, h("a", { class: "button", href: scope.route }, "Done"))));
 }
 
 // ---- Delivery log ---------------------------------------------------------------------------
 
-export async function deliveries(main, id) {
+export async function deliveries(main, id, scope = entityWebhooks) {
   let webhook;
   try {
-    webhook = await api("GET", webhookPath(id));
+    webhook = await api("GET", one(scope, id));
   } catch (err) {
     failure(main, err);
     return;
@@ -326,11 +364,11 @@ export async function deliveries(main, id) {
   const rows = h("div", { class: "deliveries" });
   const more = h("div", { class: "actions" });
   page(main, `Deliveries of ${webhook.name}`,
-    h("p", {}, h("a", { href: "#/webhooks" }, "Back to webhooks"), " · ", h("span", { class: "url" }, webhook.eventUrl)),
+    h("p", {}, h("a", { href: scope.route }, `Back to ${scope.title.toLowerCase()}`), " · ", h("span", { class: "url" }, webhook.eventUrl)),
     rows, more);
   const load = async (cursor) => {
     const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : "?limit=20";
-    const data = await api("GET", webhookPath(id, `/deliveries${query}`));
+    const data = await api("GET", one(scope, id, `/deliveries${query}`));
     if (!cursor && data.items.length === 0) rows.append(h("p", { class: "muted" }, "Nothing delivered yet."));
     for (const d of data.items) rows.append(delivery(d));
     replace(more, data.nextCursor ? h("button", { class: "secondary", onclick: () => load(data.nextCursor) }, "Load more") : null);

@@ -42,6 +42,7 @@ const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 const UNTHROTTLED: &str = "1000/s,100000";
 
 mod cost;
+mod fan_out;
 mod functions;
 mod runtime_api;
 mod wire;
@@ -240,6 +241,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         workloads::measure(&workloads::HEALTHY).await?;
         workloads::measure(&workloads::FAILING).await?;
+        fan_out::publish_requests().await?;
     }
     if runs("4") {
         println!(

@@ -34,18 +34,27 @@ pub const HEALTHY: Workload = Workload { name: "healthy", events: 200, status: 2
 pub const FAILING: Workload =
     Workload { name: "failing", events: 40, status: 500, body_bytes: 4096, attempts: ATTEMPTS };
 
-/// Runs `workload` and prints what it used and cost.
-pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Error>> {
+/// The release runner on DynamoDB Local and the SQS emulator, reached through proxies that
+/// record every request: the setup of every measurement of this section.
+pub struct Measured {
+    pub runner: std::process::Child,
+    pub base: String,
+    pub token: String,
+    pub calls: Calls,
+}
+
+/// Starts a `Measured` runner; none outside `make bench`, which starts the emulators.
+pub async fn start_measured() -> Result<Option<Measured>, Box<dyn std::error::Error>> {
     let endpoint = |name: &str| std::env::var(name).map(|url| url.trim_start_matches("http://").to_string());
     let (Ok(dynamodb), Ok(sqs)) = (endpoint("AWS_ENDPOINT_URL_DYNAMODB"), endpoint("AWS_ENDPOINT_URL_SQS")) else {
         println!("  skipped: run through `make bench`, which starts DynamoDB Local and the SQS emulator");
-        return Ok(());
+        return Ok(None);
     };
     let calls = Calls::default();
     let dynamodb = recording_proxy(dynamodb, calls.clone()).await?;
     let sqs = recording_proxy(sqs, calls.clone()).await?;
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let (mut runner, base, token) = start_runner(&[
+    let (runner, base, token) = start_runner(&[
         ("WEBHOOKS_BACKEND", "aws".into()),
         ("TABLE_NAME", format!("webhooks-bench-{run}")),
         ("DELIVERY_QUEUE_URL", String::new()),
@@ -56,6 +65,12 @@ pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Erro
         ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.into()),
         ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.into()),
     ])?;
+    Ok(Some(Measured { runner, base, token, calls }))
+}
+
+/// Runs `workload` and prints what it used and cost.
+pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(Measured { mut runner, base, token, calls }) = start_measured().await? else { return Ok(()) };
     let received = Arc::new(AtomicUsize::new(0));
     let receiver_url = start_receiver(workload, received.clone()).await?;
 

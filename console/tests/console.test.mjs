@@ -3,6 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import http from "node:http";
 import { chromium } from "playwright-core";
@@ -35,7 +36,7 @@ function startReceiver() {
       let body = "";
       req.on("data", (c) => { body += c; });
       req.on("end", () => {
-        received.push({ headers: req.headers, body });
+        received.push({ url: req.url, headers: req.headers, body });
         res.writeHead(200, { "content-type": "text/plain" }).end("thanks");
       });
     });
@@ -186,16 +187,20 @@ test("send a test and see it delivered", async () => {
   await shoot(page, "list-tested");
 });
 
-test("the delivery log shows each attempt", async () => {
-  const entity = await page.evaluate(() => sessionStorage.getItem("webhooks.entity"));
+// Publishes a booking.created event for `entity` through the API, as a platform would.
+async function publish(entity, bookingId) {
   const published = await fetch(`${base}/api/managing-entity/${entity}/event`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ type: "booking.created", data: { bookingId: "b-1" } }),
+    body: JSON.stringify({ type: "booking.created", data: { bookingId } }),
   });
   assert.equal(published.status, 202);
-  await page.getByRole("link", { name: "Deliveries of Changed elsewhere" }).click();
-  await headingIs(page, "Deliveries of Changed elsewhere");
+}
+
+// Opens the webhook's delivery log, waits for a succeeded delivery and opens its 200 attempt.
+async function openSucceededDelivery(name) {
+  await page.getByRole("link", { name: `Deliveries of ${name}` }).click();
+  await headingIs(page, `Deliveries of ${name}`);
   let summary = page.locator("summary", { hasText: "succeeded" });
   for (let i = 0; i < 50 && !(await summary.count()); i++) {
     await page.waitForTimeout(100);
@@ -206,6 +211,12 @@ test("the delivery log shows each attempt", async () => {
   const attempt = page.getByRole("row", { name: /200/ });
   await attempt.waitFor();
   assert.match(await attempt.textContent(), /thanks/);
+}
+
+test("the delivery log shows each attempt", async () => {
+  const entity = await page.evaluate(() => sessionStorage.getItem("webhooks.entity"));
+  await publish(entity, "b-1");
+  await openSucceededDelivery("Changed elsewhere");
   await shoot(page, "deliveries");
   await page.getByRole("link", { name: "Back to webhooks" }).click();
 });
@@ -297,4 +308,169 @@ test("a receiver authentication error is shown beside its field", async () => {
   assert.equal(await page.getByLabel("Token", { exact: true }).getAttribute("aria-invalid"), "true");
   await shoot(page, "form-auth-error");
   await page.getByRole("link", { name: "Cancel" }).click();
+});
+
+// ---- Global webhooks: one subscription for many entities, at /api/webhook --------------------
+
+const OTHER_ENTITY = "0f6e1c7a-3b2d-4e8f-9a1b-2c3d4e5f6a7b";
+let globalId;
+const demoEntity = () => new URLSearchParams(new URL(consoleLink).hash.slice(1)).get("entity");
+const activeId = () => page.evaluate(() => document.activeElement.id);
+
+// A dev token like the printed one (same issuer and audience, the runner's default key) that
+// covers only `entities`: how a narrower caller sees the console.
+function narrowToken(entities) {
+  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({
+    sub: "narrow-tester", entities, scope: "", iss: claims.iss, aud: claims.aud, iat: now, exp: now + 600 })}`;
+  const key = process.env.WEBHOOKS_DEV_JWT_SECRET || "webhooks-local-dev-secret-not-for-production";
+  return `${unsigned}.${createHmac("sha256", key).update(unsigned).digest("base64url")}`;
+}
+
+test("global webhooks have their own page in the navigation", async () => {
+  await headingIs(page, "Webhooks");
+  const link = page.getByRole("navigation").getByRole("link", { name: "Global webhooks", exact: true });
+  await link.click();
+  await headingIs(page, "Global webhooks");
+  assert.equal(await link.getAttribute("aria-current"), "page");
+  await page.getByText("No global webhooks yet").waitFor();
+  await shoot(page, "global-list-empty");
+});
+
+test("entity ids are checked beside their field, before and by the API", async () => {
+  await page.getByRole("link", { name: "Create global webhook" }).click();
+  await headingIs(page, "Create global webhook");
+  assert.equal(await page.getByLabel("Account name").count(), 0, "a global webhook has no account");
+  await page.getByLabel("Name", { exact: true }).fill("Broken global");
+  await page.getByLabel("Endpoint URL").fill(`http://127.0.0.1:${receiver.address().port}/global`);
+  await page.getByLabel("Entity ids").fill(`${demoEntity()}, not-an-id`);
+  await page.getByRole("button", { name: "Create global webhook" }).click();
+  await page.locator("#entities-error").getByText(/not-an-id/).waitFor();
+  assert.equal(await page.getByLabel("Entity ids").getAttribute("aria-invalid"), "true");
+  assert.equal(await activeId(), "entities", "focus goes to the field to fix");
+  await shoot(page, "global-form-errors");
+
+  // The API's 422 for `entities` lands in the same place (answered here, as the dev token may
+  // use any entity and so gets none from the runner).
+  const isCreate = (url) => url.pathname === "/api/webhook";
+  await page.route(isCreate, (route) => route.request().method() !== "POST" ? route.continue() : route.fulfill({
+    status: 422,
+    contentType: "application/problem+json",
+    body: JSON.stringify({ status: 422, title: "Invalid", detail: "Invalid fields",
+      properties: { errors: [{ field: "entities", message: "must list each entity once" }] } }),
+  }));
+  await page.getByLabel("Entity ids").fill(demoEntity());
+  await page.getByRole("button", { name: "Create global webhook" }).click();
+  await page.locator("#entities-error").getByText("must list each entity once").waitFor();
+  assert.equal(await page.getByLabel("Entity ids").getAttribute("aria-invalid"), "true");
+  await page.unroute(isCreate);
+  await page.getByRole("link", { name: "Cancel" }).click();
+  await page.getByText("No global webhooks yet").waitFor();
+});
+
+test("create a global webhook for two entities by keyboard", async () => {
+  await page.getByRole("link", { name: "Create global webhook" }).focus();
+  await page.keyboard.press("Enter");
+  await headingIs(page, "Create global webhook");
+  await page.keyboard.press("Tab");
+  assert.equal(await activeId(), "name");
+  await page.keyboard.type("Chain sync");
+  await page.keyboard.press("Tab");
+  assert.equal(await activeId(), "all-entities");
+  assert.equal(await page.getByLabel(/^All entities/).isChecked(), false);
+  await page.keyboard.press("Tab");
+  assert.equal(await activeId(), "entities");
+  await page.keyboard.type(demoEntity().toUpperCase());
+  await page.keyboard.press("Enter");
+  await page.keyboard.type(OTHER_ENTITY);
+  await page.keyboard.press("Tab");
+  assert.equal(await activeId(), "eventUrl");
+  await page.keyboard.type(`http://127.0.0.1:${receiver.address().port}/global`);
+  await shoot(page, "global-form-create");
+  const request = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/webhook" && r.method() === "POST");
+  await page.keyboard.press("Enter");
+  assert.deepEqual(JSON.parse((await request).postData()).entities, [demoEntity(), OTHER_ENTITY], "one id a line, lower-cased");
+  await headingIs(page, "Global webhook created");
+  assert.match(await page.getByLabel("Signing secret").inputValue(), /^whsec_/);
+  await page.getByRole("link", { name: "Done" }).focus();
+  await page.keyboard.press("Enter");
+
+  const row = page.getByRole("row", { name: /Chain sync/ });
+  await row.waitFor();
+  assert.match(await row.textContent(), /2 entities/);
+  await row.getByText("2 entities").focus();
+  await page.keyboard.press("Enter");
+  await row.getByText(OTHER_ENTITY).waitFor();
+  await row.getByText(demoEntity()).waitFor();
+  await shoot(page, "global-list");
+  globalId = (await page.getByRole("link", { name: "Edit Chain sync" }).getAttribute("href")).split("/").pop();
+});
+
+test("a token that does not cover every entity neither lists nor opens the webhook", async () => {
+  const narrow = await context.newPage();
+  await narrow.goto(`${base}/#token=${narrowToken(demoEntity())}&entity=${demoEntity()}`);
+  await headingIs(narrow, "Webhooks");
+  await narrow.getByRole("link", { name: "Global webhooks", exact: true }).click();
+  await headingIs(narrow, "Global webhooks");
+  await narrow.getByText("No global webhooks yet").waitFor();
+  await narrow.evaluate((id) => { location.hash = `#/global-webhooks/${id}`; }, globalId);
+  await headingIs(narrow, "Something went wrong");
+  await narrow.getByRole("alert").waitFor();
+  await shoot(narrow, "global-not-found");
+
+  await narrow.evaluate(() => { location.hash = "#/global-webhooks/new"; });
+  await headingIs(narrow, "Create global webhook");
+  await narrow.getByLabel("Name", { exact: true }).fill("Beyond my token");
+  await narrow.getByLabel("Endpoint URL").fill(`http://127.0.0.1:${receiver.address().port}/global`);
+  await narrow.getByLabel("Entity ids").fill(OTHER_ENTITY);
+  await narrow.getByRole("button", { name: "Create global webhook" }).click();
+  await narrow.getByRole("alert").getByText(/your token does not cover every entity/).waitFor();
+  await narrow.close();
+});
+
+test("edit a global webhook to cover every entity, by mouse", async () => {
+  await page.getByRole("link", { name: "Edit Chain sync" }).click();
+  await headingIs(page, "Edit Chain sync");
+  const shown = (await page.getByLabel("Entity ids").inputValue()).split("\n");
+  assert.deepEqual(shown.sort(), [demoEntity(), OTHER_ENTITY].sort(), "the stored ids, one a line");
+  await page.getByText("All entities, including ones added later").click();
+  assert.ok(await page.getByLabel(/^All entities/).isChecked());
+  assert.ok(await page.getByLabel("Entity ids").isDisabled(), "the ids do not apply to every entity");
+  await shoot(page, "global-form-edit");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  const row = page.getByRole("row", { name: /Chain sync/ });
+  await row.getByText("All entities", { exact: true }).waitFor();
+  assert.doesNotMatch(await row.textContent(), /2 entities/);
+});
+
+test("send a test from a global webhook", async () => {
+  const before = received.length;
+  await page.getByRole("button", { name: "Send a test event to Chain sync" }).click();
+  await page.locator("#test-result").getByText(/Chain sync delivered: 200 in \d+ ms/).waitFor();
+  assert.equal(received.length, before + 1);
+  assert.equal(received.at(-1).url, "/global");
+  assert.equal(JSON.parse(received.at(-1).body).type, "webhook.test");
+  await shoot(page, "global-list-tested");
+});
+
+test("a global webhook's delivery log", async () => {
+  // Only the global webhook covers this entity now that it covers every one.
+  await publish(OTHER_ENTITY, "b-global");
+  await openSucceededDelivery("Chain sync");
+  assert.ok(received.some((r) => r.url === "/global" && r.body.includes("b-global")), "the receiver got the event");
+  await shoot(page, "global-deliveries");
+  await page.getByRole("link", { name: "Back to global webhooks" }).click();
+});
+
+test("remove a global webhook", async () => {
+  await headingIs(page, "Global webhooks");
+  await page.getByRole("button", { name: "Remove Chain sync" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("button", { name: "Remove" }).click();
+  await page.getByText("No global webhooks yet").waitFor();
+  const gone = await fetch(`${base}/api/webhook/${globalId}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(gone.status, 404);
+  await shoot(page, "global-list-removed");
 });

@@ -112,9 +112,11 @@ def deploy(emulator: Emulator, build_dir: str, issuer_url: str):
     cloudformation = emulator.client("cloudformation")
     parameters = dict(PARAMETERS, JwtIssuer=issuer_url)
     started = time.time()
+    # As `sam deploy` does: a template over CreateStack's 51,200-byte TemplateBody goes by S3.
+    _, key = upload("template.json", json.dumps(expand.for_emulator(copy.deepcopy(real), parameters)).encode())
     cloudformation.create_stack(
         StackName=STACK,
-        TemplateBody=json.dumps(expand.for_emulator(copy.deepcopy(real), parameters)),
+        TemplateURL=f"{emulator.url}/stack-test-artifacts/{key}",
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM"],
     )

@@ -244,3 +244,36 @@ async fn a_private_target_is_refused_at_delivery() {
     assert!(error.contains("private or reserved address") && error.contains("127.0.0.1"), "{error}");
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection was made");
 }
+
+/// A store holding the message's webhook as a global one covering `entities`.
+async fn global_store(entities: Value) -> MemoryStore {
+    let store = MemoryStore::new();
+    let body = json!({"name": "Partner", "eventUrl": "https://api.example.com/hooks", "entities": entities});
+    let policy = UrlPolicy { allow_private: true };
+    let input =
+        WebhookIn::parse(body.as_object().expect("object"), Owner::Global, policy, None).expect("valid webhook");
+    let (id, now) = (WebhookId::parse(WEBHOOK).expect("uuid"), Timestamp::new(chrono::Utc::now()));
+    let webhook = Webhook::create(input, id, Owner::Global, "user", now, WebhookSecret::from_key(&[3; 32]));
+    store.insert_webhook(&webhook).await.expect("insert webhook");
+    store
+}
+
+fn global_event() -> SqsEvent {
+    let message = DeliveryMessage { global: true, ..message() };
+    event(1, Some(&serde_json::to_string(&message).expect("JSON")))
+}
+
+#[tokio::test]
+async fn a_global_webhook_is_sent_an_entitys_event_only_while_it_covers_the_entity() {
+    let (sender, delays) = (answering(200), RecordedDelays::default());
+    let covering = global_store(json!([OWNER])).await;
+    assert!(run(&covering, &sender, &delays, global_event()).await.is_empty());
+    let sent: Value = serde_json::from_str(&sender.sent.lock().expect("lock")[0].body).expect("JSON body");
+    assert_eq!(sent["ownerIdentifier"], OWNER, "the body names the entity the event was published for");
+
+    let narrowed = global_store(json!(["0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"])).await;
+    let sender = answering(200);
+    assert!(run(&narrowed, &sender, &delays, global_event()).await.is_empty());
+    assert!(sender.sent.lock().expect("lock").is_empty(), "no longer covered: nothing sent");
+    assert_eq!(stored_delivery(&narrowed).await.status, DeliveryStatus::Skipped);
+}
