@@ -26,6 +26,11 @@ export function replace(el, ...children) {
   return el;
 }
 
+// A page in <main>: its heading, which app.js focuses after navigation, then its content.
+export function page(main, title, ...content) {
+  replace(main, h("h1", { tabindex: "-1" }, title), ...content);
+}
+
 export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }

@@ -2,7 +2,8 @@
 // shown where they belong (beside a field, in the page's alert, or as a toast).
 import { ApiError, api, entityPath, session } from "./api.js";
 import { authFieldset } from "./auth.js";
-import { field, h, replace, when } from "./dom.js";
+import { field, h, page, replace, when } from "./dom.js";
+import { rotateSecret, secretShown } from "./rotation.js";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -56,10 +57,6 @@ function confirmRemoval(name) {
     dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
   });
-}
-
-function page(main, title, ...content) {
-  replace(main, h("h1", { tabindex: "-1" }, title), ...content);
 }
 
 function failure(main, err) {
@@ -198,6 +195,7 @@ function row(main, scope, webhook, result) {
       h("button", { class: "link", onclick: pause, "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.name}` }, webhook.enabled ? "Pause" : "Resume"),
       h("button", { class: "link", onclick: test, "aria-label": `Send a test event to ${webhook.name}` }, "Send test"),
       h("a", { href: `${href}/deliveries`, "aria-label": `Deliveries of ${webhook.name}` }, "Deliveries"),
+      h("button", { class: "link", onclick: () => rotateSecret(main, scope, webhook, () => list(main, scope)), "aria-label": `Rotate secret of ${webhook.name}` }, "Rotate secret"),
       h("button", { class: "link danger", onclick: remove, "aria-label": `Remove ${webhook.name}` }, "Remove")));
 }
 
@@ -289,7 +287,11 @@ export async function edit(main, id, scope = entityWebhooks) {
     try {
       if (creating) {
         const created = await api("POST", scope.path(), { body: document_() });
-        secretShown(main, scope, created);
+        secretShown(main, scope, {
+          title: `${scope.noun[0].toUpperCase()}${scope.noun.slice(1)} created`,
+          intro: `${created.name} is ready. Verify each delivery with this signing secret; it is shown only now.`,
+          secret: created.secret,
+        });
       } else {
         await api("PUT", one(scope, webhook.id), { body: { ...document_(), version: webhook.version } });
         toast(`${name.value} saved.`);
@@ -340,15 +342,6 @@ export async function edit(main, id, scope = entityWebhooks) {
       h("div", { class: "actions" },
         h("button", { type: "submit" }, creating ? `Create ${scope.noun}` : "Save changes"),
         h("a", { class: "button secondary", href: scope.route }, "Cancel"))));
-}
-
-function secretShown(main, scope, created) {
-  page(main, `${scope.noun[0].toUpperCase()}${scope.noun.slice(1)} created`,
-    h("div", { class: "card" },
-      h("p", {}, `${created.name} is ready. Verify each delivery with this signing secret; it is shown only now.`),
-      h("label", { for: "secret" }, "Signing secret"),
-      h("input", { id: "secret", readonly: true, value: created.secret, class: "mono", onfocus: (e) => e.target.select() }),
-      h("div", { class: "actions" }, h("a", { class: "button", href: scope.route }, "Done"))));
 }
 
 // ---- Delivery log ---------------------------------------------------------------------------

@@ -58,6 +58,7 @@ async function shoot(target, name) {
 
 // Waits for the page whose heading is `text` (routes render asynchronously).
 const headingIs = (target, text) => target.getByRole("heading", { level: 1, name: text, exact: true }).waitFor();
+const activeId = () => page.evaluate(() => document.activeElement.id);
 
 before(async () => {
   assert.ok(runnerBin, "WEBHOOKS_LOCAL_BIN names the runner binary (make test sets it)");
@@ -310,12 +311,124 @@ test("a receiver authentication error is shown beside its field", async () => {
   await page.getByRole("link", { name: "Cancel" }).click();
 });
 
+// ---- Secret rotation: a new secret at once, the previous one signing beside it for a while ----
+
+let previousSecret, previousVersion;
+
+// A Standard Webhooks signature of what the receiver got: base64 HMAC-SHA256 of
+// "id.timestamp.body" under the secret's key.
+function signature(secret, request) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const signed = `${request.headers["webhook-id"]}.${request.headers["webhook-timestamp"]}.${request.body}`;
+  return `v1,${createHmac("sha256", key).update(signed).digest("base64")}`;
+}
+
+// Sends a test to `name` and answers the request the receiver got at `url`.
+async function testSent(name, url) {
+  const before = received.length;
+  await page.getByRole("button", { name: `Send a test event to ${name}` }).click();
+  await page.locator("#test-result").getByText(/delivered: 200/).waitFor();
+  const got = received.slice(before).filter((r) => r.url === url);
+  assert.equal(got.length, 1, `one test reached ${url}`);
+  return got[0];
+}
+
+test("rotation: Escape changes nothing, an invalid overlap is shown beside it, a stale version is explained", async () => {
+  await headingIs(page, "Webhooks");
+  const rotations = [];
+  const isRotate = (url) => url.pathname.endsWith("/secret/rotate");
+  const watch = (r) => { if (isRotate(new URL(r.url()))) rotations.push(r); };
+  page.on("request", watch);
+  await page.getByRole("button", { name: "Rotate secret of Keyboard hook" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByText(/every delivery carries two signatures/).waitFor();
+  assert.equal(await dialog.getByLabel("Overlap").inputValue(), "24h", "a day's overlap by default");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal(rotations.length, 0, "Escape rotates nothing");
+  page.off("request", watch);
+
+  // The API's 422 for `overlap` lands beside the select (answered here: the select offers only
+  // valid overlaps).
+  await page.route(isRotate, (route) => route.fulfill({
+    status: 422,
+    contentType: "application/problem+json",
+    body: JSON.stringify({ status: 422, title: "Invalid", detail: "Invalid fields",
+      properties: { errors: [{ field: "overlap", message: "must be at most 7d" }] } }),
+  }));
+  await page.getByRole("button", { name: "Rotate secret of Keyboard hook" }).click();
+  await dialog.getByRole("button", { name: "Rotate secret", exact: true }).click();
+  await dialog.locator("#overlap-error").getByText("must be at most 7d").waitFor();
+  assert.equal(await dialog.getByLabel("Overlap").getAttribute("aria-invalid"), "true");
+  assert.equal(await activeId(), "overlap", "focus goes to the field to fix");
+  await page.unroute(isRotate);
+
+  // Rotated meanwhile through the API, as a script would: the version the dialog holds is stale.
+  const entity = await page.evaluate(() => sessionStorage.getItem("webhooks.entity"));
+  const id = (await page.getByRole("link", { name: "Edit Keyboard hook" }).getAttribute("href")).split("/").pop();
+  const elsewhere = await fetch(`${base}/api/managing-entity/${entity}/webhook/${id}/secret/rotate`, {
+    method: "POST", headers: { authorization: `Bearer ${token}` } });
+  assert.equal(elsewhere.status, 200);
+  previousSecret = (await elsewhere.json()).secret;
+  previousVersion = elsewhere.headers.get("etag");
+  await dialog.getByRole("button", { name: "Rotate secret", exact: true }).click();
+  await dialog.getByRole("alert").getByText(/Keyboard hook changed since this list was loaded/).waitFor();
+  assert.equal(await dialog.locator("#overlap-error").textContent(), "", "the earlier field error is gone");
+  await shoot(page, "rotate-stale");
+  await dialog.getByRole("button", { name: "Reload the list" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  await page.getByRole("row", { name: /Keyboard hook/ }).waitFor();
+});
+
+test("rotate a webhook's secret by keyboard with an hour's overlap: two signatures", async () => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await page.getByRole("button", { name: "Rotate secret of Keyboard hook" }).focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  assert.equal(await activeId(), "overlap", "focus starts on the overlap");
+  await page.keyboard.press("ArrowUp");
+  assert.equal(await dialog.getByLabel("Overlap").inputValue(), "1h", "1 hour is above 24 hours");
+  await shoot(page, "rotate-dialog");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Cancel");
+  await page.keyboard.press("Tab");
+  const request = page.waitForRequest((r) => r.url().endsWith("/secret/rotate"));
+  await page.keyboard.press("Enter");
+  const sent = await request;
+  assert.deepEqual(JSON.parse(sent.postData()), { overlap: "1h" });
+  assert.equal((await sent.allHeaders())["if-match"], previousVersion, "the version the reloaded list shows");
+
+  await headingIs(page, "New secret for Keyboard hook");
+  const secret = await page.getByLabel("Signing secret").inputValue();
+  assert.match(secret, /^whsec_/);
+  assert.notEqual(secret, previousSecret);
+  const until = page.locator("#secret-note time");
+  const expires = Date.parse(await until.getAttribute("datetime"));
+  assert.ok(Math.abs(expires - Date.now() - 3_600_000) < 60_000, "the previous secret signs for an hour more");
+  assert.equal(await until.textContent(), await page.evaluate((at) => new Date(at).toLocaleString(), expires), "in the user's locale");
+
+  await page.keyboard.press("Tab");
+  assert.equal(await activeId(), "secret", "from the heading to the secret");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.locator("#secret-copied").getByText("Copied", { exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await shoot(page, "rotated-secret");
+  await page.getByRole("link", { name: "Done" }).focus();
+  await page.keyboard.press("Enter");
+  await headingIs(page, "Webhooks");
+
+  const got = await testSent("Keyboard hook", "/kb");
+  assert.deepEqual(got.headers["webhook-signature"].split(" "), [signature(secret, got), signature(previousSecret, got)],
+    "the new secret signs, and the previous one beside it");
+});
+
 // ---- Global webhooks: one subscription for many entities, at /api/webhook --------------------
 
 const OTHER_ENTITY = "0f6e1c7a-3b2d-4e8f-9a1b-2c3d4e5f6a7b";
 let globalId;
 const demoEntity = () => new URLSearchParams(new URL(consoleLink).hash.slice(1)).get("entity");
-const activeId = () => page.evaluate(() => document.activeElement.id);
 
 // A dev token like the printed one (same issuer and audience, the runner's default key) that
 // covers only `entities`: how a narrower caller sees the console.
@@ -462,6 +575,30 @@ test("a global webhook's delivery log", async () => {
   assert.ok(received.some((r) => r.url === "/global" && r.body.includes("b-global")), "the receiver got the event");
   await shoot(page, "global-deliveries");
   await page.getByRole("link", { name: "Back to global webhooks" }).click();
+});
+
+test("rotate a global webhook's secret by mouse with no overlap: one signature", async () => {
+  await headingIs(page, "Global webhooks");
+  await page.getByRole("button", { name: "Rotate secret of Chain sync" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Overlap").selectOption({ label: "None" });
+  await shoot(page, "global-rotate-dialog");
+  const request = page.waitForRequest((r) => new URL(r.url()).pathname === `/api/webhook/${globalId}/secret/rotate`);
+  await dialog.getByRole("button", { name: "Rotate secret", exact: true }).click();
+  assert.deepEqual(JSON.parse((await request).postData()), { overlap: "0s" });
+  await headingIs(page, "New secret for Chain sync");
+  const secret = await page.getByLabel("Signing secret").inputValue();
+  assert.match(secret, /^whsec_/);
+  await page.locator("#secret-note").getByText("The previous secret stopped signing at once.").waitFor();
+  await page.getByRole("button", { name: "Copy secret" }).click();
+  await page.locator("#secret-copied").getByText("Copied", { exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await shoot(page, "global-rotated-secret");
+  await page.getByRole("link", { name: "Done" }).click();
+  await headingIs(page, "Global webhooks");
+
+  const got = await testSent("Chain sync", "/global");
+  assert.equal(got.headers["webhook-signature"], signature(secret, got), "only the new secret signs");
 });
 
 test("remove a global webhook", async () => {

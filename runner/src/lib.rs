@@ -122,6 +122,7 @@ impl App {
                 Function::GetEvent => api::get_event(ctx, store, request).await,
                 Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
                 Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
+                Function::RotateSecret => api::rotate_secret(ctx, store, request).await,
                 Function::Console => shared::console::serve_console(request).await,
             }
         })

@@ -16,6 +16,7 @@ pub enum Function {
     GetEvent,
     TestWebhook,
     ListDeliveries,
+    RotateSecret,
     Console,
 }
 
@@ -45,6 +46,8 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("DELETE", GLOBAL_WEBHOOK, Function::DeleteWebhook),
     ("POST", "/api/webhook/{webhookId}/test", Function::TestWebhook),
     ("GET", "/api/webhook/{webhookId}/deliveries", Function::ListDeliveries),
+    ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/secret/rotate", Function::RotateSecret),
+    ("POST", "/api/webhook/{webhookId}/secret/rotate", Function::RotateSecret),
     ("GET", "/", Function::Console),
     ("GET", "/console/{proxy+}", Function::Console),
     ("GET", "/api/openapi.yaml", Function::Console),

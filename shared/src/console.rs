@@ -41,6 +41,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("/console/dom.js", "console/dom.js", "text/javascript; charset=utf-8"),
         ("/console/pages.js", "console/pages.js", "text/javascript; charset=utf-8"),
         ("/console/globals.js", "console/globals.js", "text/javascript; charset=utf-8"),
+        ("/console/rotation.js", "console/rotation.js", "text/javascript; charset=utf-8"),
         ("/console/style.css", "console/style.css", "text/css; charset=utf-8"),
         ("/console/favicon.svg", "console/favicon.svg", "image/svg+xml"),
         ("/api/openapi.yaml", "openapi.yaml", "application/yaml"),

@@ -6,6 +6,7 @@ mod deliveries;
 mod event_types;
 mod events;
 mod rate_limits;
+mod secrets;
 mod webhooks;
 
 use base64::Engine as _;
@@ -20,6 +21,7 @@ pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
 pub use event_types::list_event_types;
 pub use events::{get_event, publish_event};
 pub use rate_limits::limited;
+pub use secrets::rotate_secret;
 pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 
 use crate::auth::Caller;
@@ -130,6 +132,15 @@ pub(crate) fn if_match(request: &Request) -> Result<Option<IfMatch>, Error> {
         .parse()
         .map(|version| Some(IfMatch::Version(version)))
         .map_err(|_| Error::BadRequest(format!("If-Match {text:?} is not an ETag of this API")))
+}
+
+/// A write that found another version than the one it read: 412 when the writer stated it
+/// with `If-Match`, 409 otherwise.
+pub(crate) fn stale(condition: Option<IfMatch>, current: u64) -> Error {
+    match condition {
+        Some(_) => Error::PreconditionFailed { current },
+        None => Error::VersionConflict { current },
+    }
 }
 
 pub(crate) fn etag(version: u64) -> String {

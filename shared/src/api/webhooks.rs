@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{
     IfMatch, ListOut, Scoped, encode_cursor, etag, if_match, json_object, json_response, json_response_with,
-    page_request, respond, scoped, webhook_id,
+    page_request, respond, scoped, stale, webhook_id,
 };
 use crate::error::Error;
 use crate::model::{Owner, Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut};
@@ -133,10 +133,7 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
             WebhookIn::parse(&document, scope.owner, ctx.settings.url_policy, current.receiver_credentials().as_ref())?;
         check_coverage(&scope, &input)?;
         let stored_version = current.info.version;
-        let stale = |current| match condition {
-            Some(_) => Error::PreconditionFailed { current },
-            None => Error::VersionConflict { current },
-        };
+        let stale = |current| stale(condition, current);
         match (condition, input.version) {
             (Some(IfMatch::Version(v)), _) if v != stored_version => return Err(stale(stored_version)),
             (_, Some(v)) if v != stored_version => return Err(Error::VersionConflict { current: stored_version }),

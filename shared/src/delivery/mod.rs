@@ -71,12 +71,18 @@ pub fn signed_request(
 ) -> Result<Outgoing, Error> {
     let (info, event) = (&webhook.info, published.event);
     let body = payload(event, published.entity, info.id, info.send_data);
-    let key = webhook.secret.key().map_err(Error::internal)?;
+    // During a rotation's overlap both secrets sign, so receivers verify with either.
+    let at = Timestamp::new(chrono::DateTime::from_timestamp(timestamp, 0).unwrap_or_default());
+    let signatures = webhook
+        .signing_secrets(at)
+        .map(|secret| Ok(sign(&secret.key()?, &event.id, timestamp, &body)))
+        .collect::<Result<Vec<_>, base64::DecodeError>>()
+        .map_err(Error::internal)?;
     let mut headers: Vec<(String, String)> = info.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     headers.extend(authorization.map(|value| ("authorization".to_string(), value)));
     headers.push(("webhook-id".into(), event.id.clone()));
     headers.push(("webhook-timestamp".into(), timestamp.to_string()));
-    headers.push(("webhook-signature".into(), sign(&key, &event.id, timestamp, &body)));
+    headers.push(("webhook-signature".into(), signatures.join(" ")));
     Ok(Outgoing { url: info.event_url.as_url().clone(), headers, body })
 }
 

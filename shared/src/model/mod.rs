@@ -6,6 +6,7 @@ mod delivery;
 mod event_url;
 mod fields;
 mod receiver_auth;
+mod rotation;
 mod types;
 mod webhook;
 
@@ -17,5 +18,6 @@ pub use delivery::{
 };
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
 pub use receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
+pub use rotation::{PreviousSecret, Rotation};
 pub use types::{CustomHeaders, EntityId, EventList, EventPattern, Timestamp, WebhookId, WebhookName, WebhookSecret};
 pub use webhook::{Webhook, WebhookCreated, WebhookIn, WebhookOut};

@@ -229,6 +229,15 @@ impl WebhookSecret {
         Self(format!("{}{}", Self::PREFIX, STANDARD.encode(key)))
     }
 
+    /// A secret a caller chose: `whsec_` and the base64 of 24 to 64 bytes.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let key = text.strip_prefix(Self::PREFIX).and_then(|key| STANDARD.decode(key).ok());
+        match key.map(|key| key.len()) {
+            Some(24..=64) => Ok(Self(text.to_string())),
+            _ => Err("must be whsec_ and the base64 of 24 to 64 random bytes".into()),
+        }
+    }
+
     /// The HMAC key: the base64-decoded part after `whsec_`.
     pub fn key(&self) -> Result<Vec<u8>, base64::DecodeError> {
         STANDARD.decode(self.0.strip_prefix(Self::PREFIX).unwrap_or(&self.0))

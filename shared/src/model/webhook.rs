@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::fields::{Fields, as_bool, as_str, as_string_array, as_string_map};
 use super::receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
+use super::rotation::PreviousSecret;
 use super::{
     Coverage, CustomHeaders, EntityId, EventList, EventUrl, Owner, Timestamp, UrlPolicy, WebhookId, WebhookName,
     WebhookSecret,
@@ -50,6 +51,9 @@ pub struct Webhook {
     /// The password, token or client secret of `info.auth`.
     #[serde(default, rename = "authSecret", skip_serializing_if = "Option::is_none")]
     pub auth_secret: Option<AuthSecret>,
+    /// The secret the last rotation replaced, while it still signs.
+    #[serde(default, rename = "previousSecret", skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<PreviousSecret>,
 }
 
 /// The create response: the only time the secret is shown.
@@ -235,7 +239,7 @@ impl Webhook {
             disabled_reason: None,
             auth: None,
         };
-        Self { info, secret, auth_secret: None }.with_auth(input.auth)
+        Self { info, secret, auth_secret: None, previous_secret: None }.with_auth(input.auth)
     }
 
     pub fn owner(&self) -> Owner {
@@ -278,7 +282,31 @@ impl Webhook {
             send_data: input.send_data,
             ..self.info.clone()
         };
-        Self { info, secret: self.secret.clone(), auth_secret: None }.with_auth(input.auth)
+        let previous_secret = self.previous_secret.clone();
+        Self { info, secret: self.secret.clone(), auth_secret: None, previous_secret }.with_auth(input.auth)
+    }
+
+    /// This webhook signing with `secret` from `now`, and with its current secret too until
+    /// `overlap` has passed; one version later.
+    pub fn rotated(&self, secret: WebhookSecret, overlap: std::time::Duration, user: &str, now: Timestamp) -> Self {
+        // Rotation's parsing bounds the overlap to 7 days, which chrono always takes.
+        let overlap = chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
+        let previous_secret = (overlap > chrono::Duration::zero())
+            .then(|| PreviousSecret { secret: self.secret.clone(), expires_at: Timestamp::new(now.get() + overlap) });
+        let info = WebhookOut {
+            last_update: now,
+            version: self.info.version + 1,
+            user_identifier: user.to_string(),
+            ..self.info.clone()
+        };
+        Self { info, secret, previous_secret, ..self.clone() }
+    }
+
+    /// The secrets that sign an attempt made at `now`: the current one, then the previous
+    /// one during its overlap.
+    pub fn signing_secrets(&self, now: Timestamp) -> impl Iterator<Item = &WebhookSecret> {
+        let previous = self.previous_secret.as_ref().filter(|p| p.expires_at > now).map(|p| &p.secret);
+        std::iter::once(&self.secret).chain(previous)
     }
 }
 

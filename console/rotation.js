@@ -1,0 +1,125 @@
+// Signing secrets: the page that shows one, once (after create and after a rotation), and the
+// dialog that rotates a webhook's secret. The API never returns a secret again.
+import { api } from "./api.js";
+import { field, h, page, replace, when } from "./dom.js";
+
+// The overlaps offered (the API takes any up to 7d). A day leaves time to update a receiver.
+const OVERLAPS = [["0s", "None"], ["1h", "1 hour"], ["24h", "24 hours"], ["7d", "7 days"]];
+const DEFAULT_OVERLAP = "24h";
+
+// `note` is anything more the user must know about this secret; `done`, if given, is what Done
+// does instead of following its link (to the page the address already shows, so a no-op).
+export function secretShown(main, scope, { title, intro, secret, note, done }) {
+  const input = h("input", { id: "secret", readonly: true, value: secret, class: "mono", onfocus: (e) => e.target.select() });
+  const copied = h("p", { id: "secret-copied", role: "status", class: "copied" });
+  const copy = async () => {
+    // Emptied first so that a second copy is announced again.
+    replace(copied);
+    try {
+      await navigator.clipboard.writeText(secret);
+      replace(copied, "Copied");
+    } catch {
+      // No clipboard here (permission refused, or not a secure origin): copying is left to the user.
+      input.focus();
+      replace(copied, "Could not copy. The secret is selected: copy it with your keyboard.");
+    }
+  };
+  page(main, title,
+    h("div", { class: "card" },
+      h("p", {}, intro),
+      h("label", { for: "secret" }, "Signing secret"),
+      h("div", { class: "secret-row" },
+        input,
+        h("button", { type: "button", class: "secondary", onclick: copy }, "Copy secret")),
+      copied,
+      note ? h("p", { id: "secret-note" }, note) : null,
+      h("div", { class: "actions" },
+        h("a", { class: "button", href: scope.route, onclick: done && ((e) => { e.preventDefault(); done(); }) }, "Done"))));
+  // The route is unchanged, so app.js moves no focus: the heading announces the new page.
+  main.querySelector("h1").focus();
+}
+
+function previousNote(expiresAt) {
+  if (!expiresAt) return "The previous secret stopped signing at once.";
+  return h("span", {}, "The previous secret also signs every delivery until ",
+    h("time", { datetime: expiresAt }, when(expiresAt)), "; after that only this one does.");
+}
+
+// Asks for the overlap in a modal dialog, rotates `webhook`'s secret at the version the list
+// shows and then shows the new secret. `reload` lists the webhooks again, as they now are: the
+// list's address stays in the bar throughout, so no navigation would.
+export function rotateSecret(main, scope, webhook, reload) {
+  const overlap = h("select", { id: "overlap", name: "overlap", autofocus: true },
+    OVERLAPS.map(([value, label]) => h("option", { value, selected: value === DEFAULT_OVERLAP }, label)));
+  const alert = h("div", { role: "alert", class: "alert", tabindex: "-1", hidden: true });
+  const submit = h("button", { type: "submit" }, "Rotate secret");
+  const errorOf = () => dialog.querySelector("#overlap-error");
+  // The list again, announced as a page is after navigation (app.js focuses its heading).
+  const back = async () => {
+    await reload();
+    main.querySelector("h1")?.focus();
+  };
+
+  const rotate = async (e) => {
+    e.preventDefault();
+    alert.hidden = true;
+    replace(errorOf());
+    overlap.removeAttribute("aria-invalid");
+    // One request at a time: a second would only meet the first's new version (412).
+    submit.disabled = true;
+    try {
+      const rotated = await api("POST", scope.path(`/${encodeURIComponent(webhook.id)}/secret/rotate`),
+        { body: { overlap: overlap.value }, ifMatch: webhook.version });
+      dialog.close();
+      secretShown(main, scope, {
+        title: `New secret for ${webhook.name}`,
+        intro: `${webhook.name} signs every delivery with this secret from now on. It is shown only now: give it to your receiver.`,
+        secret: rotated.secret,
+        note: previousNote(rotated.previousSecretExpiresAt),
+        done: back,
+      });
+    } catch (err) {
+      submit.disabled = false;
+      if (err.status === 401) {
+        dialog.close();
+        location.hash = "#/signin";
+        return;
+      }
+      if (err.status === 422) {
+        const { overlap: message, ...others } = err.fields;
+        if (message) {
+          replace(errorOf(), message);
+          overlap.setAttribute("aria-invalid", "true");
+          overlap.focus();
+        }
+        // A field this dialog does not show still gets its answer.
+        const rest = Object.entries(others).map(([name, text]) => `${name}: ${text}`).join(" ");
+        if (!rest) return;
+        replace(alert, rest);
+      } else if (err.status === 412) {
+        replace(alert,
+          h("p", {}, `${webhook.name} changed since this list was loaded (it is now at version ${err.problem.properties?.currentVersion}). The secret was not rotated.`),
+          h("button", { type: "button", onclick: () => { dialog.close(); back(); } }, "Reload the list"));
+      } else {
+        replace(alert, err.message);
+      }
+      alert.hidden = false;
+      if (!err.fields?.overlap) alert.focus();
+    }
+  };
+
+  const dialog = h("dialog", { "aria-labelledby": "rotate-title", "aria-describedby": "rotate-text" },
+    h("form", { novalidate: true, onsubmit: rotate },
+      h("h2", { id: "rotate-title" }, `Rotate the secret of ${webhook.name}?`),
+      h("p", { id: "rotate-text" }, "A new secret signs deliveries at once, and is shown to you only once."),
+      alert,
+      field("overlap", "Overlap", overlap,
+        "During the overlap every delivery carries two signatures, one by the new secret and one by the previous, so your receiver keeps verifying until it has the new one."),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
+        submit)));
+  // Built for each opening, so no listener or message outlives it.
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+}
