@@ -45,3 +45,17 @@ export function field(id, label, control, hint) {
     hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
     control, error);
 }
+
+// Cancel and the dialog's submit button; Cancel closes the dialog it is in.
+export function dialogActions(submit) {
+  const cancel = h("button", { type: "button", class: "secondary", onclick: (e) => e.target.closest("dialog").close() }, "Cancel");
+  return h("div", { class: "actions" }, cancel, submit);
+}
+
+// Opens a dialog built for this one opening; closing removes it, so no listener or message
+// outlives it.
+export function showOnce(dialog) {
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+}

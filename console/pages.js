@@ -3,6 +3,7 @@
 import { ApiError, api, entityPath, session } from "./api.js";
 import { authFieldset } from "./auth.js";
 import { field, h, page, replace, when } from "./dom.js";
+import { recoverDeliveries, resendButton, statusFilter } from "./replay.js";
 import { rotateSecret, secretShown } from "./rotation.js";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -356,24 +357,56 @@ export async function deliveries(main, id, scope = entityWebhooks) {
   }
   const rows = h("div", { class: "deliveries" });
   const more = h("div", { class: "actions" });
+  const filter = statusFilter(() => show());
+  // After a resend or a recovery: the answer at once, then the log as it is when `logged`, if
+  // given, holds of its newest page (or after 10 s), with the new deliveries on top.
+  const after = async (message, logged) => {
+    toast(message);
+    try {
+      for (let i = 0; logged && i < 20 && rows.isConnected; i++) {
+        if (logged((await api("GET", one(scope, id, "/deliveries?limit=20"))).items)) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } catch {
+      // show() meets the same error and reports it.
+    }
+    if (rows.isConnected) await show();
+  };
+  // The pressed Resend went with its row: focus goes to the top of the log, where the new one is.
+  const resent = async (message, logged) => {
+    await after(message, logged);
+    rows.querySelector("summary")?.focus();
+  };
   page(main, `Deliveries of ${webhook.name}`,
     h("p", {}, h("a", { href: scope.route }, `Back to ${scope.title.toLowerCase()}`), " · ", h("span", { class: "url" }, webhook.eventUrl)),
+    h("div", { class: "toolbar" }, filter.element,
+      h("button", { type: "button", class: "secondary", onclick: () => recoverDeliveries(scope, webhook, after) }, "Recover since…")),
     rows, more);
-  const load = async (cursor) => {
-    const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : "?limit=20";
+  // Each showing of the log is numbered: a page answered after a newer showing began (the filter
+  // changed meanwhile) is dropped rather than mixed in.
+  let shown = 0;
+  const load = async (cursor, showing) => {
+    const status = filter.status();
+    const query = `?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${status ? `&status=${status}` : ""}`;
     const data = await api("GET", one(scope, id, `/deliveries${query}`));
-    if (!cursor && data.items.length === 0) rows.append(h("p", { class: "muted" }, "Nothing delivered yet."));
-    for (const d of data.items) rows.append(delivery(d));
-    replace(more, data.nextCursor ? h("button", { class: "secondary", onclick: () => load(data.nextCursor) }, "Load more") : null);
+    if (showing !== shown) return;
+    if (!cursor) replace(rows, data.items.length ? null : h("p", { class: "muted" }, status ? `No ${status} deliveries.` : "Nothing delivered yet."));
+    for (const d of data.items) rows.append(delivery(d, resendButton(scope, webhook, d, resent)));
+    replace(more, data.nextCursor
+      ? h("button", { class: "secondary", onclick: () => load(data.nextCursor, showing).catch((e) => failure(main, e)) }, "Load more")
+      : null);
   };
-  try {
-    await load(null);
-  } catch (err) {
-    failure(main, err);
-  }
+  const show = async () => {
+    try {
+      await load(null, ++shown);
+    } catch (err) {
+      failure(main, err);
+    }
+  };
+  await show();
 }
 
-function delivery(d) {
+function delivery(d, resend) {
   const attempts = d.attempts.map((a) => h("tr", {},
     h("td", { "data-label": "Attempt" }, String(a.attempt)),
     h("td", { "data-label": "At" }, when(a.at)),
@@ -381,7 +414,8 @@ function delivery(d) {
     h("td", { "data-label": "Duration" }, `${a.durationMs} ms`),
     h("td", { "data-label": "Error" }, a.error || "—"),
     h("td", { "data-label": "Response" }, a.responseBody ? h("pre", {}, a.responseBody) : "—")));
-  return h("details", { class: "delivery" },
+  // Resend sits beside the disclosure, not in its summary: a button there would also toggle it.
+  return h("div", { class: "delivery" }, h("details", {},
     h("summary", {},
       deliveryBadge(d), " ", h("code", {}, d.eventType), " ",
       h("span", { class: "muted" }, `${d.attempts.length} attempt${d.attempts.length === 1 ? "" : "s"} · ${when(d.lastAttemptAt)}`)),
@@ -390,5 +424,6 @@ function delivery(d) {
       ? h("div", { class: "table" }, h("table", {},
         h("thead", {}, h("tr", {}, ["Attempt", "At", "Status", "Duration", "Error", "Response"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, attempts)))
-      : h("p", { class: "muted" }, "No attempt was made: the webhook was paused or removed."));
+      : h("p", { class: "muted" }, d.status === "pending" ? "Not attempted yet." : "No attempt was made: the webhook was paused or removed.")),
+    resend);
 }

@@ -1,7 +1,7 @@
 // Signing secrets: the page that shows one, once (after create and after a rotation), and the
 // dialog that rotates a webhook's secret. The API never returns a secret again.
 import { api } from "./api.js";
-import { field, h, page, replace, when } from "./dom.js";
+import { dialogActions, field, h, page, replace, showOnce, when } from "./dom.js";
 
 // The overlaps offered (the API takes any up to 7d). A day leaves time to update a receiver.
 const OVERLAPS = [["0s", "None"], ["1h", "1 hour"], ["24h", "24 hours"], ["7d", "7 days"]];
@@ -115,11 +115,6 @@ export function rotateSecret(main, scope, webhook, reload) {
       alert,
       field("overlap", "Overlap", overlap,
         "During the overlap every delivery carries two signatures, one by the new secret and one by the previous, so your receiver keeps verifying until it has the new one."),
-      h("div", { class: "actions" },
-        h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
-        submit)));
-  // Built for each opening, so no listener or message outlives it.
-  dialog.addEventListener("close", () => dialog.remove());
-  document.body.append(dialog);
-  dialog.showModal();
+      dialogActions(submit)));
+  showOnce(dialog);
 }

@@ -188,7 +188,8 @@ test("send a test and see it delivered", async () => {
   await shoot(page, "list-tested");
 });
 
-// Publishes a booking.created event for `entity` through the API, as a platform would.
+// Publishes a booking.created event for `entity` through the API, as a platform would, and
+// answers its id.
 async function publish(entity, bookingId) {
   const published = await fetch(`${base}/api/managing-entity/${entity}/event`, {
     method: "POST",
@@ -196,6 +197,7 @@ async function publish(entity, bookingId) {
     body: JSON.stringify({ type: "booking.created", data: { bookingId } }),
   });
   assert.equal(published.status, 202);
+  return (await published.json()).eventId;
 }
 
 // Opens the webhook's delivery log, waits for a succeeded delivery and opens its 200 attempt.
@@ -219,6 +221,158 @@ test("the delivery log shows each attempt", async () => {
   await publish(entity, "b-1");
   await openSucceededDelivery("Changed elsewhere");
   await shoot(page, "deliveries");
+  await page.getByRole("link", { name: "Back to webhooks" }).click();
+});
+
+// ---- Replaying deliveries: resend one, recover a window, filter the log by status -------------
+
+// The API as a script uses it, with the printed token: the status and the JSON answered.
+async function call(method, path, body) {
+  const response = await fetch(`${base}/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body && { "content-type": "application/json" }) },
+    body: body && JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json().catch(() => null) };
+}
+
+// Waits until the receiver has got, at `url` and since request number `from`, an event with each
+// of `ids` as its webhook-id.
+async function receivedEvents(from, url, ids) {
+  const got = () => received.slice(from).filter((r) => r.url === url).map((r) => r.headers["webhook-id"]);
+  for (let i = 0; i < 100 && !ids.every((id) => got().includes(id)); i++) await page.waitForTimeout(100);
+  assert.deepEqual(ids.filter((id) => !got().includes(id)), [], `the receiver got every event again at ${url}`);
+}
+
+const resendButtons = () => page.getByRole("button", { name: /^Resend \S+ delivery …/ });
+const summaries = () => page.locator(".deliveries summary").allTextContents();
+let hookPath;
+
+test("resend a delivery by keyboard: the same event again, as a new delivery on top", async () => {
+  await headingIs(page, "Webhooks");
+  await page.getByRole("link", { name: "Deliveries of Changed elsewhere" }).click();
+  await headingIs(page, "Deliveries of Changed elsewhere");
+  const entity = await page.evaluate(() => sessionStorage.getItem("webhooks.entity"));
+  hookPath = `/managing-entity/${entity}/webhook/${page.url().split("/").at(-2)}`;
+  const [original] = (await call("GET", `${hookPath}/deliveries`)).json.items;
+  assert.equal(original.status, "succeeded");
+  const label = `Resend booking.created delivery …${original.deliveryId.slice(-8)}`;
+  await page.getByRole("button", { name: label }).waitFor();
+  assert.equal(await resendButtons().count(), 1);
+
+  // From the filter: Recover since…, the delivery's summary, then its Resend.
+  await page.getByLabel("Status", { exact: true }).focus();
+  for (let i = 0; i < 3; i++) await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), label);
+  const before = received.length;
+  const request = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/resend"));
+  await page.keyboard.press("Enter");
+  assert.equal(new URL((await request).url()).pathname, `/api${hookPath}/deliveries/${original.deliveryId}/resend`);
+  await page.locator("#toast").getByText("Resent as a new delivery").waitFor();
+  await resendButtons().nth(1).waitFor();
+  assert.notEqual(await resendButtons().first().getAttribute("aria-label"), label, "the new delivery is on top");
+  assert.equal(await resendButtons().nth(1).getAttribute("aria-label"), label, "the original stays below it");
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), "SUMMARY", "focus goes to the new delivery");
+
+  await receivedEvents(before, "/hooks", [original.eventId]);
+  const [resent] = (await call("GET", `${hookPath}/deliveries?limit=1`)).json.items;
+  assert.equal(resent.eventId, original.eventId, "a delivery of the same event");
+  assert.notEqual(resent.deliveryId, original.deliveryId);
+  await shoot(page, "deliveries-resent");
+});
+
+test("recover by mouse: an error beside its field, then what was missed while paused", async () => {
+  // Paused through the API, as a script would: the two events published meanwhile are skipped.
+  const entity = await page.evaluate(() => sessionStorage.getItem("webhooks.entity"));
+  const paused = await call("PATCH", hookPath, { enabled: false, version: (await call("GET", hookPath)).json.version });
+  assert.equal(paused.status, 200);
+  const missed = [await publish(entity, "b-missed-1"), await publish(entity, "b-missed-2")];
+  const resumed = await call("PATCH", hookPath, { enabled: true, version: paused.json.version });
+  assert.equal(resumed.json.enabled, true);
+  await page.reload();
+  await headingIs(page, "Deliveries of Changed elsewhere");
+  await resendButtons().nth(3).waitFor();
+  assert.equal((await summaries()).filter((s) => s.includes("skipped")).length, 2);
+
+  await page.getByRole("button", { name: "Recover since…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Recover deliveries of Changed elsewhere" });
+  await dialog.waitFor();
+  assert.equal(await activeId(), "since", "focus starts on Since");
+  const hourAgo = await dialog.getByLabel("Since").inputValue();
+  const shown = await page.evaluate((value) => new Date(value).getTime(), hourAgo);
+  assert.ok(Math.abs(Date.now() - 3_600_000 - shown) < 120_000, `an hour ago by default, not ${hourAgo}`);
+  assert.equal(await dialog.getByLabel("Until").inputValue(), "");
+  assert.ok(await dialog.getByLabel("Failed", { exact: true }).isChecked());
+  assert.ok(!(await dialog.getByLabel("Skipped (missed while paused)").isChecked()));
+  await dialog.getByLabel("Skipped (missed while paused)").check();
+  await shoot(page, "recover-dialog");
+
+  // Older than deliveries are kept: the API's 422 lands beside Since.
+  const tooOld = await page.evaluate(() => {
+    const at = new Date(Date.now() - 40 * 86_400_000);
+    return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  });
+  await dialog.getByLabel("Since").fill(tooOld);
+  await dialog.getByRole("button", { name: "Resend deliveries" }).click();
+  await dialog.locator("#since-error").getByText(/30 days/).waitFor();
+  assert.equal(await dialog.getByLabel("Since").getAttribute("aria-invalid"), "true");
+  assert.equal(await activeId(), "since", "focus goes to the field to fix");
+  await shoot(page, "recover-errors");
+
+  await dialog.getByLabel("Since").fill(hourAgo);
+  const before = received.length;
+  const request = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/recover"));
+  await dialog.getByRole("button", { name: "Resend deliveries" }).click();
+  const sent = await request;
+  assert.equal(new URL(sent.url()).pathname, `/api${hookPath}/recover`);
+  assert.deepEqual(JSON.parse(sent.postData()), {
+    since: await page.evaluate((value) => new Date(value).toISOString(), hourAgo),
+    statuses: ["failed", "skipped"],
+  });
+  await page.locator("#toast").getByText("2 deliveries resent").waitFor();
+  await dialog.waitFor({ state: "hidden" });
+  await resendButtons().nth(5).waitFor();
+  await receivedEvents(before, "/hooks", missed);
+  await shoot(page, "deliveries-recovered");
+});
+
+test("filter the log by status, Load more keeping the filter", async () => {
+  const filter = page.getByLabel("Status", { exact: true });
+  const only = (status) => page.waitForFunction((s) => {
+    const shown = [...document.querySelectorAll(".deliveries summary")];
+    return shown.length > 0 && shown.every((summary) => summary.querySelector(".badge").textContent === s);
+  }, status);
+  let request = page.waitForRequest((r) => new URL(r.url()).searchParams.get("status") === "succeeded");
+  await filter.selectOption({ label: "Succeeded" });
+  await request;
+  await only("succeeded");
+  assert.ok((await summaries()).length >= 2, "the first delivery and its resend at least");
+  await shoot(page, "deliveries-succeeded");
+
+  // A longer log continues from its cursor with the same filter (the first page is given a
+  // cursor here: the log is one page long).
+  const isLog = (url) => url.pathname.endsWith("/deliveries");
+  await page.route(isLog, async (route) => {
+    if (new URL(route.request().url()).searchParams.has("cursor")) return route.fulfill({ json: { items: [], nextCursor: null } });
+    const response = await route.fetch();
+    return route.fulfill({ response, json: { ...(await response.json()), nextCursor: "page-2" } });
+  });
+  await filter.selectOption({ label: "Skipped" });
+  await only("skipped");
+  assert.equal((await summaries()).length, 2, "the two missed while paused");
+  request = page.waitForRequest((r) => new URL(r.url()).searchParams.has("cursor"));
+  await page.getByRole("button", { name: "Load more" }).click();
+  const next = new URL((await request).url()).searchParams;
+  assert.deepEqual([next.get("cursor"), next.get("status")], ["page-2", "skipped"]);
+  await page.getByRole("button", { name: "Load more" }).waitFor({ state: "detached" });
+  await page.unroute(isLog);
+
+  await filter.selectOption({ label: "Failed" });
+  await page.getByText("No failed deliveries.").waitFor();
+  assert.equal((await summaries()).length, 0);
+  await shoot(page, "deliveries-failed-none");
+  await filter.selectOption({ label: "All" });
+  await resendButtons().nth(5).waitFor();
   await page.getByRole("link", { name: "Back to webhooks" }).click();
 });
 
@@ -574,6 +728,20 @@ test("a global webhook's delivery log", async () => {
   await openSucceededDelivery("Chain sync");
   assert.ok(received.some((r) => r.url === "/global" && r.body.includes("b-global")), "the receiver got the event");
   await shoot(page, "global-deliveries");
+  await page.getByRole("link", { name: "Back to global webhooks" }).click();
+});
+
+test("resend a global webhook's delivery by mouse", async () => {
+  await headingIs(page, "Global webhooks");
+  const [original] = (await call("GET", `/webhook/${globalId}/deliveries`)).json.items;
+  await page.getByRole("link", { name: "Deliveries of Chain sync" }).click();
+  await headingIs(page, "Deliveries of Chain sync");
+  const before = received.length;
+  const request = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/resend"));
+  await page.getByRole("button", { name: `Resend booking.created delivery …${original.deliveryId.slice(-8)}` }).click();
+  assert.equal(new URL((await request).url()).pathname, `/api/webhook/${globalId}/deliveries/${original.deliveryId}/resend`);
+  await resendButtons().nth(1).waitFor();
+  await receivedEvents(before, "/global", [original.eventId]);
   await page.getByRole("link", { name: "Back to global webhooks" }).click();
 });
 

@@ -123,6 +123,8 @@ impl App {
                 Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
                 Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
                 Function::RotateSecret => api::rotate_secret(ctx, store, request).await,
+                Function::ResendDelivery => api::resend_delivery(ctx, store, self.queue.as_ref(), request).await,
+                Function::RecoverDeliveries => api::recover_deliveries(ctx, store, self.queue.as_ref(), request).await,
                 Function::Console => shared::console::serve_console(request).await,
             }
         })

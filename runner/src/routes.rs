@@ -17,6 +17,8 @@ pub enum Function {
     TestWebhook,
     ListDeliveries,
     RotateSecret,
+    ResendDelivery,
+    RecoverDeliveries,
     Console,
 }
 
@@ -48,6 +50,14 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("GET", "/api/webhook/{webhookId}/deliveries", Function::ListDeliveries),
     ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/secret/rotate", Function::RotateSecret),
     ("POST", "/api/webhook/{webhookId}/secret/rotate", Function::RotateSecret),
+    (
+        "POST",
+        "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries/{deliveryId}/resend",
+        Function::ResendDelivery,
+    ),
+    ("POST", "/api/webhook/{webhookId}/deliveries/{deliveryId}/resend", Function::ResendDelivery),
+    ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/recover", Function::RecoverDeliveries),
+    ("POST", "/api/webhook/{webhookId}/recover", Function::RecoverDeliveries),
     ("GET", "/", Function::Console),
     ("GET", "/console/{proxy+}", Function::Console),
     ("GET", "/api/openapi.yaml", Function::Console),

@@ -1,6 +1,6 @@
 //! Everything the webhook functions share: the domain model and its validation, the one
 //! error type and its problem+json form, the caller's claims, the store and the queue with
-//! their two implementations each, publishing (`publish`) and delivering (`delivery`), and
+//! their two implementations each, publishing (`publish`), delivering (`delivery`) and replaying (`replay`), and
 //! the HTTP adapters (`api`) the Lambda binaries and the local runner call.
 
 pub mod api;
@@ -14,6 +14,7 @@ pub mod model;
 pub mod publish;
 pub mod queue;
 pub mod rate_limit;
+pub mod replay;
 pub mod retry;
 pub mod runtime;
 pub mod signing;

@@ -92,7 +92,7 @@ where
         occurred_at: plan.occurred_at,
         data: plan.data.clone(),
     };
-    record_skipped(store, &plan, &event).await?;
+    record_skipped(store, owner, &plan, &event).await?;
     let enabled = plan.targets.iter().filter(|t| t.enabled);
     let unstarted: Vec<&FanOutTarget> = if created {
         enabled.collect()
@@ -128,12 +128,17 @@ where
 
 /// Records the paused webhooks' deliveries as skipped. A retried publish writes them again,
 /// as its first try may have stopped before; a step already stored is left as it is.
-async fn record_skipped<S: DeliveryRecord + ?Sized>(store: &S, plan: &FanOutPlan, event: &Event) -> Result<(), Error> {
+async fn record_skipped<S: DeliveryRecord + ?Sized>(
+    store: &S,
+    owner: EntityId,
+    plan: &FanOutPlan,
+    event: &Event,
+) -> Result<(), Error> {
     let skipped: Vec<_> = plan
         .targets
         .iter()
         .filter(|t| !t.enabled)
-        .map(|t| DeliveryStep::of(t.delivery_id, t.webhook_id, event, 1, DeliveryStatus::Skipped))
+        .map(|t| DeliveryStep::of(t.delivery_id, t.webhook_id, owner, event, 1, DeliveryStatus::Skipped))
         .collect();
     // Collected first: a stream of borrowing closures would not be `Send` for every lifetime.
     let writes: Vec<_> = skipped.iter().map(|step| store.record_step(step)).collect();

@@ -6,6 +6,7 @@ mod deliveries;
 mod event_types;
 mod events;
 mod rate_limits;
+mod replay;
 mod secrets;
 mod webhooks;
 
@@ -21,6 +22,7 @@ pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
 pub use event_types::list_event_types;
 pub use events::{get_event, publish_event};
 pub use rate_limits::limited;
+pub use replay::{recover_deliveries, resend_delivery};
 pub use secrets::rotate_secret;
 pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 
@@ -92,7 +94,11 @@ pub(crate) fn webhook_id(request: &Request) -> Result<WebhookId, Error> {
     path_param(request, "webhookId", WebhookId::parse)
 }
 
-fn path_param<T>(request: &Request, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, Error> {
+pub(crate) fn path_param<T>(
+    request: &Request,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, Error> {
     let params = request.path_parameters();
     let value = params.first(name).ok_or_else(|| Error::BadRequest(format!("missing path parameter {name}")))?;
     parse(value).map_err(Error::BadRequest)

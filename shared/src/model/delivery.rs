@@ -111,7 +111,7 @@ pub struct DeliveryMessage {
 impl DeliveryMessage {
     /// Step `step` of this delivery.
     pub fn step(&self, step: u32, status: DeliveryStatus) -> DeliveryStep {
-        DeliveryStep::of(self.delivery_id, self.webhook_id, &self.event, step, status)
+        DeliveryStep::of(self.delivery_id, self.webhook_id, self.owner_identifier, &self.event, step, status)
     }
 
     /// Where the webhook is kept.
@@ -177,6 +177,9 @@ pub struct Delivery {
     /// UUIDv7: key order is time order.
     pub delivery_id: Uuid,
     pub webhook_id: WebhookId,
+    /// The entity the event was published for (a global webhook's deliveries are of many);
+    /// unknown for deliveries recorded before it was kept.
+    pub owner_identifier: Option<EntityId>,
     pub event_id: String,
     pub event_type: String,
     pub status: DeliveryStatus,
@@ -195,6 +198,7 @@ impl Delivery {
         let mut delivery = Self {
             delivery_id: first.delivery_id,
             webhook_id: first.webhook_id,
+            owner_identifier: first.owner_identifier,
             event_id: first.event_id.clone(),
             event_type: first.event_type.clone(),
             status: DeliveryStatus::Pending,
@@ -233,6 +237,9 @@ impl Delivery {
 pub struct DeliveryStep {
     pub delivery_id: Uuid,
     pub webhook_id: WebhookId,
+    /// The entity the event was published for, so that a resend finds the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_identifier: Option<EntityId>,
     pub event_id: String,
     pub event_type: String,
     pub step: u32,
@@ -244,11 +251,20 @@ pub struct DeliveryStep {
 }
 
 impl DeliveryStep {
-    /// Step `step` of delivering `event` to `webhook_id`, with no attempt in it yet.
-    pub fn of(delivery_id: Uuid, webhook_id: WebhookId, event: &Event, step: u32, status: DeliveryStatus) -> Self {
+    /// Step `step` of delivering `event`, published for `entity`, to `webhook_id`, with no
+    /// attempt in it yet.
+    pub fn of(
+        delivery_id: Uuid,
+        webhook_id: WebhookId,
+        entity: EntityId,
+        event: &Event,
+        step: u32,
+        status: DeliveryStatus,
+    ) -> Self {
         Self {
             delivery_id,
             webhook_id,
+            owner_identifier: Some(entity),
             event_id: event.id.clone(),
             event_type: event.event_type.clone(),
             step,

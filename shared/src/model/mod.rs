@@ -4,7 +4,7 @@ mod catalog;
 mod coverage;
 mod delivery;
 mod event_url;
-mod fields;
+pub(crate) mod fields;
 mod receiver_auth;
 mod rotation;
 mod types;

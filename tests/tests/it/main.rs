@@ -13,6 +13,7 @@ mod queue_contract;
 mod rate_limits;
 mod receiver;
 mod receiver_auth;
+mod replay;
 mod rotation;
 mod security;
 mod store_contract;

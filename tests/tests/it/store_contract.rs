@@ -166,7 +166,7 @@ fn step(of: Option<&DeliveryStep>, number: u32, status: DeliveryStatus) -> Deliv
     };
     let (delivery, webhook) =
         of.map_or_else(|| (uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7())), |s| (s.delivery_id, s.webhook_id));
-    let mut step = DeliveryStep::of(delivery, webhook, &event, number, status);
+    let mut step = DeliveryStep::of(delivery, webhook, entity(ENTITY), &event, number, status);
     let at = Timestamp::new(chrono::Utc::now());
     let body = Some("x".repeat(4096));
     step.attempt =

@@ -1,0 +1,49 @@
+//! `POST .../webhook/{webhookId}/deliveries/{deliveryId}/resend` and `POST .../recover`, the
+//! HTTP adapters of `crate::replay`, for an entity's webhooks and global ones.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::{json_object, json_response, path_param, respond, scoped};
+use crate::error::Error;
+use crate::model::Timestamp;
+use crate::queue::DeliveryEnqueue;
+use crate::replay::{Recovery, recover, resend};
+use crate::runtime::Context;
+use crate::store::{DeliveryGet, DeliveryList, EventGet, WebhookGet};
+
+pub async fn resend_delivery<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
+where
+    S: WebhookGet + DeliveryGet + EventGet + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    let result = async {
+        let scope = scoped(&request, &ctx.settings)?;
+        let delivery_id = path_param(&request, "deliveryId", |id| {
+            uuid::Uuid::parse_str(id).map_err(|_| format!("delivery id {id:?} is not a UUID"))
+        })?;
+        let webhook = scope.webhook(store, &request).await?;
+        let delivery = store.get_delivery(webhook.info.id, delivery_id).await?.ok_or(Error::NotFound)?;
+        let resent = resend(store, queue, ctx.ids.as_ref(), &webhook, &[delivery]).await?;
+        json_response(StatusCode::ACCEPTED, &json!({"deliveryId": resent.first()}))
+    }
+    .await;
+    respond(&request, result)
+}
+
+pub async fn recover_deliveries<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
+where
+    S: WebhookGet + DeliveryList + EventGet + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    let result = async {
+        let scope = scoped(&request, &ctx.settings)?;
+        let recovery = Recovery::parse(&json_object(&request)?, Timestamp::new(ctx.clock.now()))?;
+        let webhook = scope.webhook(store, &request).await?;
+        let deliveries = recover(store, queue, ctx.ids.as_ref(), &webhook, &recovery).await?;
+        json_response(StatusCode::ACCEPTED, &json!({"deliveries": deliveries}))
+    }
+    .await;
+    respond(&request, result)
+}
