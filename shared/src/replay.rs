@@ -87,41 +87,52 @@ fn created_at(delivery: Uuid) -> Option<Timestamp> {
     DateTime::from_timestamp(i64::try_from(seconds).ok()?, nanos).map(Timestamp::new)
 }
 
-/// Sends each of `deliveries` of `webhook` again, as a new delivery of its event; answers
-/// the new deliveries' ids. A delivery whose event is no longer kept is a 404.
+/// A new delivery of `delivery`'s event to `webhook`; none when the event is no longer kept.
+async fn again<S: EventGet + ?Sized>(
+    store: &S,
+    ids: &dyn IdGenerator,
+    webhook: &Webhook,
+    delivery: &Delivery,
+) -> Result<Option<DeliveryMessage>, Error> {
+    // An entity's own webhook's deliveries are all of its entity.
+    let Some(entity) = delivery.owner_identifier.or(webhook.info.owner_identifier) else { return Ok(None) };
+    let Some(plan) = store.get_event(entity, &delivery.event_id).await? else { return Ok(None) };
+    let event =
+        Event { id: plan.event_id, event_type: plan.event_type, occurred_at: plan.occurred_at, data: plan.data };
+    Ok(Some(DeliveryMessage {
+        delivery_id: ids.new_id(),
+        webhook_id: webhook.info.id,
+        owner_identifier: entity,
+        global: webhook.info.owner_identifier.is_none(),
+        event,
+        resent: false,
+    }))
+}
+
+async fn send<Q: DeliveryEnqueue + ?Sized>(queue: &Q, messages: &[DeliveryMessage]) -> Result<(), Error> {
+    for batch in messages.chunks(ENQUEUE_BATCH) {
+        queue.enqueue(batch, Duration::ZERO).await?;
+    }
+    Ok(())
+}
+
+/// Sends `delivery` of `webhook` again, as a new delivery of its event, and answers the new
+/// delivery's id; 404 when its event is no longer kept.
 pub async fn resend<S, Q>(
     store: &S,
     queue: &Q,
     ids: &dyn IdGenerator,
     webhook: &Webhook,
-    deliveries: &[Delivery],
-) -> Result<Vec<Uuid>, Error>
+    delivery: &Delivery,
+) -> Result<Uuid, Error>
 where
     S: EventGet + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let mut messages = Vec::with_capacity(deliveries.len());
-    for delivery in deliveries {
-        // An entity's own webhook's deliveries are all of its entity.
-        let entity = delivery.owner_identifier.or(webhook.info.owner_identifier).ok_or(Error::NotFound)?;
-        let plan = store.get_event(entity, &delivery.event_id).await?.ok_or(Error::NotFound)?;
-        let event =
-            Event { id: plan.event_id, event_type: plan.event_type, occurred_at: plan.occurred_at, data: plan.data };
-        messages.push(DeliveryMessage {
-            delivery_id: ids.new_id(),
-            webhook_id: webhook.info.id,
-            owner_identifier: entity,
-            global: webhook.info.owner_identifier.is_none(),
-            event,
-            resent: false,
-        });
-    }
-    for batch in messages.chunks(ENQUEUE_BATCH) {
-        queue.enqueue(batch, Duration::ZERO).await?;
-    }
-    let resent: Vec<Uuid> = messages.iter().map(|m| m.delivery_id).collect();
-    tracing::info!(webhook_id = %webhook.info.id, resent = resent.len(), "deliveries resent");
-    Ok(resent)
+    let message = again(store, ids, webhook, delivery).await?.ok_or(Error::NotFound)?;
+    send(queue, std::slice::from_ref(&message)).await?;
+    tracing::info!(webhook_id = %webhook.info.id, from = %delivery.delivery_id, to = %message.delivery_id, "delivery resent");
+    Ok(message.delivery_id)
 }
 
 /// Resends every delivery of `webhook` that `recovery` holds, oldest first.
@@ -149,7 +160,17 @@ where
         }
     }
     matching.reverse();
-    Ok(resend(store, queue, ids, webhook, &matching).await?.len())
+    let mut messages = Vec::with_capacity(matching.len());
+    for delivery in &matching {
+        match again(store, ids, webhook, delivery).await? {
+            Some(message) => messages.push(message),
+            // Kept as long as the delivery's records, so gone only at the window's oldest edge.
+            None => tracing::warn!(delivery_id = %delivery.delivery_id, "its event is no longer kept: not resent"),
+        }
+    }
+    send(queue, &messages).await?;
+    tracing::info!(webhook_id = %webhook.info.id, resent = messages.len(), "deliveries recovered");
+    Ok(messages.len())
 }
 
 #[cfg(test)]

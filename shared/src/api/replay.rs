@@ -25,8 +25,8 @@ where
         })?;
         let webhook = scope.webhook(store, &request).await?;
         let delivery = store.get_delivery(webhook.info.id, delivery_id).await?.ok_or(Error::NotFound)?;
-        let resent = resend(store, queue, ctx.ids.as_ref(), &webhook, &[delivery]).await?;
-        json_response(StatusCode::ACCEPTED, &json!({"deliveryId": resent.first()}))
+        let resent = resend(store, queue, ctx.ids.as_ref(), &webhook, &delivery).await?;
+        json_response(StatusCode::ACCEPTED, &json!({"deliveryId": resent}))
     }
     .await;
     respond(&request, result)
