@@ -3,9 +3,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Map, json};
+use serde_json::json;
 
-use super::{ListOut, encode_cursor, json_object, json_response, page_request, respond, scoped, webhook_id};
+use super::{ListOut, encode_cursor, json_response, optional_json_object, page_request, respond, scoped, webhook_id};
 use crate::delivery::{EventFor, WebhookSender, attempt_delivery};
 use crate::error::Error;
 use crate::model::{DeliveryStatus, Event, Timestamp, catalog};
@@ -23,7 +23,7 @@ pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
 ) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let body = if request.body().is_empty() { Map::new() } else { json_object(&request)? };
+        let body = optional_json_object(&request)?;
         let webhook = scope.webhook(store, &request).await?;
         let (event_type, data) = match body.get("eventType").filter(|v| !v.is_null()) {
             None => (TEST_EVENT_TYPE.to_string(), json!({"message": "A test event sent from the webhook service"})),

@@ -30,7 +30,7 @@ use crate::auth::Caller;
 use crate::config::ApiSettings;
 use crate::error::{Error, problem_response};
 use crate::model::{EntityId, Owner, Webhook, WebhookId};
-use crate::store::WebhookGet;
+use crate::store::{StoreError, WebhookGet, WebhookReplace};
 
 /// Largest accepted request body (DESIGN.md 7: 413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -120,6 +120,11 @@ pub(crate) fn json_object(request: &Request) -> Result<Map<String, Value>, Error
     }
 }
 
+/// The body as a JSON object, or an empty one when there is no body (an optional body).
+pub(crate) fn optional_json_object(request: &Request) -> Result<Map<String, Value>, Error> {
+    if request.body().is_empty() { Ok(Map::new()) } else { json_object(request) }
+}
+
 /// `If-Match`: `"3"` (our ETags), `W/"3"`, or `*` (any current version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IfMatch {
@@ -147,6 +152,19 @@ pub(crate) fn stale(condition: Option<IfMatch>, current: u64) -> Error {
         Some(_) => Error::PreconditionFailed { current },
         None => Error::VersionConflict { current },
     }
+}
+
+/// Writes `webhook` over `read`, the version its writer read; a version stored since is `stale`.
+pub(crate) async fn replace_read<S: WebhookReplace + ?Sized>(
+    store: &S,
+    webhook: &Webhook,
+    read: &Webhook,
+    condition: Option<IfMatch>,
+) -> Result<(), Error> {
+    store.replace_webhook(webhook, read).await.map_err(|err| match err {
+        StoreError::VersionConflict { current } => stale(condition, current),
+        other => other.into(),
+    })
 }
 
 pub(crate) fn etag(version: u64) -> String {

@@ -3,13 +3,13 @@
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use serde_json::{Map, json};
+use serde_json::json;
 
-use super::{IfMatch, etag, if_match, json_object, json_response_with, respond, scoped, stale};
+use super::{IfMatch, etag, if_match, json_response_with, optional_json_object, replace_read, respond, scoped};
 use crate::error::Error;
 use crate::model::{Rotation, Timestamp};
 use crate::runtime::Context;
-use crate::store::{StoreError, WebhookGet, WebhookReplace};
+use crate::store::{WebhookGet, WebhookReplace};
 
 pub async fn rotate_secret<S: WebhookGet + WebhookReplace + ?Sized>(
     ctx: &Context,
@@ -19,8 +19,7 @@ pub async fn rotate_secret<S: WebhookGet + WebhookReplace + ?Sized>(
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
         let condition = if_match(&request)?;
-        let body = if request.body().is_empty() { Map::new() } else { json_object(&request)? };
-        let rotation = Rotation::parse(&body)?;
+        let rotation = Rotation::parse(&optional_json_object(&request)?)?;
         let current = scope.webhook(store, &request).await?;
         if let Some(IfMatch::Version(version)) = condition
             && version != current.info.version
@@ -33,10 +32,7 @@ pub async fn rotate_secret<S: WebhookGet + WebhookReplace + ?Sized>(
         };
         let now = Timestamp::new(ctx.clock.now());
         let rotated = current.rotated(secret, rotation.overlap, &scope.caller.subject, now);
-        store.replace_webhook(&rotated, &current).await.map_err(|err| match err {
-            StoreError::VersionConflict { current } => stale(condition, current),
-            other => other.into(),
-        })?;
+        replace_read(store, &rotated, &current, condition).await?;
         tracing::info!(webhook_id = %rotated.info.id, version = rotated.info.version, "secret rotated");
         let body = json!({
             "secret": rotated.secret.expose(),

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{
     IfMatch, ListOut, Scoped, encode_cursor, etag, if_match, json_object, json_response, json_response_with,
-    page_request, respond, scoped, stale, webhook_id,
+    page_request, replace_read, respond, scoped, stale, webhook_id,
 };
 use crate::error::Error;
 use crate::model::{Owner, Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut};
@@ -143,10 +143,7 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
             _ => {}
         }
         let updated = current.updated(input, &scope.caller.subject, Timestamp::new(ctx.clock.now()));
-        store.replace_webhook(&updated, &current).await.map_err(|err| match err {
-            StoreError::VersionConflict { current } => stale(current),
-            other => other.into(),
-        })?;
+        replace_read(store, &updated, &current, condition).await?;
         tracing::info!(webhook_id = %id, version = updated.info.version, "webhook updated");
         with_etag(StatusCode::OK, &updated.info, updated.info.version)
     }
