@@ -23,13 +23,13 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
 use shared::api;
 use shared::config::ApiSettings;
-use shared::delivery::{Deliverer, EventFor, HttpSender, signed_request};
+use shared::delivery::{Deliverer, DeliverySettings, EventFor, HttpSender, signed_request};
 use shared::model::{
     DeliveryMessage, EntityId, Event, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
 };
-use shared::queue::VisibilityDelay;
-use shared::retry::RetrySchedule;
-use shared::runtime::{Context, SystemClock};
+use shared::publish::Notices;
+use shared::queue::{MemoryQueue, VisibilityDelay};
+use shared::runtime::{Context, RandomIds, SystemClock};
 use shared::store::{MemoryStore, WebhookInsert};
 use webhooks_local::gateway;
 
@@ -140,9 +140,11 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
         .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
     let sender = HttpSender::new(Duration::from_secs(15), UrlPolicy { allow_private: true })?;
-    let schedule = RetrySchedule::default();
-    let deliverer =
-        Deliverer { store: &store, queue: &NoDelay, sender: &sender, clock: &SystemClock, schedule: &schedule };
+    let settings = DeliverySettings::default();
+    let queue = MemoryQueue::new(Duration::from_secs(60));
+    let notices = Notices { store: &store, queue: &queue, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let (clock, settings) = (&SystemClock, &settings);
+    let deliverer = Deliverer { store: &store, queue: &NoDelay, sender: &sender, clock, notices: &notices, settings };
     let started = Instant::now();
     for batch in batches {
         let response = deliverer.deliver_batch(batch).await;

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::delivery::{Deliverer, record_dead_letters};
+use shared::publish::Notices;
 use shared::queue::{QueueConsumer, Received, lambda_event};
-use shared::runtime::SystemClock;
+use shared::runtime::{RandomIds, SystemClock};
 use tokio::sync::Semaphore;
 
 use crate::App;
@@ -33,12 +34,15 @@ pub async fn run(app: Arc<App>) {
     poll(deliveries, window, move |event| {
         let app = app.clone();
         async move {
+            let (store, queue) = (app.store.as_ref(), app.queue.as_ref());
+            let notices = Notices { store, queue, ids: &RandomIds, resend_delay: app.delivery.resend_delay };
             let deliverer = Deliverer {
-                store: app.store.as_ref(),
-                queue: app.queue.as_ref(),
+                store,
+                queue,
                 sender: app.sender.as_ref(),
                 clock: &SystemClock,
-                schedule: &app.delivery.schedule,
+                notices: &notices,
+                settings: &app.delivery,
             };
             deliverer.deliver_batch(event).await
         }

@@ -125,6 +125,7 @@ impl App {
                 Function::RotateSecret => api::rotate_secret(ctx, store, request).await,
                 Function::ResendDelivery => api::resend_delivery(ctx, store, self.queue.as_ref(), request).await,
                 Function::RecoverDeliveries => api::recover_deliveries(ctx, store, self.queue.as_ref(), request).await,
+                Function::WebhookStats => api::webhook_stats(ctx, store, request).await,
                 Function::Console => shared::console::serve_console(request).await,
             }
         })

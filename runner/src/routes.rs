@@ -19,6 +19,7 @@ pub enum Function {
     RotateSecret,
     ResendDelivery,
     RecoverDeliveries,
+    WebhookStats,
     Console,
 }
 
@@ -58,6 +59,8 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/api/webhook/{webhookId}/deliveries/{deliveryId}/resend", Function::ResendDelivery),
     ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/recover", Function::RecoverDeliveries),
     ("POST", "/api/webhook/{webhookId}/recover", Function::RecoverDeliveries),
+    ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/stats", Function::WebhookStats),
+    ("GET", "/api/webhook/{webhookId}/stats", Function::WebhookStats),
     ("GET", "/", Function::Console),
     ("GET", "/console/{proxy+}", Function::Console),
     ("GET", "/api/openapi.yaml", Function::Console),

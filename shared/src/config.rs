@@ -40,22 +40,27 @@ impl Default for ApiSettings {
 
 impl ApiSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let resend_delay = env_duration("WEBHOOKS_RESEND_DELAY", "60s")?;
-        if resend_delay > crate::queue::MAX_SEND_DELAY {
-            return Err(ConfigError::Invalid {
-                name: "WEBHOOKS_RESEND_DELAY",
-                value: format!("{resend_delay:?}"),
-                reason: "SQS delays a message at most 15 minutes".into(),
-            });
-        }
         Ok(Self {
             entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
-            resend_delay,
+            resend_delay: env_resend_delay()?,
             api_rate: env_rate("WEBHOOKS_API_RATE", API_RATE)?,
             publish_rate: env_rate("WEBHOOKS_PUBLISH_RATE", PUBLISH_RATE)?,
         })
     }
+}
+
+/// `WEBHOOKS_RESEND_DELAY`: how long a retried publish's copies wait (`crate::publish`).
+pub fn env_resend_delay() -> Result<Duration, ConfigError> {
+    let resend_delay = env_duration("WEBHOOKS_RESEND_DELAY", "60s")?;
+    if resend_delay > crate::queue::MAX_SEND_DELAY {
+        return Err(ConfigError::Invalid {
+            name: "WEBHOOKS_RESEND_DELAY",
+            value: format!("{resend_delay:?}"),
+            reason: "SQS delays a message at most 15 minutes".into(),
+        });
+    }
+    Ok(resend_delay)
 }
 
 fn env_rate(name: &'static str, default: RatePolicy) -> Result<RatePolicy, ConfigError> {

@@ -16,14 +16,18 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 
+use async_trait::async_trait;
+
 use crate::error::Error;
 use crate::model::{
-    DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Timestamp,
-    WebhookId,
+    DISABLED_EVENT_TYPE, DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, EventIn, FanOutPlan,
+    FanOutTarget, Timestamp, Webhook, WebhookId,
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, WebhookSubscribers, delivery_states};
+use crate::store::{
+    DeliveryGet, DeliveryRecord, DeliveryStats, EventInsert, Tally, WebhookSubscribers, delivery_states,
+};
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -53,7 +57,7 @@ pub async fn publish<S, Q>(
     resend_delay: Duration,
 ) -> Result<Published, Error>
 where
-    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + ?Sized,
+    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let event_id = input.id.clone().unwrap_or_else(|| ids.new_id().to_string());
@@ -128,7 +132,7 @@ where
 
 /// Records the paused webhooks' deliveries as skipped. A retried publish writes them again,
 /// as its first try may have stopped before; a step already stored is left as it is.
-async fn record_skipped<S: DeliveryRecord + ?Sized>(
+async fn record_skipped<S: DeliveryRecord + DeliveryStats + ?Sized>(
     store: &S,
     owner: EntityId,
     plan: &FanOutPlan,
@@ -141,7 +145,51 @@ async fn record_skipped<S: DeliveryRecord + ?Sized>(
         .map(|t| DeliveryStep::of(t.delivery_id, t.webhook_id, owner, event, 1, DeliveryStatus::Skipped))
         .collect();
     // Collected first: a stream of borrowing closures would not be `Send` for every lifetime.
-    let writes: Vec<_> = skipped.iter().map(|step| store.record_step(step)).collect();
-    futures::stream::iter(writes).buffer_unordered(CONCURRENT_WRITES).try_collect::<Vec<_>>().await?;
+    let tally = Tally::new(store);
+    let writes: Vec<_> = skipped.iter().map(|step| tally.record(step)).collect();
+    let written = futures::stream::iter(writes).buffer_unordered(CONCURRENT_WRITES).try_collect::<Vec<_>>().await;
+    tally.flush().await;
+    written?;
     Ok(())
+}
+
+/// The platform's notice that it disabled a webhook (DESIGN.md 12), which the deliver step
+/// publishes.
+#[async_trait]
+pub trait DisableNotice: Send + Sync {
+    /// Publishes `webhook.disabled` for `webhook`, as the platform disabled it, to its entity's
+    /// webhooks that subscribe to it. Its event id is the webhook's id and version, so that
+    /// publishing it again (after a failure midway) plans nothing twice.
+    async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error>;
+}
+
+/// `DisableNotice` through `publish`.
+pub struct Notices<'a, S: ?Sized, Q: ?Sized> {
+    pub store: &'a S,
+    pub queue: &'a Q,
+    pub ids: &'a dyn IdGenerator,
+    pub resend_delay: Duration,
+}
+
+#[async_trait]
+impl<S, Q> DisableNotice for Notices<'_, S, Q>
+where
+    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error> {
+        let Some(entity) = webhook.info.owner_identifier else {
+            // A global webhook belongs to no entity, whose webhooks would be told; its
+            // `disabledReason` says why to whoever manages it.
+            tracing::info!(webhook_id = %webhook.info.id, "a global webhook was disabled: no entity to notify");
+            return Ok(());
+        };
+        let input = EventIn {
+            id: Some(format!("{DISABLED_EVENT_TYPE}.{}.{}", webhook.info.id, webhook.info.version)),
+            event_type: DISABLED_EVENT_TYPE.into(),
+            data: webhook.disabled_notice(),
+            occurred_at: Some(webhook.info.last_update),
+        };
+        publish(self.store, self.queue, self.ids, entity, input, now, self.resend_delay).await.map(|_| ())
+    }
 }

@@ -32,7 +32,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REGION, ACCOUNT, STACK = "us-east-1", "000000000000", "webhooks"
 AUDIENCE = "webhooks-stack-test"
 # The suite's retry schedule and attempt timeout: the suite checks them (`stack.json`).
-PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,1s", "DeliveryTimeout": "2s"}
+# Long enough that no test's failing receiver (at most 4 attempts of 2 s over about 10 s) gets
+# its webhook disabled, save the test of that.
+PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,1s", "DeliveryTimeout": "2s", "DisableAfter": "15s"}
 
 
 class Emulator:
@@ -220,7 +222,11 @@ def main(build_dir: str, work_dir: str) -> int:
         failures = invoke_each(emulator, names, resources)
         failures += dead_letter_is_recorded(emulator, resources)
         url = f"{emulator.url}/_aws/execute-api/{resources['HttpApi'][1]}/$default"
-        settings = {"retrySchedule": PARAMETERS["RetrySchedule"], "deliveryTimeout": PARAMETERS["DeliveryTimeout"]}
+        settings = {
+            "retrySchedule": PARAMETERS["RetrySchedule"],
+            "deliveryTimeout": PARAMETERS["DeliveryTimeout"],
+            "disableAfter": PARAMETERS["DisableAfter"],
+        }
         with open(stack_file, "w") as described:
             json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE, **settings), described)
         suite = run_suite(stack_file)

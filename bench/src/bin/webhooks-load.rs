@@ -142,6 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         schedule: RetrySchedule::parse("1s,2s,5s")?,
         timeout: Duration::from_secs(5),
         url_policy: policy,
+        ..DeliverySettings::default()
     };
     let backend = Backend::Aws { table: table.clone(), queue_url: None, queue_name: table.clone() };
     let token = auth.issue("load", "*", "events:publish", chrono::Duration::hours(2))?;

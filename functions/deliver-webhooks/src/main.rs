@@ -4,7 +4,9 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::delivery::{Deliverer, DeliverySettings};
-use shared::{aws, runtime::SystemClock, telemetry};
+use shared::publish::Notices;
+use shared::runtime::{RandomIds, SystemClock};
+use shared::{aws, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,8 +15,9 @@ async fn main() -> Result<(), Error> {
     let sender = settings.sender()?;
     let config = aws::sdk_config().await;
     let (store, queue) = (aws::dynamo_store(&config)?, aws::sqs_queue(&config)?);
-    let deliverer =
-        Deliverer { store: &store, queue: &queue, sender: &sender, clock: &SystemClock, schedule: &settings.schedule };
+    let notices = Notices { store: &store, queue: &queue, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let (clock, settings) = (&SystemClock, &settings);
+    let deliverer = Deliverer { store: &store, queue: &queue, sender: &sender, clock, notices: &notices, settings };
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, Error>(deliverer.deliver_batch(event.payload).await)
     }))

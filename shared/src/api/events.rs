@@ -15,12 +15,13 @@ use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
 use crate::store::{
-    DeliveryGet, DeliveryRecord, EventGet, EventInsert, RateLimitStore, WebhookSubscribers, delivery_states,
+    DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert, RateLimitStore, WebhookSubscribers,
+    delivery_states,
 };
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + RateLimitStore + ?Sized,
+    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + DeliveryStats + RateLimitStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {

@@ -8,6 +8,7 @@ mod events;
 mod rate_limits;
 mod replay;
 mod secrets;
+mod stats;
 mod webhooks;
 
 use base64::Engine as _;
@@ -24,6 +25,7 @@ pub use events::{get_event, publish_event};
 pub use rate_limits::limited;
 pub use replay::{recover_deliveries, resend_delivery};
 pub use secrets::rotate_secret;
+pub use stats::webhook_stats;
 pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 
 use crate::auth::Caller;

@@ -13,18 +13,20 @@ use super::fixtures::{ENTITY, Event};
 use super::publish_event;
 use super::tests::{context, create, json_of};
 use crate::delivery::tests::answering;
-use crate::delivery::{Deliverer, WebhookSender};
+use crate::delivery::{Deliverer, DeliverySettings, WebhookSender};
 use crate::model::DeliveryStatus;
 use crate::model::{
-    Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, FanOutPlan, Timestamp, Webhook, WebhookId,
+    Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, FanOutPlan, HourCounters, Timestamp, Webhook,
+    WebhookId,
 };
+use crate::publish::Notices;
 use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, lambda_event};
 use crate::rate_limit::{Decision, RatePolicy};
 use crate::retry::RetrySchedule;
-use crate::runtime::{Context, SystemClock};
+use crate::runtime::{Context, RandomIds, SystemClock};
 use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, EventInsert, MemoryStore, PageRequest, RateLimitStore, Recorded,
-    StoreError, WebhookSubscribers,
+    DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventInsert, MemoryStore, PageRequest, RateLimitStore,
+    Recorded, StoreError, WebhookSubscribers,
 };
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
@@ -92,6 +94,22 @@ impl DeliveryGet for FlakyStore {
 impl DeliveryRecord for FlakyStore {
     async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
         self.inner.record_step(step).await
+    }
+}
+
+#[async_trait]
+impl DeliveryStats for FlakyStore {
+    async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError> {
+        self.inner.add_counts(webhook, counters).await
+    }
+
+    async fn hourly_counters(
+        &self,
+        webhook: WebhookId,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<HourCounters>, StoreError> {
+        self.inner.hourly_counters(webhook, first, last).await
     }
 }
 
@@ -218,8 +236,9 @@ async fn an_event_too_large_for_the_queue_is_413_and_plans_nothing() {
 /// handled ones deleted.
 async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn WebhookSender) {
     let received = queue.receive(10, Duration::ZERO).await.expect("receive");
-    let schedule = RetrySchedule::parse("5s").expect("schedule");
-    let deliverer = Deliverer { store, queue, sender, clock: &SystemClock, schedule: &schedule };
+    let settings = DeliverySettings { schedule: RetrySchedule::parse("5s").expect("schedule"), ..Default::default() };
+    let notices = Notices { store, queue, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let deliverer = Deliverer { store, queue, sender, clock: &SystemClock, notices: &notices, settings: &settings };
     let response = deliverer.deliver_batch(lambda_event(&received).expect("event")).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let handles: Vec<String> = received.into_iter().map(|m| m.receipt_handle).collect();

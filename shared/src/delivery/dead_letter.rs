@@ -7,7 +7,7 @@ use futures::future::join_all;
 
 use crate::error::Error;
 use crate::model::{DeliveryMessage, DeliveryStatus};
-use crate::store::{DeliveryGet, DeliveryRecord, Recorded};
+use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, Recorded, Tally};
 
 /// The error of a delivery recorded from the dead-letter queue.
 pub const DEAD_LETTERED: &str = "dead-lettered";
@@ -17,9 +17,11 @@ pub const DEAD_LETTERED: &str = "dead-lettered";
 /// could not record, so that they are tried again and the queue's alarm sees them.
 pub async fn record_dead_letters<S>(store: &S, event: SqsEvent) -> SqsBatchResponse
 where
-    S: DeliveryGet + DeliveryRecord + ?Sized,
+    S: DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
 {
-    let outcomes = join_all(event.records.iter().map(|record| record_one(store, record))).await;
+    let tally = Tally::new(store);
+    let outcomes = join_all(event.records.iter().map(|record| record_one(store, &tally, record))).await;
+    tally.flush().await;
     let mut response = SqsBatchResponse::default();
     for (record, outcome) in event.records.iter().zip(outcomes) {
         if let Err(err) = outcome {
@@ -32,9 +34,9 @@ where
 }
 
 #[tracing::instrument(skip_all, fields(message_id = record.message_id.as_deref().unwrap_or("")))]
-async fn record_one<S>(store: &S, record: &SqsMessage) -> Result<(), Error>
+async fn record_one<S>(store: &S, tally: &Tally<'_, S>, record: &SqsMessage) -> Result<(), Error>
 where
-    S: DeliveryGet + DeliveryRecord + ?Sized,
+    S: DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
 {
     let body = record.body.as_deref().unwrap_or_default();
     let message: DeliveryMessage =
@@ -47,7 +49,7 @@ where
     }
     let mut step = message.step(state.map_or(1, |s| s.step + 1), DeliveryStatus::Failed);
     step.error = Some(DEAD_LETTERED.into());
-    match store.record_step(&step).await? {
+    match tally.record(&step).await? {
         Recorded::Written => {
             tracing::warn!(%webhook_id, %delivery_id, step = step.step, "delivery dead-lettered: recorded as failed");
             Ok(())

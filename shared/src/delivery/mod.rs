@@ -2,6 +2,7 @@
 //! that records every attempt and schedules the next through the message's visibility.
 
 mod dead_letter;
+mod health;
 mod receiver_auth;
 mod sender;
 
@@ -15,23 +16,40 @@ pub use receiver_auth::IssuedToken;
 use receiver_auth::authorization;
 pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
 
-use crate::config::{ConfigError, env_bool, env_duration, env_or};
+use crate::config::{ConfigError, env_bool, env_duration, env_or, env_resend_delay};
 use crate::error::Error;
 use crate::model::{
     Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, ReceiverAuth, Timestamp, UrlPolicy,
     Webhook, payload,
 };
+use crate::publish::DisableNotice;
 use crate::queue::VisibilityDelay;
 use crate::retry::RetrySchedule;
 use crate::runtime::Clock;
 use crate::signing::sign;
-use crate::store::{AccessTokenStore, DeliveryStore, Recorded};
+use crate::store::{AccessTokenStore, DeliveryStore, Recorded, Tally};
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
     pub schedule: RetrySchedule,
     pub timeout: Duration,
     pub url_policy: UrlPolicy,
+    /// How long a webhook may fail, with no success, before its next failure disables it.
+    pub disable_after: Duration,
+    /// How long a retried publish of a notice delays its copies (`crate::publish`).
+    pub resend_delay: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+            url_policy: UrlPolicy::default(),
+            disable_after: Duration::from_secs(5 * 86_400),
+            resend_delay: crate::config::ApiSettings::default().resend_delay,
+        }
+    }
 }
 
 impl DeliverySettings {
@@ -46,6 +64,8 @@ impl DeliverySettings {
             schedule,
             timeout: env_duration("WEBHOOKS_DELIVERY_TIMEOUT", "15s")?,
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
+            disable_after: env_duration("WEBHOOKS_DISABLE_AFTER", "5d")?,
+            resend_delay: env_resend_delay()?,
         })
     }
 
@@ -164,7 +184,8 @@ pub struct Deliverer<'a> {
     pub queue: &'a dyn VisibilityDelay,
     pub sender: &'a dyn WebhookSender,
     pub clock: &'a dyn Clock,
-    pub schedule: &'a RetrySchedule,
+    pub notices: &'a dyn DisableNotice,
+    pub settings: &'a DeliverySettings,
 }
 
 /// What became of one message.
@@ -176,10 +197,12 @@ enum Disposition {
     RetryLater,
 }
 
-impl Deliverer<'_> {
+impl<'a> Deliverer<'a> {
     /// Lambda's SQS handler: delivers the batch concurrently and reports the messages to keep.
     pub async fn deliver_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes = join_all(event.records.iter().map(|record| self.deliver_record(record))).await;
+        let tally = Tally::new(self.store);
+        let outcomes = join_all(event.records.iter().map(|record| self.deliver_record(record, &tally))).await;
+        tally.flush().await;
         let mut response = SqsBatchResponse::default();
         for (record, outcome) in event.records.iter().zip(outcomes) {
             let id = record.message_id.clone().unwrap_or_default();
@@ -197,7 +220,11 @@ impl Deliverer<'_> {
     }
 
     #[tracing::instrument(skip_all, fields(message_id = record.message_id.as_deref().unwrap_or("")))]
-    async fn deliver_record(&self, record: &SqsMessage) -> Result<Disposition, Error> {
+    async fn deliver_record(
+        &self,
+        record: &SqsMessage,
+        tally: &Tally<'a, dyn DeliveryStore + 'a>,
+    ) -> Result<Disposition, Error> {
         let body = record.body.as_deref().unwrap_or_default();
         let message: DeliveryMessage =
             serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable delivery message: {e}")))?;
@@ -213,6 +240,11 @@ impl Deliverer<'_> {
         if let Some(state) = state.filter(|s| s.status != DeliveryStatus::Pending) {
             // A copy of a finished delivery's message: the receiver had it already.
             tracing::info!(%webhook_id, %delivery_id, status = ?state.status, "already finished");
+            if state.status == DeliveryStatus::Failed {
+                // Back because its last attempt's notice could not be published, perhaps.
+                let webhook = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
+                self.notice_again(webhook.as_ref(), delivery_id).await?;
+            }
             return Ok(Disposition::Done);
         }
         if message.resent && receive_count(record) == 1 && state.is_some() {
@@ -224,36 +256,43 @@ impl Deliverer<'_> {
         // outage or a redelivered message uses up no attempt.
         let number = state.map_or(1, |s| s.step + 1);
         let record_step = |step: DeliveryStep| async move {
-            let outcome = self.store.record_step(&step).await?;
+            let outcome = tally.record(&step).await?;
             if outcome == Recorded::Stale {
                 tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
             }
             Ok::<_, Error>(outcome)
         };
 
-        let webhook = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
-        // A global webhook that stopped covering the entity gets none of its events any more.
-        let Some(webhook) = webhook.filter(|w| w.info.enabled && w.covers(message.owner_identifier)) else {
-            tracing::info!(%webhook_id, %delivery_id, "webhook gone, disabled or no longer covering the entity: skipped");
-            record_step(message.step(number, DeliveryStatus::Skipped)).await?;
-            return Ok(Disposition::Done);
+        let read = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
+        let webhook = match read {
+            // A global webhook that stopped covering the entity gets none of its events any more.
+            Some(webhook) if webhook.info.enabled && webhook.covers(message.owner_identifier) => webhook,
+            read => {
+                self.notice_again(read.as_ref(), delivery_id).await?;
+                tracing::info!(%webhook_id, %delivery_id, "webhook gone, disabled or no longer covering the entity: skipped");
+                record_step(message.step(number, DeliveryStatus::Skipped)).await?;
+                return Ok(Disposition::Done);
+            }
         };
 
         let published = EventFor { event: &message.event, entity: Some(message.owner_identifier) };
         let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
+        let schedule = &self.settings.schedule;
         let delay =
-            if outcome.delivered { None } else { self.schedule.next_delay(number, outcome.retry_after, random_unit()) };
+            if outcome.delivered { None } else { schedule.next_delay(number, outcome.retry_after, random_unit()) };
         let status = match (outcome.delivered, delay) {
             (true, _) => DeliveryStatus::Succeeded,
             (false, None) => DeliveryStatus::Failed,
             (false, Some(_)) => DeliveryStatus::Pending,
         };
         let mut step = message.step(number, status);
-        step.attempt = Some(outcome.attempt);
+        step.attempt = Some(outcome.attempt.clone());
         let Some(delay) = delay else {
-            record_step(step).await?;
+            if record_step(step).await? == Recorded::Written {
+                self.after_attempt(&webhook, &outcome, delivery_id).await?;
+            }
             return Ok(Disposition::Done);
         };
         let next = chrono::Duration::from_std(delay).map_err(Error::internal)?;
@@ -261,6 +300,7 @@ impl Deliverer<'_> {
         if record_step(step).await? == Recorded::Stale {
             return Ok(Disposition::Done);
         }
+        self.after_attempt(&webhook, &outcome, delivery_id).await?;
         let receipt = record.receipt_handle.as_deref().unwrap_or_default();
         self.queue.delay_message(receipt, delay).await?;
         Ok(Disposition::RetryLater)
@@ -283,3 +323,6 @@ fn random_unit() -> f64 {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod health_tests;

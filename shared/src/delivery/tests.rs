@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::model::{Delivery, EntityId, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
-use crate::queue::QueueError;
-use crate::runtime::SystemClock;
+use crate::publish::Notices;
+use crate::queue::{MemoryQueue, QueueError};
+use crate::runtime::{RandomIds, SystemClock};
 use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
 
 const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
@@ -34,7 +35,7 @@ pub(crate) fn answering(status: u16) -> ScriptedSender {
 }
 
 #[derive(Default)]
-struct RecordedDelays(Mutex<Vec<(String, Duration)>>);
+pub(super) struct RecordedDelays(Mutex<Vec<(String, Duration)>>);
 
 #[async_trait]
 impl VisibilityDelay for RecordedDelays {
@@ -44,7 +45,7 @@ impl VisibilityDelay for RecordedDelays {
     }
 }
 
-fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
+pub(super) fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
     let mut event: Value =
         serde_json::from_str(include_str!("../../../events/deliver-webhooks.json")).expect("fixture");
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!(receive_count.to_string());
@@ -54,7 +55,7 @@ fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
     serde_json::from_value(event).expect("lambda's SQS event")
 }
 
-async fn store_with(enabled: bool, url: &str) -> MemoryStore {
+pub(super) async fn store_with(enabled: bool, url: &str) -> MemoryStore {
     let store = MemoryStore::new();
     let body = json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}});
     let owner = Owner::Entity(EntityId::parse(OWNER).expect("uuid"));
@@ -72,7 +73,7 @@ async fn store_with(enabled: bool, url: &str) -> MemoryStore {
     store
 }
 
-fn message() -> DeliveryMessage {
+pub(super) fn message() -> DeliveryMessage {
     serde_json::from_str(event(1, None).records[0].body.as_deref().expect("body")).expect("message")
 }
 
@@ -103,8 +104,23 @@ async fn stored_delivery(store: &MemoryStore) -> Delivery {
 }
 
 async fn run(store: &MemoryStore, sender: &dyn WebhookSender, delays: &RecordedDelays, event: SqsEvent) -> Vec<String> {
-    let schedule = RetrySchedule::parse("5s,5m,30m").expect("schedule");
-    let deliverer = Deliverer { store, queue: delays, sender, clock: &SystemClock, schedule: &schedule };
+    let settings =
+        DeliverySettings { schedule: RetrySchedule::parse("5s,5m,30m").expect("schedule"), ..Default::default() };
+    let queue = MemoryQueue::new(Duration::from_secs(60));
+    run_with(store, sender, delays, (&SystemClock, &settings, &queue), event).await
+}
+
+/// The deliver handler on `event`, at `clock`'s time, publishing notices to `queue`; answers
+/// the ids of the messages to retry.
+pub(super) async fn run_with(
+    store: &MemoryStore,
+    sender: &dyn WebhookSender,
+    delays: &RecordedDelays,
+    (clock, settings, queue): (&dyn Clock, &DeliverySettings, &MemoryQueue),
+    event: SqsEvent,
+) -> Vec<String> {
+    let notices = Notices { store, queue, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let deliverer = Deliverer { store, queue: delays, sender, clock, notices: &notices, settings };
     deliverer.deliver_batch(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 

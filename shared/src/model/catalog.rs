@@ -10,6 +10,10 @@ pub struct EventType {
     pub name: &'static str,
     pub description: &'static str,
     pub example: Value,
+    /// The platform's own notice: published by the service, never through the API, and sent
+    /// only to webhooks that name it (or its family) in their `eventList`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub platform: bool,
 }
 
 fn booking(status: &str) -> Value {
@@ -42,34 +46,53 @@ static CATALOG: LazyLock<Vec<EventType>> = LazyLock::new(|| {
             name: "booking.created",
             description: "A new booking has been confirmed.",
             example: booking("confirmed"),
+            platform: false,
         },
         EventType {
             name: "booking.updated",
             description: "Details of a booking have changed (dates, guests, rooms or price).",
             example: booking("confirmed"),
+            platform: false,
         },
         EventType {
             name: "booking.cancelled",
             description: "A booking has been cancelled by the guest or the property.",
             example: booking("cancelled"),
+            platform: false,
         },
         EventType {
             name: "payment.completed",
             description: "A payment has been captured.",
             example: payment("completed"),
+            platform: false,
         },
         EventType {
             name: "payment.failed",
             description: "A payment attempt was declined or failed.",
             example: payment("failed"),
+            platform: false,
         },
         EventType {
             name: "payment.refunded",
             description: "A payment has been refunded in full or in part.",
             example: payment("refunded"),
+            platform: false,
+        },
+        EventType {
+            name: DISABLED_EVENT_TYPE,
+            description: "The platform disabled one of your webhooks after it failed for too long.",
+            example: json!({
+                "webhookId": "0193f0a0-1111-7222-8333-444455556666",
+                "reason": "failing since 2026-11-17T09:00:00.000Z: the receiver answered 503",
+                "failingSince": "2026-11-17T09:00:00.000Z"
+            }),
+            platform: true,
         },
     ]
 });
+
+/// The notice that a webhook was disabled for failing (DESIGN.md 12).
+pub const DISABLED_EVENT_TYPE: &str = "webhook.disabled";
 
 pub fn catalog() -> &'static [EventType] {
     &CATALOG
@@ -77,4 +100,8 @@ pub fn catalog() -> &'static [EventType] {
 
 pub fn is_known_event_type(name: &str) -> bool {
     catalog().iter().any(|t| t.name == name)
+}
+
+pub fn is_platform_event_type(name: &str) -> bool {
+    catalog().iter().any(|t| t.name == name && t.platform)
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::fields::{Fields, as_str};
-use super::{EntityId, Owner, Timestamp, WebhookId, is_known_event_type};
+use super::{EntityId, Owner, Timestamp, WebhookId, is_known_event_type, is_platform_event_type};
 use crate::error::Error;
 
 const MAX_EVENT_ID_CHARS: usize = 256;
@@ -48,7 +48,9 @@ impl EventIn {
         );
         let event_type = fields.required("type", |v| {
             let name = as_str(v)?;
-            if is_known_event_type(name) {
+            if is_platform_event_type(name) {
+                Err(format!("{name:?} is published by the platform itself"))
+            } else if is_known_event_type(name) {
                 Ok(name.to_string())
             } else {
                 Err(format!("{name:?} is not a known event type"))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::fields::{Fields, as_str};
-use super::{Timestamp, WebhookSecret};
+use super::{Timestamp, Webhook, WebhookOut, WebhookSecret};
 use crate::config::parse_duration;
 use crate::error::Error;
 
@@ -47,6 +47,31 @@ impl Rotation {
             (Some(secret), Some(overlap)) if fields.errors.is_empty() => Ok(Self { secret, overlap }),
             _ => Err(fields.into_error()),
         }
+    }
+}
+
+impl Webhook {
+    /// This webhook signing with `secret` from `now`, and with its current secret too until
+    /// `overlap` has passed; one version later, its failing clock restarted as by any write.
+    pub fn rotated(&self, secret: WebhookSecret, overlap: std::time::Duration, user: &str, now: Timestamp) -> Self {
+        // Rotation's parsing bounds the overlap to 7 days, which chrono always takes.
+        let overlap = chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
+        let previous_secret = (overlap > chrono::Duration::zero())
+            .then(|| PreviousSecret { secret: self.secret.clone(), expires_at: Timestamp::new(now.get() + overlap) });
+        let info = WebhookOut {
+            last_update: now,
+            version: self.info.version + 1,
+            user_identifier: user.to_string(),
+            ..self.info.clone()
+        };
+        Self { info, secret, previous_secret, failing_since: None, ..self.clone() }
+    }
+
+    /// The secrets that sign an attempt made at `now`: the current one, then the previous
+    /// one during its overlap.
+    pub fn signing_secrets(&self, now: Timestamp) -> impl Iterator<Item = &WebhookSecret> {
+        let previous = self.previous_secret.as_ref().filter(|p| p.expires_at > now).map(|p| &p.secret);
+        std::iter::once(&self.secret).chain(previous)
     }
 }
 

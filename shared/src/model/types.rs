@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use super::catalog::{catalog, is_known_event_type};
+use super::catalog::{catalog, is_known_event_type, is_platform_event_type};
 
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
@@ -141,6 +141,10 @@ impl EventList {
     }
 
     pub fn matches(&self, event_type: &str) -> bool {
+        if is_platform_event_type(event_type) {
+            // A notice about the webhooks themselves is not what "every event" subscribed to.
+            return self.0.iter().any(|p| *p != EventPattern::All && p.matches(event_type));
+        }
         self.0.is_empty() || self.0.iter().any(|p| p.matches(event_type))
     }
 

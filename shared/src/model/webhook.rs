@@ -54,6 +54,13 @@ pub struct Webhook {
     /// The secret the last rotation replaced, while it still signs.
     #[serde(default, rename = "previousSecret", skip_serializing_if = "Option::is_none")]
     pub previous_secret: Option<PreviousSecret>,
+    /// Since when attempts have failed with no success after (DESIGN.md 12): kept by the
+    /// deliver step without a new version, and restarted by every write through the API.
+    #[serde(default, rename = "failingSince", skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
+    /// The delivery whose failed attempt disabled the webhook: its message publishes the notice.
+    #[serde(default, rename = "disabledBy", skip_serializing_if = "Option::is_none")]
+    pub disabled_by: Option<uuid::Uuid>,
 }
 
 /// The create response: the only time the secret is shown.
@@ -239,7 +246,8 @@ impl Webhook {
             disabled_reason: None,
             auth: None,
         };
-        Self { info, secret, auth_secret: None, previous_secret: None }.with_auth(input.auth)
+        Self { info, secret, auth_secret: None, previous_secret: None, failing_since: None, disabled_by: None }
+            .with_auth(input.auth)
     }
 
     pub fn owner(&self) -> Owner {
@@ -266,8 +274,10 @@ impl Webhook {
         self
     }
 
-    /// This webhook with every mutable field replaced, one version later.
+    /// This webhook with every mutable field replaced, one version later. Enabling it clears
+    /// why the platform disabled it.
     pub fn updated(&self, input: WebhookIn, user: &str, now: Timestamp) -> Self {
+        let disabled = !input.enabled;
         let info = WebhookOut {
             last_update: now,
             version: self.info.version + 1,
@@ -280,33 +290,18 @@ impl Webhook {
             event_list: input.event_list,
             headers: input.headers,
             send_data: input.send_data,
+            disabled_reason: self.info.disabled_reason.clone().filter(|_| disabled),
             ..self.info.clone()
         };
-        let previous_secret = self.previous_secret.clone();
-        Self { info, secret: self.secret.clone(), auth_secret: None, previous_secret }.with_auth(input.auth)
-    }
-
-    /// This webhook signing with `secret` from `now`, and with its current secret too until
-    /// `overlap` has passed; one version later.
-    pub fn rotated(&self, secret: WebhookSecret, overlap: std::time::Duration, user: &str, now: Timestamp) -> Self {
-        // Rotation's parsing bounds the overlap to 7 days, which chrono always takes.
-        let overlap = chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
-        let previous_secret = (overlap > chrono::Duration::zero())
-            .then(|| PreviousSecret { secret: self.secret.clone(), expires_at: Timestamp::new(now.get() + overlap) });
-        let info = WebhookOut {
-            last_update: now,
-            version: self.info.version + 1,
-            user_identifier: user.to_string(),
-            ..self.info.clone()
+        let webhook = Self {
+            info,
+            secret: self.secret.clone(),
+            auth_secret: None,
+            previous_secret: self.previous_secret.clone(),
+            failing_since: None,
+            disabled_by: self.disabled_by.filter(|_| disabled),
         };
-        Self { info, secret, previous_secret, ..self.clone() }
-    }
-
-    /// The secrets that sign an attempt made at `now`: the current one, then the previous
-    /// one during its overlap.
-    pub fn signing_secrets(&self, now: Timestamp) -> impl Iterator<Item = &WebhookSecret> {
-        let previous = self.previous_secret.as_ref().filter(|p| p.expires_at > now).map(|p| &p.secret);
-        std::iter::once(&self.secret).chain(previous)
+        webhook.with_auth(input.auth)
     }
 }
 

@@ -10,12 +10,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, EventGet, EventInsert, Page, PageRequest,
-    RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
-    WebhookSubscribers,
+    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, Page,
+    PageRequest, RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert, WebhookList,
+    WebhookReplace, WebhookSubscribers,
 };
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Owner, Timestamp, Webhook, WebhookId,
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, HourCounters, Owner, Timestamp,
+    Webhook, WebhookId,
 };
 use crate::rate_limit::{Decision, RatePolicy, gcra};
 use crate::store::StoreError;
@@ -25,6 +26,8 @@ struct Tables {
     webhooks: BTreeMap<(Owner, WebhookId), Webhook>,
     /// Each delivery's steps, in step order.
     deliveries: BTreeMap<(WebhookId, Uuid), Vec<DeliveryStep>>,
+    /// Each webhook's hourly statistics, by the hour's start.
+    stats: BTreeMap<(WebhookId, i64), HourCounters>,
     /// Fan-out plans per owner and event id, with the end of their dedupe window.
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
     /// Access tokens by webhook and credentials fingerprint, with when they stop being good.
@@ -114,6 +117,23 @@ impl WebhookReplace for MemoryStore {
 }
 
 #[async_trait]
+impl WebhookHealth for MemoryStore {
+    async fn mark_failing(&self, owner: Owner, id: WebhookId, since: Timestamp) -> Result<(), StoreError> {
+        if let Some(webhook) = self.tables()?.webhooks.get_mut(&(owner, id)) {
+            webhook.failing_since.get_or_insert(since);
+        }
+        Ok(())
+    }
+
+    async fn mark_recovered(&self, owner: Owner, id: WebhookId) -> Result<(), StoreError> {
+        if let Some(webhook) = self.tables()?.webhooks.get_mut(&(owner, id)) {
+            webhook.failing_since = None;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl WebhookDelete for MemoryStore {
     async fn delete_webhook(&self, owner: Owner, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
@@ -184,6 +204,25 @@ impl DeliveryRecord for MemoryStore {
         steps.push(step.clone());
         steps.sort_by_key(|s| s.step);
         Ok(Recorded::Written)
+    }
+}
+
+#[async_trait]
+impl DeliveryStats for MemoryStore {
+    async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError> {
+        let mut tables = self.tables()?;
+        let hour = tables.stats.entry((webhook, counters.hour));
+        hour.or_insert_with(|| HourCounters { hour: counters.hour, ..HourCounters::default() }).add(counters);
+        Ok(())
+    }
+
+    async fn hourly_counters(
+        &self,
+        webhook: WebhookId,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<HourCounters>, StoreError> {
+        Ok(self.tables()?.stats.range((webhook, first)..=(webhook, last)).map(|(_, hour)| hour.clone()).collect())
     }
 }
 

@@ -5,6 +5,7 @@
 mod dynamo;
 mod error;
 mod memory;
+mod tally;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,12 +19,14 @@ use crate::rate_limit::{Decision, RatePolicy};
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use tally::Tally;
 
 /// Reads in flight at once when a view reads many deliveries.
 const CONCURRENT_READS: usize = 10;
 
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, Owner, Timestamp, Webhook, WebhookId,
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, HourCounters, Owner, Timestamp,
+    Webhook, WebhookId,
 };
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
@@ -98,6 +101,14 @@ pub trait WebhookDelete: Send + Sync {
     async fn delete_webhook(&self, owner: Owner, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError>;
 }
 
+#[async_trait]
+pub trait WebhookHealth: Send + Sync {
+    /// Starts the webhook's failing clock at `since`, unless it is running; no new version.
+    async fn mark_failing(&self, owner: Owner, id: WebhookId, since: Timestamp) -> Result<(), StoreError>;
+    /// Stops the webhook's failing clock, if it is running; no new version.
+    async fn mark_recovered(&self, owner: Owner, id: WebhookId) -> Result<(), StoreError>;
+}
+
 /// Every webhook operation: what the local runner and the contract tests hold.
 pub trait WebhookStore:
     WebhookGet + WebhookList + WebhookSubscribers + WebhookInsert + WebhookReplace + WebhookDelete
@@ -168,8 +179,20 @@ pub enum Recorded {
 pub trait DeliveryRecord: Send + Sync {
     /// Stores `step` unless a step of its number is stored. Steps are never rewritten, and a
     /// writer numbers its step from the last step it read (`delivery_state`), so nothing can
-    /// move a finished delivery back: its next number was never read as pending.
+    /// move a finished delivery back: its next number was never read as pending. Writers
+    /// record through a `Tally`, which counts what they wrote in the statistics.
     async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError>;
+}
+
+#[async_trait]
+pub trait DeliveryStats: Send + Sync {
+    /// Adds `counters` to those of `webhook`'s hour `counters.hour`.
+    async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError>;
+
+    /// The hourly counters of `webhook`'s deliveries from hour `first` to hour `last` (unix
+    /// seconds of their starts), both included; hours without any may be left out.
+    async fn hourly_counters(&self, webhook: WebhookId, first: i64, last: i64)
+    -> Result<Vec<HourCounters>, StoreError>;
 }
 
 #[async_trait]
@@ -206,10 +229,23 @@ pub trait AccessTokenStore: Send + Sync {
     async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError>;
 }
 
-/// What delivering reads and writes.
-pub trait DeliveryStore: WebhookGet + DeliveryGet + DeliveryRecord + AccessTokenStore {}
+/// What delivering reads and writes (publishing a `webhook.disabled` notice aside).
+pub trait DeliveryStore:
+    WebhookGet + WebhookReplace + WebhookHealth + DeliveryGet + DeliveryRecord + DeliveryStats + AccessTokenStore
+{
+}
 
-impl<T: WebhookGet + DeliveryGet + DeliveryRecord + AccessTokenStore + ?Sized> DeliveryStore for T {}
+impl<T> DeliveryStore for T where
+    T: WebhookGet
+        + WebhookReplace
+        + WebhookHealth
+        + DeliveryGet
+        + DeliveryRecord
+        + DeliveryStats
+        + AccessTokenStore
+        + ?Sized
+{
+}
 
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
@@ -219,6 +255,12 @@ pub trait RateLimitStore: Send + Sync {
 }
 
 /// Every operation: what the local runner and the contract tests hold.
-pub trait Store: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore + RateLimitStore {}
+pub trait Store:
+    WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStats + DeliveryStore + RateLimitStore
+{
+}
 
-impl<T: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStore + RateLimitStore> Store for T {}
+impl<T: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStats + DeliveryStore + RateLimitStore> Store
+    for T
+{
+}

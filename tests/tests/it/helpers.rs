@@ -52,10 +52,20 @@ fn aws_backend() -> Backend {
 pub const SCHEDULE: &str = "1s,1s,1s";
 pub const ATTEMPTS: usize = 4;
 pub const TIMEOUT: Duration = Duration::from_secs(2);
+/// Longer than any test's receiver fails (4 attempts of up to 2 s over about 10 s), so that
+/// only the test of auto-disable sees a webhook disabled on the deployed stack, which they share.
+pub const DISABLE_AFTER: &str = "15s";
 
 fn delivery_settings(schedule: &str, timeout: Duration) -> DeliverySettings {
     let schedule = RetrySchedule::parse(schedule).expect("schedule");
-    DeliverySettings { schedule, timeout, url_policy: UrlPolicy { allow_private: true } }
+    let disable_after = shared::config::parse_duration(DISABLE_AFTER).expect("duration");
+    DeliverySettings {
+        schedule,
+        timeout,
+        url_policy: UrlPolicy { allow_private: true },
+        disable_after,
+        ..Default::default()
+    }
 }
 
 /// Where a black-box test runs: the runner in this process on either backend, or the deployed
@@ -107,6 +117,18 @@ impl TestApp {
         Self::start(backend, UrlPolicy { allow_private: true }, delivery_settings(schedule, timeout)).await
     }
 
+    /// A black-box target whose webhooks are disabled after failing for `disable_after`; on the
+    /// deployed stack, `DISABLE_AFTER`.
+    pub async fn disabling_after(target: Target, disable_after: Duration) -> Self {
+        let backend = match target {
+            Target::Memory => Backend::Memory,
+            Target::DynamoDb => aws_backend(),
+            Target::Stack => return Self::stack(),
+        };
+        let delivery = DeliverySettings { disable_after, ..delivery_settings(SCHEDULE, TIMEOUT) };
+        Self::start(backend, UrlPolicy { allow_private: true }, delivery).await
+    }
+
     /// Two runners, as two instances would run, on one new table of DynamoDB Local (each with
     /// a queue of its own); tokens of the first are good for both.
     pub async fn two_on_one_table() -> (Self, Self) {
@@ -133,8 +155,9 @@ impl TestApp {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let stack: Value = serde_json::from_str(&text).expect("the stack file is JSON");
         let field = |name: &str| stack[name].as_str().unwrap_or_else(|| panic!("{path} has no {name}"));
-        let deployed = (field("retrySchedule"), field("deliveryTimeout"));
-        assert_eq!(deployed, (SCHEDULE, format!("{}s", TIMEOUT.as_secs()).as_str()), "the stack's delivery settings");
+        let deployed = (field("retrySchedule"), field("deliveryTimeout"), field("disableAfter"));
+        let timeout = format!("{}s", TIMEOUT.as_secs());
+        assert_eq!(deployed, (SCHEDULE, timeout.as_str(), DISABLE_AFTER), "the stack's delivery settings");
         let tokens =
             Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
         Self::with(field("url").to_string(), tokens)

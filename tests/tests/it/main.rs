@@ -7,6 +7,7 @@ mod api;
 mod delivery;
 mod faults;
 mod globals;
+mod health;
 mod helpers;
 mod process;
 mod queue_contract;

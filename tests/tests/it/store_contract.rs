@@ -3,7 +3,9 @@
 
 use serde_json::json;
 use shared::model::{Attempt, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget};
-use shared::model::{EntityId, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret};
+use shared::model::{
+    EntityId, HourCounters, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
+};
 use shared::rate_limit::RatePolicy;
 use shared::store::{PageRequest, Recorded, Store, StoreError};
 
@@ -338,6 +340,23 @@ async fn subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it(sto
     assert!(matches!(store.delete_webhook(Owner::Global, star.info.id, None).await, Err(StoreError::NotFound)));
 }
 
+async fn hourly_counters_add_up_and_are_read_by_hour_range(store: &dyn Store) {
+    let webhook = WebhookId(uuid::Uuid::now_v7());
+    let hour = |n: i64, counts: &[(&str, i64)]| HourCounters {
+        hour: 1_795_000_000 - 1_795_000_000 % 3600 + n * 3600,
+        counters: counts.iter().map(|(name, n)| ((*name).to_string(), *n)).collect(),
+    };
+    store.add_counts(webhook, &hour(0, &[("succeeded", 2), ("ms20", 2)])).await.expect("add");
+    store.add_counts(webhook, &hour(0, &[("failed", 1), ("ms20", 1), ("pending", -1)])).await.expect("add");
+    store.add_counts(webhook, &hour(2, &[("skipped", 1)])).await.expect("add");
+    store.add_counts(webhook, &hour(5, &[("succeeded", 1)])).await.expect("add");
+    store.add_counts(WebhookId(uuid::Uuid::now_v7()), &hour(1, &[("succeeded", 7)])).await.expect("add");
+    let read = store.hourly_counters(webhook, hour(0, &[]).hour, hour(4, &[]).hour).await.expect("read");
+    let expected =
+        [hour(0, &[("succeeded", 2), ("failed", 1), ("ms20", 3), ("pending", -1)]), hour(2, &[("skipped", 1)])];
+    assert_eq!(read, expected, "added up per hour, only this webhook's, only the range's");
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -368,4 +387,5 @@ contract!(
     access_tokens_are_kept_until_good_until_and_dropped_only_as_refused,
     rate_limits_count_one_burst_for_every_taker_at_once,
     subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it,
+    hourly_counters_add_up_and_are_read_by_hour_range,
 );

@@ -19,6 +19,7 @@ mod deliveries;
 mod events;
 mod globals;
 mod rate_limits;
+mod stats;
 mod webhooks;
 
 type Item = HashMap<String, AttributeValue>;

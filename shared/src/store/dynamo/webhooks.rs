@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::{delete_item::DeleteItemError, put_item::PutItemError};
+use aws_sdk_dynamodb::operation::{delete_item::DeleteItemError, put_item::PutItemError, update_item::UpdateItemError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::globals::GLOBAL_PK;
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
-use crate::model::{Owner, Webhook, WebhookId};
+use crate::model::{Owner, Timestamp, Webhook, WebhookId};
 use crate::store::StoreError;
-use crate::store::{Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
+use crate::store::{
+    Page, PageRequest, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert, WebhookList, WebhookReplace,
+};
 
 pub(super) fn partition(owner: Owner) -> String {
     match owner {
@@ -116,6 +118,52 @@ impl WebhookReplace for DynamoStore {
             Owner::Entity(_) => self.put_webhook(webhook, Some(previous.info.version)).await,
             Owner::Global => self.replace_global(webhook, previous).await,
         }
+    }
+}
+
+/// The failing clock is one attribute of the webhook's item, written without a new version: a
+/// write through the API, which restarts the clock, replaces it; a `"*"` webhook's copy, which
+/// delivering never reads, does not keep it.
+#[async_trait]
+impl WebhookHealth for DynamoStore {
+    async fn mark_failing(&self, owner: Owner, id: WebhookId, since: Timestamp) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(webhook_key(owner, id)))
+            .update_expression("SET #failing = :since")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#failing)")
+            .expression_attribute_names("#failing", FAILING_SINCE)
+            .expression_attribute_values(":since", s(since.to_string()));
+        unless_condition_failed(update.send().await)
+    }
+
+    async fn mark_recovered(&self, owner: Owner, id: WebhookId) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(webhook_key(owner, id)))
+            .update_expression("REMOVE #failing")
+            .condition_expression("attribute_exists(#failing)")
+            .expression_attribute_names("#failing", FAILING_SINCE);
+        unless_condition_failed(update.send().await)
+    }
+}
+
+const FAILING_SINCE: &str = "failingSince";
+
+/// A clock already in the state asked for is no error.
+fn unless_condition_failed<T, R: std::fmt::Debug + Send + Sync + 'static>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>>,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {
+            Ok(())
+        }
+        Err(err) => Err(unavailable(err)),
     }
 }
 

@@ -1,0 +1,66 @@
+//! The deliver step's part in keeping endpoints healthy (DESIGN.md 12): each attempt moves its
+//! webhook's failing clock, and a failure once the clock has run the disable-after disables
+//! the webhook and publishes the `webhook.disabled` notice.
+
+use uuid::Uuid;
+
+use super::{AttemptOutcome, Deliverer};
+use crate::error::Error;
+use crate::model::{HealthChange, Timestamp, Webhook};
+use crate::store::StoreError;
+
+impl Deliverer<'_> {
+    /// Moves `webhook`'s failing clock after `outcome`, the attempt of `delivery`. The clock's
+    /// own writes may fail: the next attempt moves it again.
+    pub(super) async fn after_attempt(
+        &self,
+        webhook: &Webhook,
+        outcome: &AttemptOutcome,
+        delivery: Uuid,
+    ) -> Result<(), Error> {
+        let (owner, id, at) = (webhook.owner(), webhook.info.id, outcome.attempt.at);
+        let written = match HealthChange::after_attempt(webhook, outcome.delivered, at, self.settings.disable_after) {
+            HealthChange::Unchanged => Ok(()),
+            HealthChange::Recovered => self.store.mark_recovered(owner, id).await,
+            HealthChange::StartedFailing(since) => self.store.mark_failing(owner, id, since).await,
+            HealthChange::Disable { .. } => return self.disable(webhook, outcome, delivery).await,
+        };
+        if let Err(err) = written {
+            tracing::warn!(webhook_id = %id, error = %crate::error::chain(&err), "the failing clock was not moved");
+        }
+        Ok(())
+    }
+
+    /// Disables the webhook `read` (eventually consistent) showed failing for long enough, if a
+    /// consistent read still does, and publishes the notice.
+    async fn disable(&self, read: &Webhook, outcome: &AttemptOutcome, delivery: Uuid) -> Result<(), Error> {
+        let Some(current) = self.store.get_webhook(read.owner(), read.info.id).await? else { return Ok(()) };
+        let change = HealthChange::after_attempt(&current, false, outcome.attempt.at, self.settings.disable_after);
+        let HealthChange::Disable { failing_since } = change else { return Ok(()) };
+        if !current.info.enabled {
+            return Ok(());
+        }
+        let error = outcome.attempt.error.as_deref().unwrap_or("the attempt failed");
+        let now = Timestamp::new(self.clock.now());
+        let disabled = current.auto_disabled(failing_since, error, delivery, now);
+        match self.store.replace_webhook(&disabled, &current).await {
+            Ok(()) => {}
+            // Written since (through the API, which restarts the clock) or deleted: not now.
+            Err(StoreError::VersionConflict { .. } | StoreError::NotFound) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        }
+        tracing::warn!(webhook_id = %disabled.info.id, reason = ?disabled.info.disabled_reason, "webhook disabled");
+        self.notices.webhook_disabled(&disabled, now).await
+    }
+
+    /// Publishes again the notice of `webhook` if `delivery`'s attempt disabled it: its
+    /// message came back because the first publish failed (publishing it twice plans it once).
+    pub(super) async fn notice_again(&self, webhook: Option<&Webhook>, delivery: Uuid) -> Result<(), Error> {
+        match webhook {
+            Some(webhook) if !webhook.info.enabled && webhook.disabled_by == Some(delivery) => {
+                self.notices.webhook_disabled(webhook, Timestamp::new(self.clock.now())).await
+            }
+            _ => Ok(()),
+        }
+    }
+}

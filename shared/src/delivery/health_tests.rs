@@ -1,0 +1,103 @@
+//! Auto-disable in the deliver step on an injected clock: a webhook failing for the
+//! disable-after is disabled by its next failure, and its entity's subscriber is told.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::tests::{RecordedDelays, answering, event, message, run_with, store_with};
+use super::*;
+use crate::model::{Owner, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
+use crate::queue::{MemoryQueue, QueueConsumer};
+use crate::store::{MemoryStore, WebhookGet, WebhookInsert};
+
+struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("lock")
+    }
+}
+
+impl ManualClock {
+    fn advance(&self, seconds: i64) {
+        *self.0.lock().expect("lock") += chrono::Duration::seconds(seconds);
+    }
+}
+
+/// A new delivery of the fixture's event to its webhook, received for the first time.
+fn delivery(id: Uuid) -> SqsEvent {
+    let body = serde_json::to_string(&DeliveryMessage { delivery_id: id, ..message() }).expect("JSON");
+    event(1, Some(&body))
+}
+
+async fn subscribe_to_notices(store: &MemoryStore) -> WebhookId {
+    let owner = Owner::Entity(message().owner_identifier);
+    let body = json!({"name": "Ops", "eventUrl": "https://ops.example.com/hooks", "eventList": ["webhook.disabled"]});
+    let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy::default(), None).expect("valid");
+    let id = WebhookId(Uuid::now_v7());
+    let now = Timestamp::new(Utc::now());
+    let webhook = Webhook::create(input, id, owner, "user", now, WebhookSecret::from_key(&[4; 32]));
+    store.insert_webhook(&webhook).await.expect("insert");
+    id
+}
+
+async fn stored(store: &MemoryStore) -> Webhook {
+    let message = message();
+    store.get_webhook(message.webhook_owner(), message.webhook_id).await.expect("get").expect("the webhook")
+}
+
+#[tokio::test]
+async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_tells_the_entity() {
+    let store = store_with(true, "https://api.example.com/hooks").await;
+    let ops = subscribe_to_notices(&store).await;
+    let start = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("time").with_timezone(&Utc);
+    let clock = ManualClock(Mutex::new(start));
+    let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
+    let (queue, delays, failing) =
+        (MemoryQueue::new(Duration::from_secs(60)), RecordedDelays::default(), answering(500));
+    let deliver = |id| run_with(&store, &failing, &delays, (&clock, &settings, &queue), delivery(id));
+
+    deliver(Uuid::now_v7()).await;
+    assert_eq!(stored(&store).await.failing_since, Some(Timestamp::new(start)), "the clock starts");
+    clock.advance(1);
+    deliver(Uuid::now_v7()).await;
+    assert!(stored(&store).await.info.enabled, "failing for 1 s of 2");
+    clock.advance(1);
+    let last = Uuid::now_v7();
+    deliver(last).await;
+
+    let disabled = stored(&store).await;
+    assert!(!disabled.info.enabled);
+    let reason = "failing since 2026-11-24T09:00:00.000Z: the receiver answered 500";
+    assert_eq!((disabled.info.disabled_reason.as_deref(), disabled.disabled_by), (Some(reason), Some(last)));
+    let notices = queue.receive(10, Duration::ZERO).await.expect("receive");
+    assert_eq!(notices.len(), 1, "one notice, to the subscriber of it");
+    let notice: DeliveryMessage = serde_json::from_str(&notices[0].body).expect("a delivery message");
+    assert_eq!((notice.webhook_id, notice.event.event_type.as_str()), (ops, "webhook.disabled"));
+    assert_eq!(
+        notice.event.data,
+        json!({"webhookId": message().webhook_id, "reason": reason,
+        "failingSince": "2026-11-24T09:00:00.000Z"})
+    );
+}
+
+#[tokio::test]
+async fn a_success_stops_the_clock() {
+    let store = store_with(true, "https://api.example.com/hooks").await;
+    let clock = ManualClock(Mutex::new(Utc::now()));
+    let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
+    let (queue, delays) = (MemoryQueue::new(Duration::from_secs(60)), RecordedDelays::default());
+    let (failing, answering) = (answering(500), answering(200));
+    let deliver = |sender, id| run_with(&store, sender, &delays, (&clock, &settings, &queue), delivery(id));
+    deliver(&failing, Uuid::now_v7()).await;
+    assert!(stored(&store).await.failing_since.is_some());
+    clock.advance(1);
+    deliver(&answering, Uuid::now_v7()).await;
+    assert_eq!(stored(&store).await.failing_since, None);
+    clock.advance(5);
+    deliver(&failing, Uuid::now_v7()).await;
+    assert!(stored(&store).await.info.enabled, "failing for no time since the success");
+}
