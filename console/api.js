@@ -52,3 +52,8 @@ export async function api(method, path, { body, ifMatch } = {}) {
 export function entityPath(suffix = "") {
   return `/managing-entity/${encodeURIComponent(session.entity)}${suffix}`;
 }
+
+// The API path of webhook `id` of `scope` (an account's webhooks or the global ones).
+export function webhookPath(scope, id, suffix = "") {
+  return scope.path(`/${encodeURIComponent(id)}${suffix}`);
+}

@@ -13,6 +13,17 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+// Builds SVG nodes, which live in a namespace of their own. Attributes only: a chart has no
+// listeners.
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value !== undefined && value !== null && value !== false) el.setAttribute(key, value);
+  }
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;
@@ -29,6 +40,15 @@ export function replace(el, ...children) {
 // A page in <main>: its heading, which app.js focuses after navigation, then its content.
 export function page(main, title, ...content) {
   replace(main, h("h1", { tabindex: "-1" }, title), ...content);
+}
+
+// Says `message` in the page's status region for a few seconds.
+export function toast(message) {
+  const region = document.getElementById("toast");
+  replace(region, message);
+  region.classList.add("shown");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => region.classList.remove("shown"), 6000);
 }
 
 export function when(iso) {

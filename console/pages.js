@@ -1,8 +1,9 @@
 // The console's pages. Each renders into <main> and returns nothing; errors from the API are
 // shown where they belong (beside a field, in the page's alert, or as a toast).
-import { ApiError, api, entityPath, session } from "./api.js";
+import { ApiError, api, entityPath, session, webhookPath } from "./api.js";
 import { authFieldset } from "./auth.js";
-import { field, h, page, replace, when } from "./dom.js";
+import { field, h, page, replace, toast, when } from "./dom.js";
+import { healthPanel, setEnabled } from "./health.js";
 import { recoverDeliveries, resendButton, statusFilter } from "./replay.js";
 import { rotateSecret, secretShown } from "./rotation.js";
 
@@ -27,17 +28,6 @@ export const entityWebhooks = {
     };
   },
 };
-
-// The API path of one webhook of `scope`.
-const one = (scope, id, suffix = "") => scope.path(`/${encodeURIComponent(id)}${suffix}`);
-
-export function toast(message) {
-  const region = document.getElementById("toast");
-  replace(region, message);
-  region.classList.add("shown");
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => region.classList.remove("shown"), 6000);
-}
 
 // Resolves true when the user confirms. It listens to `submit` and `cancel`, which fire
 // synchronously with the user's action: `close` is queued, so a late `close` of an earlier
@@ -99,9 +89,11 @@ export function signIn(main) {
 
 // ---- List ----------------------------------------------------------------------------------
 
+// Paused by someone, or disabled by the platform for failing (its page says why).
 function statusBadge(webhook) {
-  return webhook.enabled
-    ? h("span", { class: "badge ok" }, "Enabled")
+  if (webhook.enabled) return h("span", { class: "badge ok" }, "Enabled");
+  return webhook.disabledReason
+    ? h("span", { class: "badge bad" }, "Disabled")
     : h("span", { class: "badge off" }, "Paused");
 }
 
@@ -147,23 +139,15 @@ export async function list(main, scope = entityWebhooks) {
 
 function row(main, scope, webhook, result) {
   const last = h("td", { "data-label": "Last delivery" }, h("span", { class: "muted" }, "…"));
-  api("GET", one(scope, webhook.id, "/deliveries?limit=1"))
+  api("GET", webhookPath(scope, webhook.id, "/deliveries?limit=1"))
     .then((page) => replace(last, deliveryBadge(page.items[0])))
     .catch(() => replace(last, h("span", { class: "muted" }, "Unavailable")));
   const events = webhook.eventList.length ? webhook.eventList.join(", ") : "All events";
-  const pause = async () => {
-    try {
-      await api("PATCH", one(scope, webhook.id), { body: { enabled: !webhook.enabled, version: webhook.version } });
-      toast(`${webhook.name} ${webhook.enabled ? "paused" : "resumed"}.`);
-    } catch (err) {
-      toast(err.status === 409 ? "Someone else changed this webhook; the list shows it as it is now." : err.message);
-    }
-    list(main, scope);
-  };
+  const pause = () => setEnabled(scope, webhook, !webhook.enabled, () => list(main, scope));
   const test = async () => {
     replace(result, `Sending a test event to ${webhook.name}…`);
     try {
-      const r = await api("POST", one(scope, webhook.id, "/test"));
+      const r = await api("POST", webhookPath(scope, webhook.id, "/test"));
       replace(result, r.delivered
         ? `Test to ${webhook.name} delivered: ${r.statusCode} in ${r.durationMs} ms.`
         : `Test to ${webhook.name} failed: ${r.error || `status ${r.statusCode}`} (${r.durationMs} ms).`);
@@ -176,7 +160,7 @@ function row(main, scope, webhook, result) {
   const remove = async () => {
     if (!(await confirmRemoval(webhook.name))) return;
     try {
-      await api("DELETE", one(scope, webhook.id), { ifMatch: webhook.version });
+      await api("DELETE", webhookPath(scope, webhook.id), { ifMatch: webhook.version });
       toast(`${webhook.name} removed.`);
     } catch (err) {
       toast(err.status === 412 ? "Someone else changed this webhook; look again before removing it." : err.message);
@@ -216,7 +200,7 @@ export async function edit(main, id, scope = entityWebhooks) {
   try {
     [catalog, webhook] = await Promise.all([
       api("GET", "/event-types"),
-      id ? api("GET", one(scope, id)) : Promise.resolve(null),
+      id ? api("GET", webhookPath(scope, id)) : Promise.resolve(null),
     ]);
   } catch (err) {
     failure(main, err);
@@ -294,7 +278,7 @@ export async function edit(main, id, scope = entityWebhooks) {
           secret: created.secret,
         });
       } else {
-        await api("PUT", one(scope, webhook.id), { body: { ...document_(), version: webhook.version } });
+        await api("PUT", webhookPath(scope, webhook.id), { body: { ...document_(), version: webhook.version } });
         toast(`${name.value} saved.`);
         location.hash = scope.route;
       }
@@ -350,7 +334,7 @@ export async function edit(main, id, scope = entityWebhooks) {
 export async function deliveries(main, id, scope = entityWebhooks) {
   let webhook;
   try {
-    webhook = await api("GET", one(scope, id));
+    webhook = await api("GET", webhookPath(scope, id));
   } catch (err) {
     failure(main, err);
     return;
@@ -364,7 +348,7 @@ export async function deliveries(main, id, scope = entityWebhooks) {
     toast(message);
     try {
       for (let i = 0; logged && i < 20 && rows.isConnected; i++) {
-        if (logged((await api("GET", one(scope, id, "/deliveries?limit=20"))).items)) break;
+        if (logged((await api("GET", webhookPath(scope, id, "/deliveries?limit=20"))).items)) break;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     } catch {
@@ -377,8 +361,15 @@ export async function deliveries(main, id, scope = entityWebhooks) {
     await after(message, logged);
     rows.querySelector("summary")?.focus();
   };
+  // After Enable again: the page as it then is, announced as a new page.
+  const reload = async () => {
+    await deliveries(main, id, scope);
+    main.querySelector("h1")?.focus();
+  };
   page(main, `Deliveries of ${webhook.name}`,
     h("p", {}, h("a", { href: scope.route }, `Back to ${scope.title.toLowerCase()}`), " · ", h("span", { class: "url" }, webhook.eventUrl)),
+    healthPanel(scope, webhook, reload),
+    h("h2", {}, "Delivery log"),
     h("div", { class: "toolbar" }, filter.element,
       h("button", { type: "button", class: "secondary", onclick: () => recoverDeliveries(scope, webhook, after) }, "Recover since…")),
     rows, more);
@@ -388,7 +379,7 @@ export async function deliveries(main, id, scope = entityWebhooks) {
   const load = async (cursor, showing) => {
     const status = filter.status();
     const query = `?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${status ? `&status=${status}` : ""}`;
-    const data = await api("GET", one(scope, id, `/deliveries${query}`));
+    const data = await api("GET", webhookPath(scope, id, `/deliveries${query}`));
     if (showing !== shown) return;
     if (!cursor) replace(rows, data.items.length ? null : h("p", { class: "muted" }, status ? `No ${status} deliveries.` : "Nothing delivered yet."));
     for (const d of data.items) rows.append(delivery(d, resendButton(scope, webhook, d, resent)));

@@ -1,14 +1,11 @@
 // Replaying from the delivery log: resend one delivery, recover a time window's failed or
 // skipped ones, and the log's status filter. A replay is a new delivery of the same event (the
 // same webhook-id), so a receiver that deduplicates by it sees a repeat, not a new event.
-import { api } from "./api.js";
+import { api, webhookPath } from "./api.js";
 import { dialogActions, field, h, replace, showOnce } from "./dom.js";
 
 const STATUSES = [["", "All"], ["pending", "Pending"], ["succeeded", "Succeeded"], ["failed", "Failed"], ["skipped", "Skipped"]];
 const HOUR = 3_600_000;
-
-// The API path of one webhook of `scope`.
-const path = (scope, webhook, suffix) => scope.path(`/${encodeURIComponent(webhook.id)}${suffix}`);
 
 // A datetime-local value (local time, no zone, to the minute) for `date`.
 const localValue = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
@@ -41,7 +38,7 @@ export function resendButton(scope, webhook, delivery, done) {
     // One press, one new delivery.
     button.disabled = true;
     try {
-      const { deliveryId } = await api("POST", path(scope, webhook, `/deliveries/${encodeURIComponent(delivery.deliveryId)}/resend`));
+      const { deliveryId } = await api("POST", webhookPath(scope, webhook.id, `/deliveries/${encodeURIComponent(delivery.deliveryId)}/resend`));
       await done("Resent as a new delivery.", (items) => items.some((d) => d.deliveryId === deliveryId));
     } catch (err) {
       button.disabled = false;
@@ -115,8 +112,8 @@ export function recoverDeliveries(scope, webhook, done) {
     submit.disabled = true;
     try {
       // Delivery ids are UUIDv7, in time order: the resent ones sort after the newest one now.
-      const [newest] = (await api("GET", path(scope, webhook, "/deliveries?limit=1"))).items;
-      const { deliveries } = await api("POST", path(scope, webhook, "/recover"), { body });
+      const [newest] = (await api("GET", webhookPath(scope, webhook.id, "/deliveries?limit=1"))).items;
+      const { deliveries } = await api("POST", webhookPath(scope, webhook.id, "/recover"), { body });
       dialog.close();
       // The log reads 20 at a time: that many new ones fill its first page.
       const resent = (items) => items.filter((d) => !newest || d.deliveryId > newest.deliveryId).length;

@@ -1,6 +1,6 @@
 // Signing secrets: the page that shows one, once (after create and after a rotation), and the
 // dialog that rotates a webhook's secret. The API never returns a secret again.
-import { api } from "./api.js";
+import { api, webhookPath } from "./api.js";
 import { dialogActions, field, h, page, replace, showOnce, when } from "./dom.js";
 
 // The overlaps offered (the API takes any up to 7d). A day leaves time to update a receiver.
@@ -68,7 +68,7 @@ export function rotateSecret(main, scope, webhook, reload) {
     // One request at a time: a second would only meet the first's new version (412).
     submit.disabled = true;
     try {
-      const rotated = await api("POST", scope.path(`/${encodeURIComponent(webhook.id)}/secret/rotate`),
+      const rotated = await api("POST", webhookPath(scope, webhook.id, "/secret/rotate"),
         { body: { overlap: overlap.value }, ifMatch: webhook.version });
       dialog.close();
       secretShown(main, scope, {

@@ -1,86 +1,13 @@
 // The console in a real browser against the local runner: every flow a person uses, by
 // mouse and by keyboard, with a screenshot of each page at 1280 and 375 px.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import http from "node:http";
-import { chromium } from "playwright-core";
+import {
+  activeId, base, call, consoleLink, context, demoEntity, headingIs, page, publish, received, receiver, setUp, shoot, token,
+} from "./harness.mjs";
 
-const runnerBin = process.env.WEBHOOKS_LOCAL_BIN;
-const shots = process.env.SCREENSHOTS || "screenshots";
-const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
-let runner, receiver, browser, context, page, consoleLink, base, token;
-const received = [];
-
-function startRunner() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(runnerBin, [], {
-      env: { ...process.env, PORT: "0", WEBHOOKS_ALLOW_PRIVATE_URLS: "true", WEBHOOKS_BACKEND: "memory", RUST_LOG: "warn" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const link = out.match(/(http:\/\/127\.0\.0\.1:\d+)\/#token=([^&\s]+)&entity=(\S+)/);
-      if (link) resolve({ child, link: link[0], base: link[1], token: link[2] });
-    });
-    child.on("exit", (code) => reject(new Error(`the runner exited with ${code}: ${out}`)));
-  });
-}
-
-function startReceiver() {
-  return new Promise((resolve) => {
-    const server = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => { body += c; });
-      req.on("end", () => {
-        received.push({ url: req.url, headers: req.headers, body });
-        res.writeHead(200, { "content-type": "text/plain" }).end("thanks");
-      });
-    });
-    server.listen(0, "127.0.0.1", () => resolve(server));
-  });
-}
-
-async function shoot(target, name) {
-  for (const width of [1280, 375]) {
-    await target.setViewportSize({ width, height: 900 });
-    await target.screenshot({ path: `${shots}/${name}-${width}.png`, fullPage: true });
-    if (width === 375) {
-      const overflow = await target.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `${name} scrolls sideways at 375 px by ${overflow} px`);
-    }
-  }
-  await target.setViewportSize({ width: 1280, height: 900 });
-}
-
-// Waits for the page whose heading is `text` (routes render asynchronously).
-const headingIs = (target, text) => target.getByRole("heading", { level: 1, name: text, exact: true }).waitFor();
-const activeId = () => page.evaluate(() => document.activeElement.id);
-
-before(async () => {
-  assert.ok(runnerBin, "WEBHOOKS_LOCAL_BIN names the runner binary (make test sets it)");
-  mkdirSync(shots, { recursive: true });
-  ({ child: runner, link: consoleLink, base, token } = await startRunner());
-  receiver = await startReceiver();
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(10_000);
-  page = await context.newPage();
-  page.on("pageerror", (err) => { throw err; });
-});
-
-after(async () => {
-  await browser?.close();
-  receiver?.close();
-  runner?.kill();
-});
+setUp();
 
 test("the printed console link signs in and shows the list", async () => {
   await page.goto(consoleLink);
@@ -188,18 +115,6 @@ test("send a test and see it delivered", async () => {
   await shoot(page, "list-tested");
 });
 
-// Publishes a booking.created event for `entity` through the API, as a platform would, and
-// answers its id.
-async function publish(entity, bookingId) {
-  const published = await fetch(`${base}/api/managing-entity/${entity}/event`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ type: "booking.created", data: { bookingId } }),
-  });
-  assert.equal(published.status, 202);
-  return (await published.json()).eventId;
-}
-
 // Opens the webhook's delivery log, waits for a succeeded delivery and opens its 200 attempt.
 async function openSucceededDelivery(name) {
   await page.getByRole("link", { name: `Deliveries of ${name}` }).click();
@@ -225,16 +140,6 @@ test("the delivery log shows each attempt", async () => {
 });
 
 // ---- Replaying deliveries: resend one, recover a window, filter the log by status -------------
-
-// The API as a script uses it, with the printed token: the status and the JSON answered.
-async function call(method, path, body) {
-  const response = await fetch(`${base}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body && { "content-type": "application/json" }) },
-    body: body && JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json().catch(() => null) };
-}
 
 // Waits until the receiver has got, at `url` and since request number `from`, an event with each
 // of `ids` as its webhook-id.
@@ -582,7 +487,6 @@ test("rotate a webhook's secret by keyboard with an hour's overlap: two signatur
 
 const OTHER_ENTITY = "0f6e1c7a-3b2d-4e8f-9a1b-2c3d4e5f6a7b";
 let globalId;
-const demoEntity = () => new URLSearchParams(new URL(consoleLink).hash.slice(1)).get("entity");
 
 // A dev token like the printed one (same issuer and audience, the runner's default key) that
 // covers only `entities`: how a narrower caller sees the console.

@@ -43,6 +43,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("/console/globals.js", "console/globals.js", "text/javascript; charset=utf-8"),
         ("/console/rotation.js", "console/rotation.js", "text/javascript; charset=utf-8"),
         ("/console/replay.js", "console/replay.js", "text/javascript; charset=utf-8"),
+        ("/console/health.js", "console/health.js", "text/javascript; charset=utf-8"),
         ("/console/style.css", "console/style.css", "text/css; charset=utf-8"),
         ("/console/favicon.svg", "console/favicon.svg", "image/svg+xml"),
         ("/api/openapi.yaml", "openapi.yaml", "application/yaml"),
