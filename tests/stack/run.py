@@ -161,11 +161,19 @@ def invoke_each(emulator: Emulator, names: dict, resources: dict) -> list:
     return failures
 
 
+def uuid7() -> str:
+    """A UUIDv7, as the service makes delivery ids: its first 48 bits the time in milliseconds."""
+    value = (time.time_ns() // 1_000_000) << 80 | uuid.uuid4().int & ((1 << 80) - 1)
+    value = value & ~(0xF << 76) | 0x7 << 76
+    return str(uuid.UUID(int=value & ~(0x3 << 62) | 0x2 << 62))
+
+
 def dead_letter_is_recorded(emulator: Emulator, resources: dict) -> list:
     """Puts a delivery's message on the dead-letter queue, as SQS's redrive would after it
     crashed deliver-webhooks maxReceiveCount times, and waits for the DLQ's trigger to record
     the delivery as failed, dead-lettered: answers the failures."""
-    webhook, delivery = str(uuid.uuid4()), str(uuid.uuid4())
+    # A time-ordered delivery id, as publishing makes, so the failed step is counted in stats.
+    webhook, delivery = str(uuid.uuid4()), uuid7()
     event = {"id": "evt-dead", "type": "booking.created", "occurredAt": "2026-11-22T10:00:00Z", "data": {}}
     message = {"deliveryId": delivery, "webhookId": webhook, "ownerIdentifier": str(uuid.uuid4()), "event": event}
     emulator.client("sqs").send_message(QueueUrl=resources["DeliveryDeadLetterQueue"][1], MessageBody=json.dumps(message))
