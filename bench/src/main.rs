@@ -25,7 +25,8 @@ use shared::api;
 use shared::config::ApiSettings;
 use shared::delivery::{Deliverer, DeliverySettings, EventFor, HttpSender, signed_request};
 use shared::model::{
-    DeliveryMessage, EntityId, Event, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
+    Catalog, DeliveryMessage, EntityId, Event, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn,
+    WebhookRules, WebhookSecret,
 };
 use shared::publish::Notices;
 use shared::queue::{MemoryQueue, VisibilityDelay};
@@ -69,7 +70,8 @@ async fn start_receiver() -> Result<String, std::io::Error> {
 fn webhook(owner: EntityId, url: &str) -> Result<Webhook, Box<dyn std::error::Error>> {
     let body = json!({"name": "Bench", "eventUrl": url, "headers": {"X-Api-Key": "abc"}});
     let owner = Owner::Entity(owner);
-    let input = WebhookIn::parse(body.as_object().ok_or("object")?, owner, UrlPolicy { allow_private: true }, None)?;
+    let rules = WebhookRules { owner, policy: UrlPolicy { allow_private: true }, catalog: Catalog::defaults() };
+    let input = WebhookIn::parse(body.as_object().ok_or("object")?, &rules, None)?;
     Ok(Webhook::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),

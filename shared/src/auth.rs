@@ -17,6 +17,8 @@ pub enum EntityScope {
 
 /// The scope publishing needs (DESIGN.md 5.4); the template declares it on the route too.
 pub const PUBLISH_SCOPE: &str = "events:publish";
+/// The scope of the catalog's writes (DESIGN.md 13): the platform operator's.
+pub const EVENT_TYPES_SCOPE: &str = "event-types:write";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

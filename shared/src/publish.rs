@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::model::{
     DISABLED_EVENT_TYPE, DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, EventIn, FanOutPlan,
-    FanOutTarget, Timestamp, Webhook, WebhookId,
+    FanOutTarget, Timestamp, Webhook, WebhookId, event_body,
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
@@ -65,6 +65,7 @@ where
     // The queue takes messages up to its limit: refuse a larger one before planning anything.
     let sample =
         Event { id: event_id.clone(), event_type: input.event_type.clone(), occurred_at, data: input.data.clone() };
+    let body = event_body(&sample, Some(owner));
     message_body(&DeliveryMessage {
         delivery_id: ids.new_id(),
         webhook_id: WebhookId(ids.new_id()),
@@ -78,7 +79,9 @@ where
         .subscribers(owner)
         .await?
         .iter()
+        // An event a webhook's filter refuses is neither delivered nor recorded for it.
         .filter(|w| w.info.event_list.matches(&input.event_type))
+        .filter(|w| w.info.options.filter.as_ref().is_none_or(|filter| filter.matches(&body)))
         .map(|w| FanOutTarget {
             webhook_id: w.info.id,
             delivery_id: ids.new_id(),

@@ -4,8 +4,9 @@
 
 use std::fmt;
 
-/// The fastest rate a policy may set: the shared counter counts in milliseconds.
-const MAX_PER_SECOND: u32 = 1000;
+/// The fastest rate a policy may set (a webhook's `rateLimit` at most): the shared counter
+/// counts in microseconds.
+const MAX_PER_SECOND: u32 = 10_000;
 
 /// `20/s,40`: on average `per_second` requests a second, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ impl RatePolicy {
         let burst: u32 = burst.trim().parse().map_err(|_| usage())?;
         let per_second = match unit.trim() {
             "s" => count,
-            // At least one a second: the counter's unit is the millisecond.
+            // At least one a second, for a whole number of them.
             "m" => count.div_ceil(60),
             _ => return Err(usage()),
         };
@@ -37,14 +38,14 @@ impl RatePolicy {
         Ok(Self { per_second, burst })
     }
 
-    /// Milliseconds between requests at the steady rate (the GCRA's emission interval).
-    pub fn interval_ms(&self) -> i64 {
-        1000 / i64::from(self.per_second)
+    /// Microseconds between requests at the steady rate (the GCRA's emission interval).
+    pub fn interval_us(&self) -> i64 {
+        1_000_000 / i64::from(self.per_second)
     }
 
     /// How far ahead of now the arrival time may run: a full burst's worth, less one.
-    pub fn tolerance_ms(&self) -> i64 {
-        self.interval_ms() * (i64::from(self.burst) - 1)
+    pub fn tolerance_us(&self) -> i64 {
+        self.interval_us() * (i64::from(self.burst) - 1)
     }
 }
 
@@ -64,6 +65,9 @@ pub struct Decision {
     pub reset_seconds: u64,
     /// Seconds to wait before a refused request may succeed (0 when allowed).
     pub retry_after_seconds: u64,
+    /// Microseconds from now to an allowed request's place in the steady rate: 0 within the
+    /// burst; a caller that waits this long before acting never goes faster than the rate.
+    pub wait_us: i64,
 }
 
 /// A decision against one named limit, and how the IETF rate-limit headers draft
@@ -89,10 +93,10 @@ impl Verdict {
     }
 }
 
-/// The GCRA step: `tat` is the stored arrival time (ms, none for a new key), `now` the time of
-/// the request. Answers the decision and, when allowed, the arrival time to store.
+/// The GCRA step: `tat` is the stored arrival time (unix µs, none for a new key), `now` the
+/// time of the request. Answers the decision and, when allowed, the arrival time to store.
 pub fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Option<i64>) {
-    let (interval, tolerance) = (policy.interval_ms(), policy.tolerance_ms());
+    let (interval, tolerance) = (policy.interval_us(), policy.tolerance_us());
     let start = tat.unwrap_or(now).max(now);
     if start - now > tolerance {
         let decision = Decision {
@@ -100,6 +104,7 @@ pub fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Optio
             remaining: 0,
             reset_seconds: seconds(start - now),
             retry_after_seconds: seconds(start - now - tolerance).max(1),
+            wait_us: 0,
         };
         return (decision, None);
     }
@@ -109,18 +114,19 @@ pub fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Optio
 
 /// The decision of an allowed request that left the arrival time at `next`.
 pub fn decision_after(next: i64, now: i64, policy: &RatePolicy) -> Decision {
-    let left = (policy.tolerance_ms() - (next - now)).div_euclid(policy.interval_ms()) + 1;
+    let left = (policy.tolerance_us() - (next - now)).div_euclid(policy.interval_us()) + 1;
     Decision {
         allowed: true,
         remaining: u32::try_from(left.max(0)).unwrap_or(0),
         reset_seconds: seconds(next - now),
         retry_after_seconds: 0,
+        wait_us: (next - policy.interval_us() - now).max(0),
     }
 }
 
 /// Whole seconds, rounded up.
-fn seconds(ms: i64) -> u64 {
-    u64::try_from(ms.max(0)).unwrap_or(0).div_ceil(1000)
+fn seconds(us: i64) -> u64 {
+    u64::try_from(us.max(0)).unwrap_or(0).div_ceil(1_000_000)
 }
 
 #[cfg(test)]
@@ -134,7 +140,7 @@ mod tests {
         assert_eq!(RatePolicy::parse("20/s,40"), Ok(API));
         assert_eq!(RatePolicy::parse(" 200/s , 400 "), Ok(RatePolicy { per_second: 200, burst: 400 }));
         assert_eq!(RatePolicy::parse("90/m,10"), Ok(RatePolicy { per_second: 2, burst: 10 }));
-        for bad in ["20", "20/h,4", "0/s,1", "20/s,0", "x/s,4", "1001/s,5"] {
+        for bad in ["20", "20/h,4", "0/s,1", "20/s,0", "x/s,4", "10001/s,5"] {
             assert!(RatePolicy::parse(bad).is_err(), "{bad}");
         }
     }
@@ -158,9 +164,9 @@ mod tests {
             (false, 0, 1, 2)
         );
         // 50 ms later (one interval), one more fits, and only one.
-        let (decision, next) = gcra(tat, 50, &API);
+        let (decision, next) = gcra(tat, 50_000, &API);
         assert!(decision.allowed && decision.remaining == 0);
-        assert!(!gcra(next, 50, &API).0.allowed);
+        assert!(!gcra(next, 50_000, &API).0.allowed);
     }
 
     #[test]
@@ -173,7 +179,25 @@ mod tests {
 
     #[test]
     fn an_arrival_time_in_the_past_counts_as_idle() {
-        let (decision, next) = gcra(Some(1_000), 60_000, &API);
-        assert_eq!((decision.allowed, decision.remaining, next), (true, 39, Some(60_050)));
+        let (decision, next) = gcra(Some(1_000_000), 60_000_000, &API);
+        assert_eq!((decision.allowed, decision.remaining, next), (true, 39, Some(60_050_000)));
+    }
+
+    #[test]
+    fn a_burst_wide_enough_to_reserve_ahead_spaces_each_request_at_the_rate() {
+        // 5 a second, reserving up to 2 s ahead: each request is told when its turn comes.
+        let policy = RatePolicy { per_second: 5, burst: 10 };
+        let mut tat = None;
+        let waits: Vec<i64> = (0..11)
+            .map(|_| {
+                let (decision, next) = gcra(tat, 0, &policy);
+                tat = next.or(tat);
+                if decision.allowed { decision.wait_us } else { -1 }
+            })
+            .collect();
+        assert_eq!(
+            waits,
+            [0, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_200_000, 1_400_000, 1_600_000, 1_800_000, -1]
+        );
     }
 }

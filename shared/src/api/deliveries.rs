@@ -1,4 +1,5 @@
-//! `POST .../webhook/{webhookId}/test` (one synchronous signed attempt) and
+//! `POST .../webhook/{webhookId}/test` (one synchronous signed attempt, whatever the webhook's
+//! filter says, and whether it would let the event through) and
 //! `GET .../webhook/{webhookId}/deliveries` (the attempt log, newest first, `status` filtering).
 
 use lambda_http::http::StatusCode;
@@ -8,14 +9,14 @@ use serde_json::json;
 use super::{ListOut, encode_cursor, json_response, optional_json_object, page_request, respond, scoped, webhook_id};
 use crate::delivery::{EventFor, WebhookSender, attempt_delivery};
 use crate::error::Error;
-use crate::model::{DeliveryStatus, Event, Timestamp, catalog};
+use crate::model::{DeliveryStatus, Event, Timestamp, event_body};
 use crate::runtime::Context;
-use crate::store::{AccessTokenStore, DeliveryList, WebhookGet};
+use crate::store::{AccessTokenStore, DeliveryList, EventTypeGet, WebhookGet, event_type};
 
 /// The type of the event the test route sends unless the body names a catalog type.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
-pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
+pub async fn test_webhook<S: WebhookGet + AccessTokenStore + EventTypeGet + ?Sized>(
     ctx: &Context,
     store: &S,
     sender: &dyn WebhookSender,
@@ -29,15 +30,20 @@ pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
             None => (TEST_EVENT_TYPE.to_string(), json!({"message": "A test event sent from the webhook service"})),
             Some(name) => {
                 let name = name.as_str().unwrap_or_default();
-                let known = catalog().iter().find(|t| t.name == name);
+                let known = event_type(store, name).await?;
                 let known = known
                     .ok_or_else(|| Error::validation("eventType", format!("{name:?} is not a known event type")))?;
-                (known.name.to_string(), known.example.clone())
+                (known.name, known.example)
             }
         };
+        // The caller's `data`, to ask whether the filter would let such an event through.
+        let data = body.get("data").filter(|v| !v.is_null()).cloned().unwrap_or(data);
         let event =
             Event { id: ctx.ids.new_id().to_string(), event_type, occurred_at: Timestamp::new(ctx.clock.now()), data };
-        let published = EventFor { event: &event, entity: webhook.info.owner_identifier };
+        let entity = webhook.info.owner_identifier;
+        let filter_matches =
+            webhook.info.options.filter.as_ref().is_none_or(|f| f.matches(&event_body(&event, entity)));
+        let published = EventFor { event: &event, entity };
         let outcome = attempt_delivery(sender, store, ctx.clock.as_ref(), &webhook, published, 1).await?;
         let attempt = outcome.attempt;
         json_response(
@@ -48,6 +54,7 @@ pub async fn test_webhook<S: WebhookGet + AccessTokenStore + ?Sized>(
                 "durationMs": attempt.duration_ms,
                 "error": attempt.error,
                 "responseBody": attempt.response_body,
+                "filterMatches": filter_matches,
             }),
         )
     }

@@ -1,15 +1,76 @@
-//! `GET /api/event-types`: the catalog of subscribable events.
+//! The event catalog (DESIGN.md 13): `GET /api/event-types` lists it; `PUT` and `DELETE
+//! /api/event-types/{name}`, the operator's (scope `event-types:write`), create or replace a
+//! type and archive one.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{caller, json_response, respond};
-use crate::model::catalog;
+use super::{caller, json_object, json_response, path_param, respond};
+use crate::auth::EVENT_TYPES_SCOPE;
+use crate::error::Error;
+use crate::model::{is_platform_event_type, parse_event_type};
 use crate::runtime::Context;
+use crate::store::{EventTypeGet, EventTypePut, catalog, event_type};
 
-pub async fn list_event_types(ctx: &Context, request: Request) -> Response<Body> {
-    let result =
-        caller(&request, &ctx.settings).and_then(|_| json_response(StatusCode::OK, &json!({"items": catalog()})));
+pub async fn list_event_types<S: EventTypeGet + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
+    let result = async {
+        caller(&request, &ctx.settings)?;
+        let catalog = catalog(store).await?;
+        json_response(StatusCode::OK, &json!({"items": catalog.types().collect::<Vec<_>>()}))
+    }
+    .await;
+    respond(&request, result)
+}
+
+/// The catalog's writes, one function in AWS: `PUT` (`put_event_type`) or `DELETE`
+/// (`archive_event_type`) of `/api/event-types/{name}`.
+pub async fn write_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Response<Body> {
+    if request.method() == Method::DELETE {
+        archive_event_type(ctx, store, request).await
+    } else {
+        put_event_type(ctx, store, request).await
+    }
+}
+
+/// `PUT /api/event-types/{name}`: `{"description", "schema"?, "example"?}`; a type archived
+/// before is in use again.
+async fn put_event_type<S: EventTypePut + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
+    let result = async {
+        caller(&request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
+        let name = path_param(&request, "name", |n| Ok::<_, String>(n.to_string()))?;
+        let event_type = parse_event_type(&name, &json_object(&request)?)?;
+        store.put_event_type(&event_type).await?;
+        tracing::info!(event_type = %event_type.name, "event type written");
+        json_response(StatusCode::OK, &event_type)
+    }
+    .await;
+    respond(&request, result)
+}
+
+/// `DELETE /api/event-types/{name}`: archives the type, which stays listed and delivered to
+/// those subscribed to it.
+async fn archive_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Response<Body> {
+    let result = async {
+        caller(&request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
+        let name = path_param(&request, "name", |n| Ok::<_, String>(n.to_string()))?;
+        if is_platform_event_type(&name) {
+            return Err(Error::validation("name", format!("{name:?} is the platform's own")));
+        }
+        let mut archived = event_type(store, &name).await?.ok_or(Error::NotFound)?;
+        archived.archived = true;
+        store.put_event_type(&archived).await?;
+        tracing::info!(event_type = %name, "event type archived");
+        Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(Error::internal)
+    }
+    .await;
     respond(&request, result)
 }

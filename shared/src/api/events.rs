@@ -15,13 +15,20 @@ use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
 use crate::store::{
-    DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert, RateLimitStore, WebhookSubscribers,
-    delivery_states,
+    DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet, RateLimitStore,
+    WebhookSubscribers, delivery_states, event_type,
 };
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookSubscribers + EventInsert + DeliveryGet + DeliveryRecord + DeliveryStats + RateLimitStore + ?Sized,
+    S: WebhookSubscribers
+        + EventTypeGet
+        + EventInsert
+        + DeliveryGet
+        + DeliveryRecord
+        + DeliveryStats
+        + RateLimitStore
+        + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
@@ -29,6 +36,7 @@ where
         let entity = scope.entity()?;
         scope.caller.require(PUBLISH_SCOPE)?;
         let input = EventIn::parse(&json_object(&request)?)?;
+        input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
         // Counted only once the caller may publish for the entity and the event is well formed.
         let verdict = take_publish(ctx, store, entity).await?;
         let now = Timestamp::new(ctx.clock.now());

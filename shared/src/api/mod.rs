@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
-pub use event_types::list_event_types;
+pub use event_types::{list_event_types, write_event_type};
 pub use events::{get_event, publish_event};
 pub use rate_limits::limited;
 pub use replay::{recover_deliveries, resend_delivery};

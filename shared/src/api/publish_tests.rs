@@ -16,8 +16,8 @@ use crate::delivery::tests::answering;
 use crate::delivery::{Deliverer, DeliverySettings, WebhookSender};
 use crate::model::DeliveryStatus;
 use crate::model::{
-    Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, FanOutPlan, HourCounters, Timestamp, Webhook,
-    WebhookId,
+    Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Timestamp,
+    Webhook, WebhookId,
 };
 use crate::publish::Notices;
 use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, lambda_event};
@@ -25,8 +25,8 @@ use crate::rate_limit::{Decision, RatePolicy};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, RandomIds, SystemClock};
 use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventInsert, MemoryStore, PageRequest, RateLimitStore,
-    Recorded, StoreError, WebhookSubscribers,
+    DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventInsert, EventTypeGet, MemoryStore, PageRequest,
+    RateLimitStore, Recorded, StoreError, WebhookSubscribers,
 };
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
@@ -98,6 +98,17 @@ impl DeliveryRecord for FlakyStore {
 }
 
 #[async_trait]
+impl EventTypeGet for FlakyStore {
+    async fn stored_event_type(&self, name: &str) -> Result<Option<EventType>, StoreError> {
+        self.inner.stored_event_type(name).await
+    }
+
+    async fn stored_event_types(&self) -> Result<Vec<EventType>, StoreError> {
+        self.inner.stored_event_types().await
+    }
+}
+
+#[async_trait]
 impl DeliveryStats for FlakyStore {
     async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError> {
         self.inner.add_counts(webhook, counters).await
@@ -115,8 +126,8 @@ impl DeliveryStats for FlakyStore {
 
 #[async_trait]
 impl RateLimitStore for FlakyStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError> {
-        self.inner.take(key, policy, now_ms).await
+    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
+        self.inner.take(key, policy, now_us).await
     }
 }
 

@@ -52,7 +52,7 @@ async fn take<S: RateLimitStore + ?Sized>(
     key: &str,
     policy: RatePolicy,
 ) -> Result<Verdict, Error> {
-    let decision = store.take(key, &policy, ctx.clock.now().timestamp_millis()).await?;
+    let decision = store.take(key, &policy, ctx.clock.now().timestamp_micros()).await?;
     let verdict = Verdict { name, policy, decision };
     if decision.allowed { Ok(verdict) } else { Err(Error::RateLimited(verdict)) }
 }

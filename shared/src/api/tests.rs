@@ -271,7 +271,7 @@ async fn refused_requests_change_nothing() {
 async fn event_types_need_claims_and_list_the_catalog() {
     let ctx = context();
     let event = Event::list_webhooks().route("GET", "/api/event-types", &[]);
-    let response = list_event_types(&ctx, event.request()).await;
+    let response = list_event_types(&ctx, &MemoryStore::new(), event.request()).await;
     assert_eq!(response.status(), 200);
     let names: Vec<String> = json_of(&response)["items"]
         .as_array()
@@ -289,5 +289,5 @@ async fn event_types_need_claims_and_list_the_catalog() {
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
-    assert_eq!(list_event_types(&ctx, event.without_authorizer().request()).await.status(), 401);
+    assert_eq!(list_event_types(&ctx, &MemoryStore::new(), event.without_authorizer().request()).await.status(), 401);
 }

@@ -9,10 +9,13 @@ use super::{
     page_request, replace_read, respond, scoped, stale, webhook_id,
 };
 use crate::error::Error;
-use crate::model::{Owner, Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut};
+use crate::model::{
+    Catalog, Owner, Timestamp, Webhook, WebhookCreated, WebhookId, WebhookIn, WebhookOut, WebhookRules,
+};
 use crate::runtime::Context;
 use crate::store::{
-    Page, PageRequest, StoreError, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    EventTypeGet, Page, PageRequest, StoreError, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace,
+    catalog,
 };
 
 fn location(webhook: &WebhookOut) -> String {
@@ -52,15 +55,25 @@ async fn reachable_page<S: WebhookList + ?Sized>(
     }
 }
 
+fn rules<'a>(ctx: &Context, scope: &Scoped, catalog: &'a Catalog) -> WebhookRules<'a> {
+    WebhookRules { owner: scope.owner, policy: ctx.settings.url_policy, catalog }
+}
+
 fn with_etag(status: StatusCode, body: &impl serde::Serialize, version: u64) -> Result<Response<Body>, Error> {
     json_response_with(status, body, &[(header::ETAG, etag(version))])
 }
 
 /// `POST /api/managing-entity/{entityId}/webhook` and `POST /api/webhook`
-pub async fn create_webhook<S: WebhookInsert + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
+pub async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Response<Body> {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let input = WebhookIn::parse(&json_object(&request)?, scope.owner, ctx.settings.url_policy, None)?;
+        let body = json_object(&request)?;
+        let catalog = catalog(store).await?;
+        let input = WebhookIn::parse(&body, &rules(ctx, &scope, &catalog), None)?;
         check_coverage(&scope, &input)?;
         let secret = ctx.ids.new_secret().map_err(Error::internal)?;
         let now = Timestamp::new(ctx.clock.now());
@@ -108,7 +121,7 @@ pub async fn get_webhook<S: WebhookGet + ?Sized>(ctx: &Context, store: &S, reque
 /// `PUT` (replace every mutable field) and `PATCH` (JSON merge patch) of
 /// `/api/managing-entity/{entityId}/webhook/{webhookId}` and `/api/webhook/{webhookId}`, both
 /// guarded by the version the writer read (DESIGN.md 5.3).
-pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
+pub async fn update_webhook<S: WebhookGet + WebhookReplace + EventTypeGet + ?Sized>(
     ctx: &Context,
     store: &S,
     request: Request,
@@ -129,8 +142,8 @@ pub async fn update_webhook<S: WebhookGet + WebhookReplace + ?Sized>(
         let Value::Object(document) = document else {
             return Err(Error::BadRequest("the merged document is not a JSON object".into()));
         };
-        let input =
-            WebhookIn::parse(&document, scope.owner, ctx.settings.url_policy, current.receiver_credentials().as_ref())?;
+        let catalog = catalog(store).await?;
+        let input = WebhookIn::parse(&document, &rules(ctx, &scope, &catalog), Some(&current))?;
         check_coverage(&scope, &input)?;
         let stored_version = current.info.version;
         let stale = |current| stale(condition, current);

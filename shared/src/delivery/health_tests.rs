@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::tests::{RecordedDelays, answering, event, message, run_with, store_with};
 use super::*;
-use crate::model::{Owner, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
+use crate::model::{Catalog, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookRules, WebhookSecret};
 use crate::queue::{MemoryQueue, QueueConsumer};
 use crate::store::{MemoryStore, WebhookGet, WebhookInsert};
 
@@ -36,7 +36,8 @@ fn delivery(id: Uuid) -> SqsEvent {
 async fn subscribe_to_notices(store: &MemoryStore) -> WebhookId {
     let owner = Owner::Entity(message().owner_identifier);
     let body = json!({"name": "Ops", "eventUrl": "https://ops.example.com/hooks", "eventList": ["webhook.disabled"]});
-    let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy::default(), None).expect("valid");
+    let rules = WebhookRules { owner, policy: UrlPolicy::default(), catalog: Catalog::defaults() };
+    let input = WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid");
     let id = WebhookId(Uuid::now_v7());
     let now = Timestamp::new(Utc::now());
     let webhook = Webhook::create(input, id, owner, "user", now, WebhookSecret::from_key(&[4; 32]));

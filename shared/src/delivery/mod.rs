@@ -5,6 +5,7 @@ mod dead_letter;
 mod health;
 mod receiver_auth;
 mod sender;
+mod throttle;
 
 use std::time::Duration;
 
@@ -275,6 +276,12 @@ impl<'a> Deliverer<'a> {
             }
         };
 
+        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        if let Some(delay) = self.take_turn(&webhook).await? {
+            tracing::info!(%webhook_id, %delivery_id, ?delay, "over the webhook's rate limit: later, not an attempt");
+            self.queue.delay_message(receipt, delay).await?;
+            return Ok(Disposition::RetryLater);
+        }
         let published = EventFor { event: &message.event, entity: Some(message.owner_identifier) };
         let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
@@ -301,7 +308,6 @@ impl<'a> Deliverer<'a> {
             return Ok(Disposition::Done);
         }
         self.after_attempt(&webhook, &outcome, delivery_id).await?;
-        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
         self.queue.delay_message(receipt, delay).await?;
         Ok(Disposition::RetryLater)
     }

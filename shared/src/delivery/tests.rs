@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::{Delivery, EntityId, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookSecret};
+use crate::model::{Catalog, Delivery, EntityId, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookRules, WebhookSecret};
 use crate::publish::Notices;
 use crate::queue::{MemoryQueue, QueueError};
 use crate::runtime::{RandomIds, SystemClock};
@@ -59,8 +59,8 @@ pub(super) async fn store_with(enabled: bool, url: &str) -> MemoryStore {
     let store = MemoryStore::new();
     let body = json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}});
     let owner = Owner::Entity(EntityId::parse(OWNER).expect("uuid"));
-    let input = WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy { allow_private: true }, None)
-        .expect("valid webhook");
+    let rules = WebhookRules { owner, policy: UrlPolicy { allow_private: true }, catalog: Catalog::defaults() };
+    let input = WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid webhook");
     let webhook = Webhook::create(
         input,
         WebhookId::parse(WEBHOOK).expect("uuid"),
@@ -266,8 +266,12 @@ async fn global_store(entities: Value) -> MemoryStore {
     let store = MemoryStore::new();
     let body = json!({"name": "Partner", "eventUrl": "https://api.example.com/hooks", "entities": entities});
     let policy = UrlPolicy { allow_private: true };
-    let input =
-        WebhookIn::parse(body.as_object().expect("object"), Owner::Global, policy, None).expect("valid webhook");
+    let input = WebhookIn::parse(
+        body.as_object().expect("object"),
+        &WebhookRules { owner: Owner::Global, policy, catalog: Catalog::defaults() },
+        None,
+    )
+    .expect("valid webhook");
     let (id, now) = (WebhookId::parse(WEBHOOK).expect("uuid"), Timestamp::new(chrono::Utc::now()));
     let webhook = Webhook::create(input, id, Owner::Global, "user", now, WebhookSecret::from_key(&[3; 32]));
     store.insert_webhook(&webhook).await.expect("insert webhook");

@@ -1,107 +1,244 @@
-//! The catalog of event types customers can subscribe to, each with an example payload.
+//! The event catalog as data (DESIGN.md 13): the default types shipped in
+//! `catalog/event-types.json`, the operator's stored types in their place or beside them, and
+//! the platform's own notice. A type's JSON Schema (draft 2020-12) checks the `data` of every
+//! publish of it.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct EventType {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub example: Value,
-    /// The platform's own notice: published by the service, never through the API, and sent
-    /// only to webhooks that name it (or its family) in their `eventList`.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub platform: bool,
-}
-
-fn booking(status: &str) -> Value {
-    json!({
-        "bookingId": "b7c1e2d4-5f60-4a7b-9c8d-1e2f3a4b5c6d",
-        "reference": "WNK-7Q2X9",
-        "status": status,
-        "propertyId": "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69",
-        "propertyName": "The Siam Residences, Bangkok",
-        "checkIn": "2026-12-20",
-        "checkOut": "2026-12-23",
-        "guests": {"adults": 2, "children": 0},
-        "total": {"amount": "742.50", "currency": "USD"}
-    })
-}
-
-fn payment(status: &str) -> Value {
-    json!({
-        "paymentId": "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a",
-        "bookingId": "b7c1e2d4-5f60-4a7b-9c8d-1e2f3a4b5c6d",
-        "status": status,
-        "amount": {"amount": "742.50", "currency": "USD"},
-        "method": "card"
-    })
-}
-
-static CATALOG: LazyLock<Vec<EventType>> = LazyLock::new(|| {
-    vec![
-        EventType {
-            name: "booking.created",
-            description: "A new booking has been confirmed.",
-            example: booking("confirmed"),
-            platform: false,
-        },
-        EventType {
-            name: "booking.updated",
-            description: "Details of a booking have changed (dates, guests, rooms or price).",
-            example: booking("confirmed"),
-            platform: false,
-        },
-        EventType {
-            name: "booking.cancelled",
-            description: "A booking has been cancelled by the guest or the property.",
-            example: booking("cancelled"),
-            platform: false,
-        },
-        EventType {
-            name: "payment.completed",
-            description: "A payment has been captured.",
-            example: payment("completed"),
-            platform: false,
-        },
-        EventType {
-            name: "payment.failed",
-            description: "A payment attempt was declined or failed.",
-            example: payment("failed"),
-            platform: false,
-        },
-        EventType {
-            name: "payment.refunded",
-            description: "A payment has been refunded in full or in part.",
-            example: payment("refunded"),
-            platform: false,
-        },
-        EventType {
-            name: DISABLED_EVENT_TYPE,
-            description: "The platform disabled one of your webhooks after it failed for too long.",
-            example: json!({
-                "webhookId": "0193f0a0-1111-7222-8333-444455556666",
-                "reason": "failing since 2026-11-17T09:00:00.000Z: the receiver answered 503",
-                "failingSince": "2026-11-17T09:00:00.000Z"
-            }),
-            platform: true,
-        },
-    ]
-});
+use super::fields::{Fields, as_str};
+use crate::error::{Error, FieldError};
 
 /// The notice that a webhook was disabled for failing (DESIGN.md 12).
 pub const DISABLED_EVENT_TYPE: &str = "webhook.disabled";
+/// The family of the platform's own types, which the operator may not define.
+const PLATFORM_FAMILY: &str = "webhook.";
+const MAX_NAME_CHARS: usize = 100;
+const MAX_DESCRIPTION_CHARS: usize = 1000;
 
-pub fn catalog() -> &'static [EventType] {
-    &CATALOG
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventType {
+    pub name: String,
+    pub description: String,
+    /// The JSON Schema of `data`; none accepts any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    /// An example `data`, which satisfies the schema.
+    #[serde(default)]
+    pub example: Value,
+    /// Listed and still delivered to those subscribed, but not for a new `eventList`.
+    #[serde(default)]
+    pub archived: bool,
+    /// The platform's own notice: published by the service, never through the API, and sent
+    /// only to webhooks that name it (or its family) in their `eventList`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub platform: bool,
 }
 
-pub fn is_known_event_type(name: &str) -> bool {
-    catalog().iter().any(|t| t.name == name)
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DefaultCatalog {
+    event_types: Vec<EventType>,
+}
+
+static DEFAULTS: LazyLock<Vec<EventType>> = LazyLock::new(|| {
+    let file: DefaultCatalog = serde_json::from_str(include_str!("../../../catalog/event-types.json"))
+        .unwrap_or_else(|err| panic!("catalog/event-types.json is not a catalog: {err}"));
+    let disabled = EventType {
+        name: DISABLED_EVENT_TYPE.into(),
+        description: "The platform disabled one of your webhooks after it failed for too long.".into(),
+        schema: None,
+        example: json!({
+            "webhookId": "0193f0a0-1111-7222-8333-444455556666",
+            "reason": "failing since 2026-11-17T09:00:00.000Z: the receiver answered 503",
+            "failingSince": "2026-11-17T09:00:00.000Z"
+        }),
+        archived: false,
+        platform: true,
+    };
+    file.event_types.into_iter().chain([disabled]).collect()
+});
+
+/// The default type named `name`, if there is one (a stored type of that name replaces it).
+pub fn default_event_type(name: &str) -> Option<&'static EventType> {
+    DEFAULTS.iter().find(|t| t.name == name)
 }
 
 pub fn is_platform_event_type(name: &str) -> bool {
-    catalog().iter().any(|t| t.name == name && t.platform)
+    name.starts_with(PLATFORM_FAMILY)
+}
+
+/// Every event type: the defaults, with the operator's stored types in their place or beside
+/// them, by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog(BTreeMap<String, EventType>);
+
+impl Default for Catalog {
+    /// The defaults alone, as on a fresh deployment.
+    fn default() -> Self {
+        Self::with(Vec::new())
+    }
+}
+
+static DEFAULT_CATALOG: LazyLock<Catalog> = LazyLock::new(Catalog::default);
+
+impl Catalog {
+    /// The defaults alone, as on a fresh deployment.
+    pub fn defaults() -> &'static Self {
+        &DEFAULT_CATALOG
+    }
+
+    pub fn with(stored: Vec<EventType>) -> Self {
+        let types = DEFAULTS.iter().cloned().chain(stored).map(|t| (t.name.clone(), t));
+        Self(types.collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&EventType> {
+        self.0.get(name)
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = &EventType> {
+        self.0.values()
+    }
+}
+
+/// `PUT /api/event-types/{name}`'s body for `name`: `{"description", "schema"?, "example"?}`.
+pub fn parse_event_type(name: &str, body: &Map<String, Value>) -> Result<EventType, Error> {
+    let mut fields = Fields::new(body);
+    if let Err(message) = check_name(name) {
+        fields.push("name", message);
+    }
+    let description = fields.required("description", |v| {
+        let text = as_str(v)?.trim();
+        if text.is_empty() || text.chars().count() > MAX_DESCRIPTION_CHARS {
+            Err(format!("must be 1 to {MAX_DESCRIPTION_CHARS} characters"))
+        } else {
+            Ok(text.to_string())
+        }
+    });
+    let schema = fields.optional(
+        "schema",
+        || None,
+        |v| {
+            if !v.is_object() {
+                return Err("must be a JSON Schema object (draft 2020-12)".into());
+            }
+            jsonschema::draft202012::meta::validate(v)
+                .map_err(|e| format!("is not a JSON Schema (draft 2020-12): {e}"))?;
+            jsonschema::draft202012::new(v).map(|_| Some(v.clone())).map_err(|e| format!("cannot be used: {e}"))
+        },
+    );
+    let example = fields.optional("example", || Value::Null, |v| Ok(v.clone()));
+    if let (Some(Some(schema)), Some(example)) = (&schema, &example)
+        && !example.is_null()
+    {
+        for violation in violations(schema, example) {
+            fields.push(&format!("/example{}", violation.field), violation.message);
+        }
+    }
+    match (description, schema, example) {
+        (Some(description), Some(schema), Some(example)) if fields.errors.is_empty() => {
+            Ok(EventType { name: name.to_string(), description, schema, example, archived: false, platform: false })
+        }
+        _ => Err(fields.into_error()),
+    }
+}
+
+/// Dot-separated lowercase words, at most 100 characters, outside the platform's family.
+fn check_name(name: &str) -> Result<(), String> {
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if name.len() > MAX_NAME_CHARS || !name.contains('.') || !name.split('.').all(word) {
+        return Err(format!("must be dot-separated lowercase words, at most {MAX_NAME_CHARS} characters"));
+    }
+    if is_platform_event_type(name) {
+        return Err(format!("{PLATFORM_FAMILY}* types are the platform's own"));
+    }
+    Ok(())
+}
+
+/// Where `data` breaks `schema`: each violation's JSON pointer (from `data`) and message.
+fn violations(schema: &Value, data: &Value) -> Vec<FieldError> {
+    match jsonschema::draft202012::new(schema) {
+        Ok(validator) => validator
+            .iter_errors(data)
+            .map(|e| FieldError { field: e.instance_path().as_str().to_string(), message: e.to_string() })
+            .collect(),
+        // Stored schemas were checked when written: one that no longer compiles refuses all.
+        Err(err) => {
+            vec![FieldError { field: String::new(), message: format!("the type's schema cannot be used: {err}") }]
+        }
+    }
+}
+
+impl EventType {
+    /// Whether `data` may be published as this type: 422 listing each violation, named by its
+    /// JSON pointer into the body (`/data/...`).
+    pub fn check(&self, data: &Value) -> Result<(), Error> {
+        let Some(schema) = &self.schema else { return Ok(()) };
+        let errors: Vec<FieldError> = violations(schema, data)
+            .into_iter()
+            .map(|v| FieldError { field: format!("/data{}", v.field), message: v.message })
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().expect("an object")
+    }
+
+    #[test]
+    fn the_defaults_are_the_data_file_and_every_example_satisfies_its_schema() {
+        let catalog = Catalog::default();
+        let names: Vec<&str> = catalog.types().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), 7, "{names:?}");
+        for event_type in catalog.types() {
+            assert!(event_type.check(&event_type.example).is_ok(), "{}", event_type.name);
+        }
+        assert!(catalog.get(DISABLED_EVENT_TYPE).is_some_and(|t| t.platform));
+    }
+
+    #[test]
+    fn a_stored_type_takes_a_defaults_place() {
+        let mut archived = default_event_type("booking.created").expect("default").clone();
+        archived.archived = true;
+        let catalog = Catalog::with(vec![archived]);
+        assert!(catalog.get("booking.created").is_some_and(|t| t.archived));
+        assert_eq!(catalog.types().count(), 7);
+    }
+
+    #[test]
+    fn a_schema_is_checked_at_write_and_names_each_violation_by_its_pointer() {
+        let schema = json!({"type": "object", "required": ["rating"],
+            "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}}});
+        let review = parse_event_type(
+            "review.posted",
+            &body(json!({"description": "A guest posted a review.", "schema": schema, "example": {"rating": 5}})),
+        )
+        .expect("valid");
+        assert!(review.check(&json!({"rating": 4})).is_ok());
+        let Err(Error::Validation(errors)) = review.check(&json!({"rating": 9})) else { panic!("invalid data") };
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["/data/rating"]);
+
+        let boolean = parse_event_type("review.posted", &body(json!({"description": "d", "schema": false})));
+        assert!(matches!(boolean, Err(Error::Validation(_))), "a schema is an object");
+        let bad = json!({"description": " ", "schema": {"type": "nope"}, "example": 3});
+        let Err(Error::Validation(errors)) = parse_event_type("Review", &body(bad)) else { panic!("invalid") };
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["name", "description", "schema"]);
+        let mismatch = json!({"description": "d", "schema": schema, "example": {"rating": "five"}});
+        let Err(Error::Validation(errors)) = parse_event_type("review.posted", &body(mismatch)) else {
+            panic!("an example breaking its schema")
+        };
+        assert_eq!(errors[0].field, "/example/rating");
+        let own = parse_event_type("webhook.test", &body(json!({"description": "mine"})));
+        assert!(matches!(own, Err(Error::Validation(_))), "the platform's family");
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::fields::{Fields, as_str};
-use super::{EntityId, Owner, Timestamp, WebhookId, is_known_event_type, is_platform_event_type};
+use super::{EntityId, EventType, Owner, Timestamp, WebhookId};
 use crate::error::Error;
 
 const MAX_EVENT_ID_CHARS: usize = 256;
@@ -46,16 +46,8 @@ impl EventIn {
                 }
             },
         );
-        let event_type = fields.required("type", |v| {
-            let name = as_str(v)?;
-            if is_platform_event_type(name) {
-                Err(format!("{name:?} is published by the platform itself"))
-            } else if is_known_event_type(name) {
-                Ok(name.to_string())
-            } else {
-                Err(format!("{name:?} is not a known event type"))
-            }
-        });
+        // Checked against the catalog, which the store holds, by `check_type`.
+        let event_type = fields.required("type", |v| as_str(v).map(str::to_string));
         let data = fields.optional("data", || json!({}), |v| Ok(v.clone()));
         let occurred_at = fields.optional(
             "occurredAt",
@@ -75,18 +67,40 @@ impl EventIn {
     }
 }
 
-/// What a receiver is POSTed (DESIGN.md 6): `data` left out when the webhook wants ids only.
-/// `owner` is the entity the event was published for (none for a global webhook's test).
-pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool) -> String {
-    let mut body = json!({
+impl EventIn {
+    /// Whether this event may be published as `event_type`, the catalog's type of its name:
+    /// known, not the platform's own, and its `data` as the type's schema says.
+    pub fn check_type(&self, event_type: Option<&EventType>) -> Result<(), Error> {
+        match event_type {
+            None => Err(Error::validation("type", format!("{:?} is not a known event type", self.event_type))),
+            Some(t) if t.platform => {
+                Err(Error::validation("type", format!("{:?} is published by the platform itself", t.name)))
+            }
+            Some(t) => t.check(&self.data),
+        }
+    }
+}
+
+/// The event as a filter sees it (DESIGN.md 14): `{"id", "type", "occurredAt",
+/// "ownerIdentifier", "data"}`, `owner` being the entity it was published for.
+pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
+    json!({
         "id": event.id,
         "type": event.event_type,
         "occurredAt": event.occurred_at,
         "ownerIdentifier": owner,
-        "webhookId": webhook,
-    });
-    if send_data {
-        body["data"] = event.data.clone();
+        "data": event.data,
+    })
+}
+
+/// What a receiver is POSTed (DESIGN.md 6): the event's body with the webhook's id, `data`
+/// left out when the webhook wants ids only. `owner` is the entity the event was published
+/// for (none for a global webhook's test).
+pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool) -> String {
+    let mut body = event_body(event, owner);
+    body["webhookId"] = json!(webhook);
+    if !send_data && let Some(object) = body.as_object_mut() {
+        object.remove("data");
     }
     body.to_string()
 }

@@ -67,17 +67,21 @@ impl Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Owner, UrlPolicy, WebhookId, WebhookIn, WebhookName, WebhookSecret};
+    use crate::model::{Catalog, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookName, WebhookRules, WebhookSecret};
+
+    fn rules() -> WebhookRules<'static> {
+        WebhookRules { owner: Owner::Global, policy: UrlPolicy::default(), catalog: Catalog::defaults() }
+    }
 
     fn input_of(webhook: &WebhookOut) -> WebhookIn {
         let document = WebhookIn::document_of(webhook);
         let body = document.as_object().expect("an object");
-        WebhookIn::parse(body, Owner::Global, UrlPolicy::default(), None).expect("valid")
+        WebhookIn::parse(body, &rules(), None).expect("valid")
     }
 
     fn webhook() -> Webhook {
         let body = json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "entities": "*"});
-        let input = WebhookIn::parse(body.as_object().expect("object"), Owner::Global, UrlPolicy::default(), None);
+        let input = WebhookIn::parse(body.as_object().expect("object"), &rules(), None);
         let id = WebhookId(Uuid::now_v7());
         Webhook::create(input.expect("valid"), id, Owner::Global, "user-1", at(0), WebhookSecret::from_key(&[1; 32]))
     }

@@ -3,8 +3,10 @@
 mod catalog;
 mod coverage;
 mod delivery;
+mod delivery_options;
 mod event_url;
 pub(crate) mod fields;
+mod filter;
 mod health;
 mod receiver_auth;
 mod rotation;
@@ -12,16 +14,20 @@ mod stats;
 mod types;
 mod webhook;
 
-pub use catalog::{DISABLED_EVENT_TYPE, EventType, catalog, is_known_event_type, is_platform_event_type};
+pub use catalog::{
+    Catalog, DISABLED_EVENT_TYPE, EventType, default_event_type, is_platform_event_type, parse_event_type,
+};
 pub use coverage::{Coverage, MAX_COVERED_ENTITIES, Owner};
 pub use delivery::{
     Attempt, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventIn, FanOutPlan,
-    FanOutTarget, payload,
+    FanOutTarget, event_body, payload,
 };
+pub use delivery_options::{DeliveryOptions, MAX_RATE_LIMIT, Ordering};
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
+pub use filter::{Filter, MAX_FILTER_BYTES};
 pub use health::{AUTO_DISABLE_USER, HealthChange};
 pub use receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 pub use rotation::{PreviousSecret, Rotation};
 pub use stats::{Counts, HourCounters, Latency, SeriesPoint, Stats, StatsWindow};
 pub use types::{CustomHeaders, EntityId, EventList, EventPattern, Timestamp, WebhookId, WebhookName, WebhookSecret};
-pub use webhook::{Webhook, WebhookCreated, WebhookIn, WebhookOut};
+pub use webhook::{Webhook, WebhookCreated, WebhookIn, WebhookOut, WebhookRules};

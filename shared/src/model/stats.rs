@@ -90,7 +90,8 @@ pub struct StatsWindow {
 }
 
 impl StatsWindow {
-    /// `since` (RFC 3339; the last 24 hours when absent) up to `now`, at most `longest` back.
+    /// `since` (RFC 3339; the last 24 hours when absent) up to `now`, held to at most `longest`
+    /// back and to no later than `now`: the answer's `since` says where it began.
     pub fn parse(since: Option<&str>, now: Timestamp, longest: std::time::Duration) -> Result<Self, Error> {
         let longest = chrono::Duration::from_std(longest).map_err(Error::internal)?;
         let since = match since {
@@ -99,9 +100,7 @@ impl StatsWindow {
                 .map(|t| Timestamp::new(t.with_timezone(&Utc)))
                 .map_err(|_| Error::BadRequest("since must be an RFC 3339 time, e.g. 2026-11-24T09:00:00Z".into()))?,
         };
-        if since.get() < now.get() - longest || since > now {
-            return Err(Error::BadRequest("since must be in the last 30 days, as long as deliveries are kept".into()));
-        }
+        let since = since.clamp(Timestamp::new(now.get() - longest), now);
         Ok(Self { since, until: now })
     }
 
@@ -262,13 +261,16 @@ mod tests {
     }
 
     #[test]
-    fn a_window_is_at_most_the_retention_and_never_in_the_future() {
+    fn a_window_is_held_to_the_retention_and_never_begins_in_the_future() {
         let now = Timestamp::new(Utc::now());
         let longest = std::time::Duration::from_secs(30 * 86_400);
-        let ago = |days| (now.get() - chrono::Duration::days(days)).to_rfc3339();
-        assert!(StatsWindow::parse(Some(&ago(29)), now, longest).is_ok());
-        for bad in [ago(31), ago(-1), "yesterday".into()] {
-            assert!(matches!(StatsWindow::parse(Some(&bad), now, longest), Err(Error::BadRequest(_))), "{bad}");
-        }
+        let since = |days: i64| {
+            let text = (now.get() - chrono::Duration::days(days)).to_rfc3339();
+            StatsWindow::parse(Some(&text), now, longest).expect("a window").since
+        };
+        assert_eq!(since(29), Timestamp::new(now.get() - chrono::Duration::days(29)));
+        assert_eq!(since(31), Timestamp::new(now.get() - chrono::Duration::days(30)));
+        assert_eq!(since(-1), now);
+        assert!(matches!(StatsWindow::parse(Some("yesterday"), now, longest), Err(Error::BadRequest(_))));
     }
 }

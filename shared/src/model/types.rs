@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use super::catalog::{catalog, is_known_event_type, is_platform_event_type};
+use super::catalog::{Catalog, is_platform_event_type};
 
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
@@ -67,21 +67,27 @@ pub enum EventPattern {
 }
 
 impl EventPattern {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// An entry of a new `eventList`: `*`, or a type of `catalog` or a family of some, not
+    /// archived.
+    pub fn parse(text: &str, catalog: &Catalog) -> Result<Self, String> {
         if text == "*" {
             return Ok(Self::All);
         }
+        let in_use = |matches: &dyn Fn(&str) -> bool| catalog.types().any(|t| !t.archived && matches(&t.name));
         if let Some(prefix) = text.strip_suffix(".*") {
             let family = format!("{prefix}.");
-            if !prefix.is_empty() && catalog().iter().any(|t| t.name.starts_with(&family)) {
+            if !prefix.is_empty() && in_use(&|name| name.starts_with(&family)) {
                 return Ok(Self::Prefix(family));
             }
-            return Err(format!("{text:?} matches no known event type"));
+            return Err(format!("{text:?} matches no event type in use"));
         }
-        if is_known_event_type(text) {
+        if in_use(&|name| name == text) {
             return Ok(Self::Exact(text.to_string()));
         }
-        Err(format!("{text:?} is not a known event type"))
+        match catalog.get(text) {
+            Some(_) => Err(format!("{text:?} is archived")),
+            None => Err(format!("{text:?} is not a known event type")),
+        }
     }
 
     /// A stored entry as written, whatever the catalog says now: an entry it no longer knows
@@ -121,11 +127,23 @@ pub struct EventList(Vec<EventPattern>);
 impl EventList {
     pub const MAX_ENTRIES: usize = 50;
 
-    pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+    /// The entries of a write, checked against `catalog`; those of `kept`, the list as stored
+    /// before the write, stay as written whatever the catalog says now.
+    pub fn parse<'a>(
+        entries: impl IntoIterator<Item = &'a str>,
+        catalog: &Catalog,
+        kept: Option<&EventList>,
+    ) -> Result<Self, String> {
         let mut patterns: Vec<EventPattern> = Vec::new();
         let mut problems = Vec::new();
         for entry in entries {
-            match EventPattern::parse(entry) {
+            let stored = EventPattern::stored(entry);
+            let pattern = if kept.is_some_and(|kept| kept.0.contains(&stored)) {
+                Ok(stored)
+            } else {
+                EventPattern::parse(entry, catalog)
+            };
+            match pattern {
                 Ok(pattern) if !patterns.contains(&pattern) => patterns.push(pattern),
                 Ok(_) => {}
                 Err(problem) => problems.push(problem),
@@ -309,13 +327,17 @@ mod tests {
 
     #[test]
     fn event_patterns_match_as_documented() {
-        let list = EventList::parse(["booking.created", "payment.*", "booking.created"]).expect("valid");
+        let catalog = Catalog::default();
+        let list =
+            EventList::parse(["booking.created", "payment.*", "booking.created"], &catalog, None).expect("valid");
         assert_eq!(list.to_strings(), ["booking.created", "payment.*"]);
         assert!(list.matches("booking.created"));
         assert!(list.matches("payment.refunded"));
         assert!(!list.matches("booking.cancelled"));
-        assert!(EventList::parse([]).expect("empty").matches("booking.cancelled"));
-        assert!(EventList::parse(["*"]).expect("star").matches("payment.failed"));
+        assert!(EventList::parse([], &catalog, None).expect("empty").matches("booking.cancelled"));
+        assert!(EventList::parse(["*"], &catalog, None).expect("star").matches("payment.failed"));
+        assert!(!EventList::parse(["*"], &catalog, None).expect("star").matches("webhook.disabled"), "a notice");
+        assert!(EventList::parse(["webhook.*"], &catalog, None).expect("named").matches("webhook.disabled"));
     }
 
     #[test]
@@ -330,8 +352,22 @@ mod tests {
 
     #[test]
     fn unknown_event_types_are_refused() {
-        let err = EventList::parse(["booking.created", "booking.exploded", "nothing.*", ".*"]).expect_err("unknown");
+        let catalog = Catalog::default();
+        let err = EventList::parse(["booking.created", "booking.exploded", "nothing.*", ".*"], &catalog, None)
+            .expect_err("unknown");
         assert!(err.contains("booking.exploded") && err.contains("nothing.*") && err.contains("\".*\""), "{err}");
+    }
+
+    #[test]
+    fn an_archived_type_is_refused_in_a_new_list_and_kept_in_a_stored_one() {
+        let mut archived = super::super::catalog::default_event_type("payment.failed").expect("default").clone();
+        archived.archived = true;
+        let catalog = Catalog::with(vec![archived]);
+        let err = EventList::parse(["payment.failed"], &catalog, None).expect_err("archived");
+        assert!(err.contains("archived"), "{err}");
+        let kept = EventList(vec![EventPattern::Exact("payment.failed".into())]);
+        let list = EventList::parse(["payment.failed", "payment.*"], &catalog, Some(&kept)).expect("kept");
+        assert_eq!(list.to_strings(), ["payment.failed", "payment.*"]);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::fields::{Fields, as_bool, as_str, as_string_array, as_string_map};
 use super::receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 use super::rotation::PreviousSecret;
 use super::{
-    Coverage, CustomHeaders, EntityId, EventList, EventUrl, Owner, Timestamp, UrlPolicy, WebhookId, WebhookName,
-    WebhookSecret,
+    Catalog, Coverage, CustomHeaders, DeliveryOptions, EntityId, EventList, EventUrl, Owner, Timestamp, UrlPolicy,
+    WebhookId, WebhookName, WebhookSecret,
 };
 use crate::error::Error;
 
@@ -40,6 +40,8 @@ pub struct WebhookOut {
     /// How attempts authenticate to the receiver; its secret is in `Webhook::auth_secret`.
     #[serde(default)]
     pub auth: Option<ReceiverAuth>,
+    #[serde(flatten)]
+    pub options: DeliveryOptions,
 }
 
 /// A webhook as stored: the public form and its signing secret.
@@ -84,20 +86,34 @@ pub struct WebhookIn {
     pub auth: Option<ReceiverCredentials>,
     /// A global webhook's entities (required for one, refused for an entity's own).
     pub entities: Option<Coverage>,
+    pub options: DeliveryOptions,
     /// The version the writer read (for PUT and PATCH), if the body states one.
     pub version: Option<u64>,
 }
 
+/// What a webhook body is checked against besides itself.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRules<'a> {
+    /// The owner of the path.
+    pub owner: Owner,
+    pub policy: UrlPolicy,
+    /// The event types an `eventList` may name.
+    pub catalog: &'a Catalog,
+}
+
 impl WebhookIn {
-    /// Parses a request body for the owner of the path, listing every invalid field.
-    /// `stored` is the webhook's receiver authentication before this write, whose secret a
-    /// body of the same `auth.type` may leave out.
+    /// Parses a request body, listing every invalid field. `previous` is the webhook before
+    /// this write: a body of the same `auth.type` may leave its secret out, and the entries
+    /// of its `eventList` stay allowed as written.
     pub fn parse(
         body: &Map<String, Value>,
-        owner: Owner,
-        policy: UrlPolicy,
-        stored: Option<&ReceiverCredentials>,
+        rules: &WebhookRules<'_>,
+        previous: Option<&Webhook>,
     ) -> Result<Self, Error> {
+        let (owner, policy) = (rules.owner, rules.policy);
+        let stored = previous.and_then(Webhook::receiver_credentials);
+        let stored = stored.as_ref();
+        let kept = previous.map(|w| &w.info.event_list);
         let mut fields = Fields::new(body);
         let name = fields.required("name", |v| WebhookName::parse(as_str(v)?));
         let owner_name = parse_entity(&mut fields, body, owner);
@@ -113,7 +129,8 @@ impl WebhookIn {
         };
         let enabled = fields.optional("enabled", || true, as_bool);
         let event_url = fields.required("eventUrl", |v| EventUrl::parse(as_str(v)?, policy));
-        let event_list = fields.optional("eventList", EventList::default, |v| EventList::parse(as_string_array(v)?));
+        let event_list = fields
+            .optional("eventList", EventList::default, |v| EventList::parse(as_string_array(v)?, rules.catalog, kept));
         let headers = fields.optional("headers", CustomHeaders::default, |v| CustomHeaders::parse(as_string_map(v)?));
         let send_data = fields.optional("sendData", || true, as_bool);
         let auth = match parse_receiver_auth(body.get("auth").unwrap_or(&Value::Null), stored, policy) {
@@ -128,12 +145,14 @@ impl WebhookIn {
         {
             fields.push("headers", "must not set Authorization when auth is set");
         }
+        let options = DeliveryOptions::parse(body, &mut fields);
         let version = fields.optional(
             "version",
             || None,
             |v| v.as_u64().filter(|n| *n >= 1).map(Some).ok_or_else(|| "must be a positive integer".into()),
         );
-        match (name, owner_name, entities, enabled, event_url, event_list, headers, send_data, auth, version) {
+        match (name, owner_name, entities, enabled, event_url, event_list, headers, send_data, (auth, options), version)
+        {
             (
                 Some(name),
                 Some(owner_name),
@@ -143,7 +162,7 @@ impl WebhookIn {
                 Some(event_list),
                 Some(headers),
                 Some(send_data),
-                Some(auth),
+                (Some(auth), Some(options)),
                 Some(version),
             ) if fields.errors.is_empty() => Ok(Self {
                 name,
@@ -155,6 +174,7 @@ impl WebhookIn {
                 send_data,
                 auth,
                 entities,
+                options,
                 version,
             }),
             _ => Err(fields.into_error()),
@@ -172,6 +192,9 @@ impl WebhookIn {
             "headers": webhook.headers,
             "sendData": webhook.send_data,
             "auth": webhook.auth,
+            "filter": webhook.options.filter,
+            "rateLimit": webhook.options.rate_limit,
+            "ordering": webhook.options.ordering,
         });
         if let Some(entities) = &webhook.entities {
             document["entities"] = json!(entities);
@@ -245,6 +268,7 @@ impl Webhook {
             send_data: input.send_data,
             disabled_reason: None,
             auth: None,
+            options: input.options,
         };
         Self { info, secret, auth_secret: None, previous_secret: None, failing_since: None, disabled_by: None }
             .with_auth(input.auth)
@@ -290,6 +314,7 @@ impl Webhook {
             event_list: input.event_list,
             headers: input.headers,
             send_data: input.send_data,
+            options: input.options,
             disabled_reason: self.info.disabled_reason.clone().filter(|_| disabled),
             ..self.info.clone()
         };
@@ -316,9 +341,13 @@ mod tests {
         EntityId::parse(ENTITY).expect("uuid")
     }
 
+    fn rules(owner: Owner) -> WebhookRules<'static> {
+        WebhookRules { owner, policy: POLICY, catalog: Catalog::defaults() }
+    }
+
     fn parse(body: Value) -> Result<WebhookIn, Error> {
         let Value::Object(map) = body else { panic!("test bodies are objects") };
-        WebhookIn::parse(&map, Owner::Entity(entity()), POLICY, None)
+        WebhookIn::parse(&map, &rules(Owner::Entity(entity())), None)
     }
 
     #[test]
@@ -352,16 +381,16 @@ mod tests {
     fn a_global_webhook_needs_entities_and_an_entitys_own_refuses_them() {
         let body = json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "entities": [ENTITY]});
         let Value::Object(body) = body else { unreachable!() };
-        let global = WebhookIn::parse(&body, Owner::Global, POLICY, None).expect("valid");
+        let global = WebhookIn::parse(&body, &rules(Owner::Global), None).expect("valid");
         assert_eq!(global.entities, Some(Coverage::Only([entity()].into())));
-        let Err(Error::Validation(errors)) = WebhookIn::parse(&body, Owner::Entity(entity()), POLICY, None) else {
+        let Err(Error::Validation(errors)) = WebhookIn::parse(&body, &rules(Owner::Entity(entity())), None) else {
             panic!("entities on an entity's webhook")
         };
         assert_eq!(errors[0].field, "entities");
         let mut without = body.clone();
         without.remove("entities");
         without.insert("entity".into(), json!({"id": ENTITY}));
-        let Err(Error::Validation(errors)) = WebhookIn::parse(&without, Owner::Global, POLICY, None) else {
+        let Err(Error::Validation(errors)) = WebhookIn::parse(&without, &rules(Owner::Global), None) else {
             panic!("a global webhook without entities")
         };
         assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["entity.id", "entities"]);

@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, Page,
-    PageRequest, RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert, WebhookList,
-    WebhookReplace, WebhookSubscribers,
+    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet,
+    EventTypePut, Page, PageRequest, RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert,
+    WebhookList, WebhookReplace, WebhookSubscribers,
 };
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, HourCounters, Owner, Timestamp,
-    Webhook, WebhookId,
+    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner,
+    Timestamp, Webhook, WebhookId,
 };
 use crate::rate_limit::{Decision, RatePolicy, gcra};
 use crate::store::StoreError;
@@ -32,7 +32,9 @@ struct Tables {
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
     /// Access tokens by webhook and credentials fingerprint, with when they stop being good.
     access_tokens: HashMap<(WebhookId, String), (String, Timestamp)>,
-    /// Rate-limit arrival times (ms) by key.
+    /// The operator's event types by name.
+    event_types: BTreeMap<String, EventType>,
+    /// Rate-limit arrival times (unix µs) by key.
     rate_limits: HashMap<String, i64>,
 }
 
@@ -147,6 +149,25 @@ impl WebhookDelete for MemoryStore {
                 Ok(())
             }
         }
+    }
+}
+
+#[async_trait]
+impl EventTypeGet for MemoryStore {
+    async fn stored_event_type(&self, name: &str) -> Result<Option<EventType>, StoreError> {
+        Ok(self.tables()?.event_types.get(name).cloned())
+    }
+
+    async fn stored_event_types(&self) -> Result<Vec<EventType>, StoreError> {
+        Ok(self.tables()?.event_types.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl EventTypePut for MemoryStore {
+    async fn put_event_type(&self, event_type: &EventType) -> Result<(), StoreError> {
+        self.tables()?.event_types.insert(event_type.name.clone(), event_type.clone());
+        Ok(())
     }
 }
 
@@ -287,11 +308,11 @@ impl AccessTokenStore for MemoryStore {
 
 #[async_trait]
 impl RateLimitStore for MemoryStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError> {
+    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
         let mut tables = self.tables()?;
         // Arrival times in the past say nothing: dropping them keeps the map to active keys.
-        tables.rate_limits.retain(|_, tat| *tat > now_ms);
-        let (decision, next) = gcra(tables.rate_limits.get(key).copied(), now_ms, policy);
+        tables.rate_limits.retain(|_, tat| *tat > now_us);
+        let (decision, next) = gcra(tables.rate_limits.get(key).copied(), now_us, policy);
         if let Some(next) = next {
             tables.rate_limits.insert(key.to_string(), next);
         }

@@ -25,8 +25,8 @@ pub use tally::Tally;
 const CONCURRENT_READS: usize = 10;
 
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, FanOutPlan, HourCounters, Owner, Timestamp,
-    Webhook, WebhookId,
+    Catalog, Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters,
+    Owner, Timestamp, Webhook, WebhookId, default_event_type,
 };
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
@@ -118,6 +118,29 @@ pub trait WebhookStore:
 impl<T: WebhookGet + WebhookList + WebhookSubscribers + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore
     for T
 {
+}
+
+/// The operator's event types; the defaults are `crate::model::Catalog`'s, never stored.
+#[async_trait]
+pub trait EventTypeGet: Send + Sync {
+    async fn stored_event_type(&self, name: &str) -> Result<Option<EventType>, StoreError>;
+    async fn stored_event_types(&self) -> Result<Vec<EventType>, StoreError>;
+}
+
+#[async_trait]
+pub trait EventTypePut: Send + Sync {
+    /// Creates or replaces the type of its name.
+    async fn put_event_type(&self, event_type: &EventType) -> Result<(), StoreError>;
+}
+
+/// The type named `name`: the operator's, or else the default one.
+pub async fn event_type<S: EventTypeGet + ?Sized>(store: &S, name: &str) -> Result<Option<EventType>, StoreError> {
+    Ok(store.stored_event_type(name).await?.or_else(|| default_event_type(name).cloned()))
+}
+
+/// Every type: the defaults with the operator's in their place or beside them.
+pub async fn catalog<S: EventTypeGet + ?Sized>(store: &S) -> Result<Catalog, StoreError> {
+    Ok(Catalog::with(store.stored_event_types().await?))
 }
 
 #[async_trait]
@@ -231,7 +254,14 @@ pub trait AccessTokenStore: Send + Sync {
 
 /// What delivering reads and writes (publishing a `webhook.disabled` notice aside).
 pub trait DeliveryStore:
-    WebhookGet + WebhookReplace + WebhookHealth + DeliveryGet + DeliveryRecord + DeliveryStats + AccessTokenStore
+    WebhookGet
+    + WebhookReplace
+    + WebhookHealth
+    + DeliveryGet
+    + DeliveryRecord
+    + DeliveryStats
+    + AccessTokenStore
+    + RateLimitStore
 {
 }
 
@@ -243,24 +273,41 @@ impl<T> DeliveryStore for T where
         + DeliveryRecord
         + DeliveryStats
         + AccessTokenStore
+        + RateLimitStore
         + ?Sized
 {
 }
 
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
-    /// One request against `key`'s limit at `now_ms` (unix milliseconds), counted in one
+    /// One request against `key`'s limit at `now_us` (unix microseconds), counted in one
     /// counter that every instance shares (`crate::rate_limit::gcra`).
-    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError>;
+    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError>;
 }
 
 /// Every operation: what the local runner and the contract tests hold.
 pub trait Store:
-    WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStats + DeliveryStore + RateLimitStore
+    WebhookStore
+    + EventTypeGet
+    + EventTypePut
+    + EventInsert
+    + EventGet
+    + DeliveryList
+    + DeliveryStats
+    + DeliveryStore
+    + RateLimitStore
 {
 }
 
-impl<T: WebhookStore + EventInsert + EventGet + DeliveryList + DeliveryStats + DeliveryStore + RateLimitStore> Store
-    for T
+impl<T> Store for T where
+    T: WebhookStore
+        + EventTypeGet
+        + EventTypePut
+        + EventInsert
+        + EventGet
+        + DeliveryList
+        + DeliveryStats
+        + DeliveryStore
+        + RateLimitStore
 {
 }

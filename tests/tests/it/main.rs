@@ -4,8 +4,10 @@
 //! DynamoDB Local and the SQS emulator are started by `make test`.
 
 mod api;
+mod catalog;
 mod delivery;
 mod faults;
+mod filters;
 mod globals;
 mod health;
 mod helpers;
@@ -18,4 +20,5 @@ mod replay;
 mod rotation;
 mod security;
 mod store_contract;
+mod throttle;
 mod tokens;

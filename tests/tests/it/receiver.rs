@@ -14,6 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When it arrived, by the receiver's clock.
+    pub at: std::time::Instant,
 }
 
 /// How the receiver answers the n-th request (the last entry repeats).
@@ -90,7 +92,7 @@ async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     let refused = demand.is_some_and(|d| headers.get("authorization").is_none_or(|a| a.as_bytes() != d.as_bytes()));
     let n = {
         let mut received = inner.received.lock().expect("lock");
-        received.push(Received { headers, body });
+        received.push(Received { headers, body, at: std::time::Instant::now() });
         received.len() - 1
     };
     if refused {
@@ -110,7 +112,7 @@ async fn issue_token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: 
     use axum::response::IntoResponse;
     let n = {
         let mut requests = inner.token_requests.lock().expect("lock");
-        requests.push(Received { headers, body });
+        requests.push(Received { headers, body, at: std::time::Instant::now() });
         requests.len()
     };
     let token = serde_json::json!({"access_token": format!("token-{n}"), "token_type": "Bearer", "expires_in": 3600});

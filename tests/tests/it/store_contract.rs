@@ -2,7 +2,9 @@
 //! Local), so the embedded runner behaves as production does.
 
 use serde_json::json;
-use shared::model::{Attempt, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget};
+use shared::model::{
+    Attempt, Catalog, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget, WebhookRules,
+};
 use shared::model::{
     EntityId, HourCounters, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
 };
@@ -19,6 +21,10 @@ fn owner(id: &str) -> Owner {
     Owner::Entity(entity(id))
 }
 
+fn rules(owner: Owner) -> WebhookRules<'static> {
+    WebhookRules { owner, policy: UrlPolicy::default(), catalog: Catalog::defaults() }
+}
+
 fn webhook(owner: &str, name: &str) -> Webhook {
     let body = json!({
         "name": name,
@@ -28,8 +34,7 @@ fn webhook(owner: &str, name: &str) -> Webhook {
         "headers": {"X-Api-Key": "abc"},
     });
     let owner = Owner::Entity(entity(owner));
-    let input =
-        WebhookIn::parse(body.as_object().expect("object"), owner, UrlPolicy::default(), None).expect("valid input");
+    let input = WebhookIn::parse(body.as_object().expect("object"), &rules(owner), None).expect("valid input");
     Webhook::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),
@@ -262,7 +267,7 @@ async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(sto
 
 async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) {
     let (policy, key) = (RatePolicy { per_second: 10, burst: 5 }, uuid::Uuid::new_v4().to_string());
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = chrono::Utc::now().timestamp_micros();
     let decisions = futures::future::join_all((0..20).map(|_| store.take(&key, &policy, now))).await;
     let mut left: Vec<u32> =
         decisions.iter().map(|d| d.as_ref().expect("take")).filter(|d| d.allowed).map(|d| d.remaining).collect();
@@ -270,17 +275,16 @@ async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) 
     assert_eq!(left, [0, 1, 2, 3, 4], "one burst, whoever takes");
     let refused = store.take(&key, &policy, now).await.expect("take");
     assert_eq!((refused.allowed, refused.retry_after_seconds), (false, 1));
-    assert!(store.take(&key, &policy, now + 100).await.expect("take").allowed, "one interval later, one more");
-    assert!(!store.take(&key, &policy, now + 100).await.expect("take").allowed, "and only one");
-    let idle = store.take(&key, &policy, now + 60_000).await.expect("take");
+    assert!(store.take(&key, &policy, now + 100_000).await.expect("take").allowed, "one interval later, one more");
+    assert!(!store.take(&key, &policy, now + 100_000).await.expect("take").allowed, "and only one");
+    let idle = store.take(&key, &policy, now + 60_000_000).await.expect("take");
     assert_eq!((idle.allowed, idle.remaining), (true, 4), "after a pause, a whole burst again");
     assert!(store.take("another", &policy, now).await.expect("take").allowed, "keys are counted apart");
 }
 
 fn global(name: &str, entities: serde_json::Value) -> Webhook {
     let body = json!({"name": name, "eventUrl": "https://api.example.com/hooks", "entities": entities});
-    let input = WebhookIn::parse(body.as_object().expect("object"), Owner::Global, UrlPolicy::default(), None)
-        .expect("valid input");
+    let input = WebhookIn::parse(body.as_object().expect("object"), &rules(Owner::Global), None).expect("valid input");
     let (id, now) = (WebhookId(uuid::Uuid::now_v7()), Timestamp::new(chrono::Utc::now()));
     Webhook::create(input, id, Owner::Global, "tester", now, WebhookSecret::from_key(&[9; 32]))
 }

@@ -257,19 +257,6 @@ impl DynamoStore {
         Ok(webhooks)
     }
 
-    /// Every item of `range`, read a page at a time.
-    async fn query_all(&self, range: ItemRange<'_>) -> Result<Vec<Item>, StoreError> {
-        let (mut items, mut start) = (Vec::new(), None);
-        loop {
-            let (read, next) = self.query(&range, start, 100).await?;
-            items.extend(read);
-            match next {
-                Some(next) => start = Some(next),
-                None => return Ok(items),
-            }
-        }
-    }
-
     async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
         if self.star_hint.none_recently() {
             return Ok(Vec::new());

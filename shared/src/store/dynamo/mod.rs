@@ -16,6 +16,7 @@ use crate::store::{Page, PageRequest};
 
 mod access_tokens;
 mod deliveries;
+mod event_types;
 mod events;
 mod globals;
 mod rate_limits;
@@ -158,6 +159,19 @@ impl DynamoStore {
         }
         items.truncate(page.limit + 1);
         Ok(Page::from_overfetch(items, page.limit, id_of))
+    }
+
+    /// Every item of `range`, read a page at a time.
+    async fn query_all(&self, range: ItemRange<'_>) -> Result<Vec<Item>, StoreError> {
+        let (mut items, mut start) = (Vec::new(), None);
+        loop {
+            let (read, next) = self.query(&range, start, 100).await?;
+            items.extend(read);
+            match next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// One query of up to `limit` items of `range` after `start`, read consistently, and the

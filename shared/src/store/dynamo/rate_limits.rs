@@ -1,4 +1,4 @@
-//! Rate-limit counters: `RATE#{key}` / `RATE`, holding the GCRA arrival time `tat` (unix ms).
+//! Rate-limit counters: `RATE#{key}` / `RATE`, holding the GCRA arrival time `tat` (unix µs).
 //!
 //! An update expression cannot take `max(tat, now)`, so there are two writes, each conditional
 //! on its case: *restart* (no time stored, or one already past: `tat = now + interval`) and
@@ -63,9 +63,9 @@ impl DynamoStore {
         key: &str,
         restart: bool,
         policy: &RatePolicy,
-        now_ms: i64,
+        now_us: i64,
     ) -> Result<Outcome, StoreError> {
-        let interval = policy.interval_ms();
+        let interval = policy.interval_us();
         let request = self
             .client
             .update_item()
@@ -73,22 +73,22 @@ impl DynamoStore {
             .key("PK", s(format!("RATE#{key}")))
             .key("SK", s("RATE"))
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":now", n(now_us))
             // The item outlives its arrival time by a minute; DynamoDB's TTL removes idle keys.
-            .expression_attribute_values(":expires", n((now_ms + policy.tolerance_ms() + interval) / 1000 + 60))
+            .expression_attribute_values(":expires", n((now_us + policy.tolerance_us() + interval) / 1_000_000 + 60))
             .return_values(ReturnValue::UpdatedNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = if restart {
             request
                 .update_expression("SET tat = :next, #ttl = :expires")
                 .condition_expression("attribute_not_exists(tat) OR tat < :now")
-                .expression_attribute_values(":next", n(now_ms + interval))
+                .expression_attribute_values(":next", n(now_us + interval))
         } else {
             request
                 .update_expression("SET tat = tat + :interval, #ttl = :expires")
                 .condition_expression("tat BETWEEN :now AND :limit")
                 .expression_attribute_values(":interval", n(interval))
-                .expression_attribute_values(":limit", n(now_ms + policy.tolerance_ms()))
+                .expression_attribute_values(":limit", n(now_us + policy.tolerance_us()))
         };
         match request.send().await {
             Ok(output) => {
@@ -106,18 +106,18 @@ impl DynamoStore {
 
 #[async_trait]
 impl RateLimitStore for DynamoStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_ms: i64) -> Result<Decision, StoreError> {
+    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
         let mut known = self.rate_hints.get(key);
         for _ in 0..MAX_TRIES {
-            let within = known.is_some_and(|tat| tat >= now_ms);
-            if within && known.is_some_and(|tat| tat - now_ms > policy.tolerance_ms()) {
+            let within = known.is_some_and(|tat| tat >= now_us);
+            if within && known.is_some_and(|tat| tat - now_us > policy.tolerance_us()) {
                 // Refused on what was just read, and nothing is written.
-                return Ok(gcra(known, now_ms, policy).0);
+                return Ok(gcra(known, now_us, policy).0);
             }
-            match self.write_tat(key, !within, policy, now_ms).await? {
+            match self.write_tat(key, !within, policy, now_us).await? {
                 Outcome::Written(next) => {
                     self.rate_hints.keep(key, next);
-                    return Ok(decision_after(next, now_ms, policy));
+                    return Ok(decision_after(next, now_us, policy));
                 }
                 Outcome::Found(stored) => {
                     if let Some(tat) = stored {
