@@ -122,6 +122,7 @@ fn planned_deliveries(owner: EntityId, hooks: &[WebhookId], count: usize) -> Vec
             global: false,
             event: event.clone(),
             resent: false,
+            fifo: false,
         })
         .collect()
 }
@@ -146,7 +147,8 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
     let queue = MemoryQueue::new(Duration::from_secs(60));
     let notices = Notices { store: &store, queue: &queue, ids: &RandomIds, resend_delay: settings.resend_delay };
     let (clock, settings) = (&SystemClock, &settings);
-    let deliverer = Deliverer { store: &store, queue: &NoDelay, sender: &sender, clock, notices: &notices, settings };
+    let (queue, fifo_queue) = (&NoDelay, &NoDelay);
+    let deliverer = Deliverer { store: &store, queue, fifo_queue, sender: &sender, clock, notices: &notices, settings };
     let started = Instant::now();
     for batch in batches {
         let response = deliverer.deliver_batch(batch).await;

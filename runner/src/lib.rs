@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use shared::api;
 use shared::delivery::{DeliverySettings, HttpSender};
-use shared::queue::{MemoryQueue, Queue, QueueConsumer, SqsQueue};
+use shared::queue::{MemoryQueue, Queue, QueueConsumer, Routed, SqsQueue};
 use shared::runtime::Context;
 use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
@@ -44,17 +44,40 @@ pub enum Backend {
     /// In-process storage and queue: no AWS, no Docker, no Java.
     Memory,
     /// DynamoDB and SQS through the standard AWS SDK environment. The table is created if
-    /// missing; so is the queue `queue_name` with its DLQ, unless `queue_url` names one (whose
-    /// DLQ the runner then leaves to whoever deployed it).
-    Aws { table: String, queue_url: Option<String>, queue_name: String },
+    /// missing; so are the queue `queue_name` and the FIFO queue `{queue_name}.fifo`, each with
+    /// its DLQ, unless `queue_url` or `fifo_queue_url` names it (whose DLQ the runner then
+    /// leaves to whoever deployed it).
+    Aws { table: String, queue_url: Option<String>, fifo_queue_url: Option<String>, queue_name: String },
+}
+
+/// A delivery queue, and its dead-letter queue when the runner made it: the DLQ's messages are
+/// recorded as failed.
+type QueuePair = (Arc<dyn Queue>, Option<Arc<dyn QueueConsumer>>);
+
+fn memory_queues(fifo: bool) -> QueuePair {
+    let dead_letters = Arc::new(MemoryQueue::new(QUEUE_VISIBILITY_TIMEOUT));
+    let queue = MemoryQueue::with_dead_letters(QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES, dead_letters.clone());
+    let queue = if fifo { queue.fifo() } else { queue };
+    (Arc::new(queue), Some(dead_letters))
+}
+
+async fn sqs_queues(sqs: &aws_sdk_sqs::Client, url: Option<&String>, name: &str) -> Result<QueuePair, shared::Error> {
+    Ok(match url {
+        Some(url) => (Arc::new(SqsQueue::new(sqs.clone(), url)), None),
+        None => {
+            let (queue, dead_letters) =
+                SqsQueue::ensure(sqs.clone(), name, QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES).await?;
+            (Arc::new(queue), Some(Arc::new(dead_letters)))
+        }
+    })
 }
 
 pub struct App {
     ctx: Context,
     store: Arc<dyn Store>,
-    queue: Arc<dyn Queue>,
-    /// The dead-letter queue, when the runner made it: its messages are recorded as failed.
-    dead_letters: Option<Arc<dyn QueueConsumer>>,
+    queue: QueuePair,
+    /// FIFO webhooks' deliveries, each webhook's in order, one at a time.
+    fifo_queue: QueuePair,
     sender: Arc<HttpSender>,
     delivery: DeliverySettings,
     /// How long the deliver trigger waits to fill a batch (the template's `DeliveryBatchWindow`).
@@ -70,33 +93,22 @@ impl App {
         backend: &Backend,
         auth: DevAuth,
     ) -> Result<Self, shared::Error> {
-        type Queues = (Arc<dyn Queue>, Option<Arc<dyn QueueConsumer>>);
-        let (store, (queue, dead_letters)): (Arc<dyn Store>, Queues) = match backend {
-            Backend::Memory => {
-                let dead_letters = Arc::new(MemoryQueue::new(QUEUE_VISIBILITY_TIMEOUT));
-                let queue =
-                    MemoryQueue::with_dead_letters(QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES, dead_letters.clone());
-                (Arc::new(MemoryStore::new()), (Arc::new(queue), Some(dead_letters)))
-            }
-            Backend::Aws { table, queue_url, queue_name } => {
+        let (store, queue, fifo_queue): (Arc<dyn Store>, QueuePair, QueuePair) = match backend {
+            Backend::Memory => (Arc::new(MemoryStore::new()), memory_queues(false), memory_queues(true)),
+            Backend::Aws { table, queue_url, fifo_queue_url, queue_name } => {
                 let config = shared::aws::sdk_config().await;
                 let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
                 store.ensure_table().await?;
                 let sqs = aws_sdk_sqs::Client::new(&config);
-                let queues: Queues = match queue_url {
-                    Some(url) => (Arc::new(SqsQueue::new(sqs, url)), None),
-                    None => {
-                        let (queue, dead_letters) =
-                            SqsQueue::ensure(sqs, queue_name, QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES).await?;
-                        (Arc::new(queue), Some(Arc::new(dead_letters)))
-                    }
-                };
-                (Arc::new(store), queues)
+                let queue = sqs_queues(&sqs, queue_url.as_ref(), queue_name).await?;
+                let fifo_queue = sqs_queues(&sqs, fifo_queue_url.as_ref(), &format!("{queue_name}.fifo")).await?;
+                (Arc::new(store), queue, fifo_queue)
             }
         };
         let sender = Arc::new(delivery.sender()?);
         let batch_window = Duration::ZERO;
-        Ok(Self { ctx, store, queue, dead_letters, sender, delivery, batch_window, auth, routes: RouteTable::new() })
+        let routes = RouteTable::new();
+        Ok(Self { ctx, store, queue, fifo_queue, sender, delivery, batch_window, auth, routes })
     }
 
     /// The same app, its deliver trigger waiting up to `window` to fill a batch of 10 (none by
@@ -104,6 +116,11 @@ impl App {
     #[must_use]
     pub fn with_batch_window(self, window: Duration) -> Self {
         Self { batch_window: window, ..self }
+    }
+
+    /// Both delivery queues, each message to its own.
+    pub(crate) fn queues(&self) -> Routed<'_> {
+        Routed { unordered: self.queue.0.as_ref(), fifo: self.fifo_queue.0.as_ref() }
     }
 
     /// Invokes `function` as Lambda would, with the event API Gateway would send, under the
@@ -119,13 +136,13 @@ impl App {
                 Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
                 Function::ListEventTypes => api::list_event_types(ctx, store, request).await,
                 Function::WriteEventType => api::write_event_type(ctx, store, request).await,
-                Function::PublishEvent => api::publish_event(ctx, store, self.queue.as_ref(), request).await,
+                Function::PublishEvent => api::publish_event(ctx, store, &self.queues(), request).await,
                 Function::GetEvent => api::get_event(ctx, store, request).await,
                 Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
                 Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
                 Function::RotateSecret => api::rotate_secret(ctx, store, request).await,
-                Function::ResendDelivery => api::resend_delivery(ctx, store, self.queue.as_ref(), request).await,
-                Function::RecoverDeliveries => api::recover_deliveries(ctx, store, self.queue.as_ref(), request).await,
+                Function::ResendDelivery => api::resend_delivery(ctx, store, &self.queues(), request).await,
+                Function::RecoverDeliveries => api::recover_deliveries(ctx, store, &self.queues(), request).await,
                 Function::WebhookStats => api::webhook_stats(ctx, store, request).await,
                 Function::Console => shared::console::serve_console(request).await,
             }

@@ -21,6 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "aws" => Backend::Aws {
             table: env_or("TABLE_NAME", "webhooks"),
             queue_url: std::env::var("DELIVERY_QUEUE_URL").ok().filter(|url| !url.is_empty()),
+            fifo_queue_url: std::env::var("DELIVERY_FIFO_QUEUE_URL").ok().filter(|url| !url.is_empty()),
             queue_name: "webhooks-deliveries".into(),
         },
         other => Err(ConfigError::Invalid {

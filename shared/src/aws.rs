@@ -33,7 +33,9 @@ pub fn dynamo_store(config: &SdkConfig) -> Result<DynamoStore, ConfigError> {
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(config), env_required("TABLE_NAME")?))
 }
 
-/// The queue at `DELIVERY_QUEUE_URL`.
-pub fn sqs_queue(config: &SdkConfig) -> Result<SqsQueue, ConfigError> {
-    Ok(SqsQueue::new(aws_sdk_sqs::Client::new(config), env_required("DELIVERY_QUEUE_URL")?))
+/// The queues at `DELIVERY_QUEUE_URL` and `DELIVERY_FIFO_QUEUE_URL` (FIFO webhooks').
+pub fn sqs_queues(config: &SdkConfig) -> Result<(SqsQueue, SqsQueue), ConfigError> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let fifo = SqsQueue::new(client.clone(), env_required("DELIVERY_FIFO_QUEUE_URL")?);
+    Ok((SqsQueue::new(client, env_required("DELIVERY_QUEUE_URL")?), fifo))
 }

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::model::{
     DISABLED_EVENT_TYPE, DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, EventIn, FanOutPlan,
-    FanOutTarget, Timestamp, Webhook, WebhookId, event_body,
+    FanOutTarget, Ordering, Timestamp, Webhook, WebhookId, event_body,
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
@@ -73,6 +73,7 @@ where
         global: false,
         event: sample,
         resent: false,
+        fifo: false,
     })?;
 
     let targets: Vec<FanOutTarget> = store
@@ -87,6 +88,7 @@ where
             delivery_id: ids.new_id(),
             enabled: w.info.enabled,
             global: w.info.owner_identifier.is_none(),
+            fifo: w.info.options.ordering == Ordering::Fifo,
         })
         .collect();
     let data = input.data;
@@ -117,6 +119,7 @@ where
             global: t.global,
             event: event.clone(),
             resent: !created,
+            fifo: t.fifo,
         })
         .collect();
     // A copy waits, so that an original still on the queue starts first and the copy is dropped.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::model::fields::{Fields, as_str, as_string_array};
-use crate::model::{Delivery, DeliveryMessage, DeliveryStatus, Event, Timestamp, Webhook};
+use crate::model::{Delivery, DeliveryMessage, DeliveryStatus, Event, Ordering, Timestamp, Webhook};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::IdGenerator;
 use crate::store::{DeliveryList, EventGet, PageRequest};
@@ -106,6 +106,7 @@ async fn again<S: EventGet + ?Sized>(
         global: webhook.info.owner_identifier.is_none(),
         event,
         resent: false,
+        fifo: webhook.info.options.ordering == Ordering::Fifo,
     }))
 }
 

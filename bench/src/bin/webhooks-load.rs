@@ -144,7 +144,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         url_policy: policy,
         ..DeliverySettings::default()
     };
-    let backend = Backend::Aws { table: table.clone(), queue_url: None, queue_name: table.clone() };
+    let backend =
+        Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: table.clone() };
     let token = auth.issue("load", "*", "events:publish", chrono::Duration::hours(2))?;
     let addr = webhooks_local::spawn(App::new(ctx.clone(), delivery.clone(), &backend, auth.clone()).await?).await?;
     let api = Arc::new(Api { client: Client::new(), base: format!("http://{addr}"), token: token.clone() });

@@ -1,10 +1,11 @@
-//! Lambda on the delivery queue: signed POSTs, retries through SQS visibility, partial batch
-//! failures.
+//! Lambda on the delivery queues (standard and FIFO): signed POSTs, retries through SQS
+//! visibility, partial batch failures.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::delivery::{Deliverer, DeliverySettings};
 use shared::publish::Notices;
+use shared::queue::Routed;
 use shared::runtime::{RandomIds, SystemClock};
 use shared::{aws, telemetry};
 
@@ -14,10 +15,11 @@ async fn main() -> Result<(), Error> {
     let settings = DeliverySettings::from_env()?;
     let sender = settings.sender()?;
     let config = aws::sdk_config().await;
-    let (store, queue) = (aws::dynamo_store(&config)?, aws::sqs_queue(&config)?);
-    let notices = Notices { store: &store, queue: &queue, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let (clock, settings) = (&SystemClock, &settings);
-    let deliverer = Deliverer { store: &store, queue: &queue, sender: &sender, clock, notices: &notices, settings };
+    let (store, (unordered, fifo)) = (aws::dynamo_store(&config)?, aws::sqs_queues(&config)?);
+    let queues = Routed { unordered: &unordered, fifo: &fifo };
+    let notices = Notices { store: &store, queue: &queues, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let (queue, fifo_queue, clock, settings) = (&unordered, &fifo, &SystemClock, &settings);
+    let deliverer = Deliverer { store: &store, queue, fifo_queue, sender: &sender, clock, notices: &notices, settings };
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, Error>(deliverer.deliver_batch(event.payload).await)
     }))

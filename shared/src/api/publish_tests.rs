@@ -249,7 +249,8 @@ async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn W
     let received = queue.receive(10, Duration::ZERO).await.expect("receive");
     let settings = DeliverySettings { schedule: RetrySchedule::parse("5s").expect("schedule"), ..Default::default() };
     let notices = Notices { store, queue, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let deliverer = Deliverer { store, queue, sender, clock: &SystemClock, notices: &notices, settings: &settings };
+    let (clock, settings) = (&SystemClock, &settings);
+    let deliverer = Deliverer { store, queue, fifo_queue: queue, sender, clock, notices: &notices, settings };
     let response = deliverer.deliver_batch(lambda_event(&received).expect("event")).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let handles: Vec<String> = received.into_iter().map(|m| m.receipt_handle).collect();

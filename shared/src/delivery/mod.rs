@@ -182,7 +182,10 @@ pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
 /// The clients of the deliver function.
 pub struct Deliverer<'a> {
     pub store: &'a dyn DeliveryStore,
+    /// The queue of unordered deliveries, where a retry hides its message.
     pub queue: &'a dyn VisibilityDelay,
+    /// The FIFO queue, where a FIFO webhook's retry holds its later messages back.
+    pub fifo_queue: &'a dyn VisibilityDelay,
     pub sender: &'a dyn WebhookSender,
     pub clock: &'a dyn Clock,
     pub notices: &'a dyn DisableNotice,
@@ -279,7 +282,7 @@ impl<'a> Deliverer<'a> {
         let receipt = record.receipt_handle.as_deref().unwrap_or_default();
         if let Some(delay) = self.take_turn(&webhook).await? {
             tracing::info!(%webhook_id, %delivery_id, ?delay, "over the webhook's rate limit: later, not an attempt");
-            self.queue.delay_message(receipt, delay).await?;
+            self.queue_of(&message).delay_message(receipt, delay).await?;
             return Ok(Disposition::RetryLater);
         }
         let published = EventFor { event: &message.event, entity: Some(message.owner_identifier) };
@@ -308,8 +311,15 @@ impl<'a> Deliverer<'a> {
             return Ok(Disposition::Done);
         }
         self.after_attempt(&webhook, &outcome, delivery_id).await?;
-        self.queue.delay_message(receipt, delay).await?;
+        self.queue_of(&message).delay_message(receipt, delay).await?;
         Ok(Disposition::RetryLater)
+    }
+}
+
+impl Deliverer<'_> {
+    /// The queue `message` came from.
+    fn queue_of(&self, message: &DeliveryMessage) -> &dyn VisibilityDelay {
+        if message.fifo { self.fifo_queue } else { self.queue }
     }
 }
 

@@ -120,7 +120,7 @@ pub(super) async fn run_with(
     event: SqsEvent,
 ) -> Vec<String> {
     let notices = Notices { store, queue, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let deliverer = Deliverer { store, queue: delays, sender, clock, notices: &notices, settings };
+    let deliverer = Deliverer { store, queue: delays, fifo_queue: delays, sender, clock, notices: &notices, settings };
     deliverer.deliver_batch(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 

@@ -122,6 +122,9 @@ pub struct DeliveryMessage {
     /// must be read even on the first receive.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resent: bool,
+    /// To a FIFO webhook: carried by the FIFO queue, in order, one at a time per webhook.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fifo: bool,
 }
 
 impl DeliveryMessage {
@@ -169,6 +172,9 @@ pub struct FanOutTarget {
     /// A global webhook covering the entity.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub global: bool,
+    /// A FIFO webhook's: its message goes to the FIFO queue.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fifo: bool,
 }
 
 /// One published event: the event as published and where it goes, with each delivery's id.

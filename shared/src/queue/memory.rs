@@ -1,4 +1,5 @@
-//! An in-process queue with SQS's visibility semantics, for the embedded runner and tests.
+//! An in-process queue with SQS's visibility semantics, for the embedded runner and tests;
+//! as a FIFO queue, with SQS FIFO's message groups too.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -18,6 +19,8 @@ struct Entry {
     receive_count: u32,
     sent_at_millis: i64,
     visible_at: Instant,
+    /// Its message group on a FIFO queue: the webhook's id.
+    group: Option<String>,
 }
 
 pub struct MemoryQueue {
@@ -25,12 +28,27 @@ pub struct MemoryQueue {
     arrived: Notify,
     visibility_timeout: Duration,
     dead_letters: Option<(u32, Arc<MemoryQueue>)>,
+    /// Each webhook's messages in order, one of them in flight at a time.
+    fifo: bool,
 }
 
 impl MemoryQueue {
     /// A queue whose received messages reappear after `visibility_timeout` unless deleted.
     pub fn new(visibility_timeout: Duration) -> Self {
-        Self { entries: Mutex::new(Vec::new()), arrived: Notify::new(), visibility_timeout, dead_letters: None }
+        Self {
+            entries: Mutex::new(Vec::new()),
+            arrived: Notify::new(),
+            visibility_timeout,
+            dead_letters: None,
+            fifo: false,
+        }
+    }
+
+    /// The same as a FIFO queue: a webhook's messages are received in the order sent, and
+    /// none while one of them is in flight (received, and neither deleted nor visible again).
+    #[must_use]
+    pub fn fifo(self) -> Self {
+        Self { fifo: true, ..self }
     }
 
     /// The same, where a message received `max_receives` times moves to `dead_letters` instead
@@ -62,8 +80,18 @@ impl MemoryQueue {
             *entries = kept;
             dead_letters.take_in(dead)?;
         }
+        // A FIFO group waits while one of its messages is in flight, and gives one at a time.
+        let mut busy: std::collections::HashSet<String> = entries
+            .iter()
+            .filter(|e| self.fifo && e.receipt_handle.is_some() && e.visible_at > now)
+            .filter_map(|e| e.group.clone())
+            .collect();
         let mut received = Vec::new();
-        for entry in entries.iter_mut().filter(|e| e.visible_at <= now).take(max) {
+        let available = entries.iter_mut().filter(|e| match &e.group {
+            Some(group) if self.fifo => busy.insert(group.clone()) && e.visible_at <= now,
+            _ => e.visible_at <= now,
+        });
+        for entry in available.take(max) {
             let receipt_handle = uuid::Uuid::new_v4().to_string();
             entry.receive_count += 1;
             entry.visible_at = now + self.visibility_timeout;
@@ -103,13 +131,16 @@ impl DeliveryEnqueue for MemoryQueue {
     async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
         let bodies = bodies(messages)?;
         let now = chrono::Utc::now().timestamp_millis();
-        self.entries()?.extend(bodies.into_iter().map(|body| Entry {
+        // Like SQS FIFO, no delay per message.
+        let delay = if self.fifo { Duration::ZERO } else { delay.min(MAX_SEND_DELAY) };
+        self.entries()?.extend(messages.iter().zip(bodies).map(|(message, body)| Entry {
             message_id: uuid::Uuid::new_v4().to_string(),
             receipt_handle: None,
             body,
             receive_count: 0,
             sent_at_millis: now,
-            visible_at: Instant::now() + delay.min(MAX_SEND_DELAY),
+            visible_at: Instant::now() + delay,
+            group: Some(message.webhook_id.to_string()),
         }));
         self.arrived.notify_waiters();
         Ok(())

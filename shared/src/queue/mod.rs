@@ -57,10 +57,43 @@ pub trait QueueConsumer: Send + Sync {
     async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError>;
 }
 
-/// Every queue operation: what the local runner holds.
-pub trait Queue: DeliveryEnqueue + VisibilityDelay + QueueConsumer {}
+/// What a sender of deliveries uses of a queue.
+pub trait DeliveryQueue: DeliveryEnqueue + VisibilityDelay {}
 
-impl<T: DeliveryEnqueue + VisibilityDelay + QueueConsumer> Queue for T {}
+impl<T: DeliveryEnqueue + VisibilityDelay + ?Sized> DeliveryQueue for T {}
+
+/// The two delivery queues: a FIFO webhook's messages go to the FIFO queue, grouped by
+/// webhook (DESIGN.md 14), every other to the standard one.
+#[derive(Clone, Copy)]
+pub struct Routed<'a> {
+    pub unordered: &'a dyn DeliveryQueue,
+    pub fifo: &'a dyn DeliveryQueue,
+}
+
+impl<'a> Routed<'a> {
+    /// The queue a message of this kind is on.
+    pub fn of(&self, fifo: bool) -> &'a dyn DeliveryQueue {
+        if fifo { self.fifo } else { self.unordered }
+    }
+}
+
+#[async_trait]
+impl DeliveryEnqueue for Routed<'_> {
+    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
+        let (fifo, unordered): (Vec<_>, Vec<_>) = messages.iter().cloned().partition(|m| m.fifo);
+        for (queue, messages) in [(self.unordered, unordered), (self.fifo, fifo)] {
+            if !messages.is_empty() {
+                queue.enqueue(&messages, delay).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every queue operation: what the local runner holds.
+pub trait Queue: DeliveryQueue + QueueConsumer {}
+
+impl<T: DeliveryQueue + QueueConsumer> Queue for T {}
 
 /// A message's body, refused when SQS would not take it.
 pub fn message_body(message: &DeliveryMessage) -> Result<String, QueueError> {

@@ -16,6 +16,7 @@ use crate::queue::QueueError;
 
 /// SendMessageBatch's and DeleteMessageBatch's limit.
 const BATCH_SIZE: usize = 10;
+const FIFO_SUFFIX: &str = ".fifo";
 
 #[derive(Clone)]
 pub struct SqsQueue {
@@ -40,17 +41,27 @@ impl SqsQueue {
         &self.url
     }
 
+    /// A FIFO queue's: each webhook's messages in order, one in flight at a time.
+    fn is_fifo(&self) -> bool {
+        self.url.ends_with(FIFO_SUFFIX)
+    }
+
     /// Creates the queue `name` and its dead-letter queue `name-dlq` if missing (local runner,
-    /// tests): messages received `max_receives` times move to the DLQ. Answers both.
+    /// tests): messages received `max_receives` times move to the DLQ. Answers both. A name
+    /// ending `.fifo` makes FIFO queues (the DLQ `{stem}-dlq.fifo`).
     pub async fn ensure(
         client: Client,
         name: &str,
         visibility_timeout: Duration,
         max_receives: u32,
     ) -> Result<(Self, Self), QueueError> {
-        let dlq_url = client
-            .create_queue()
-            .queue_name(format!("{name}-dlq"))
+        let stem = name.strip_suffix(FIFO_SUFFIX);
+        let fifo = stem.is_some().to_string();
+        let dlq_name = stem.map_or_else(|| format!("{name}-dlq"), |stem| format!("{stem}-dlq{FIFO_SUFFIX}"));
+        let fifo_attributes = |request: aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder| {
+            if stem.is_some() { request.attributes(QueueAttributeName::FifoQueue, fifo.clone()) } else { request }
+        };
+        let dlq_url = fifo_attributes(client.create_queue().queue_name(dlq_name))
             .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
             .send()
             .await
@@ -68,9 +79,7 @@ impl SqsQueue {
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .ok_or_else(|| QueueError::internal("the DLQ has no ARN"))?;
         let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
-        let url = client
-            .create_queue()
-            .queue_name(name)
+        let url = fifo_attributes(client.create_queue().queue_name(name))
             .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.as_secs().to_string())
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
@@ -87,17 +96,23 @@ impl DeliveryEnqueue for SqsQueue {
     async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
         let bodies = bodies(messages)?;
         let delay_seconds = i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).map_err(QueueError::internal)?;
-        for chunk in bodies.chunks(BATCH_SIZE) {
+        let sent: Vec<_> = messages.iter().zip(bodies).collect();
+        for chunk in sent.chunks(BATCH_SIZE) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .delay_seconds(delay_seconds)
-                        .build()
-                        .map_err(QueueError::internal)
+                .map(|(i, (message, body))| {
+                    let entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
+                    // A FIFO queue orders each webhook's messages and drops a copy of a delivery's
+                    // within its 5-minute deduplication window; it takes no delay per message.
+                    let entry = if self.is_fifo() {
+                        entry
+                            .message_group_id(message.webhook_id.to_string())
+                            .message_deduplication_id(message.delivery_id.to_string())
+                    } else {
+                        entry.delay_seconds(delay_seconds)
+                    };
+                    entry.build().map_err(QueueError::internal)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self

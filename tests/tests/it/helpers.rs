@@ -44,7 +44,7 @@ fn aws_backend() -> Backend {
         std::env::var_os("AWS_ENDPOINT_URL_SQS").is_some() && std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
         "AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS are not set: run the integration tests with `make test`"
     );
-    Backend::Aws { table: unique_table(), queue_url: None, queue_name: unique_table() }
+    Backend::Aws { table: unique_table(), queue_url: None, fifo_queue_url: None, queue_name: unique_table() }
 }
 
 /// The retry schedule and attempt timeout of every black-box target. The stack test deploys
@@ -133,7 +133,8 @@ impl TestApp {
     /// a queue of its own); tokens of the first are good for both.
     pub async fn two_on_one_table() -> (Self, Self) {
         let table = unique_table();
-        let on_table = || Backend::Aws { table: table.clone(), queue_url: None, queue_name: unique_table() };
+        let on_table =
+            || Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: unique_table() };
         let settings = || delivery_settings(SCHEDULE, TIMEOUT);
         let first = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
         let second = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;

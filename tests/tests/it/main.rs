@@ -7,6 +7,7 @@ mod api;
 mod catalog;
 mod delivery;
 mod faults;
+mod fifo;
 mod filters;
 mod globals;
 mod health;

@@ -30,6 +30,7 @@ fn message() -> DeliveryMessage {
         global: true,
         event,
         resent: false,
+        fifo: false,
     }
 }
 

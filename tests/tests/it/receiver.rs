@@ -2,6 +2,7 @@
 //! every request it gets.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,28 @@ struct Inner {
     demand: Mutex<Option<String>>,
     /// Requests to the token endpoint, `/token`.
     token_requests: Mutex<Vec<Received>>,
+    /// Events (by `webhook-id`) to answer 500 this many more times, whatever the script says.
+    failures: Mutex<std::collections::HashMap<String, usize>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+}
+
+/// Counts a request as being answered until dropped.
+struct Answering<'a>(&'a Inner);
+
+impl<'a> Answering<'a> {
+    fn start(inner: &'a Inner) -> Self {
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(inner)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub struct Receiver {
@@ -72,6 +95,16 @@ impl Receiver {
         self.inner.token_requests.lock().expect("lock").clone()
     }
 
+    /// Answers 500 to the next `times` requests carrying the event `id`.
+    pub fn fail_event(&self, id: &str, times: usize) {
+        self.inner.failures.lock().expect("lock").insert(id.to_string(), times);
+    }
+
+    /// The most requests it was answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.inner.most_in_flight.load(Ordering::SeqCst)
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.received.lock().expect("lock").clone()
     }
@@ -90,6 +123,13 @@ async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     use axum::response::IntoResponse;
     let demand = inner.demand.lock().expect("lock").clone();
     let refused = demand.is_some_and(|d| headers.get("authorization").is_none_or(|a| a.as_bytes() != d.as_bytes()));
+    let _answering = Answering::start(&inner);
+    let event = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let failing = inner.failures.lock().expect("lock").get_mut(&event).is_some_and(|left| {
+        let fails = *left > 0;
+        *left = left.saturating_sub(1);
+        fails
+    });
     let n = {
         let mut received = inner.received.lock().expect("lock");
         received.push(Received { headers, body, at: std::time::Instant::now() });
@@ -97,6 +137,9 @@ async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     };
     if refused {
         return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if failing {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     match inner.script.get(n).or(inner.script.last()).cloned().unwrap_or(Answer::Status(200)) {
         Answer::Status(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK).into_response(),

@@ -139,6 +139,7 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
             delivery_id: uuid::Uuid::now_v7(),
             enabled: i < 2,
             global: i == 1,
+            fifo: i == 0,
         })
         .collect();
     let plan = FanOutPlan {
