@@ -9,6 +9,18 @@ export const session = {
     sessionStorage.setItem(TOKEN, token);
     sessionStorage.setItem(ENTITY, entity);
   },
+  // The scopes the token was granted (its `scope` claim, space-separated), read to decide what
+  // to offer; the API decides what is allowed. Not a JWT, or no claim: none.
+  get scopes() {
+    try {
+      const payload = this.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+      const scope = JSON.parse(new TextDecoder().decode(bytes)).scope ?? "";
+      return Array.isArray(scope) ? scope : String(scope).split(/\s+/).filter(Boolean);
+    } catch {
+      return [];
+    }
+  },
   clear() {
     sessionStorage.removeItem(TOKEN);
     sessionStorage.removeItem(ENTITY);

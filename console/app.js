@@ -1,5 +1,6 @@
 // The console's entry: signs in from a link's fragment, routes on the hash, keeps focus sane.
 import { session } from "./api.js";
+import { CATALOG_SCOPE, EVENT_TYPES_ROUTE, eventTypesRoute } from "./catalog.js";
 import { h, replace } from "./dom.js";
 import { globalWebhooks } from "./globals.js";
 import { deliveries, edit, entityWebhooks, list, signIn } from "./pages.js";
@@ -12,13 +13,17 @@ function adoptFragmentToken() {
   history.replaceState(null, "", `${location.pathname}#/webhooks`);
 }
 
-// The two kinds of webhook, the current one marked for assistive technology.
+// The two kinds of webhook and, for the operator, the event catalog; the current one marked for
+// assistive technology.
 function renderNav(path) {
   const nav = document.getElementById("nav");
   const current = `#/${path.split("/")[1]}`;
-  const link = (scope, label) => h("a", { href: scope.route, "aria-current": scope.route === current && "page" }, label);
+  const link = (route, label) => h("a", { href: route, "aria-current": route === current && "page" }, label);
   if (!session.token) replace(nav);
-  else replace(nav, link(entityWebhooks, "Account webhooks"), link(globalWebhooks, "Global webhooks"));
+  else {
+    replace(nav, link(entityWebhooks.route, "Account webhooks"), link(globalWebhooks.route, "Global webhooks"),
+      session.scopes.includes(CATALOG_SCOPE) ? link(EVENT_TYPES_ROUTE, "Event types") : null);
+  }
 }
 
 function renderSession() {
@@ -46,6 +51,7 @@ async function route() {
   const [, kind, id, log] = path.match(/^\/(webhooks|global-webhooks)(?:\/([^/]+)(\/deliveries)?)?$/) || [];
   const scope = kind === "global-webhooks" ? globalWebhooks : entityWebhooks;
   if (path === "/signin") signIn(main);
+  else if (/^\/event-types(\/|$)/.test(path)) await eventTypesRoute(main, path);
   else if (id === "new" && !log) await edit(main, null, scope);
   else if (log) await deliveries(main, id, scope);
   else if (id) await edit(main, id, scope);

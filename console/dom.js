@@ -25,7 +25,7 @@ export function svg(tag, attrs = {}, ...children) {
 }
 
 function append(el, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -66,10 +66,70 @@ export function field(id, label, control, hint) {
     control, error);
 }
 
-// Cancel and the dialog's submit button; Cancel closes the dialog it is in.
-export function dialogActions(submit) {
-  const cancel = h("button", { type: "button", class: "secondary", onclick: (e) => e.target.closest("dialog").close() }, "Cancel");
+// Cancel (or `dismiss`, say "Close" where something was done already) and the dialog's submit
+// button; the first closes the dialog it is in.
+export function dialogActions(submit, dismiss = "Cancel") {
+  const cancel = h("button", { type: "button", class: "secondary", onclick: (e) => e.target.closest("dialog").close() }, dismiss);
   return h("div", { class: "actions" }, cancel, submit);
+}
+
+// The field a part belongs to: "entities" of "entities[2]", "filter" of the JSON pointer
+// "/filter/data/$gtee".
+const fieldOf = (name) => name.replace(/^\//, "").split(/[.[/]/)[0];
+
+// Shows the field errors of a form in `container` ({ field: message }, by the API's names) and
+// focuses the first control to fix. Each goes beside its field (the `${id}-error` element of
+// `field()`), found by its name or the one `where` maps it to; an error about a part of a field
+// goes beside the field with the part's path in front, as that says where to look. The rest go
+// in `alert`: an error the form has no field for still gets its answer.
+export function showErrors(container, alert, fields, where = {}) {
+  const errorOf = (id) => container.querySelector(`#${CSS.escape(id)}-error`);
+  const placed = (...ids) => ids.find((id) => id && errorOf(id));
+  container.querySelectorAll(".field-error").forEach((p) => replace(p));
+  container.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  let first = null;
+  const unplaced = [];
+  for (const [name, message] of Object.entries(fields)) {
+    const whole = placed(where[name], name);
+    const id = whole || placed(where[fieldOf(name)], fieldOf(name));
+    if (!id) {
+      unplaced.push(`${name}: ${message}`);
+      continue;
+    }
+    const error = errorOf(id);
+    const text = whole ? message : `${name}: ${message}`;
+    error.append(error.textContent ? ` ${text}` : text);
+    const control = container.querySelector(`[data-field="${id}"] :is(input, select, textarea)`);
+    control?.setAttribute("aria-invalid", "true");
+    first = first || control;
+  }
+  replace(alert, unplaced.join(" "));
+  alert.hidden = !unplaced.length;
+  (first || (unplaced.length ? alert : null))?.focus();
+}
+
+// Asks in the page's confirmation dialog (index.html): `title`, `text`, and `action` on the
+// confirming button. Resolves true when the user confirms. It listens to `submit` and
+// `cancel`, which fire synchronously with the user's action: `close` is queued, so a late
+// `close` of an earlier opening could otherwise answer this one.
+export function confirmChoice({ title, text, action }) {
+  const dialog = document.getElementById("confirm");
+  const form = dialog.querySelector("form");
+  replace(document.getElementById("confirm-title"), title);
+  replace(document.getElementById("confirm-text"), text);
+  replace(form.querySelector('button[value="confirm"]'), action);
+  return new Promise((resolve) => {
+    const finish = (answer) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(answer);
+    };
+    const onSubmit = (event) => finish(event.submitter?.value === "confirm");
+    const onCancel = () => finish(false);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
+    dialog.showModal();
+  });
 }
 
 // Opens a dialog built for this one opening; closing removes it, so no listener or message

@@ -2,10 +2,13 @@
 // shown where they belong (beside a field, in the page's alert, or as a toast).
 import { ApiError, api, entityPath, session, webhookPath } from "./api.js";
 import { authFieldset } from "./auth.js";
-import { field, h, page, replace, toast, when } from "./dom.js";
+import { deliveryFieldset } from "./delivery.js";
+import { confirmChoice, field, h, page, replace, showErrors, toast, when } from "./dom.js";
+import { eventPicker } from "./events.js";
 import { healthPanel, setEnabled } from "./health.js";
 import { recoverDeliveries, resendButton, statusFilter } from "./replay.js";
 import { rotateSecret, secretShown } from "./rotation.js";
+import { sendTest } from "./test-event.js";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -29,28 +32,8 @@ export const entityWebhooks = {
   },
 };
 
-// Resolves true when the user confirms. It listens to `submit` and `cancel`, which fire
-// synchronously with the user's action: `close` is queued, so a late `close` of an earlier
-// opening could otherwise answer this one.
-function confirmRemoval(name) {
-  const dialog = document.getElementById("confirm");
-  const form = dialog.querySelector("form");
-  replace(document.getElementById("confirm-text"), `“${name}” will stop receiving events. This cannot be undone.`);
-  return new Promise((resolve) => {
-    const finish = (answer) => {
-      form.removeEventListener("submit", onSubmit);
-      dialog.removeEventListener("cancel", onCancel);
-      resolve(answer);
-    };
-    const onSubmit = (event) => finish(event.submitter?.value === "confirm");
-    const onCancel = () => finish(false);
-    form.addEventListener("submit", onSubmit);
-    dialog.addEventListener("cancel", onCancel);
-    dialog.showModal();
-  });
-}
-
-function failure(main, err) {
+// A page that could not be shown: the sign-in page for a token no longer accepted, else why.
+export function failure(main, err) {
   if (err instanceof ApiError && err.status === 401) {
     location.hash = "#/signin";
     return;
@@ -106,14 +89,12 @@ function deliveryBadge(delivery) {
 export async function list(main, scope = entityWebhooks) {
   const rows = h("tbody");
   const more = h("div", { class: "actions" });
-  const result = h("p", { id: "test-result", role: "status", class: "result" });
   const columns = ["Name", "URL", scope.column?.label, "Events", "Status", "Last delivery", "Actions"].filter(Boolean);
   page(
     main,
     scope.title,
     scope.intro ? h("p", { class: "muted" }, scope.intro) : null,
     h("div", { class: "toolbar" }, h("a", { class: "button", href: `${scope.route}/new` }, `Create ${scope.noun}`)),
-    result,
     h("div", { class: "table" },
       h("table", {},
         h("caption", { class: "visually-hidden" }, scope.caption),
@@ -127,7 +108,7 @@ export async function list(main, scope = entityWebhooks) {
     if (!cursor && data.items.length === 0) {
       rows.append(h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, `No ${scope.noun}s yet. Create one to start receiving events.`)));
     }
-    for (const webhook of data.items) rows.append(row(main, scope, webhook, result));
+    for (const webhook of data.items) rows.append(row(main, scope, webhook));
     replace(more, data.nextCursor ? h("button", { class: "secondary", onclick: () => load(data.nextCursor).catch((e) => failure(main, e)) }, "Load more") : null);
   };
   try {
@@ -137,28 +118,16 @@ export async function list(main, scope = entityWebhooks) {
   }
 }
 
-function row(main, scope, webhook, result) {
+function row(main, scope, webhook) {
   const last = h("td", { "data-label": "Last delivery" }, h("span", { class: "muted" }, "…"));
   api("GET", webhookPath(scope, webhook.id, "/deliveries?limit=1"))
     .then((page) => replace(last, deliveryBadge(page.items[0])))
     .catch(() => replace(last, h("span", { class: "muted" }, "Unavailable")));
   const events = webhook.eventList.length ? webhook.eventList.join(", ") : "All events";
   const pause = () => setEnabled(scope, webhook, !webhook.enabled, () => list(main, scope));
-  const test = async () => {
-    replace(result, `Sending a test event to ${webhook.name}…`);
-    try {
-      const r = await api("POST", webhookPath(scope, webhook.id, "/test"));
-      replace(result, r.delivered
-        ? `Test to ${webhook.name} delivered: ${r.statusCode} in ${r.durationMs} ms.`
-        : `Test to ${webhook.name} failed: ${r.error || `status ${r.statusCode}`} (${r.durationMs} ms).`);
-      result.className = `result ${r.delivered ? "ok" : "bad"}`;
-    } catch (err) {
-      replace(result, err.message);
-      result.className = "result bad";
-    }
-  };
   const remove = async () => {
-    if (!(await confirmRemoval(webhook.name))) return;
+    const text = `“${webhook.name}” will stop receiving events. This cannot be undone.`;
+    if (!(await confirmChoice({ title: `Remove ${scope.noun}?`, text, action: "Remove" }))) return;
     try {
       await api("DELETE", webhookPath(scope, webhook.id), { ifMatch: webhook.version });
       toast(`${webhook.name} removed.`);
@@ -178,7 +147,7 @@ function row(main, scope, webhook, result) {
     h("td", { "data-label": "Actions", class: "row-actions" },
       h("a", { href, "aria-label": `Edit ${webhook.name}` }, "Edit"),
       h("button", { class: "link", onclick: pause, "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.name}` }, webhook.enabled ? "Pause" : "Resume"),
-      h("button", { class: "link", onclick: test, "aria-label": `Send a test event to ${webhook.name}` }, "Send test"),
+      h("button", { class: "link", onclick: () => sendTest(scope, webhook), "aria-label": `Send a test event to ${webhook.name}` }, "Send test"),
       h("a", { href: `${href}/deliveries`, "aria-label": `Deliveries of ${webhook.name}` }, "Deliveries"),
       h("button", { class: "link", onclick: () => rotateSecret(main, scope, webhook, () => list(main, scope)), "aria-label": `Rotate secret of ${webhook.name}` }, "Rotate secret"),
       h("button", { class: "link danger", onclick: remove, "aria-label": `Remove ${webhook.name}` }, "Remove")));
@@ -207,30 +176,28 @@ export async function edit(main, id, scope = entityWebhooks) {
     return;
   }
   const creating = !webhook;
-  const value = webhook || { name: "", ownerName: "", eventUrl: "", enabled: true, eventList: [], headers: {}, sendData: true };
+  const value = webhook || { name: "", ownerName: "", eventUrl: "", enabled: true, eventList: [], headers: {}, sendData: true,
+    filter: null, rateLimit: null, ordering: "unordered" };
 
-  const alert = h("div", { role: "alert", class: "alert", hidden: true });
+  const alert = h("div", { role: "alert", class: "alert", tabindex: "-1", hidden: true });
   const name = h("input", { id: "name", name: "name", required: true, maxlength: 100, value: value.name });
   const extra = scope.form(value);
   const eventUrl = h("input", { id: "eventUrl", name: "eventUrl", type: "url", required: true, value: value.eventUrl, placeholder: "https://api.example.com/webhooks" });
   const enabled = h("input", { id: "enabled", type: "checkbox", checked: value.enabled });
-  const all = h("input", { id: "all-events", type: "checkbox", checked: value.eventList.length === 0 || value.eventList.includes("*") });
-  const boxes = catalog.items.map((t) => h("input", { type: "checkbox", value: t.name, id: `event-${t.name}`, checked: value.eventList.includes(t.name) }));
-  const syncAll = () => boxes.forEach((box) => { box.disabled = all.checked; });
-  all.addEventListener("change", syncAll);
-  syncAll();
+  const events = eventPicker(catalog, value.eventList);
+  const delivery = deliveryFieldset(value);
   const headers = h("div", { id: "headers", class: "headers" }, Object.entries(value.headers).map(([k, v]) => headerRow(k, v)));
   const full = h("input", { type: "radio", name: "payload", id: "payload-full", value: "full", checked: value.sendData });
   const thin = h("input", { type: "radio", name: "payload", id: "payload-thin", value: "ids", checked: !value.sendData });
   const auth = authFieldset(value.auth);
-  const errorOf = (id) => main.querySelector(`#${CSS.escape(id)}-error`);
 
   const document_ = () => ({
     name: name.value,
     ...extra.value(),
     eventUrl: eventUrl.value.trim(),
     enabled: enabled.checked,
-    eventList: all.checked ? [] : boxes.filter((b) => b.checked).map((b) => b.value),
+    eventList: events.value(),
+    ...delivery.value(),
     headers: Object.fromEntries([...headers.querySelectorAll(".header-row")]
       .map((r) => [r.querySelector(".header-name").value.trim(), r.querySelector(".header-value").value])
       .filter(([k]) => k)),
@@ -238,35 +205,15 @@ export async function edit(main, id, scope = entityWebhooks) {
     auth: auth.value(),
   });
 
-  const showErrors = (fields) => {
-    main.querySelectorAll(".field-error").forEach((p) => replace(p));
-    main.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-    let first = null;
-    const unplaced = [];
-    for (const [fieldName, message] of Object.entries(fields)) {
-      // An item's error (say "entities[2]") goes beside its list when it has no place of its own.
-      const id = [extra.where?.[fieldName], fieldName, fieldName.split(/[.[/]/)[0]].find((c) => c && errorOf(c));
-      if (!id) {
-        unplaced.push(`${fieldName}: ${message}`);
-        continue;
-      }
-      replace(errorOf(id), message);
-      const control = main.querySelector(`[data-field="${id}"] input, [data-field="${id}"] select, [data-field="${id}"] textarea`);
-      control?.setAttribute("aria-invalid", "true");
-      first = first || control;
-    }
-    // Without this, an error the form has no field for would leave the user with no answer.
-    replace(alert, unplaced.join(" "));
-    alert.hidden = !unplaced.length;
-    (first || (unplaced.length ? alert : null))?.focus();
-  };
+  const errors = (fields) => showErrors(main, alert, fields, extra.where);
 
   const save = async (e) => {
     e.preventDefault();
     alert.hidden = true;
-    const invalid = extra.check?.();
-    if (invalid) {
-      showErrors(invalid);
+    // Both parts' mistakes at once, before a round trip.
+    const invalid = { ...extra.check?.(), ...delivery.check() };
+    if (Object.keys(invalid).length) {
+      errors(invalid);
       return;
     }
     try {
@@ -284,7 +231,7 @@ export async function edit(main, id, scope = entityWebhooks) {
       }
     } catch (err) {
       if (err.status === 422) {
-        showErrors(err.fields);
+        errors(err.fields);
         return;
       }
       if (err.status === 409 || err.status === 412) {
@@ -306,12 +253,8 @@ export async function edit(main, id, scope = entityWebhooks) {
       extra.elements,
       field("eventUrl", "Endpoint URL", eventUrl, "Where events are POSTed. Must be https."),
       h("div", { class: "field checkbox" }, enabled, h("label", { for: "enabled" }, "Enabled: send events to this endpoint")),
-      h("fieldset", { "data-field": "eventList", "aria-describedby": "eventList-error" },
-        h("legend", {}, "Events"),
-        h("div", { class: "checkbox" }, all, h("label", { for: "all-events" }, "All events, including ones added later")),
-        catalog.items.map((t, i) => h("div", { class: "checkbox" }, boxes[i],
-          h("label", { for: `event-${t.name}` }, h("code", {}, t.name), ` — ${t.description}`))),
-        h("p", { class: "field-error", id: "eventList-error" })),
+      events.element,
+      delivery.element,
       h("fieldset", { "data-field": "headers" },
         h("legend", {}, "Custom headers"),
         h("p", { class: "hint" }, "Sent with every delivery, e.g. an API key your endpoint expects."),

@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import {
-  activeId, base, call, consoleLink, context, demoEntity, headingIs, page, publish, received, receiver, setUp, shoot, token,
+  activeId, base, call, consoleLink, context, demoEntity, headingIs, narrowToken, openTestDialog, page, publish, received,
+  receiver, sendTest, sendTestFrom, setUp, shoot, token,
 } from "./harness.mjs";
 
 setUp();
@@ -107,12 +108,15 @@ test("pause and resume", async () => {
 
 test("send a test and see it delivered", async () => {
   const before = received.length;
-  await page.getByRole("button", { name: "Send a test event to Changed elsewhere" }).click();
-  const result = page.locator("#test-result");
-  await result.getByText(/delivered: 200 in \d+ ms/).waitFor();
+  const dialog = await openTestDialog("Changed elsewhere");
+  assert.equal(await activeId(), "eventType", "focus starts on the event type");
+  assert.match(await sendTestFrom(dialog), /delivered: 200 in \d+ ms/);
   assert.equal(received.length, before + 1);
   assert.equal(JSON.parse(received.at(-1).body).type, "webhook.test");
-  await shoot(page, "list-tested");
+  assert.equal(await dialog.locator("#test-filter").count(), 0, "no filter, no verdict on it");
+  await shoot(page, "test-dialog");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
 });
 
 // Opens the webhook's delivery log, waits for a succeeded delivery and opens its 200 attempt.
@@ -319,8 +323,7 @@ test("create a webhook by keyboard alone", async () => {
 // Sends a test to `name` and answers the Authorization header the receiver got.
 async function testAuthorization(name) {
   const before = received.length;
-  await page.getByRole("button", { name: `Send a test event to ${name}` }).click();
-  await page.locator("#test-result").getByText(/delivered: 200/).waitFor();
+  assert.match(await sendTest(name), /delivered: 200/);
   assert.equal(received.length, before + 1);
   return received.at(-1).headers.authorization;
 }
@@ -385,8 +388,7 @@ function signature(secret, request) {
 // Sends a test to `name` and answers the request the receiver got at `url`.
 async function testSent(name, url) {
   const before = received.length;
-  await page.getByRole("button", { name: `Send a test event to ${name}` }).click();
-  await page.locator("#test-result").getByText(/delivered: 200/).waitFor();
+  assert.match(await sendTest(name), /delivered: 200/);
   const got = received.slice(before).filter((r) => r.url === url);
   assert.equal(got.length, 1, `one test reached ${url}`);
   return got[0];
@@ -487,18 +489,6 @@ test("rotate a webhook's secret by keyboard with an hour's overlap: two signatur
 
 const OTHER_ENTITY = "0f6e1c7a-3b2d-4e8f-9a1b-2c3d4e5f6a7b";
 let globalId;
-
-// A dev token like the printed one (same issuer and audience, the runner's default key) that
-// covers only `entities`: how a narrower caller sees the console.
-function narrowToken(entities) {
-  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({
-    sub: "narrow-tester", entities, scope: "", iss: claims.iss, aud: claims.aud, iat: now, exp: now + 600 })}`;
-  const key = process.env.WEBHOOKS_DEV_JWT_SECRET || "webhooks-local-dev-secret-not-for-production";
-  return `${unsigned}.${createHmac("sha256", key).update(unsigned).digest("base64url")}`;
-}
 
 test("global webhooks have their own page in the navigation", async () => {
   await headingIs(page, "Webhooks");
@@ -618,12 +608,14 @@ test("edit a global webhook to cover every entity, by mouse", async () => {
 
 test("send a test from a global webhook", async () => {
   const before = received.length;
-  await page.getByRole("button", { name: "Send a test event to Chain sync" }).click();
-  await page.locator("#test-result").getByText(/Chain sync delivered: 200 in \d+ ms/).waitFor();
+  const dialog = await openTestDialog("Chain sync");
+  assert.match(await sendTestFrom(dialog), /Chain sync delivered: 200 in \d+ ms/);
   assert.equal(received.length, before + 1);
   assert.equal(received.at(-1).url, "/global");
   assert.equal(JSON.parse(received.at(-1).body).type, "webhook.test");
-  await shoot(page, "global-list-tested");
+  await shoot(page, "global-test-dialog");
+  await dialog.getByRole("button", { name: "Close", exact: true }).click();
+  await dialog.waitFor({ state: "detached" });
 });
 
 test("a global webhook's delivery log", async () => {

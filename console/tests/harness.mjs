@@ -4,6 +4,7 @@
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import http from "node:http";
 import { chromium } from "playwright-core";
@@ -149,4 +150,46 @@ export function settled(path, count) {
     const { items } = (await call("GET", `${path}/deliveries?limit=100`)).json;
     return items.length === count && items.every((d) => d.status !== "pending") && items;
   });
+}
+
+// A dev token like the printed one (same issuer and audience, the runner's default key) that
+// covers only `entities` and was granted only `scope` (space-separated): how a narrower caller
+// sees the console.
+export function narrowToken(entities, scope = "") {
+  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({
+    sub: "narrow-tester", entities, scope, iss: claims.iss, aud: claims.aud, iat: now, exp: now + 600 })}`;
+  const key = process.env.WEBHOOKS_DEV_JWT_SECRET || "webhooks-local-dev-secret-not-for-production";
+  return `${unsigned}.${createHmac("sha256", key).update(unsigned).digest("base64url")}`;
+}
+
+// ---- Send test: the dialog each webhook's row opens ----------------------------------------
+
+// Opens the Send test dialog of webhook `name` from the list, by mouse, and answers it.
+export async function openTestDialog(name) {
+  await page.getByRole("button", { name: `Send a test event to ${name}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Send a test event to ${name}` });
+  await dialog.waitFor();
+  return dialog;
+}
+
+// Presses Send test in the open `dialog` (by `press(button)`, a click unless told) and answers
+// the receiver's answer as the dialog then says it.
+export async function sendTestFrom(dialog, press = (button) => button.click()) {
+  await press(dialog.getByRole("button", { name: "Send test", exact: true }));
+  const result = dialog.locator("#test-result");
+  await result.getByText(/ (delivered|failed): /).waitFor();
+  return result.textContent();
+}
+
+// Sends the plain test event to webhook `name` by mouse, closes the dialog and answers what it
+// said.
+export async function sendTest(name) {
+  const dialog = await openTestDialog(name);
+  const said = await sendTestFrom(dialog);
+  await dialog.getByRole("button", { name: "Close", exact: true }).click();
+  await dialog.waitFor({ state: "detached" });
+  return said;
 }
