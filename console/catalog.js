@@ -1,4 +1,4 @@
-// The event catalog, the platform operator's page (DESIGN.md 13): every event type, a form to
+// The event catalog, the platform operator's page (docs/contract.md 13): every event type, a form to
 // create one or change one, and archiving. Routes: #/event-types, #/event-types/new and
 // #/event-types/{name}/edit (a type may be named "new"). Writing takes the token scope
 // event-types:write: the navigation offers the page only to such a token, and the API refuses

@@ -1,5 +1,5 @@
 // The "Delivery" part of the webhook form: which events are delivered (the content filter), how
-// fast (the rate limit) and in which order (DESIGN.md 14). All three are optional; the form sends
+// fast (the rate limit) and in which order (docs/contract.md 14). All three are optional; the form sends
 // null for no filter and no limit, so a save also clears them.
 import { field, h } from "./dom.js";
 import { jsonInput, readJson } from "./json.js";

@@ -5,7 +5,7 @@ import { h } from "./dom.js";
 // Whether a webhook listing `eventList` is sent events of catalog type `type`: a type it names,
 // and otherwise an active type in a family it names (say "booking.*") or in every event (an empty
 // list or "*"). The platform's own types go only to those naming them, and an archived type no
-// longer widens a list (DESIGN.md 13).
+// longer widens a list (docs/contract.md 13).
 export function receives(eventList, type) {
   if (eventList.includes(type.name)) return true;
   if (type.platform || type.archived) return false;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The deployed-stack test (DESIGN.md section 15): `sam build` of the real template, then
+# The deployed-stack test (docs/contract.md section 15): `sam build` of the real template, then
 # tests/stack/run.py deploys it to the AWS emulator and runs the black-box suite and the IAM
 # audit through it. The emulator runs bootstraps on this machine, so the build is of a copy of
 # the template whose only changes are the architecture (this machine's, x86_64) and the code's

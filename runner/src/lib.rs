@@ -1,5 +1,5 @@
 //! The local runner: the whole API on one machine, through the very handlers the Lambda
-//! functions run, routed and authorized as API Gateway would (DESIGN.md section 3).
+//! functions run, routed and authorized as API Gateway would (docs/contract.md section 3).
 
 pub mod dev_auth;
 pub mod event_source;
@@ -31,8 +31,10 @@ use routes::{Function, RouteTable};
 /// Lambda's own limit on a synchronous request payload.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 
-/// How long a received message stays hidden before it is received again, as the queue's
-/// visibility timeout in `template.yaml` (above the deliver function's timeout).
+/// How long a received message stays hidden before it is received again: above the deliver
+/// handler's longest run, as the queues' 180 s in `template.yaml` are above the function's
+/// 60 s timeout, but shorter, so that a delivery a crashed runner left comes back within a
+/// minute.
 pub const QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Receives after which a message moves to the dead-letter queue: above any retry schedule's
 /// attempts, so only messages that crash the function repeatedly end there.

@@ -1,4 +1,4 @@
-//! The caller, as the API Gateway JWT authorizer describes it (DESIGN.md 5.4). The handler
+//! The caller, as the API Gateway JWT authorizer describes it (docs/contract.md 5.4). The handler
 //! trusts these claims because the authorizer (or the local runner) already checked the token.
 
 use std::collections::HashSet;
@@ -15,9 +15,9 @@ pub enum EntityScope {
     Only(HashSet<Uuid>),
 }
 
-/// The scope publishing needs (DESIGN.md 5.4); the template declares it on the route too.
+/// The scope publishing needs (docs/contract.md 5.4); the template declares it on the route too.
 pub const PUBLISH_SCOPE: &str = "events:publish";
-/// The scope of the catalog's writes (DESIGN.md 13): the platform operator's.
+/// The scope of the catalog's writes (docs/contract.md 13): the platform operator's.
 pub const EVENT_TYPES_SCOPE: &str = "event-types:write";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl Caller {
         }
     }
 
-    /// Whether the caller manages every entity of `coverage` (`*` needs `*`, DESIGN.md 11).
+    /// Whether the caller manages every entity of `coverage` (`*` needs `*`, docs/contract.md 11).
     pub fn may_cover(&self, coverage: &Coverage) -> bool {
         match (&self.entities, coverage) {
             (EntityScope::All, _) => true,

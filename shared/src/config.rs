@@ -1,4 +1,4 @@
-//! Settings read from the environment (DESIGN.md section 4).
+//! Settings read from the environment (docs/contract.md section 4).
 
 use std::time::Duration;
 

@@ -41,7 +41,7 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
-    /// Over a rate limit (DESIGN.md 5.5): nothing was done.
+    /// Over a rate limit (docs/contract.md 5.5): nothing was done.
     #[error("the {} rate limit of {} is used up; retry in {} s", .0.name, .0.policy, .0.decision.retry_after_seconds)]
     RateLimited(Verdict),
     /// A dependency (DynamoDB, SQS) failed or could not be reached; the client may retry.

@@ -159,7 +159,7 @@ async fn record_skipped<S: DeliveryRecord + DeliveryStats + ?Sized>(
     Ok(())
 }
 
-/// The platform's notice that it disabled a webhook (DESIGN.md 12), which the deliver step
+/// The platform's notice that it disabled a webhook (docs/contract.md 12), which the deliver step
 /// publishes.
 #[async_trait]
 pub trait DisableNotice: Send + Sync {

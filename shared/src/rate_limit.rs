@@ -1,4 +1,4 @@
-//! Rate limits (DESIGN.md 5.5): a rate and a burst per key (a caller, an entity's publishes),
+//! Rate limits (docs/contract.md 5.5): a rate and a burst per key (a caller, an entity's publishes),
 //! kept as one number, the GCRA's theoretical arrival time, so that a shared counter is one
 //! conditional write per request.
 

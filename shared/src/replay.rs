@@ -1,4 +1,4 @@
-//! Replaying deliveries (DESIGN.md 5.2 and 12): a resend is a new delivery of a delivery's
+//! Replaying deliveries (docs/contract.md 5.2 and 12): a resend is a new delivery of a delivery's
 //! event to the same webhook, its attempts counted from 1; a recovery resends every delivery
 //! of a time window in the statuses asked for, oldest first.
 

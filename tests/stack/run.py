@@ -1,4 +1,4 @@
-"""The deployed-stack test (DESIGN.md section 15). Given what `sam build` made of the real
+"""The deployed-stack test (docs/contract.md section 15). Given what `sam build` made of the real
 `template.yaml`, it starts the AWS emulator (ministack, IAM enforced) behind a recording proxy,
 and a loopback OIDC issuer; deploys the template through CloudFormation with that issuer; invokes
 every function once with its sample event from `events/`; runs the black-box suite's `stack`

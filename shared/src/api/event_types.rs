@@ -1,4 +1,4 @@
-//! The event catalog (DESIGN.md 13): `GET /api/event-types` lists it; `PUT` and `DELETE
+//! The event catalog (docs/contract.md 13): `GET /api/event-types` lists it; `PUT` and `DELETE
 //! /api/event-types/{name}`, the operator's (scope `event-types:write`), create or replace a
 //! type and archive one.
 

@@ -34,7 +34,7 @@ use crate::error::{Error, problem_response};
 use crate::model::{EntityId, Owner, Webhook, WebhookId};
 use crate::store::{StoreError, WebhookGet, WebhookReplace};
 
-/// Largest accepted request body (DESIGN.md 7: 413 above it).
+/// Largest accepted request body (docs/contract.md 7: 413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;

@@ -230,7 +230,7 @@ async fn an_event_too_large_for_the_queue_is_413_and_plans_nothing() {
     let ctx = context();
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 1).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
-    // Under the 256 KiB body limit, but over SQS's once wrapped in the delivery message.
+    // Under the 256 KiB body limit, but over the queue's once wrapped in the delivery message.
     let body = json!({"id": "big", "type": "booking.created", "data": {"blob": "x".repeat(256 * 1024 - 150)}});
     assert!(body.to_string().len() <= super::MAX_BODY_BYTES);
     let request = Event::create_webhook()

@@ -1,4 +1,4 @@
-//! Rate limits at the HTTP edge (DESIGN.md 5.5): every route per caller, publishing also per
+//! Rate limits at the HTTP edge (docs/contract.md 5.5): every route per caller, publishing also per
 //! entity, each a counter every instance shares (`crate::store::RateLimitStore`).
 
 use std::future::Future;

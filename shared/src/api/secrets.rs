@@ -1,5 +1,5 @@
 //! `POST .../webhook/{webhookId}/secret/rotate` (of an entity's webhook or a global one): a new
-//! signing secret at once, the previous one still signing for the overlap (DESIGN.md 12).
+//! signing secret at once, the previous one still signing for the overlap (docs/contract.md 12).
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};

@@ -1,5 +1,5 @@
 //! `GET .../webhook/{webhookId}/stats?since=`: counts by status, success rate, latency and an
-//! hourly series (DESIGN.md 12), read from hourly counters: at most 721 small items.
+//! hourly series (docs/contract.md 12), read from hourly counters: at most 721 small items.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -120,7 +120,7 @@ pub async fn get_webhook<S: WebhookGet + ?Sized>(ctx: &Context, store: &S, reque
 
 /// `PUT` (replace every mutable field) and `PATCH` (JSON merge patch) of
 /// `/api/managing-entity/{entityId}/webhook/{webhookId}` and `/api/webhook/{webhookId}`, both
-/// guarded by the version the writer read (DESIGN.md 5.3).
+/// guarded by the version the writer read (docs/contract.md 5.3).
 pub async fn update_webhook<S: WebhookGet + WebhookReplace + EventTypeGet + ?Sized>(
     ctx: &Context,
     store: &S,

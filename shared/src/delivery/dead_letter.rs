@@ -1,6 +1,6 @@
 //! The dead-letter queue's consumer: a delivery whose message crashed the deliver function
 //! `MAX_RECEIVES` times still ends in a record, `failed` with the error `dead-lettered`, so
-//! that every planned delivery ends in one (DESIGN.md section 6).
+//! that every planned delivery ends in one (docs/contract.md section 6).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;

@@ -1,4 +1,4 @@
-//! The deliver step's part in keeping endpoints healthy (DESIGN.md 12): each attempt moves its
+//! The deliver step's part in keeping endpoints healthy (docs/contract.md 12): each attempt moves its
 //! webhook's failing clock, and a failure once the clock has run the disable-after disables
 //! the webhook and publishes the `webhook.disabled` notice.
 

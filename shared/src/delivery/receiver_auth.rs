@@ -1,4 +1,4 @@
-//! The `Authorization` each attempt sends for a webhook's `auth` (DESIGN.md 11). OAuth 2.0
+//! The `Authorization` each attempt sends for a webhook's `auth` (docs/contract.md 11). OAuth 2.0
 //! access tokens are kept in the store, so that every deliver instance uses the one token
 //! and a 401 seen by any of them makes all of them fetch a new one.
 

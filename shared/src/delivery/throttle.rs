@@ -1,4 +1,4 @@
-//! A webhook's `rateLimit` (DESIGN.md 14), held across every deliver instance: each delivery
+//! A webhook's `rateLimit` (docs/contract.md 14), held across every deliver instance: each delivery
 //! reserves its turn in the webhook's steady rate in the store's shared counter, and waits for
 //! it when it is near; one further off hides its message until then. Waiting is not an attempt.
 

@@ -1,4 +1,4 @@
-//! The event catalog as data (DESIGN.md 13): the default types shipped in
+//! The event catalog as data (docs/contract.md 13): the default types shipped in
 //! `catalog/event-types.json`, the operator's stored types in their place or beside them, and
 //! the platform's own notice. A type's JSON Schema (draft 2020-12) checks the `data` of every
 //! publish of it.
@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::fields::{Fields, as_str};
 use crate::error::{Error, FieldError};
 
-/// The notice that a webhook was disabled for failing (DESIGN.md 12).
+/// The notice that a webhook was disabled for failing (docs/contract.md 12).
 pub const DISABLED_EVENT_TYPE: &str = "webhook.disabled";
 /// The family of the platform's own types, which the operator may not define.
 const PLATFORM_FAMILY: &str = "webhook.";

@@ -1,4 +1,4 @@
-//! Whose webhook it is: one managing entity's, or global, covering many (DESIGN.md 11).
+//! Whose webhook it is: one managing entity's, or global, covering many (docs/contract.md 11).
 
 use std::collections::BTreeSet;
 

@@ -81,7 +81,7 @@ impl EventIn {
     }
 }
 
-/// The event as a filter sees it (DESIGN.md 14): `{"id", "type", "occurredAt",
+/// The event as a filter sees it (docs/contract.md 14): `{"id", "type", "occurredAt",
 /// "ownerIdentifier", "data"}`, `owner` being the entity it was published for.
 pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
     json!({
@@ -93,7 +93,7 @@ pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
     })
 }
 
-/// What a receiver is POSTed (DESIGN.md 6): the event's body with the webhook's id, `data`
+/// What a receiver is POSTed (docs/contract.md 6): the event's body with the webhook's id, `data`
 /// left out when the webhook wants ids only. `owner` is the entity the event was published
 /// for (none for a global webhook's test).
 pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool) -> String {

@@ -1,4 +1,4 @@
-//! How a webhook's events are delivered (DESIGN.md 14): which of them (`filter`), how fast
+//! How a webhook's events are delivered (docs/contract.md 14): which of them (`filter`), how fast
 //! (`rateLimit`), and in which order (`ordering`).
 
 use serde::{Deserialize, Serialize};

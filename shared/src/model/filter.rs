@@ -1,4 +1,4 @@
-//! Content filters (DESIGN.md 14): a webhook receives only the events whose body
+//! Content filters (docs/contract.md 14): a webhook receives only the events whose body
 //! (`{"id", "type", "occurredAt", "ownerIdentifier", "data"}`) its filter matches. A filter is
 //! a condition on a value: a plain value must be equal; in an object, each field descends into
 //! the value's field of that name and each operator (`$eq $neq $gt $gte $lt $lte $in $nin

@@ -1,4 +1,4 @@
-//! Auto-disable (DESIGN.md 12): a webhook whose attempts have failed, with no success since,
+//! Auto-disable (docs/contract.md 12): a webhook whose attempts have failed, with no success since,
 //! for at least the disable-after is disabled by its next failed attempt, with the reason.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! `auth`: how every attempt authenticates to the receiver (DESIGN.md 11). The public part is
+//! `auth`: how every attempt authenticates to the receiver (docs/contract.md 11). The public part is
 //! shown by the API; the one secret of each kind (password, token, client secret) is kept
 //! beside it, write-only.
 

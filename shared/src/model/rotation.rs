@@ -1,4 +1,4 @@
-//! Secret rotation (DESIGN.md 12): a new secret at once, the previous one still signing for
+//! Secret rotation (docs/contract.md 12): a new secret at once, the previous one still signing for
 //! an overlap, so receivers can switch without missing a delivery.
 
 use std::time::Duration;

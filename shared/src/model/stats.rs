@@ -1,4 +1,4 @@
-//! A webhook's delivery statistics (DESIGN.md 12), kept as hourly counters that each recorded
+//! A webhook's delivery statistics (docs/contract.md 12), kept as hourly counters that each recorded
 //! step adds to, so that a view of up to 30 days reads at most 721 small items, never the
 //! deliveries themselves. A delivery counts once, under its current status, in the hour it
 //! was created (its UUIDv7 says when).

@@ -14,7 +14,7 @@ use crate::error::Error;
 
 const MAX_OWNER_NAME_CHARS: usize = 200;
 
-/// A webhook as the API shows it (DESIGN.md 5.1): everything but the secret.
+/// A webhook as the API shows it (docs/contract.md 5.1): everything but the secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookOut {
@@ -56,7 +56,7 @@ pub struct Webhook {
     /// The secret the last rotation replaced, while it still signs.
     #[serde(default, rename = "previousSecret", skip_serializing_if = "Option::is_none")]
     pub previous_secret: Option<PreviousSecret>,
-    /// Since when attempts have failed with no success after (DESIGN.md 12): kept by the
+    /// Since when attempts have failed with no success after (docs/contract.md 12): kept by the
     /// deliver step without a new version, and restarted by every write through the API.
     #[serde(default, rename = "failingSince", skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<Timestamp>,

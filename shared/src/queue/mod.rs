@@ -23,7 +23,9 @@ use crate::model::DeliveryMessage;
 /// SQS's longest delay of a message sent.
 pub const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
 
-/// SQS's largest message.
+/// The largest delivery message, this project's own limit: SQS takes 1 MiB since 2025, but a
+/// publish body is at most 256 KiB (docs/contract.md 7), and SQS bills a message per 64 KiB, so one
+/// this size is already 4 requests on every send, receive and retry.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 #[async_trait]
@@ -63,7 +65,7 @@ pub trait DeliveryQueue: DeliveryEnqueue + VisibilityDelay {}
 impl<T: DeliveryEnqueue + VisibilityDelay + ?Sized> DeliveryQueue for T {}
 
 /// The two delivery queues: a FIFO webhook's messages go to the FIFO queue, grouped by
-/// webhook (DESIGN.md 14), every other to the standard one.
+/// webhook (docs/contract.md 14), every other to the standard one.
 #[derive(Clone, Copy)]
 pub struct Routed<'a> {
     pub unordered: &'a dyn DeliveryQueue,
@@ -95,7 +97,7 @@ pub trait Queue: DeliveryQueue + QueueConsumer {}
 
 impl<T: DeliveryQueue + QueueConsumer> Queue for T {}
 
-/// A message's body, refused when SQS would not take it.
+/// A message's body, refused when over `MAX_MESSAGE_BYTES`.
 pub fn message_body(message: &DeliveryMessage) -> Result<String, QueueError> {
     let body = serde_json::to_string(message).map_err(QueueError::internal)?;
     if body.len() > MAX_MESSAGE_BYTES {

@@ -1,4 +1,4 @@
-//! The event catalog as data (DESIGN.md 13) on every target: the defaults on a fresh start, an
+//! The event catalog as data (docs/contract.md 13) on every target: the defaults on a fresh start, an
 //! operator's type with a JSON Schema that publishing checks, and archiving it.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! FIFO webhooks (DESIGN.md 14) on every target: a webhook's events in publish order, one at a
+//! FIFO webhooks (docs/contract.md 14) on every target: a webhook's events in publish order, one at a
 //! time, a retried one holding back those after it; an unordered webhook beside it is not held.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Content filters (DESIGN.md 14) on every target: a webhook gets exactly the events its filter
+//! Content filters (docs/contract.md 14) on every target: a webhook gets exactly the events its filter
 //! matches, nothing is recorded for the others, and a bad filter is refused where it is bad.
 
 use std::time::Duration;

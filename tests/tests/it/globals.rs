@@ -1,4 +1,4 @@
-//! Global webhooks (DESIGN.md 11) on every target: one webhook receives the events of each
+//! Global webhooks (docs/contract.md 11) on every target: one webhook receives the events of each
 //! entity it covers, each body naming its entity, and only a caller managing every one of
 //! them may see or change it.
 

@@ -1,4 +1,4 @@
-//! Keeping endpoints healthy (DESIGN.md 12) on every target: a webhook failing for the
+//! Keeping endpoints healthy (docs/contract.md 12) on every target: a webhook failing for the
 //! disable-after is disabled with its reason and its entity told, and each webhook's stats.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Rate limits (DESIGN.md 5.5) from outside: a burst from one caller is cut at the policy's
+//! Rate limits (docs/contract.md 5.5) from outside: a burst from one caller is cut at the policy's
 //! burst on every target, other callers go on, and two runners on one table count together.
 
 use futures::StreamExt;

@@ -1,4 +1,4 @@
-//! Receiver authentication (DESIGN.md 11) on every target: Basic, bearer and OAuth 2.0 client
+//! Receiver authentication (docs/contract.md 11) on every target: Basic, bearer and OAuth 2.0 client
 //! credentials reach a receiver that demands them, and no answer ever shows their secrets.
 
 use std::time::Duration;

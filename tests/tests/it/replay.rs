@@ -1,4 +1,4 @@
-//! Resend and recover (DESIGN.md 5.2, 12) on every target: a receiver that was down gets each
+//! Resend and recover (docs/contract.md 5.2, 12) on every target: a receiver that was down gets each
 //! failed event exactly once more, what a pause skipped can be recovered, and one delivery can
 //! be sent again as a new one.
 

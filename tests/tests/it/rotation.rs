@@ -1,4 +1,4 @@
-//! Secret rotation (DESIGN.md 12) on every target: during the overlap every delivery verifies
+//! Secret rotation (docs/contract.md 12) on every target: during the overlap every delivery verifies
 //! with the standardwebhooks library under the old secret and under the new one; after it,
 //! only under the new.
 

@@ -1,4 +1,4 @@
-//! A webhook's `rateLimit` (DESIGN.md 14) on every target: every event arrives, never faster
+//! A webhook's `rateLimit` (docs/contract.md 14) on every target: every event arrives, never faster
 //! than the rate by the receiver's clock, and waiting for a turn is not an attempt; two deliver
 //! processes on one table share the limit.
 

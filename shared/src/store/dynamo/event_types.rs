@@ -1,4 +1,4 @@
-//! The operator's event types (DESIGN.md 13): `CATALOG` / `TYPE#{name}`, each the type's JSON
+//! The operator's event types (docs/contract.md 13): `CATALOG` / `TYPE#{name}`, each the type's JSON
 //! as written (a schema is kept byte for byte), in one partition that the catalog's one `Query`
 //! reads; the defaults are not stored (`crate::model::Catalog`).
 

@@ -1,4 +1,4 @@
-//! Global webhooks (DESIGN.md 11), found at publish without reading other entities' items.
+//! Global webhooks (docs/contract.md 11), found at publish without reading other entities' items.
 //!
 //! Each is kept at `GLOBAL` / `WEBHOOK#{id}`. One listing entities has a pointer
 //! `OWNER#{entity}` / `WEBHOOK@GLOBAL#{id}` in each covered entity's partition, which the

@@ -1,4 +1,4 @@
-//! The DynamoDB store (DESIGN.md section 8): one table, `PK`/`SK` string keys, every write of a
+//! The DynamoDB store (docs/contract.md section 8): one table, `PK`/`SK` string keys, every write of a
 //! webhook conditional on its `version`.
 
 use std::collections::HashMap;
