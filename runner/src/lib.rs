@@ -96,7 +96,13 @@ impl App {
         auth: DevAuth,
     ) -> Result<Self, shared::Error> {
         let (store, queue, fifo_queue): (Arc<dyn Store>, QueuePair, QueuePair) = match backend {
-            Backend::Memory => (Arc::new(MemoryStore::new()), memory_queues(false), memory_queues(true)),
+            Backend::Memory => {
+                // As long as DynamoDB's TTL keeps them, unless shortened (a long session, a load run).
+                let retention = shared::config::env_duration("WEBHOOKS_MEMORY_RETENTION", "30d")
+                    .map_err(shared::Error::internal)?;
+                let store = MemoryStore::with_retention(retention, Arc::new(shared::runtime::SystemClock));
+                (Arc::new(store), memory_queues(false), memory_queues(true))
+            }
             Backend::Aws { table, queue_url, fifo_queue_url, queue_name } => {
                 let config = shared::aws::sdk_config().await;
                 let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);

@@ -19,6 +19,28 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock tests set and move.
+#[cfg(test)]
+pub(crate) struct ManualClock(pub(crate) std::sync::Mutex<DateTime<Utc>>);
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("lock")
+    }
+}
+
+#[cfg(test)]
+impl ManualClock {
+    pub(crate) fn at(at: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(at))
+    }
+
+    pub(crate) fn advance(&self, seconds: i64) {
+        *self.0.lock().expect("lock") += chrono::Duration::seconds(seconds);
+    }
+}
+
 pub trait IdGenerator: Send + Sync {
     /// A time-ordered id (UUIDv7), so that key order is creation order.
     fn new_id(&self) -> Uuid;

@@ -1,8 +1,6 @@
 //! Auto-disable in the deliver step on an injected clock: a webhook failing for the
 //! disable-after is disabled by its next failure, and its entity's subscriber is told.
 
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -11,21 +9,8 @@ use super::tests::{RecordedDelays, answering, event, message, run_with, store_wi
 use super::*;
 use crate::model::{Catalog, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookRules, WebhookSecret};
 use crate::queue::{MemoryQueue, QueueConsumer};
+use crate::runtime::ManualClock;
 use crate::store::{MemoryStore, WebhookGet, WebhookInsert};
-
-struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("lock")
-    }
-}
-
-impl ManualClock {
-    fn advance(&self, seconds: i64) {
-        *self.0.lock().expect("lock") += chrono::Duration::seconds(seconds);
-    }
-}
 
 /// A new delivery of the fixture's event to its webhook, received for the first time.
 fn delivery(id: Uuid) -> SqsEvent {
@@ -55,7 +40,7 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
     let store = store_with(true, "https://api.example.com/hooks").await;
     let ops = subscribe_to_notices(&store).await;
     let start = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("time").with_timezone(&Utc);
-    let clock = ManualClock(Mutex::new(start));
+    let clock = ManualClock::at(start);
     let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
     let (queue, delays, failing) =
         (MemoryQueue::new(Duration::from_secs(60)), RecordedDelays::default(), answering(500));
@@ -88,7 +73,7 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
 #[tokio::test]
 async fn a_success_stops_the_clock() {
     let store = store_with(true, "https://api.example.com/hooks").await;
-    let clock = ManualClock(Mutex::new(Utc::now()));
+    let clock = ManualClock::at(Utc::now());
     let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
     let (queue, delays) = (MemoryQueue::new(Duration::from_secs(60)), RecordedDelays::default());
     let (failing, answering) = (answering(500), answering(200));

@@ -1,9 +1,10 @@
 //! The in-memory store of the embedded runner and fast tests: sorted maps behind a mutex,
-//! with the same conditional-write semantics as DynamoDB.
+//! with the same conditional-write semantics as DynamoDB, and like its TTL forgetting
+//! deliveries, events and statistics past the retention.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use crate::model::{
     Timestamp, Webhook, WebhookId,
 };
 use crate::rate_limit::{Decision, RatePolicy, gcra};
+use crate::runtime::{Clock, SystemClock};
 use crate::store::StoreError;
 
 #[derive(Default)]
@@ -28,28 +30,61 @@ struct Tables {
     deliveries: BTreeMap<(WebhookId, Uuid), Vec<DeliveryStep>>,
     /// Each webhook's hourly statistics, by the hour's start.
     stats: BTreeMap<(WebhookId, i64), HourCounters>,
-    /// Fan-out plans per owner and event id, with the end of their dedupe window.
-    events: HashMap<(EntityId, String), (FanOutPlan, Timestamp)>,
+    /// Fan-out plans per owner and event id, with the end of their dedupe window and of
+    /// their keeping.
+    events: HashMap<(EntityId, String), (FanOutPlan, Timestamp, Timestamp)>,
     /// Access tokens by webhook and credentials fingerprint, with when they stop being good.
     access_tokens: HashMap<(WebhookId, String), (String, Timestamp)>,
     /// The operator's event types by name.
     event_types: BTreeMap<String, EventType>,
     /// Rate-limit arrival times (unix µs) by key.
     rate_limits: HashMap<String, i64>,
+    /// When what is past the retention was last forgotten.
+    swept_at: Option<Timestamp>,
 }
 
-#[derive(Default)]
+/// How often a write looks for records past the retention.
+const SWEEP_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    retention: chrono::Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryStore {
+    /// A store keeping deliveries and events as long as DynamoDB's TTL does (30 days).
     pub fn new() -> Self {
-        Self::default()
+        Self::with_retention(crate::replay::RETENTION, Arc::new(SystemClock))
+    }
+
+    /// A store that forgets a delivery `retention` after it began by `clock` (and its event
+    /// and statistics as long after theirs).
+    pub fn with_retention(retention: Duration, clock: Arc<dyn Clock>) -> Self {
+        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        Self { tables: Mutex::default(), retention, clock }
     }
 
     fn tables(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
         self.tables.lock().map_err(|_| StoreError::internal("memory store lock poisoned"))
+    }
+
+    /// The tables for a write, with what is past the retention forgotten first (a minute at
+    /// most after it passed), so that a long-running runner does not grow for ever.
+    fn writing(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
+        let mut tables = self.tables()?;
+        let now = Timestamp::new(self.clock.now());
+        if tables.swept_at.is_none_or(|at| now.get() - at.get() >= SWEEP_EVERY) {
+            tables.forget_before(now, self.retention);
+            tables.swept_at = Some(now);
+        }
+        Ok(tables)
     }
 }
 
@@ -58,6 +93,15 @@ fn key_of(webhook: &Webhook) -> (Owner, WebhookId) {
 }
 
 impl Tables {
+    fn forget_before(&mut self, now: Timestamp, retention: chrono::Duration) {
+        let oldest = (now.get() - retention).timestamp();
+        let began =
+            |id: &Uuid| id.get_timestamp().map_or(i64::MAX, |t| i64::try_from(t.to_unix().0).unwrap_or(i64::MAX));
+        self.deliveries.retain(|(_, delivery), _| began(delivery) >= oldest);
+        self.stats.retain(|(_, hour), _| *hour + 3600 > oldest);
+        self.events.retain(|_, (_, _, kept_until)| *kept_until > now);
+    }
+
     /// The owner's webhooks, in id order, after `after` when given.
     fn webhooks_of(&self, owner: Owner, after: Option<Uuid>) -> impl Iterator<Item = &Webhook> {
         let lower = match after {
@@ -180,15 +224,16 @@ impl EventInsert for MemoryStore {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<(FanOutPlan, bool), StoreError> {
-        let mut tables = self.tables()?;
+        let mut tables = self.writing()?;
         let key = (owner, plan.event_id.clone());
-        if let Some((stored, expires)) = tables.events.get(&key) {
+        if let Some((stored, expires, _)) = tables.events.get(&key) {
             if *expires > now {
                 return Ok((stored.clone(), false));
             }
         }
         let expires = Timestamp::new(now.get() + chrono::Duration::from_std(ttl).map_err(StoreError::internal)?);
-        tables.events.insert(key, (plan.clone(), expires));
+        let kept_until = Timestamp::new(now.get() + self.retention);
+        tables.events.insert(key, (plan.clone(), expires, kept_until));
         Ok((plan.clone(), true))
     }
 }
@@ -196,7 +241,7 @@ impl EventInsert for MemoryStore {
 #[async_trait]
 impl EventGet for MemoryStore {
     async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, StoreError> {
-        Ok(self.tables()?.events.get(&(owner, event_id.to_string())).map(|(plan, _)| plan.clone()))
+        Ok(self.tables()?.events.get(&(owner, event_id.to_string())).map(|(plan, _, _)| plan.clone()))
     }
 }
 
@@ -217,7 +262,7 @@ impl DeliveryGet for MemoryStore {
 #[async_trait]
 impl DeliveryRecord for MemoryStore {
     async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
-        let mut tables = self.tables()?;
+        let mut tables = self.writing()?;
         let steps = tables.deliveries.entry((step.webhook_id, step.delivery_id)).or_default();
         if steps.iter().any(|s| s.step == step.step) {
             return Ok(Recorded::Stale);
@@ -231,7 +276,7 @@ impl DeliveryRecord for MemoryStore {
 #[async_trait]
 impl DeliveryStats for MemoryStore {
     async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError> {
-        let mut tables = self.tables()?;
+        let mut tables = self.writing()?;
         let hour = tables.stats.entry((webhook, counters.hour));
         hour.or_insert_with(|| HourCounters { hour: counters.hour, ..HourCounters::default() }).add(counters);
         Ok(())
@@ -317,5 +362,67 @@ impl RateLimitStore for MemoryStore {
             tables.rate_limits.insert(key.to_string(), next);
         }
         Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Event, FanOutTarget};
+    use crate::runtime::ManualClock;
+
+    fn step(webhook: WebhookId) -> DeliveryStep {
+        let event = Event {
+            id: "evt-old".into(),
+            event_type: "booking.created".into(),
+            occurred_at: Timestamp::new(chrono::Utc::now()),
+            data: json!({}),
+        };
+        let entity = EntityId::parse("d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69").expect("uuid");
+        DeliveryStep::of(Uuid::now_v7(), webhook, entity, &event, 1, DeliveryStatus::Succeeded)
+    }
+
+    #[tokio::test]
+    async fn deliveries_events_and_statistics_past_the_retention_are_forgotten() {
+        let clock = Arc::new(ManualClock::at(chrono::Utc::now()));
+        let store = MemoryStore::with_retention(Duration::from_secs(3600), clock.clone());
+        let webhook = WebhookId(Uuid::now_v7());
+        let old = step(webhook);
+        let entity = old.owner_identifier.expect("entity");
+        store.record_step(&old).await.expect("record");
+        let counters = HourCounters::of_step(&old).expect("counted");
+        store.add_counts(webhook, &counters).await.expect("count");
+        let target = FanOutTarget {
+            webhook_id: webhook,
+            delivery_id: old.delivery_id,
+            enabled: true,
+            global: false,
+            fifo: false,
+        };
+        let plan = FanOutPlan {
+            event_id: old.event_id.clone(),
+            event_type: old.event_type.clone(),
+            occurred_at: Timestamp::new(clock.now()),
+            data: json!({}),
+            targets: vec![target],
+        };
+        let now = Timestamp::new(clock.now());
+        store.open_fan_out(entity, &plan, now, Duration::from_secs(60)).await.expect("plan");
+
+        clock.advance(30 * 60);
+        store.record_step(&step(webhook)).await.expect("a write within the retention");
+        assert!(store.get_delivery(webhook, old.delivery_id).await.expect("get").is_some(), "kept for the hour");
+
+        // Past the hour of the delivery, and past the hour its statistics count.
+        clock.advance(91 * 60);
+        let recent = step(webhook);
+        store.record_step(&recent).await.expect("a write past it");
+        assert_eq!(store.get_delivery(webhook, old.delivery_id).await.expect("get"), None);
+        assert_eq!(store.get_event(entity, &old.event_id).await.expect("get"), None);
+        let hours = store.hourly_counters(webhook, counters.hour, counters.hour).await.expect("read");
+        assert_eq!(hours, [], "the hour's statistics too");
+        assert!(store.get_delivery(webhook, recent.delivery_id).await.expect("get").is_some());
     }
 }
