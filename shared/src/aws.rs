@@ -39,3 +39,20 @@ pub fn sqs_queues(config: &SdkConfig) -> Result<(SqsQueue, SqsQueue), ConfigErro
     let fifo = SqsQueue::new(client.clone(), env_required("DELIVERY_FIFO_QUEUE_URL")?);
     Ok((SqsQueue::new(client, env_required("DELIVERY_QUEUE_URL")?), fifo))
 }
+
+/// The `main` of an API function whose handler takes the context, the DynamoDB store and the
+/// request: JSON logs, both from the environment, and every request under the caller's rate
+/// limit (`api::limited`), as Lambda hands them over.
+#[macro_export]
+macro_rules! serve_api {
+    ($handler:path) => {{
+        $crate::telemetry::init();
+        let ctx = $crate::runtime::Context::from_env()?;
+        let store = $crate::aws::dynamo_store(&$crate::aws::sdk_config().await)?;
+        lambda_http::run(lambda_http::service_fn(|request| async {
+            let response = $crate::api::limited(&ctx, &store, request, |request| $handler(&ctx, &store, request));
+            Ok::<_, lambda_http::Error>(response.await)
+        }))
+        .await
+    }};
+}

@@ -1,16 +1,7 @@
 //! Lambda for GET /api/managing-entity/{entityId}/event/{eventId}: the event as published and
 //! every delivery it planned, with its status.
 
-use lambda_http::{Error, run, service_fn};
-use shared::{api, aws, runtime::Context, telemetry};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let ctx = Context::from_env()?;
-    let store = aws::dynamo_store(&aws::sdk_config().await)?;
-    run(service_fn(|request| async {
-        Ok::<_, Error>(api::limited(&ctx, &store, request, |request| api::get_event(&ctx, &store, request)).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::serve_api!(shared::api::get_event)
 }

@@ -1,15 +1,6 @@
 //! Lambda for PUT and PATCH /api/managing-entity/{entityId}/webhook/{webhookId}, version-guarded.
 
-use lambda_http::{Error, run, service_fn};
-use shared::{api, aws, runtime::Context, telemetry};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let ctx = Context::from_env()?;
-    let store = aws::dynamo_store(&aws::sdk_config().await)?;
-    run(service_fn(|request| async {
-        Ok::<_, Error>(api::limited(&ctx, &store, request, |request| api::update_webhook(&ctx, &store, request)).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::serve_api!(shared::api::update_webhook)
 }
