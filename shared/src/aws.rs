@@ -40,17 +40,24 @@ pub fn sqs_queues(config: &SdkConfig) -> Result<(SqsQueue, SqsQueue), ConfigErro
     Ok((SqsQueue::new(client, env_required("DELIVERY_QUEUE_URL")?), fifo))
 }
 
-/// The `main` of an API function whose handler takes the context, the DynamoDB store and the
-/// request: JSON logs, both from the environment, and every request under the caller's rate
-/// limit (`api::limited`), as Lambda hands them over.
+/// The `main` of an API function whose handler takes the context, the DynamoDB store, with a
+/// second argument (`serve_api!(handler, queue)`) both delivery queues (`queue::Routed`), and
+/// the request: JSON logs, each from the environment, and every request under the caller's
+/// rate limit (`api::limited`), as Lambda hands them over.
 #[macro_export]
 macro_rules! serve_api {
-    ($handler:path) => {{
+    ($handler:path $(, $queue:ident)?) => {{
         $crate::telemetry::init();
         let ctx = $crate::runtime::Context::from_env()?;
-        let store = $crate::aws::dynamo_store(&$crate::aws::sdk_config().await)?;
+        let config = $crate::aws::sdk_config().await;
+        let store = $crate::aws::dynamo_store(&config)?;
+        $(
+            let (unordered, fifo) = $crate::aws::sqs_queues(&config)?;
+            let $queue = $crate::queue::Routed { unordered: &unordered, fifo: &fifo };
+        )?
         lambda_http::run(lambda_http::service_fn(|request| async {
-            let response = $crate::api::limited(&ctx, &store, request, |request| $handler(&ctx, &store, request));
+            let response =
+                $crate::api::limited(&ctx, &store, request, |request| $handler(&ctx, &store, $(&$queue,)? request));
             Ok::<_, lambda_http::Error>(response.await)
         }))
         .await

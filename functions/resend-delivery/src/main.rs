@@ -1,20 +1,6 @@
 //! Lambda for POST .../webhook/{webhookId}/deliveries/{deliveryId}/resend: the delivery's event sent again, as a new delivery.
 
-use lambda_http::{Error, run, service_fn};
-use shared::queue::Routed;
-use shared::{api, aws, runtime::Context, telemetry};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let ctx = Context::from_env()?;
-    let config = aws::sdk_config().await;
-    let (store, (unordered, fifo)) = (aws::dynamo_store(&config)?, aws::sqs_queues(&config)?);
-    let queue = Routed { unordered: &unordered, fifo: &fifo };
-    run(service_fn(|request| async {
-        Ok::<_, Error>(
-            api::limited(&ctx, &store, request, |request| api::resend_delivery(&ctx, &store, &queue, request)).await,
-        )
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::serve_api!(shared::api::resend_delivery, queue)
 }
