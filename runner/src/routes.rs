@@ -141,49 +141,4 @@ mod tests {
         assert_eq!((asset.function, asset.path_parameters["proxy"].as_str()), (Function::Console, "app.js"));
         assert_eq!(asset.route_key, "GET /console/{proxy+}");
     }
-
-    /// A function's name as its package is named: `RotateSecret` is `rotate-secret`.
-    fn package(function: Function) -> String {
-        let mut name = String::new();
-        for (i, c) in format!("{function:?}").chars().enumerate() {
-            if c.is_ascii_uppercase() && i > 0 {
-                name.push('-');
-            }
-            name.push(c.to_ascii_lowercase());
-        }
-        name
-    }
-
-    /// The cells of a Markdown table row, their backticks dropped.
-    fn cells(line: &str) -> Vec<String> {
-        line.split('|').map(|c| c.trim().trim_matches('`').to_string()).filter(|c| !c.is_empty()).collect()
-    }
-
-    #[test]
-    fn the_contract_lists_the_routes_the_runner_serves_and_openapi_describes() {
-        let contract = include_str!("../../docs/contract.md");
-        let section = &contract[contract.find("## 15. Every route").expect("section 15")..];
-        let listed: std::collections::BTreeSet<Vec<String>> =
-            section.lines().filter(|l| l.starts_with("| `")).map(cells).collect();
-        let served = ROUTES.iter().map(|(m, p, f)| vec![(*m).to_string(), (*p).to_string(), package(*f)]).collect();
-        assert_eq!(listed, served, "docs/contract.md section 15 against ROUTES");
-
-        let (mut documented, mut path) = (std::collections::BTreeSet::new(), String::new());
-        for line in include_str!("../../openapi.yaml").lines() {
-            if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
-                path = format!("/{p}");
-            } else if let Some(method) = ["get", "post", "put", "patch", "delete"]
-                .into_iter()
-                .find(|m| line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')) == Some(*m))
-            {
-                documented.insert(vec![method.to_ascii_uppercase(), path.clone()]);
-            }
-        }
-        let api = ROUTES
-            .iter()
-            .filter(|(_, p, _)| p.starts_with("/api/") && *p != "/api/openapi.yaml")
-            .map(|(m, p, _)| vec![(*m).to_string(), (*p).to_string()])
-            .collect();
-        assert_eq!(documented, api, "openapi.yaml's operations against ROUTES");
-    }
 }

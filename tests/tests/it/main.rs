@@ -5,6 +5,7 @@
 
 mod api;
 mod catalog;
+mod contract;
 mod delivery;
 mod faults;
 mod fifo;
