@@ -22,8 +22,9 @@ fn body_of(request: &crate::receiver::Received) -> Value {
 async fn a_webhook_failing_for_the_disable_after_is_disabled_and_its_entity_told(#[case] target: Target) {
     // On the deployed stack, its `DisableAfter` (helpers::DISABLE_AFTER) applies.
     let app = TestApp::disabling_after(target, Duration::from_secs(2)).await;
-    let (failing, told, everything) = (
+    let (failing, told, told_globally, everything) = (
         Receiver::start(&[Answer::Status(500)]).await,
+        Receiver::start(&[Answer::Status(200)]).await,
         Receiver::start(&[Answer::Status(200)]).await,
         Receiver::start(&[Answer::Status(200)]).await,
     );
@@ -32,6 +33,11 @@ async fn a_webhook_failing_for_the_disable_after_is_disabled_and_its_entity_told
     let notices = json!({"name": "Ops", "eventUrl": told.url(), "eventList": ["webhook.disabled"]});
     app.create_with(&notices).await;
     app.create_with(&json!({"name": "Every event", "eventUrl": everything.url()})).await;
+    // A global webhook covering the entity is told too: the notice is published for the entity.
+    let global = app.request(Method::POST, "/api/webhook").json(&json!({
+        "name": "Ops of every hotel", "eventUrl": told_globally.url(), "eventList": ["webhook.*"], "entities": [app.entity]
+    }));
+    assert_eq!(TestApp::send_within_limits(global).await.status(), StatusCode::CREATED);
 
     // Failing events, one a second, until the webhook has failed for the disable-after.
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -51,6 +57,9 @@ async fn a_webhook_failing_for_the_disable_after_is_disabled_and_its_entity_told
     let notice = told.wait_for(1, PATIENCE).await;
     assert_eq!(notice.len(), 1, "{target:?}: the entity's subscriber is told once");
     let notice = body_of(&notice[0]);
+    let global_notice = told_globally.wait_for(1, PATIENCE).await;
+    assert_eq!(global_notice.len(), 1, "{target:?}: the global subscriber is told once");
+    assert_eq!(body_of(&global_notice[0])["id"], notice["id"], "the same notice");
     assert_eq!((&notice["type"], &notice["ownerIdentifier"]), (&json!("webhook.disabled"), &json!(app.entity)));
     assert_eq!(notice["data"]["webhookId"], id);
     assert_eq!(notice["data"]["reason"], reason);
