@@ -1,7 +1,9 @@
 //! `make load`: the local runner on DynamoDB Local and the SQS emulator under load, bounded in
 //! count and time and on loopback only. Phase 1: 50 API clients for 30 s, mixed create,
-//! update, get and list, each on its own entity; afterwards every acknowledged write must be
-//! what is stored. Phase 2: 10,000 events fanned out to 5 webhooks on a local receiver, which
+//! update, get and list, each its own caller on its own entity; afterwards every acknowledged
+//! write must be what is stored. The API's rate limits are raised as an operator would for a
+//! load test (`WEBHOOKS_API_RATE`, `WEBHOOKS_PUBLISH_RATE`): their counters are still written on
+//! every request, but the figures are the service's, not the limits'. Phase 2: 10,000 events fanned out to 5 webhooks on a local receiver, which
 //! counts distinct `webhook-id`s per webhook; on the in-process queue and store by default,
 //! because the SQS emulator (moto, one Python thread) cannot take 50,000 messages in useful
 //! time; `LOAD_DELIVERY_BACKEND=aws` runs it there anyway. Prints the figures; exits 1 if
@@ -19,6 +21,7 @@ use serde_json::{Value, json};
 use shared::config::ApiSettings;
 use shared::delivery::DeliverySettings;
 use shared::model::UrlPolicy;
+use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::Context;
 use webhooks_local::{App, Backend, DevAuth};
@@ -29,6 +32,8 @@ const EVENTS: usize = 10_000;
 const WEBHOOKS: usize = 5;
 const PUBLISHERS: usize = 20;
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(900);
+/// Above what the clients can send: raised limits, as for any load test.
+const RAISED_LIMIT: RatePolicy = RatePolicy { per_second: 10_000, burst: 20_000 };
 
 type Seen = Arc<Mutex<HashMap<String, HashSet<String>>>>;
 
@@ -137,7 +142,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = format!("webhooks-load-{}", uuid::Uuid::new_v4().simple());
     let auth = DevAuth::new("load-test-secret", "webhooks-local", "webhooks-api");
     let policy = UrlPolicy { allow_private: true };
-    let ctx = Context::new(ApiSettings { url_policy: policy, ..ApiSettings::default() });
+    let ctx = Context::new(ApiSettings {
+        url_policy: policy,
+        api_rate: RAISED_LIMIT,
+        publish_rate: RAISED_LIMIT,
+        ..ApiSettings::default()
+    });
     let delivery = DeliverySettings {
         schedule: RetrySchedule::parse("1s,2s,5s")?,
         timeout: Duration::from_secs(5),
@@ -154,10 +164,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Phase 1: {CLIENTS} API clients for {}s on DynamoDB Local (mixed create 20%, update 20%, get 40%, list 20%)",
         API_PHASE.as_secs()
     );
+    let mut callers = Vec::new();
+    for i in 0..CLIENTS {
+        let token = auth.issue(&format!("load-{i}"), "*", "", chrono::Duration::hours(2))?;
+        callers.push(Arc::new(Api { client: api.client.clone(), base: api.base.clone(), token }));
+    }
     let until = Instant::now() + API_PHASE;
     let started = Instant::now();
-    let clients: Vec<_> =
-        (0..CLIENTS).map(|i| tokio::spawn(client_loop(api.clone(), until, i as u64 * 7919 + 17))).collect();
+    let clients: Vec<_> = callers
+        .into_iter()
+        .enumerate()
+        .map(|(i, caller)| tokio::spawn(client_loop(caller, until, i as u64 * 7919 + 17)))
+        .collect();
     let (mut all, mut errors, mut lost_writes, mut checked) = (HashMap::<&str, Vec<Duration>>::new(), 0, 0, 0);
     let mut results = Vec::new();
     for client in clients {
@@ -170,8 +188,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             all.entry(op).or_default().append(&mut latencies);
         }
         for (id, (name, version)) in acknowledged {
-            let (_, stored) =
+            let (status, stored) =
                 api.call(Method::GET, &format!("/api/managing-entity/{entity}/webhook/{id}"), None).await?;
+            if status != StatusCode::OK {
+                return Err(format!("checking webhook {id}: {status} {stored}").into());
+            }
             checked += 1;
             if stored["name"] != json!(name) || stored["version"] != json!(version) {
                 lost_writes += 1;
