@@ -203,10 +203,13 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
     let table = format!("webhooks-functions-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
     store.ensure_table().await?;
-    let (queue, _) = SqsQueue::ensure(aws_sdk_sqs::Client::new(&config), &table, Duration::from_secs(60), 20).await?;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let (queue, _) = SqsQueue::ensure(sqs.clone(), &table, Duration::from_secs(60), 20).await?;
+    let (fifo_queue, _) = SqsQueue::ensure(sqs, &format!("{table}.fifo"), Duration::from_secs(60), 20).await?;
     let env = [
         ("TABLE_NAME", table.clone()),
         ("DELIVERY_QUEUE_URL", queue.url().to_string()),
+        ("DELIVERY_FIFO_QUEUE_URL", fifo_queue.url().to_string()),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_string()),
         ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.to_string()),
         ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.to_string()),
