@@ -43,7 +43,7 @@ pub fn api_event(method: &str, path: &str, body: Option<&Value>) -> Made {
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     let body = body.map(Value::to_string).unwrap_or_default();
     let incoming = Incoming { method, path, raw_query: "", headers: &headers, body: body.as_bytes() };
-    let claims = json!({"sub": "bench", "entities": [ENTITY, CRUD_ENTITY]});
+    let claims = json!({"sub": "bench", "entities": [ENTITY, CRUD_ENTITY], "scope": "events:publish"});
     let claims = webhooks_local::dev_auth::stringify_claims(claims.as_object().ok_or("claims")?);
     Ok(gateway::event(&incoming, &route, Some(claims)))
 }
