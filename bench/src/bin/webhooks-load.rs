@@ -3,8 +3,8 @@
 //! update, get and list, each its own caller on its own entity; afterwards every acknowledged
 //! write must be what is stored. The API's rate limits are raised as an operator would for a
 //! load test (`WEBHOOKS_API_RATE`, `WEBHOOKS_PUBLISH_RATE`): their counters are still written on
-//! every request, but the figures are the service's, not the limits'. Phase 2: 10,000 events fanned out to 5 webhooks on a local receiver, which
-//! counts distinct `webhook-id`s per webhook; on the in-process queue and store by default,
+//! every request, but the figures are the service's, not the limits'. Phase 2: 10,000 events
+//! fanned out to 5 webhooks on a local receiver, which counts distinct `webhook-id`s per webhook; on the in-process queue and store by default,
 //! because the SQS emulator (moto, one Python thread) cannot take 50,000 messages in useful
 //! time; `LOAD_DELIVERY_BACKEND=aws` runs it there anyway. Prints the figures; exits 1 if
 //! anything was lost.

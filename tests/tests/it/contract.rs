@@ -45,6 +45,11 @@ fn listed() -> BTreeMap<Route, Listed> {
         .collect()
 }
 
+/// Section 15's function of each route.
+fn functions_listed() -> BTreeMap<Route, String> {
+    listed().into_iter().map(|(route, row)| (route, row.function)).collect()
+}
+
 /// A function's package, which is its binary's name: `RotateSecret` is `rotate-secret`.
 fn package(function: Function) -> String {
     let mut name = String::new();
@@ -67,7 +72,7 @@ fn mapping(value: &Value) -> &serde_yaml_ng::Mapping {
 
 #[test]
 fn the_contract_lists_every_route_the_runner_serves_with_its_function() {
-    let listed: BTreeMap<Route, String> = listed().into_iter().map(|(route, row)| (route, row.function)).collect();
+    let listed = functions_listed();
     let served = ROUTES.iter().map(|(m, p, f)| (((*m).to_string(), (*p).to_string()), package(*f))).collect();
     assert_eq!(listed, served, "docs/contract.md section 15 against the runner's ROUTES");
 }
@@ -87,7 +92,7 @@ fn the_template_sends_each_route_to_the_function_the_contract_names() {
             assert!(declared.insert(route.clone(), binary.clone()).is_none(), "{route:?} declared twice");
         }
     }
-    let listed: BTreeMap<Route, String> = listed().into_iter().map(|(route, row)| (route, row.function)).collect();
+    let listed = functions_listed();
     assert_eq!(declared, listed, "template.yaml's HttpApi events against docs/contract.md section 15");
 }
 
