@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use shared::model::EntityId;
-use shared::queue::SqsQueue;
+use shared::queue::{QueueConsumer, SqsQueue};
 use shared::store::{DynamoStore, WebhookInsert};
 use webhooks_local::gateway::{self, Incoming};
 use webhooks_local::routes::RouteTable;
@@ -204,12 +204,17 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
     store.ensure_table().await?;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let (queue, _) = SqsQueue::ensure(sqs.clone(), &table, Duration::from_secs(60), 20).await?;
-    let (fifo_queue, _) = SqsQueue::ensure(sqs, &format!("{table}.fifo"), Duration::from_secs(60), 20).await?;
+    let (queue, dead_letters) = SqsQueue::ensure(sqs.clone(), &table, &webhooks_local::QUEUES).await?;
+    let (fifo_queue, _) = SqsQueue::ensure(sqs, &format!("{table}.fifo"), &webhooks_local::FIFO_QUEUES).await?;
     let env = [
         ("TABLE_NAME", table.clone()),
         ("DELIVERY_QUEUE_URL", queue.url().to_string()),
         ("DELIVERY_FIFO_QUEUE_URL", fifo_queue.url().to_string()),
+        // What deliver-webhooks' timer needs to start; no benchmark delivery waits that long.
+        ("DELIVERY_QUEUE_ARN", queue.arn()),
+        ("DELIVERY_DLQ_ARN", dead_letters.arn()),
+        ("RETRY_SCHEDULE_GROUP", "webhooks-retries".to_string()),
+        ("RETRY_SCHEDULER_ROLE_ARN", "arn:aws:iam::000000000000:role/bench".to_string()),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_string()),
         ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.to_string()),
         ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.to_string()),

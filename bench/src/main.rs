@@ -25,11 +25,11 @@ use shared::api;
 use shared::config::ApiSettings;
 use shared::delivery::{Deliverer, DeliverySettings, EventFor, HttpSender, signed_request};
 use shared::model::{
-    Catalog, DeliveryMessage, EntityId, Event, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn,
-    WebhookRules, WebhookSecret,
+    CarriedEvent, Catalog, DeliveryMessage, EntityId, Event, Owner, QueueMessage, Timestamp, UrlPolicy, Webhook,
+    WebhookId, WebhookIn, WebhookRules, WebhookSecret,
 };
 use shared::publish::Notices;
-use shared::queue::{MemoryQueue, VisibilityDelay};
+use shared::queue::{DeliveryEnqueue, MemoryQueue, Routed, Timer, VisibilityDelay};
 use shared::runtime::{Context, RandomIds, SystemClock};
 use shared::store::{MemoryStore, WebhookInsert};
 use webhooks_local::gateway;
@@ -49,12 +49,26 @@ mod runtime_api;
 mod wire;
 mod workloads;
 
-/// Never called: every benchmark delivery succeeds.
+/// Never called: every benchmark delivery succeeds, so none waits.
 struct NoDelay;
 
 #[async_trait]
 impl VisibilityDelay for NoDelay {
     async fn delay_message(&self, _: &str, _: Duration) -> Result<(), shared::queue::QueueError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryEnqueue for NoDelay {
+    async fn enqueue(&self, _: &[QueueMessage], _: Duration) -> Result<(), shared::queue::QueueError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Timer for NoDelay {
+    async fn send_at(&self, _: &DeliveryMessage, _: Timestamp) -> Result<(), shared::queue::QueueError> {
         Ok(())
     }
 }
@@ -115,14 +129,9 @@ fn sqs_event_json(messages: &[DeliveryMessage]) -> Result<Value, serde_json::Err
 fn planned_deliveries(owner: EntityId, hooks: &[WebhookId], count: usize) -> Vec<DeliveryMessage> {
     let event = event();
     (0..count)
-        .map(|i| DeliveryMessage {
-            delivery_id: uuid::Uuid::now_v7(),
-            webhook_id: hooks[i % hooks.len()],
-            owner_identifier: owner,
-            global: false,
-            event: event.clone(),
-            resent: false,
-            fifo: false,
+        .map(|i| {
+            let event = CarriedEvent::Whole(event.clone());
+            DeliveryMessage::first(uuid::Uuid::now_v7(), hooks[i % hooks.len()], owner, event)
         })
         .collect()
 }
@@ -147,8 +156,10 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
     let queue = MemoryQueue::new(Duration::from_secs(60));
     let notices = Notices { store: &store, queue: &queue, ids: &RandomIds, resend_delay: settings.resend_delay };
     let (clock, settings) = (&SystemClock, &settings);
-    let (queue, fifo_queue) = (&NoDelay, &NoDelay);
-    let deliverer = Deliverer { store: &store, queue, fifo_queue, sender: &sender, clock, notices: &notices, settings };
+    let queues = Routed { unordered: &NoDelay, fifo: &NoDelay };
+    let (timer, ids) = (&NoDelay, &RandomIds);
+    let deliverer =
+        Deliverer { store: &store, queues, timer, sender: &sender, clock, ids, notices: &notices, settings };
     let started = Instant::now();
     for batch in batches {
         let response = deliverer.deliver_batch(batch).await;

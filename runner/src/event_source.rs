@@ -19,24 +19,41 @@ use crate::App;
 
 const BATCH_SIZE: usize = 10;
 const WAIT: Duration = Duration::from_secs(1);
+
+/// How a trigger reads its queue: batches of up to `batch`, a batch short of it waiting up to
+/// `window` for more, each receive waiting up to `wait` for a first message.
+#[derive(Clone, Copy)]
+struct Polling {
+    batch: usize,
+    window: Duration,
+    wait: Duration,
+}
+
+/// The dead-letter queues'.
+const DEAD_LETTERS: Polling = Polling { batch: BATCH_SIZE, window: Duration::ZERO, wait: WAIT };
+/// The FIFO queue's: a message at a time, as its trigger's `BatchSize: 1` in `template.yaml`,
+/// without waiting (and after a pause when it had nothing): a long poll that starts while a
+/// group's message is in flight keeps that group's next message from it for the whole wait on
+/// the SQS emulator (moto), one message a second per webhook.
+const FIFO: Polling = Polling { batch: 1, window: Duration::ZERO, wait: Duration::ZERO };
+const FIFO_PAUSE: Duration = Duration::from_millis(50);
 /// Batches handled at once, as several concurrent Lambda invocations would.
 const CONCURRENT_BATCHES: usize = 4;
 
-/// Feeds both functions from both delivery queues until the process ends. The FIFO queue is
-/// read a message at a time, as its trigger's `BatchSize: 1` in `template.yaml`: one of a
-/// webhook's deliveries in flight at a time.
+/// Feeds both functions from both delivery queues until the process ends.
 pub async fn run(app: Arc<App>) {
-    let queues = [(app.queue.clone(), BATCH_SIZE, app.batch_window), (app.fifo_queue.clone(), 1, Duration::ZERO)];
-    for ((deliveries, dead_letters), batch, window) in queues {
+    let standard = Polling { batch: BATCH_SIZE, window: app.batch_window, wait: WAIT };
+    let queues = [(app.queue.clone(), standard), (app.fifo_queue.clone(), FIFO)];
+    for ((deliveries, dead_letters), polling) in queues {
         if let Some(dead_letters) = dead_letters {
             let recorder = app.clone();
-            tokio::spawn(poll(dead_letters, BATCH_SIZE, Duration::ZERO, move |event| {
+            tokio::spawn(poll(dead_letters, DEAD_LETTERS, move |event| {
                 let app = recorder.clone();
-                async move { record_dead_letters(app.store.as_ref(), event).await }
+                async move { record_dead_letters(app.store.as_ref(), app.queues().unordered, event).await }
             }));
         }
         let app = app.clone();
-        tokio::spawn(poll(deliveries, batch, window, move |event| {
+        tokio::spawn(poll(deliveries, polling, move |event| {
             let app = app.clone();
             async move {
                 let store = app.store.as_ref();
@@ -45,10 +62,11 @@ pub async fn run(app: Arc<App>) {
                     Notices { store, queue: &queues, ids: &RandomIds, resend_delay: app.delivery.resend_delay };
                 let deliverer = Deliverer {
                     store,
-                    queue: queues.unordered,
-                    fifo_queue: queues.fifo,
+                    queues,
+                    timer: app.timer.as_ref(),
                     sender: app.sender.as_ref(),
                     clock: &SystemClock,
+                    ids: &RandomIds,
                     notices: &notices,
                     settings: &app.delivery,
                 };
@@ -59,10 +77,8 @@ pub async fn run(app: Arc<App>) {
     std::future::pending::<()>().await;
 }
 
-/// Polls `queue`, handing each batch of up to `batch` to `function`, until the process ends; a
-/// batch short of it waits up to `window` for more (one more receive), as the batching window
-/// does.
-async fn poll<Q, F, Fut>(queue: Arc<Q>, batch: usize, window: Duration, function: F)
+/// Polls `queue` as `polling` says, handing each batch to `function`, until the process ends.
+async fn poll<Q, F, Fut>(queue: Arc<Q>, polling: Polling, function: F)
 where
     Q: QueueConsumer + ?Sized + 'static,
     F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
@@ -71,7 +87,7 @@ where
     let (slots, function) = (Arc::new(Semaphore::new(CONCURRENT_BATCHES)), Arc::new(function));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let received = match receive_batch(queue.as_ref(), batch, window).await {
+        let received = match receive_batch(queue.as_ref(), polling).await {
             Ok(received) => received,
             Err(err) => {
                 tracing::warn!(error = %shared::error::chain(&err), "could not receive from a queue");
@@ -80,6 +96,9 @@ where
             }
         };
         if received.is_empty() {
+            if polling.wait.is_zero() {
+                tokio::time::sleep(FIFO_PAUSE).await;
+            }
             continue;
         }
         let (queue, function) = (queue.clone(), function.clone());
@@ -90,14 +109,12 @@ where
     }
 }
 
-async fn receive_batch<Q: QueueConsumer + ?Sized>(
-    queue: &Q,
-    batch: usize,
-    window: Duration,
-) -> Result<Vec<Received>, shared::Error> {
-    let mut received = queue.receive(batch, WAIT).await?;
-    if !received.is_empty() && received.len() < batch && !window.is_zero() {
-        received.extend(queue.receive(batch - received.len(), window).await?);
+/// A batch short of `polling.batch` waits up to its window for more (one more receive), as the
+/// batching window does.
+async fn receive_batch<Q: QueueConsumer + ?Sized>(queue: &Q, polling: Polling) -> Result<Vec<Received>, shared::Error> {
+    let mut received = queue.receive(polling.batch, polling.wait).await?;
+    if !received.is_empty() && received.len() < polling.batch && !polling.window.is_zero() {
+        received.extend(queue.receive(polling.batch - received.len(), polling.window).await?);
     }
     Ok(received)
 }
@@ -108,7 +125,7 @@ where
     F: Fn(SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {
-    let event = match lambda_event(&received) {
+    let event = match lambda_event(&received, &queue.arn()) {
         Ok(event) => event,
         Err(err) => {
             tracing::error!(error = %err, "could not build the SQS event");

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use shared::api;
 use shared::delivery::{DeliverySettings, HttpSender};
-use shared::queue::{MemoryQueue, Queue, QueueConsumer, Routed, SqsQueue};
+use shared::queue::{MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, Routed, SqsQueue};
 use shared::runtime::Context;
 use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
@@ -32,13 +32,19 @@ use routes::{Function, RouteTable};
 const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 
 /// How long a received message stays hidden before it is received again: above the deliver
-/// handler's longest run, as the queues' 180 s in `template.yaml` are above the function's
-/// 60 s timeout, but shorter, so that a delivery a crashed runner left comes back within a
-/// minute.
+/// handler's longest run, as the queues' 380 s in `template.yaml` are above six times the
+/// function's 60 s timeout (AWS's advice), but shorter, so that a delivery a crashed runner left
+/// comes back within a minute.
 pub const QUEUE_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Receives after which a message moves to the dead-letter queue: above any retry schedule's
-/// attempts, so only messages that crash the function repeatedly end there.
-pub const MAX_RECEIVES: u32 = 20;
+
+/// The standard queue's: a message is received again only when the deliver function stopped on
+/// it (waits and outages send it back as a new message), so 20 receives are 20 crashes.
+pub const QUEUES: QueueConfig =
+    QueueConfig { visibility_timeout: QUEUE_VISIBILITY_TIMEOUT, max_receives: 20, retention: MAX_RETENTION };
+
+/// The FIFO queue's: a FIFO message waits out an outage hidden on its queue, keeping its place, a
+/// receive each time it backs off, so it takes more receives to dead-letter one.
+pub const FIFO_QUEUES: QueueConfig = QueueConfig { max_receives: 100, ..QUEUES };
 
 /// Where the runner keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,19 +62,24 @@ pub enum Backend {
 /// recorded as failed.
 type QueuePair = (Arc<dyn Queue>, Option<Arc<dyn QueueConsumer>>);
 
-fn memory_queues(fifo: bool) -> QueuePair {
-    let dead_letters = Arc::new(MemoryQueue::new(QUEUE_VISIBILITY_TIMEOUT));
-    let queue = MemoryQueue::with_dead_letters(QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES, dead_letters.clone());
+fn memory_queues(config: &QueueConfig, fifo: bool) -> QueuePair {
+    let dead_letters = Arc::new(MemoryQueue::new(config.visibility_timeout));
+    let queue = MemoryQueue::with_dead_letters(config.visibility_timeout, config.max_receives, dead_letters.clone())
+        .with_retention(config.retention);
     let queue = if fifo { queue.fifo() } else { queue };
     (Arc::new(queue), Some(dead_letters))
 }
 
-async fn sqs_queues(sqs: &aws_sdk_sqs::Client, url: Option<&String>, name: &str) -> Result<QueuePair, shared::Error> {
+async fn sqs_queues(
+    sqs: &aws_sdk_sqs::Client,
+    url: Option<&String>,
+    name: &str,
+    config: &QueueConfig,
+) -> Result<QueuePair, shared::Error> {
     Ok(match url {
         Some(url) => (Arc::new(SqsQueue::new(sqs.clone(), url)), None),
         None => {
-            let (queue, dead_letters) =
-                SqsQueue::ensure(sqs.clone(), name, QUEUE_VISIBILITY_TIMEOUT, MAX_RECEIVES).await?;
+            let (queue, dead_letters) = SqsQueue::ensure(sqs.clone(), name, config).await?;
             (Arc::new(queue), Some(Arc::new(dead_letters)))
         }
     })
@@ -80,6 +91,8 @@ pub struct App {
     queue: QueuePair,
     /// FIFO webhooks' deliveries, each webhook's in order, one at a time.
     fifo_queue: QueuePair,
+    /// The stand-in for EventBridge Scheduler: waits past SQS's longest delay.
+    timer: Arc<MemoryTimer>,
     sender: Arc<HttpSender>,
     delivery: DeliverySettings,
     /// How long the deliver trigger waits to fill a batch (the template's `DeliveryBatchWindow`).
@@ -95,28 +108,47 @@ impl App {
         backend: &Backend,
         auth: DevAuth,
     ) -> Result<Self, shared::Error> {
+        Self::with_queues(ctx, delivery, backend, auth, (&QUEUES, &FIFO_QUEUES)).await
+    }
+
+    /// The same, its queues (when it makes them) made as `standard` and `fifo` say.
+    pub async fn with_queues(
+        ctx: Context,
+        delivery: DeliverySettings,
+        backend: &Backend,
+        auth: DevAuth,
+        (standard, fifo): (&QueueConfig, &QueueConfig),
+    ) -> Result<Self, shared::Error> {
         let (store, queue, fifo_queue): (Arc<dyn Store>, QueuePair, QueuePair) = match backend {
             Backend::Memory => {
                 // As long as DynamoDB's TTL keeps them, unless shortened (a long session, a load run).
                 let retention = shared::config::env_duration("WEBHOOKS_MEMORY_RETENTION", "30d")
                     .map_err(shared::Error::internal)?;
                 let store = MemoryStore::with_retention(retention, Arc::new(shared::runtime::SystemClock));
-                (Arc::new(store), memory_queues(false), memory_queues(true))
+                (Arc::new(store), memory_queues(standard, false), memory_queues(fifo, true))
             }
             Backend::Aws { table, queue_url, fifo_queue_url, queue_name } => {
                 let config = shared::aws::sdk_config().await;
                 let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
                 store.ensure_table().await?;
                 let sqs = aws_sdk_sqs::Client::new(&config);
-                let queue = sqs_queues(&sqs, queue_url.as_ref(), queue_name).await?;
-                let fifo_queue = sqs_queues(&sqs, fifo_queue_url.as_ref(), &format!("{queue_name}.fifo")).await?;
+                let queue = sqs_queues(&sqs, queue_url.as_ref(), queue_name, standard).await?;
+                let fifo_name = format!("{queue_name}.fifo");
+                let fifo_queue = sqs_queues(&sqs, fifo_queue_url.as_ref(), &fifo_name, fifo).await?;
                 (Arc::new(store), queue, fifo_queue)
             }
         };
+        let timer = Arc::new(MemoryTimer::new(queue.0.clone()));
         let sender = Arc::new(delivery.sender()?);
         let batch_window = Duration::ZERO;
         let routes = RouteTable::new();
-        Ok(Self { ctx, store, queue, fifo_queue, sender, delivery, batch_window, auth, routes })
+        Ok(Self { ctx, store, queue, fifo_queue, timer, sender, delivery, batch_window, auth, routes })
+    }
+
+    /// The standard delivery queue's messages by state, and those the timer holds: what SQS's
+    /// `ApproximateNumberOf...` attributes say of a deployed queue.
+    pub async fn queue_depths(&self) -> Result<(shared::queue::QueueDepths, usize), shared::Error> {
+        Ok((self.queue.0.depths().await?, self.timer.waiting()))
     }
 
     /// The same app, its deliver trigger waiting up to `window` to fill a batch of 10 (none by

@@ -9,7 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{ConfigError, env_required};
-use crate::queue::SqsQueue;
+use crate::queue::{SchedulerTimer, SqsQueue};
 use crate::store::DynamoStore;
 
 /// Every AWS call is bounded, so that a dependency that accepts connections and never answers
@@ -38,6 +38,11 @@ pub fn sqs_queues(config: &SdkConfig) -> Result<(SqsQueue, SqsQueue), ConfigErro
     let client = aws_sdk_sqs::Client::new(config);
     let fifo = SqsQueue::new(client.clone(), env_required("DELIVERY_FIFO_QUEUE_URL")?);
     Ok((SqsQueue::new(client, env_required("DELIVERY_QUEUE_URL")?), fifo))
+}
+
+/// The timer of long retry waits: EventBridge Scheduler, as the template configures it.
+pub fn scheduler_timer(config: &SdkConfig) -> Result<SchedulerTimer, ConfigError> {
+    SchedulerTimer::from_env(aws_sdk_scheduler::Client::new(config))
 }
 
 /// The `main` of an API function whose handler takes the context, the DynamoDB store, with a

@@ -23,8 +23,8 @@ pub struct ApiSettings {
     pub publish_rate: RatePolicy,
 }
 
-const API_RATE: RatePolicy = RatePolicy { per_second: 20, burst: 40 };
-const PUBLISH_RATE: RatePolicy = RatePolicy { per_second: 200, burst: 400 };
+const API_RATE: RatePolicy = RatePolicy::new(20, 40);
+const PUBLISH_RATE: RatePolicy = RatePolicy::new(200, 400);
 
 impl Default for ApiSettings {
     fn default() -> Self {

@@ -49,6 +49,10 @@ pub enum Error {
     Unavailable(#[source] BoxError),
     #[error("internal error")]
     Internal(#[source] BoxError),
+    /// `cause` stopped a publish after its event was stored: the problem says the event's id,
+    /// for the retry that finishes the fan-out (docs/contract.md 5.2).
+    #[error("the event {event_id} was stored, then: {cause}")]
+    Published { event_id: String, cause: Box<Error> },
 }
 
 impl Error {
@@ -64,6 +68,11 @@ impl Error {
         Self::Unavailable(source.into())
     }
 
+    /// `cause`, which stopped the publish of the stored event `event_id`.
+    pub fn published_but(event_id: String, cause: Self) -> Self {
+        Self::Published { event_id, cause: Box::new(cause) }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest(_) => 400,
@@ -77,6 +86,7 @@ impl Error {
             Self::RateLimited(_) => 429,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
+            Self::Published { cause, .. } => cause.status(),
         }
     }
 
@@ -93,6 +103,7 @@ impl Error {
             Self::RateLimited(_) => "/problems/rate-limited",
             Self::Internal(_) => "/problems/internal",
             Self::Unavailable(_) => "/problems/unavailable",
+            Self::Published { cause, .. } => cause.problem_type(),
         }
     }
 
@@ -109,6 +120,7 @@ impl Error {
             Self::RateLimited(_) => "Too many requests",
             Self::Internal(_) => "Internal error",
             Self::Unavailable(_) => "Service unavailable",
+            Self::Published { cause, .. } => cause.title(),
         }
     }
 
@@ -118,6 +130,11 @@ impl Error {
                 Some(json!({ "currentVersion": current }))
             }
             Self::Validation(errors) => Some(json!({ "errors": errors })),
+            Self::Published { event_id, cause } => {
+                let mut properties = cause.properties().unwrap_or_else(|| json!({}));
+                properties["eventId"] = json!(event_id);
+                Some(properties)
+            }
             _ => None,
         }
     }
@@ -216,6 +233,18 @@ mod tests {
         let body = body_json(&problem_response(&Error::VersionConflict { current: 7 }, "/i"));
         assert_eq!(body["status"], 409);
         assert_eq!(body["properties"]["currentVersion"], 7);
+    }
+
+    #[test]
+    fn a_publish_stopped_after_its_event_was_stored_says_the_event_id() {
+        let cause = Error::unavailable(std::io::Error::other("queue down"));
+        let response = problem_response(&Error::published_but("evt-1".into(), cause), "/i");
+        assert_eq!(response.status(), 503);
+        let body = body_json(&response);
+        assert_eq!(
+            (body["type"].clone(), body["properties"]["eventId"].clone()),
+            (json!("/problems/unavailable"), json!("evt-1"))
+        );
     }
 
     #[test]

@@ -8,14 +8,30 @@ use std::fmt;
 /// counts in microseconds.
 const MAX_PER_SECOND: u32 = 10_000;
 
-/// `20/s,40`: on average `per_second` requests a second, up to `burst` at once.
+/// `20/s,40`: on average one request every `interval_us` (20 a second), up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RatePolicy {
-    pub per_second: u32,
+    interval_us: i64,
     pub burst: u32,
 }
 
 impl RatePolicy {
+    /// `per_second` (at least 1) requests a second, up to `burst` at once.
+    pub const fn new(per_second: u32, burst: u32) -> Self {
+        Self { interval_us: 1_000_000 / per_second as i64, burst }
+    }
+
+    /// One request every `interval` (at least a microsecond), up to `burst` at once: rates
+    /// slower than one a second.
+    pub fn every(interval: std::time::Duration, burst: u32) -> Self {
+        Self { interval_us: i64::try_from(interval.as_micros()).unwrap_or(i64::MAX).max(1), burst }
+    }
+
+    /// Whole requests a second, at least 1 (for the headers and the configuration's form).
+    fn per_second(&self) -> u32 {
+        u32::try_from(1_000_000 / self.interval_us).unwrap_or(u32::MAX).max(1)
+    }
+
     /// Parses `N/s,B` or `N/m,B` (N a second or a minute, bursts of B).
     pub fn parse(text: &str) -> Result<Self, String> {
         let usage = || format!("{text:?} is not a rate such as 20/s,40 (requests per second or /m per minute, burst)");
@@ -35,12 +51,12 @@ impl RatePolicy {
         if per_second > MAX_PER_SECOND {
             return Err(format!("{text:?}: the rate may be at most {MAX_PER_SECOND}/s"));
         }
-        Ok(Self { per_second, burst })
+        Ok(Self::new(per_second, burst))
     }
 
     /// Microseconds between requests at the steady rate (the GCRA's emission interval).
     pub fn interval_us(&self) -> i64 {
-        1_000_000 / i64::from(self.per_second)
+        self.interval_us
     }
 
     /// How far ahead of now the arrival time may run: a full burst's worth, less one.
@@ -51,7 +67,7 @@ impl RatePolicy {
 
 impl fmt::Display for RatePolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/s,{}", self.per_second, self.burst)
+        write!(f, "{}/s,{}", self.per_second(), self.burst)
     }
 }
 
@@ -83,7 +99,7 @@ pub struct Verdict {
 impl Verdict {
     /// `RateLimit-Policy: "caller";q=40;w=2`: a quota of a burst over the window that refills it.
     pub fn policy_header(&self) -> String {
-        let window = self.policy.burst.div_ceil(self.policy.per_second);
+        let window = self.policy.burst.div_ceil(self.policy.per_second());
         format!("\"{}\";q={};w={window}", self.name, self.policy.burst)
     }
 
@@ -133,13 +149,13 @@ fn seconds(us: i64) -> u64 {
 mod tests {
     use super::*;
 
-    const API: RatePolicy = RatePolicy { per_second: 20, burst: 40 };
+    const API: RatePolicy = RatePolicy::new(20, 40);
 
     #[test]
     fn policies_parse_and_bad_ones_say_why() {
         assert_eq!(RatePolicy::parse("20/s,40"), Ok(API));
-        assert_eq!(RatePolicy::parse(" 200/s , 400 "), Ok(RatePolicy { per_second: 200, burst: 400 }));
-        assert_eq!(RatePolicy::parse("90/m,10"), Ok(RatePolicy { per_second: 2, burst: 10 }));
+        assert_eq!(RatePolicy::parse(" 200/s , 400 "), Ok(RatePolicy::new(200, 400)));
+        assert_eq!(RatePolicy::parse("90/m,10"), Ok(RatePolicy::new(2, 10)));
         for bad in ["20", "20/h,4", "0/s,1", "20/s,0", "x/s,4", "10001/s,5"] {
             assert!(RatePolicy::parse(bad).is_err(), "{bad}");
         }
@@ -186,7 +202,7 @@ mod tests {
     #[test]
     fn a_burst_wide_enough_to_reserve_ahead_spaces_each_request_at_the_rate() {
         // 5 a second, reserving up to 2 s ahead: each request is told when its turn comes.
-        let policy = RatePolicy { per_second: 5, burst: 10 };
+        let policy = RatePolicy::new(5, 10);
         let mut tat = None;
         let waits: Vec<i64> = (0..11)
             .map(|_| {

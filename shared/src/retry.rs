@@ -1,11 +1,12 @@
-//! The retry schedule: delays before attempts 2, 3, ...; SQS visibility is the timer.
+//! The retry schedule: delays before attempts 2, 3, ...; each wait is a delayed message, or the
+//! timer's for one past SQS's longest delay (`crate::delivery`).
 
 use std::time::Duration;
 
 use crate::config::parse_duration;
 
-/// The longest SQS can hide a message (ChangeMessageVisibility's limit).
-pub const MAX_DELAY: Duration = Duration::from_secs(12 * 3600);
+/// The longest delay the schedule takes: a day.
+pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 const JITTER: f64 = 0.2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +19,7 @@ impl RetrySchedule {
     pub fn parse(text: &str) -> Result<Self, String> {
         let delays = text.split(',').map(parse_duration).collect::<Result<Vec<_>, _>>()?;
         if delays.iter().any(|d| *d > MAX_DELAY) {
-            return Err("a delay is longer than 12h, the most SQS can wait".into());
+            return Err("a delay is longer than 24h, the longest a retry waits".into());
         }
         Ok(Self { delays })
     }
@@ -81,7 +82,9 @@ mod tests {
         assert_eq!(schedule.next_delay(2, None, -1.0), Some(Duration::from_secs(240)));
         assert_eq!(schedule.next_delay(2, None, 1.0), Some(Duration::from_secs(360)));
         assert_eq!(schedule.next_delay(2, None, 7.0), Some(Duration::from_secs(360)), "jitter is clamped");
-        assert_eq!(schedule.next_delay(6, None, 1.0), Some(MAX_DELAY), "never past 12 h");
+        assert_eq!(schedule.next_delay(6, None, 1.0), Some(Duration::from_secs(43_200)), "10 h + 20%, not cut to 12 h");
+        let long = RetrySchedule::parse("23h").expect("schedule");
+        assert_eq!(long.next_delay(1, None, 1.0), Some(MAX_DELAY), "never past a day");
     }
 
     #[test]
@@ -99,6 +102,7 @@ mod tests {
     #[test]
     fn bad_schedules_are_refused() {
         assert!(RetrySchedule::parse("5s,soon").is_err());
-        assert!(RetrySchedule::parse("13h").is_err());
+        assert!(RetrySchedule::parse("25h").is_err());
+        assert!(RetrySchedule::parse("13h").is_ok(), "past SQS's 12 h of visibility: the timer waits it");
     }
 }

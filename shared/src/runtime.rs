@@ -39,6 +39,10 @@ impl ManualClock {
     pub(crate) fn advance(&self, seconds: i64) {
         *self.0.lock().expect("lock") += chrono::Duration::seconds(seconds);
     }
+
+    pub(crate) fn advance_by(&self, by: std::time::Duration) {
+        *self.0.lock().expect("lock") += chrono::Duration::from_std(by).expect("a duration");
+    }
 }
 
 pub trait IdGenerator: Send + Sync {

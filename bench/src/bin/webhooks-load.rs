@@ -33,7 +33,7 @@ const WEBHOOKS: usize = 5;
 const PUBLISHERS: usize = 20;
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(900);
 /// Above what the clients can send: raised limits, as for any load test.
-const RAISED_LIMIT: RatePolicy = RatePolicy { per_second: 10_000, burst: 20_000 };
+const RAISED_LIMIT: RatePolicy = RatePolicy::new(10_000, 20_000);
 
 type Seen = Arc<Mutex<HashMap<String, HashSet<String>>>>;
 

@@ -1,5 +1,6 @@
-//! Lambda on the dead-letter queue: a delivery whose message crashed the deliver function
-//! repeatedly is recorded as failed, `dead-lettered`.
+//! Lambda on the dead-letter queues: a delivery whose message crashed the deliver function
+//! repeatedly is recorded as failed, `dead-lettered`; a FIFO one's message goes back, to let the
+//! webhook's later messages go.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -9,9 +10,10 @@ use shared::{aws, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let store = aws::dynamo_store(&aws::sdk_config().await)?;
+    let config = aws::sdk_config().await;
+    let (store, (queue, _)) = (aws::dynamo_store(&config)?, aws::sqs_queues(&config)?);
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(record_dead_letters(&store, event.payload).await)
+        Ok::<_, Error>(record_dead_letters(&store, &queue, event.payload).await)
     }))
     .await
 }

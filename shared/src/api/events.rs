@@ -24,6 +24,7 @@ where
     S: WebhookSubscribers
         + EventTypeGet
         + EventInsert
+        + EventGet
         + DeliveryGet
         + DeliveryRecord
         + DeliveryStats
@@ -35,7 +36,7 @@ where
         let scope = scoped(&request, &ctx.settings)?;
         let entity = scope.entity()?;
         scope.caller.require(PUBLISH_SCOPE)?;
-        let input = EventIn::parse(&json_object(&request)?)?;
+        let input = EventIn { idempotency_key: idempotency_key(&request)?, ..EventIn::parse(&json_object(&request)?)? };
         input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
         // Counted only once the caller may publish for the entity and the event is well formed.
         let verdict = take_publish(ctx, store, entity).await?;
@@ -56,6 +57,18 @@ where
     respond(&request, result)
 }
 
+/// The longest `Idempotency-Key` taken, as event ids.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// The `Idempotency-Key` header, when given: 1 to 255 printable characters.
+fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
+    let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_CHARS);
+    key.map(|k| Some(k.to_string())).ok_or_else(|| {
+        Error::BadRequest(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"))
+    })
+}
+
 pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
     ctx: &Context,
     store: &S,
@@ -66,7 +79,7 @@ pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
         let params = request.path_parameters();
         let event_id =
             params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
-        let plan = store.get_event(scope.entity()?, event_id).await?.ok_or(Error::NotFound)?;
+        let plan = store.get_plan(scope.entity()?, event_id, None).await?.ok_or(Error::NotFound)?;
         let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
         let recorded = delivery_states(store, &keys).await?;
         // A planned delivery has a record from its first attempt; until then it is what the

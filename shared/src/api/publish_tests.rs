@@ -12,21 +12,21 @@ use uuid::Uuid;
 use super::fixtures::{ENTITY, Event};
 use super::publish_event;
 use super::tests::{context, create, json_of};
-use crate::delivery::tests::answering;
+use crate::delivery::tests::{RecordingTimer, ScriptedSender, answering};
 use crate::delivery::{Deliverer, DeliverySettings, WebhookSender};
 use crate::model::DeliveryStatus;
 use crate::model::{
-    Delivery, DeliveryMessage, DeliveryState, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Timestamp,
+    Delivery, DeliveryState, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, QueueMessage, Timestamp,
     Webhook, WebhookId,
 };
 use crate::publish::Notices;
-use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, lambda_event};
+use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, Routed, VisibilityDelay, lambda_event};
 use crate::rate_limit::{Decision, RatePolicy};
 use crate::retry::RetrySchedule;
 use crate::runtime::{Context, RandomIds, SystemClock};
 use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventInsert, EventTypeGet, MemoryStore, PageRequest,
-    RateLimitStore, Recorded, StoreError, WebhookSubscribers,
+    DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet, MemoryStore,
+    PageRequest, RateLimitStore, Recorded, StoreError, WebhookSubscribers,
 };
 
 /// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
@@ -38,11 +38,18 @@ struct FlakyQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for FlakyQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
+    async fn enqueue(&self, messages: &[QueueMessage], delay: Duration) -> Result<(), QueueError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
             return Err(QueueError::unavailable("injected: the queue is unreachable"));
         }
         self.inner.enqueue(messages, delay).await
+    }
+}
+
+#[async_trait]
+impl VisibilityDelay for FlakyQueue {
+    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        self.inner.delay_message(receipt_handle, delay).await
     }
 }
 
@@ -76,6 +83,18 @@ impl EventInsert for FlakyStore {
             return Err(StoreError::unavailable("injected: DynamoDB is unreachable"));
         }
         self.inner.open_fan_out(owner, plan, now, ttl).await
+    }
+}
+
+#[async_trait]
+impl EventGet for FlakyStore {
+    async fn get_plan(
+        &self,
+        owner: EntityId,
+        event_id: &str,
+        plan: Option<Uuid>,
+    ) -> Result<Option<FanOutPlan>, StoreError> {
+        self.inner.get_plan(owner, event_id, plan).await
     }
 }
 
@@ -150,55 +169,104 @@ async fn store_with_webhooks(ctx: &Context, count: usize) -> MemoryStore {
     store
 }
 
-/// Every message on the queue, counted per (webhook, delivery).
-async fn enqueued(queue: &MemoryQueue) -> HashMap<(String, String), usize> {
+/// What the SQS trigger does until the queue is idle (delayed messages wait, unless time is
+/// moved on): every visible message to the deliver handler, then the handled ones deleted.
+async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn WebhookSender) {
+    let settings = DeliverySettings { schedule: RetrySchedule::parse("5s").expect("schedule"), ..Default::default() };
+    let fifo = MemoryQueue::new(Duration::from_secs(60)).fifo();
+    let queues = Routed { unordered: queue, fifo: &fifo };
+    let notices = Notices { store, queue: &queues, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let (clock, settings, timer) = (&SystemClock, &settings, &RecordingTimer::default());
+    let deliverer = Deliverer { store, queues, timer, sender, clock, ids: &RandomIds, notices: &notices, settings };
+    loop {
+        let received = queue.receive(10, Duration::ZERO).await.expect("receive");
+        if received.is_empty() {
+            return;
+        }
+        let response = deliverer.deliver_batch(lambda_event(&received, &queue.arn()).expect("event")).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        let handles: Vec<String> = received.into_iter().map(|m| m.receipt_handle).collect();
+        queue.delete(&handles).await.expect("delete");
+    }
+}
+
+/// The webhooks each POST went to, counted.
+fn posts_per_webhook(receiver: &ScriptedSender) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
-    for message in queue.receive(10_000, Duration::ZERO).await.expect("receive") {
-        let body: Value = serde_json::from_str(&message.body).expect("JSON");
-        let key = (
-            body["webhookId"].as_str().unwrap_or("").to_string(),
-            body["deliveryId"].as_str().unwrap_or("").to_string(),
-        );
-        *counts.entry(key).or_default() += 1;
+    for request in receiver.sent.lock().expect("lock").iter() {
+        let body: Value = serde_json::from_str(&request.body).expect("JSON");
+        *counts.entry(body["webhookId"].as_str().unwrap_or("").to_string()).or_default() += 1;
     }
     counts
 }
 
 // Paused time: the retry's copies are delayed, and the delay passes at once.
 #[tokio::test(start_paused = true)]
-async fn a_queue_failure_midway_is_503_and_the_retry_delivers_every_one_once() {
+async fn a_queue_failure_after_the_plan_is_503_with_the_event_id_and_the_retry_delivers_every_one_once() {
     let ctx = context();
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 25).await, failures: AtomicUsize::new(0) };
-    let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 2 };
+    let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 1 };
     let receiver = answering(200);
 
-    let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
+    // No id: the client's Idempotency-Key stands for one.
+    let keyed = || {
+        let mut request = publish(None);
+        request.headers_mut().insert("idempotency-key", "order-7-confirmed".parse().expect("header"));
+        request
+    };
+    let failed = publish_event(&ctx, &store, &queue, keyed()).await;
     assert_eq!(failed.status(), 503);
-    assert_eq!(json_of(&failed)["type"], "/problems/unavailable");
-    assert_eq!(queue.inner.len(), 10, "the first batch went out before the failure");
+    let problem = json_of(&failed);
+    assert_eq!(problem["type"], "/problems/unavailable");
+    let event_id = problem["properties"]["eventId"].as_str().expect("the stored event's id").to_string();
+    assert!(queue.inner.is_empty(), "the one batch of the fan-out failed");
 
-    let retried = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
+    let retried = publish_event(&ctx, &store, &queue, keyed()).await;
     assert_eq!(retried.status(), 200);
-    assert_eq!(json_of(&retried), json!({"eventId": "evt-1", "duplicate": true}));
-    // The retry cannot tell the first batch was sent: a copy of every delivery not started,
-    // received only after the originals.
-    assert_eq!(queue.inner.len(), 10 + 25);
-    deliver_queued(&store.inner, &queue.inner, &receiver).await;
-    assert!(queue.inner.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "the copies wait");
+    assert_eq!(json_of(&retried), json!({"eventId": event_id, "duplicate": true}));
     tokio::time::advance(ctx.settings.resend_delay).await;
-    while !queue.inner.is_empty() {
-        deliver_queued(&store.inner, &queue.inner, &receiver).await;
-    }
-    let sent: Vec<Value> = receiver.sent.lock().expect("lock").iter().map(|r| json!(r.body)).collect();
-    let webhooks: std::collections::HashSet<_> = sent
-        .iter()
-        .map(|body| serde_json::from_str::<Value>(body.as_str().unwrap_or("")).expect("JSON")["webhookId"].clone())
-        .collect();
-    assert_eq!((sent.len(), webhooks.len()), (25, 25), "every matching webhook once");
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    let counts = posts_per_webhook(&receiver);
+    assert_eq!((counts.len(), counts.values().max().copied()), (25, Some(1)), "every matching webhook once");
 
-    let again = publish_event(&ctx, &store, &queue, publish(Some("evt-1"))).await;
+    let again = publish_event(&ctx, &store, &queue, keyed()).await;
     assert_eq!((again.status().as_u16(), json_of(&again)["duplicate"].clone()), (200, json!(true)));
-    assert!(queue.inner.is_empty(), "a duplicate enqueues nothing");
+    tokio::time::advance(ctx.settings.resend_delay).await;
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    assert_eq!(posts_per_webhook(&receiver).values().max().copied(), Some(1), "a duplicate sends nothing again");
+}
+
+// Paused time: the page sent back waits out its backoff at once.
+#[tokio::test(start_paused = true)]
+async fn a_fan_out_page_that_fails_midway_is_sent_back_and_sends_each_delivery_once() {
+    let ctx = context();
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 25).await, failures: AtomicUsize::new(0) };
+    // The publish's batch, then the page's first ten: the second ten fail.
+    let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 3 };
+    assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-paged"))).await.status(), 202);
+    let receiver = answering(200);
+    let pages = queue.inner.receive(10, Duration::ZERO).await.expect("receive");
+    let queues = Routed { unordered: &queue, fifo: &queue };
+    let notices = Notices { store: &store.inner, queue: &queues, ids: &RandomIds, resend_delay: Duration::ZERO };
+    let settings = DeliverySettings::default();
+    let (timer, ids, clock) = (&RecordingTimer::default(), &RandomIds, &SystemClock);
+    let deliverer = Deliverer {
+        store: &store.inner,
+        queues,
+        timer,
+        sender: &receiver,
+        clock,
+        ids,
+        notices: &notices,
+        settings: &settings,
+    };
+    let response = deliverer.deliver_batch(lambda_event(&pages, &queue.inner.arn()).expect("event")).await;
+    assert!(response.batch_item_failures.is_empty(), "sent back as a new message, not kept");
+    queue.inner.delete(&pages.into_iter().map(|m| m.receipt_handle).collect::<Vec<_>>()).await.expect("delete");
+    tokio::time::advance(Duration::from_secs(60)).await;
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    let counts = posts_per_webhook(&receiver);
+    assert_eq!((counts.len(), counts.values().max().copied()), (25, Some(1)), "every webhook once");
 }
 
 #[tokio::test]
@@ -206,55 +274,59 @@ async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everyth
     let ctx = context();
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 12).await, failures: AtomicUsize::new(1) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
-    assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 503);
+    let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await;
+    assert_eq!(failed.status(), 503);
+    assert_eq!(json_of(&failed)["properties"]["eventId"], Value::Null, "nothing was stored: no event to name");
     assert!(queue.inner.is_empty(), "nothing was enqueued without its plan");
     // Nothing was stored either: the retry is a first publish, sent at once.
     assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 202);
-    let counts = enqueued(&queue.inner).await;
+    let receiver = answering(200);
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    let counts = posts_per_webhook(&receiver);
     assert_eq!((counts.len(), counts.values().max().copied()), (12, Some(1)));
 }
 
 #[tokio::test]
-async fn events_without_an_id_are_each_new() {
+async fn events_without_an_id_are_each_new_and_a_key_used_for_another_event_is_refused() {
     let ctx = context();
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 3).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     let first = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
     let second = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
     assert_ne!(first["eventId"], second["eventId"]);
-    assert_eq!(enqueued(&queue.inner).await.len(), 6);
+    assert_eq!(queue.inner.len(), 6);
+
+    let keyed = |data: Value| {
+        let mut request = Event::create_webhook()
+            .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
+            .body(&json!({"type": "booking.created", "data": data}))
+            .request();
+        request.headers_mut().insert("idempotency-key", "k-1".parse().expect("header"));
+        request
+    };
+    assert_eq!(publish_event(&ctx, &store, &queue, keyed(json!({"bookingId": "b-1"}))).await.status(), 202);
+    let other = publish_event(&ctx, &store, &queue, keyed(json!({"bookingId": "b-2"}))).await;
+    assert_eq!(other.status(), 422);
+    assert_eq!(json_of(&other)["properties"]["errors"][0]["field"], "Idempotency-Key");
 }
 
 #[tokio::test]
-async fn an_event_too_large_for_the_queue_is_413_and_plans_nothing() {
+async fn an_event_at_the_body_limit_reaches_every_webhook() {
     let ctx = context();
-    let store = FlakyStore { inner: store_with_webhooks(&ctx, 1).await, failures: AtomicUsize::new(0) };
+    let store = FlakyStore { inner: store_with_webhooks(&ctx, 10).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
-    // Under the 256 KiB body limit, but over the queue's once wrapped in the delivery message.
-    let body = json!({"id": "big", "type": "booking.created", "data": {"blob": "x".repeat(256 * 1024 - 150)}});
+    // Characters SQS refuses in a message, which it must carry escaped.
+    let blob = format!("\u{fffe}{}\u{ffff}", "x".repeat(256 * 1024 - 200));
+    let body = json!({"id": "big", "type": "booking.created", "data": {"blob": blob}});
     assert!(body.to_string().len() <= super::MAX_BODY_BYTES);
     let request = Event::create_webhook()
         .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
         .body(&body)
         .request();
-    assert_eq!(publish_event(&ctx, &store, &queue, request).await.status(), 413);
-    assert!(queue.inner.is_empty());
-    let small = publish_event(&ctx, &store, &queue, publish(Some("big"))).await;
-    assert_eq!(small.status(), 202, "the refused id was not remembered");
-}
-
-/// What the SQS trigger does once: every visible message to the deliver handler, then the
-/// handled ones deleted.
-async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn WebhookSender) {
-    let received = queue.receive(10, Duration::ZERO).await.expect("receive");
-    let settings = DeliverySettings { schedule: RetrySchedule::parse("5s").expect("schedule"), ..Default::default() };
-    let notices = Notices { store, queue, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let (clock, settings) = (&SystemClock, &settings);
-    let deliverer = Deliverer { store, queue, fifo_queue: queue, sender, clock, notices: &notices, settings };
-    let response = deliverer.deliver_batch(lambda_event(&received).expect("event")).await;
-    assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    let handles: Vec<String> = received.into_iter().map(|m| m.receipt_handle).collect();
-    queue.delete(&handles).await.expect("delete");
+    assert_eq!(publish_event(&ctx, &store, &queue, request).await.status(), 202);
+    let receiver = answering(200);
+    deliver_queued(&store.inner, &queue.inner, &receiver).await;
+    assert_eq!(posts_per_webhook(&receiver).len(), 10);
 }
 
 #[tokio::test]

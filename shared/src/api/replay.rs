@@ -11,11 +11,11 @@ use crate::model::Timestamp;
 use crate::queue::DeliveryEnqueue;
 use crate::replay::{Recovery, recover, resend};
 use crate::runtime::Context;
-use crate::store::{DeliveryGet, DeliveryList, EventGet, WebhookGet};
+use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, EventGet, WebhookGet};
 
 pub async fn resend_delivery<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookGet + DeliveryGet + EventGet + ?Sized,
+    S: WebhookGet + DeliveryGet + DeliveryRecord + EventGet + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
@@ -34,15 +34,20 @@ where
 
 pub async fn recover_deliveries<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
 where
-    S: WebhookGet + DeliveryList + EventGet + ?Sized,
+    S: WebhookGet + DeliveryList + DeliveryGet + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
-        let recovery = Recovery::parse(&json_object(&request)?, Timestamp::new(ctx.clock.now()))?;
+        let now = Timestamp::new(ctx.clock.now());
+        let recovery = Recovery::parse(&json_object(&request)?, now)?;
         let webhook = scope.webhook(store, &request).await?;
-        let deliveries = recover(store, queue, ctx.ids.as_ref(), &webhook, &recovery).await?;
-        json_response(StatusCode::ACCEPTED, &json!({"deliveries": deliveries}))
+        let recovered =
+            recover(store, queue, ctx.ids.as_ref(), &webhook, &recovery, (now, ctx.settings.resend_delay)).await?;
+        json_response(
+            StatusCode::ACCEPTED,
+            &json!({"deliveries": recovered.deliveries, "continues": recovered.continues}),
+        )
     }
     .await;
     respond(&request, result)

@@ -1,9 +1,10 @@
 //! The deliver step's part in keeping endpoints healthy (docs/contract.md 12): each attempt moves its
-//! webhook's failing clock, and a failure once the clock has run the disable-after disables
-//! the webhook and publishes the `webhook.disabled` notice.
+//! webhook's failing clock (and its latency mark, `throttle`), and a failure once the clock has
+//! run the disable-after disables the webhook and publishes the `webhook.disabled` notice.
 
 use uuid::Uuid;
 
+use super::throttle::slowness;
 use super::{AttemptOutcome, Deliverer};
 use crate::error::Error;
 use crate::model::{HealthChange, Timestamp, Webhook};
@@ -28,6 +29,12 @@ impl Deliverer<'_> {
         if let Err(err) = written {
             tracing::warn!(webhook_id = %id, error = %crate::error::chain(&err), "the failing clock was not moved");
         }
+        if let Some(mark) = slowness(webhook.slow_ms, outcome.attempt.duration_ms) {
+            // A mark that is not written leaves the pace as it was until the next attempt.
+            if let Err(err) = self.store.mark_slow(owner, id, mark).await {
+                tracing::warn!(webhook_id = %id, error = %crate::error::chain(&err), "the latency mark was not moved");
+            }
+        }
         Ok(())
     }
 
@@ -43,7 +50,9 @@ impl Deliverer<'_> {
         let error = outcome.attempt.error.as_deref().unwrap_or("the attempt failed");
         let now = Timestamp::new(self.clock.now());
         let disabled = current.auto_disabled(failing_since, error, delivery, now);
-        match self.store.replace_webhook(&disabled, &current).await {
+        // On condition that neither a write nor a success (which stops the clock without a new
+        // version) came between the read and this write.
+        match self.store.disable_webhook(&disabled, &current).await {
             Ok(()) => {}
             // Written since (through the API, which restarts the clock) or deleted: not now.
             Err(StoreError::VersionConflict { .. } | StoreError::NotFound) => return Ok(()),

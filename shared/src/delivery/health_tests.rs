@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::tests::{RecordedDelays, answering, event, message, run_with, store_with};
+use super::tests::{Waits, answering, event, message, run_with, store_with};
 use super::*;
-use crate::model::{Catalog, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookRules, WebhookSecret};
-use crate::queue::{MemoryQueue, QueueConsumer};
+use crate::model::{
+    Catalog, DeliveryMessage, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookRules, WebhookSecret,
+};
+use crate::queue::QueueConsumer;
 use crate::runtime::ManualClock;
 use crate::store::{MemoryStore, WebhookGet, WebhookInsert};
 
@@ -42,9 +44,8 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
     let start = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("time").with_timezone(&Utc);
     let clock = ManualClock::at(start);
     let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
-    let (queue, delays, failing) =
-        (MemoryQueue::new(Duration::from_secs(60)), RecordedDelays::default(), answering(500));
-    let deliver = |id| run_with(&store, &failing, &delays, (&clock, &settings, &queue), delivery(id));
+    let (waits, failing) = (Waits::default(), answering(500));
+    let deliver = |id| run_with(&store, &failing, &waits, (&clock, &settings), delivery(id));
 
     deliver(Uuid::now_v7()).await;
     assert_eq!(stored(&store).await.failing_since, Some(Timestamp::new(start)), "the clock starts");
@@ -59,12 +60,13 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
     assert!(!disabled.info.enabled);
     let reason = "failing since 2026-11-24T09:00:00.000Z: the receiver answered 500";
     assert_eq!((disabled.info.disabled_reason.as_deref(), disabled.disabled_by), (Some(reason), Some(last)));
-    let notices = queue.receive(10, Duration::ZERO).await.expect("receive");
+    // The failed deliveries' retries wait, delayed; the notice is sent at once.
+    let notices = waits.queue.receive(10, Duration::ZERO).await.expect("receive");
     assert_eq!(notices.len(), 1, "one notice, to the subscriber of it");
     let notice: DeliveryMessage = serde_json::from_str(&notices[0].body).expect("a delivery message");
-    assert_eq!((notice.webhook_id, notice.event.event_type.as_str()), (ops, "webhook.disabled"));
+    assert_eq!((notice.webhook_id, notice.event.event_type()), (ops, "webhook.disabled"));
     assert_eq!(
-        notice.event.data,
+        notice.event.whole().expect("the whole event").data,
         json!({"webhookId": message().webhook_id, "reason": reason,
         "failingSince": "2026-11-24T09:00:00.000Z"})
     );
@@ -75,9 +77,9 @@ async fn a_success_stops_the_clock() {
     let store = store_with(true, "https://api.example.com/hooks").await;
     let clock = ManualClock::at(Utc::now());
     let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
-    let (queue, delays) = (MemoryQueue::new(Duration::from_secs(60)), RecordedDelays::default());
+    let waits = Waits::default();
     let (failing, answering) = (answering(500), answering(200));
-    let deliver = |sender, id| run_with(&store, sender, &delays, (&clock, &settings, &queue), delivery(id));
+    let deliver = |sender, id| run_with(&store, sender, &waits, (&clock, &settings), delivery(id));
     deliver(&failing, Uuid::now_v7()).await;
     assert!(stored(&store).await.failing_since.is_some());
     clock.advance(1);

@@ -1,34 +1,41 @@
-//! Delivering events: the signed POST of one attempt, and the SQS-triggered batch handler
-//! that records every attempt and schedules the next through the message's visibility.
+//! Delivering events: the SQS-triggered batch handler. Each delivery's message makes one attempt
+//! when its time has come, records it, and sends the delivery's next message delayed for its
+//! wait (`waiting`): a waiting delivery holds no message in flight. A FIFO webhook's later
+//! messages wait behind its head in the table (`fifo`); an outage sends a message back for
+//! later without using up its receives (`waiting::defer`); a fan-out's and a recovery's pages
+//! go through the same queue (`crate::publish`, `crate::replay`).
 
+mod attempt;
 mod dead_letter;
+mod fifo;
 mod health;
 mod receiver_auth;
 mod sender;
+mod step;
 mod throttle;
+mod waiting;
 
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
+pub use attempt::{AttemptOutcome, EventFor, attempt_delivery, signed_request};
 pub use dead_letter::{DEAD_LETTERED, record_dead_letters};
 pub use receiver_auth::IssuedToken;
-use receiver_auth::authorization;
 pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
 
 use crate::config::{ConfigError, env_bool, env_duration, env_or, env_resend_delay};
 use crate::error::Error;
-use crate::model::{
-    Attempt, DeliveryMessage, DeliveryStatus, DeliveryStep, EntityId, Event, ReceiverAuth, Timestamp, UrlPolicy,
-    Webhook, payload,
-};
+use crate::model::{QueueMessage, UrlPolicy};
 use crate::publish::DisableNotice;
-use crate::queue::VisibilityDelay;
+use crate::queue::{MAX_SEND_DELAY, Routed, Timer};
 use crate::retry::RetrySchedule;
-use crate::runtime::Clock;
-use crate::signing::sign;
-use crate::store::{AccessTokenStore, DeliveryStore, Recorded, Tally};
+use crate::runtime::{Clock, IdGenerator};
+use crate::store::{DeliveryStore, Tally};
+
+/// `WEBHOOKS_RECEIVER_CONCURRENCY`'s default.
+const RECEIVER_CONCURRENCY: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -39,6 +46,12 @@ pub struct DeliverySettings {
     pub disable_after: Duration,
     /// How long a retried publish of a notice delays its copies (`crate::publish`).
     pub resend_delay: Duration,
+    /// Waits longer than this go to the timer (`crate::queue::Timer`); shorter ones are SQS
+    /// delays. At most SQS's 15 minutes, its default.
+    pub timer_after: Duration,
+    /// The most attempts one webhook with a slow receiver makes at once, across every deliver
+    /// instance (`throttle`): its share of the deliver concurrency.
+    pub receiver_concurrency: u32,
 }
 
 impl Default for DeliverySettings {
@@ -49,6 +62,8 @@ impl Default for DeliverySettings {
             url_policy: UrlPolicy::default(),
             disable_after: Duration::from_secs(5 * 86_400),
             resend_delay: crate::config::ApiSettings::default().resend_delay,
+            timer_after: MAX_SEND_DELAY,
+            receiver_concurrency: RECEIVER_CONCURRENCY,
         }
     }
 }
@@ -61,12 +76,28 @@ impl DeliverySettings {
             value: text.clone(),
             reason,
         })?;
+        let timer_after = env_duration("WEBHOOKS_TIMER_AFTER", "15m")?;
+        if timer_after > MAX_SEND_DELAY {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOKS_TIMER_AFTER",
+                value: format!("{timer_after:?}"),
+                reason: "SQS delays a message at most 15 minutes".into(),
+            });
+        }
+        let concurrency = env_or("WEBHOOKS_RECEIVER_CONCURRENCY", &RECEIVER_CONCURRENCY.to_string());
+        let receiver_concurrency = concurrency.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+            name: "WEBHOOKS_RECEIVER_CONCURRENCY",
+            value: concurrency.clone(),
+            reason: "expected a whole number of at least 1".into(),
+        })?;
         Ok(Self {
             schedule,
             timeout: env_duration("WEBHOOKS_DELIVERY_TIMEOUT", "15s")?,
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
             disable_after: env_duration("WEBHOOKS_DISABLE_AFTER", "5d")?,
             resend_delay: env_resend_delay()?,
+            timer_after,
+            receiver_concurrency,
         })
     }
 
@@ -75,119 +106,17 @@ impl DeliverySettings {
     }
 }
 
-/// An event published for `entity` (none for a global webhook's test send).
-#[derive(Debug, Clone, Copy)]
-pub struct EventFor<'a> {
-    pub event: &'a Event,
-    pub entity: Option<EntityId>,
-}
-
-/// The POST of the event to `webhook`, signed for `timestamp` (unix seconds) per Standard
-/// Webhooks, with the `Authorization` of the webhook's `auth` when it has one.
-pub fn signed_request(
-    webhook: &Webhook,
-    published: EventFor<'_>,
-    timestamp: i64,
-    authorization: Option<String>,
-) -> Result<Outgoing, Error> {
-    let (info, event) = (&webhook.info, published.event);
-    let body = payload(event, published.entity, info.id, info.send_data);
-    // During a rotation's overlap both secrets sign, so receivers verify with either.
-    let at = Timestamp::new(chrono::DateTime::from_timestamp(timestamp, 0).unwrap_or_default());
-    let signatures = webhook
-        .signing_secrets(at)
-        .map(|secret| Ok(sign(&secret.key()?, &event.id, timestamp, &body)))
-        .collect::<Result<Vec<_>, base64::DecodeError>>()
-        .map_err(Error::internal)?;
-    let mut headers: Vec<(String, String)> = info.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    headers.extend(authorization.map(|value| ("authorization".to_string(), value)));
-    headers.push(("webhook-id".into(), event.id.clone()));
-    headers.push(("webhook-timestamp".into(), timestamp.to_string()));
-    headers.push(("webhook-signature".into(), signatures.join(" ")));
-    Ok(Outgoing { url: info.event_url.as_url().clone(), headers, body })
-}
-
-/// One attempt and what came of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptOutcome {
-    pub attempt: Attempt,
-    /// The receiver answered 2xx.
-    pub delivered: bool,
-    pub retry_after: Option<Duration>,
-}
-
-/// Makes attempt number `number` of delivering the event to `webhook`; `tokens` keeps the
-/// access tokens of OAuth 2.0 receivers.
-pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
-    sender: &dyn WebhookSender,
-    tokens: &T,
-    clock: &dyn Clock,
-    webhook: &Webhook,
-    published: EventFor<'_>,
-    number: u32,
-) -> Result<AttemptOutcome, Error> {
-    let now = clock.now();
-    let started = std::time::Instant::now();
-    let credentials = webhook.receiver_credentials();
-    let authorization = match &credentials {
-        Some(credentials) => authorization(sender, tokens, now, webhook.info.id, credentials).await?.map(Some),
-        None => Ok(None),
-    };
-    let result = match &authorization {
-        Ok(value) => sender.send(signed_request(webhook, published, now.timestamp(), value.clone())?).await,
-        Err(error) => Err(error.clone()),
-    };
-    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let at = Timestamp::new(now);
-    if let (Ok(Answer { status: 401, .. }), Some(credentials), Ok(Some(value))) =
-        (&result, &credentials, &authorization)
-        && let Some(token) =
-            value.strip_prefix("Bearer ").filter(|_| matches!(credentials.auth, ReceiverAuth::OAuth2 { .. }))
-    {
-        // The token may have been revoked before it expired: every instance gets a new one.
-        tokens.drop_access_token(webhook.info.id, &credentials.fingerprint(), token).await?;
-    }
-    Ok(match result {
-        Ok(answer) => {
-            let delivered = (200..300).contains(&answer.status);
-            let error = (!delivered).then(|| format!("the receiver answered {}", answer.status));
-            AttemptOutcome {
-                attempt: Attempt {
-                    attempt: number,
-                    at,
-                    status_code: Some(answer.status),
-                    duration_ms,
-                    error,
-                    response_body: Some(answer.body),
-                },
-                delivered,
-                retry_after: answer.retry_after,
-            }
-        }
-        Err(error) => AttemptOutcome {
-            attempt: Attempt {
-                attempt: number,
-                at,
-                status_code: None,
-                duration_ms,
-                error: Some(error),
-                response_body: None,
-            },
-            delivered: false,
-            retry_after: None,
-        },
-    })
-}
-
 /// The clients of the deliver function.
 pub struct Deliverer<'a> {
     pub store: &'a dyn DeliveryStore,
-    /// The queue of unordered deliveries, where a retry hides its message.
-    pub queue: &'a dyn VisibilityDelay,
-    /// The FIFO queue, where a FIFO webhook's retry holds its later messages back.
-    pub fifo_queue: &'a dyn VisibilityDelay,
+    /// The standard queue, where every wait is a delayed message, and the FIFO queue.
+    pub queues: Routed<'a>,
+    /// Where waits longer than `DeliverySettings::timer_after` go.
+    pub timer: &'a dyn Timer,
     pub sender: &'a dyn WebhookSender,
     pub clock: &'a dyn Clock,
+    /// New delivery ids, for a recovery's pages.
+    pub ids: &'a dyn IdGenerator,
     pub notices: &'a dyn DisableNotice,
     pub settings: &'a DeliverySettings,
 }
@@ -195,17 +124,17 @@ pub struct Deliverer<'a> {
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Disposition {
-    /// Delivered, skipped, or failed for good: the message can go.
+    /// Handled (what follows sent as messages of its own): the message can go.
     Done,
-    /// Hidden until its next attempt: report it as a batch item failure.
+    /// Kept on its queue, hidden for a while: report it as a batch item failure.
     RetryLater,
 }
 
 impl<'a> Deliverer<'a> {
-    /// Lambda's SQS handler: delivers the batch concurrently and reports the messages to keep.
+    /// Lambda's SQS handler: handles the batch's messages concurrently and reports the ones to keep.
     pub async fn deliver_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let tally = Tally::new(self.store);
-        let outcomes = join_all(event.records.iter().map(|record| self.deliver_record(record, &tally))).await;
+        let outcomes = join_all(event.records.iter().map(|record| self.handle(record, &tally))).await;
         tally.flush().await;
         let mut response = SqsBatchResponse::default();
         for (record, outcome) in event.records.iter().zip(outcomes) {
@@ -215,7 +144,7 @@ impl<'a> Deliverer<'a> {
                 Ok(Disposition::RetryLater) => response.add_failure(id),
                 // It comes back after the queue's visibility timeout: delayed, not lost.
                 Err(err) => {
-                    tracing::error!(message_id = %id, error = %crate::error::chain(&err), "delivery step failed");
+                    tracing::error!(message_id = %id, error = %crate::error::chain(&err), "message not handled");
                     response.add_failure(id);
                 }
             }
@@ -224,103 +153,33 @@ impl<'a> Deliverer<'a> {
     }
 
     #[tracing::instrument(skip_all, fields(message_id = record.message_id.as_deref().unwrap_or("")))]
-    async fn deliver_record(
+    async fn handle(
         &self,
         record: &SqsMessage,
         tally: &Tally<'a, dyn DeliveryStore + 'a>,
     ) -> Result<Disposition, Error> {
         let body = record.body.as_deref().unwrap_or_default();
-        let message: DeliveryMessage =
-            serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable delivery message: {e}")))?;
-        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
-        // A message received for the first time, and not a retried publish's copy, has
-        // no step recorded: its read is saved. (SQS may, rarely, hand out two copies at once;
-        // the step's conditional write then lets only one be recorded.)
-        let state = if receive_count(record) == 1 && !message.resent {
-            None
-        } else {
-            self.store.delivery_state(webhook_id, delivery_id).await?
-        };
-        if let Some(state) = state.filter(|s| s.status != DeliveryStatus::Pending) {
-            // A copy of a finished delivery's message: the receiver had it already.
-            tracing::info!(%webhook_id, %delivery_id, status = ?state.status, "already finished");
-            if state.status == DeliveryStatus::Failed {
-                // Back because its last attempt's notice could not be published, perhaps.
-                let webhook = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
-                self.notice_again(webhook.as_ref(), delivery_id).await?;
-            }
-            return Ok(Disposition::Done);
-        }
-        if message.resent && receive_count(record) == 1 && state.is_some() {
-            // A retried publish's copy of a delivery its original message is carrying.
-            tracing::info!(%webhook_id, %delivery_id, "started by its original message");
-            return Ok(Disposition::Done);
-        }
-        // Numbered from the steps recorded, not from SQS's receive count: a crash, a store
-        // outage or a redelivered message uses up no attempt.
-        let number = state.map_or(1, |s| s.step + 1);
-        let record_step = |step: DeliveryStep| async move {
-            let outcome = tally.record(&step).await?;
-            if outcome == Recorded::Stale {
-                tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
-            }
-            Ok::<_, Error>(outcome)
-        };
-
-        let read = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
-        let webhook = match read {
-            // A global webhook that stopped covering the entity gets none of its events any more.
-            Some(webhook) if webhook.info.enabled && webhook.covers(message.owner_identifier) => webhook,
-            read => {
-                self.notice_again(read.as_ref(), delivery_id).await?;
-                tracing::info!(%webhook_id, %delivery_id, "webhook gone, disabled or no longer covering the entity: skipped");
-                record_step(message.step(number, DeliveryStatus::Skipped)).await?;
-                return Ok(Disposition::Done);
+        let message: QueueMessage =
+            serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable queue message: {e}")))?;
+        let handled = match &message {
+            QueueMessage::Delivery(delivery) => self.deliver_record(record, delivery, tally).await,
+            QueueMessage::FanOut { fan_out } => crate::publish::send_page(self.store, &self.queues, fan_out).await,
+            QueueMessage::Recovery { recovery } => {
+                let copy_delay = self.settings.resend_delay;
+                crate::replay::recover_page(self.store, &self.queues, self.ids, recovery, copy_delay).await
             }
         };
-
-        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
-        if let Some(delay) = self.take_turn(&webhook).await? {
-            tracing::info!(%webhook_id, %delivery_id, ?delay, "over the webhook's rate limit: later, not an attempt");
-            self.queue_of(&message).delay_message(receipt, delay).await?;
-            return Ok(Disposition::RetryLater);
+        match handled {
+            Ok(()) => Ok(Disposition::Done),
+            Err(Error::Unavailable(cause)) => self.defer(record, message, &Error::Unavailable(cause)).await,
+            Err(err) => Err(err),
         }
-        let published = EventFor { event: &message.event, entity: Some(message.owner_identifier) };
-        let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
-        tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
-            status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
-        let schedule = &self.settings.schedule;
-        let delay =
-            if outcome.delivered { None } else { schedule.next_delay(number, outcome.retry_after, random_unit()) };
-        let status = match (outcome.delivered, delay) {
-            (true, _) => DeliveryStatus::Succeeded,
-            (false, None) => DeliveryStatus::Failed,
-            (false, Some(_)) => DeliveryStatus::Pending,
-        };
-        let mut step = message.step(number, status);
-        step.attempt = Some(outcome.attempt.clone());
-        let Some(delay) = delay else {
-            if record_step(step).await? == Recorded::Written {
-                self.after_attempt(&webhook, &outcome, delivery_id).await?;
-            }
-            return Ok(Disposition::Done);
-        };
-        let next = chrono::Duration::from_std(delay).map_err(Error::internal)?;
-        step.next_attempt_at = Some(Timestamp::new(self.clock.now() + next));
-        if record_step(step).await? == Recorded::Stale {
-            return Ok(Disposition::Done);
-        }
-        self.after_attempt(&webhook, &outcome, delivery_id).await?;
-        self.queue_of(&message).delay_message(receipt, delay).await?;
-        Ok(Disposition::RetryLater)
     }
 }
 
-impl Deliverer<'_> {
-    /// The queue `message` came from.
-    fn queue_of(&self, message: &DeliveryMessage) -> &dyn VisibilityDelay {
-        if message.fifo { self.fifo_queue } else { self.queue }
-    }
+/// Whether `record` came from a FIFO queue (whose name, and so ARN, ends `.fifo`).
+fn from_fifo_queue(record: &SqsMessage) -> bool {
+    record.event_source_arn.as_deref().is_some_and(|arn| arn.ends_with(".fifo"))
 }
 
 /// SQS's `ApproximateReceiveCount` of `record`; 0 (unknown) when missing.
@@ -328,7 +187,7 @@ fn receive_count(record: &SqsMessage) -> u32 {
     record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
-/// A random number from -1 to 1, for retry jitter; 0 if the OS has no randomness to give.
+/// A random number from -1 to 1, for jitter; 0 if the OS has no randomness to give.
 fn random_unit() -> f64 {
     let mut bytes = [0u8; 4];
     match getrandom::fill(&mut bytes) {
@@ -342,3 +201,6 @@ pub(crate) mod tests;
 
 #[cfg(test)]
 mod health_tests;
+
+#[cfg(test)]
+mod waiting_tests;

@@ -7,41 +7,89 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::{Catalog, Delivery, EntityId, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookRules, WebhookSecret};
+use crate::model::{
+    Attempt, Catalog, Delivery, DeliveryMessage, DeliveryStatus, EntityId, Owner, Timestamp, UrlPolicy, Webhook,
+    WebhookId, WebhookIn, WebhookRules, WebhookSecret,
+};
 use crate::publish::Notices;
-use crate::queue::{MemoryQueue, QueueError};
+use crate::queue::{MemoryQueue, QueueConsumer, QueueError, Timer};
 use crate::runtime::{RandomIds, SystemClock};
-use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, WebhookInsert};
+use crate::signing::sign;
+use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, Recorded, WebhookInsert};
 
 const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
 const OWNER: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
-/// Answers with a fixed result and remembers what it was sent.
+/// Answers its statuses in turn, the last one from then on, and remembers what it was sent.
 pub(crate) struct ScriptedSender {
-    answer: Result<Answer, String>,
+    answers: Vec<u16>,
     pub(crate) sent: Mutex<Vec<Outgoing>>,
 }
 
 #[async_trait]
 impl WebhookSender for ScriptedSender {
     async fn send(&self, request: Outgoing) -> Result<Answer, String> {
-        self.sent.lock().expect("lock").push(request);
-        self.answer.clone()
+        let mut sent = self.sent.lock().expect("lock");
+        sent.push(request);
+        let status = self.answers[(sent.len() - 1).min(self.answers.len() - 1)];
+        Ok(Answer { status, retry_after: None, body: "ok".into() })
     }
 }
 
 pub(crate) fn answering(status: u16) -> ScriptedSender {
-    ScriptedSender { answer: Ok(Answer { status, retry_after: None, body: "ok".into() }), sent: Mutex::new(Vec::new()) }
+    scripted(&[status])
 }
 
+pub(crate) fn scripted(statuses: &[u16]) -> ScriptedSender {
+    ScriptedSender { answers: statuses.to_vec(), sent: Mutex::new(Vec::new()) }
+}
+
+/// Remembers what it was asked to send when.
 #[derive(Default)]
-pub(super) struct RecordedDelays(Mutex<Vec<(String, Duration)>>);
+pub(crate) struct RecordingTimer(pub(crate) Mutex<Vec<(DeliveryMessage, Timestamp)>>);
 
 #[async_trait]
-impl VisibilityDelay for RecordedDelays {
-    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        self.0.lock().expect("lock").push((receipt_handle.to_string(), delay));
+impl Timer for RecordingTimer {
+    async fn send_at(&self, message: &DeliveryMessage, at: Timestamp) -> Result<(), QueueError> {
+        self.0.lock().expect("lock").push((message.clone(), at));
         Ok(())
+    }
+}
+
+/// Where the deliver function's waits go, in memory, for a test to look into.
+pub(crate) struct Waits {
+    pub(crate) queue: MemoryQueue,
+    pub(crate) fifo: MemoryQueue,
+    pub(crate) timer: RecordingTimer,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        let visibility = Duration::from_secs(60);
+        Self {
+            queue: MemoryQueue::new(visibility),
+            fifo: MemoryQueue::new(visibility).fifo(),
+            timer: RecordingTimer::default(),
+        }
+    }
+}
+
+impl Waits {
+    /// Every message on the standard queue, delayed or not, in the order they become visible
+    /// (in a test on paused time, which this moves on).
+    pub(crate) async fn sent(&self) -> Vec<DeliveryMessage> {
+        let mut sent = Vec::new();
+        loop {
+            let received = self.queue.receive(1000, crate::queue::MAX_SEND_DELAY).await.expect("receive");
+            if received.is_empty() {
+                return sent;
+            }
+            sent.extend(received.iter().map(|r| serde_json::from_str::<DeliveryMessage>(&r.body).expect("a message")));
+            self.queue
+                .delete(&received.into_iter().map(|r| r.receipt_handle).collect::<Vec<_>>())
+                .await
+                .expect("delete");
+        }
     }
 }
 
@@ -56,8 +104,12 @@ pub(super) fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
 }
 
 pub(super) async fn store_with(enabled: bool, url: &str) -> MemoryStore {
+    store_of(json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}})).await
+}
+
+/// A store holding the fixture's webhook as `body` describes it.
+pub(super) async fn store_of(body: Value) -> MemoryStore {
     let store = MemoryStore::new();
-    let body = json!({"name": "Sync", "eventUrl": url, "enabled": enabled, "headers": {"X-Api-Key": "abc"}});
     let owner = Owner::Entity(EntityId::parse(OWNER).expect("uuid"));
     let rules = WebhookRules { owner, policy: UrlPolicy { allow_private: true }, catalog: Catalog::defaults() };
     let input = WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid webhook");
@@ -103,32 +155,33 @@ async fn stored_delivery(store: &MemoryStore) -> Delivery {
     page.items.into_iter().next().expect("the delivery")
 }
 
-async fn run(store: &MemoryStore, sender: &dyn WebhookSender, delays: &RecordedDelays, event: SqsEvent) -> Vec<String> {
+async fn run(store: &MemoryStore, sender: &dyn WebhookSender, waits: &Waits, event: SqsEvent) -> Vec<String> {
     let settings =
         DeliverySettings { schedule: RetrySchedule::parse("5s,5m,30m").expect("schedule"), ..Default::default() };
-    let queue = MemoryQueue::new(Duration::from_secs(60));
-    run_with(store, sender, delays, (&SystemClock, &settings, &queue), event).await
+    run_with(store, sender, waits, (&SystemClock, &settings), event).await
 }
 
-/// The deliver handler on `event`, at `clock`'s time, publishing notices to `queue`; answers
-/// the ids of the messages to retry.
-pub(super) async fn run_with(
+/// The deliver handler on `event`, at `clock`'s time, its waits and notices sent to `waits`;
+/// answers the ids of the messages kept on their queue.
+pub(crate) async fn run_with(
     store: &MemoryStore,
     sender: &dyn WebhookSender,
-    delays: &RecordedDelays,
-    (clock, settings, queue): (&dyn Clock, &DeliverySettings, &MemoryQueue),
+    waits: &Waits,
+    (clock, settings): (&dyn Clock, &DeliverySettings),
     event: SqsEvent,
 ) -> Vec<String> {
-    let notices = Notices { store, queue, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let deliverer = Deliverer { store, queue: delays, fifo_queue: delays, sender, clock, notices: &notices, settings };
+    let queues = Routed { unordered: &waits.queue, fifo: &waits.fifo };
+    let notices = Notices { store, queue: &queues, ids: &RandomIds, resend_delay: settings.resend_delay };
+    let (timer, ids) = (&waits.timer, &RandomIds);
+    let deliverer = Deliverer { store, queues, timer, sender, clock, ids, notices: &notices, settings };
     deliverer.deliver_batch(event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 
 #[tokio::test]
 async fn success_is_recorded_and_the_message_released() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
-    let failures = run(&store, &sender, &delays, event(1, None)).await;
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
+    let failures = run(&store, &sender, &waits, event(1, None)).await;
     assert!(failures.is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!(delivery.status, DeliveryStatus::Succeeded);
@@ -142,66 +195,72 @@ async fn success_is_recorded_and_the_message_released() {
     assert_eq!(header("webhook-signature"), Some(sign(&key, "evt-2026-11-22-0001", timestamp, &sent.body)));
 }
 
-#[tokio::test]
-async fn a_failure_with_attempts_left_is_hidden_for_the_next_delay_and_reported() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(503), RecordedDelays::default());
+// Paused time: the retry's delay passes at once when the test looks for it.
+#[tokio::test(start_paused = true)]
+async fn a_failure_with_attempts_left_sends_its_retry_delayed_and_holds_nothing() {
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(503), Waits::default());
     with_failed_attempts(&store, 1).await;
-    let failures = run(&store, &sender, &delays, event(2, None)).await;
-    assert_eq!(failures, ["059f36b4-87a3-44ab-83d2-661975830a7d"]);
-    let (receipt, delay) = delays.0.lock().expect("lock")[0].clone();
-    assert!(receipt.starts_with("AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy"));
-    assert!((240..=360).contains(&delay.as_secs()), "5m ± 20%, got {delay:?}");
+    let retry = DeliveryMessage { step: 2, ..message() };
+    let failures = run(&store, &sender, &waits, event(1, Some(&serde_json::to_string(&retry).expect("JSON")))).await;
+    assert!(failures.is_empty(), "the message goes: its retry is a message of its own");
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts[1].attempt), (DeliveryStatus::Pending, 2));
-    assert!(delivery.next_attempt_at.is_some());
+    let due = delivery.next_attempt_at.expect("the next attempt's time");
+    let wait = (due.get() - chrono::Utc::now()).num_seconds();
+    assert!((235..=360).contains(&wait), "5m ± 20%, got {wait} s");
+    let depths = waits.queue.depths().await.expect("depths");
+    assert_eq!((depths.visible, depths.in_flight, depths.delayed), (0, 0, 1), "delayed, not in flight");
+    let next = waits.sent().await;
+    assert_eq!((next[0].step, next[0].due, next[0].delivery_id), (3, Some(due), message().delivery_id));
 }
 
 #[tokio::test]
 async fn the_last_attempt_fails_for_good_and_releases_the_message() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(500), RecordedDelays::default());
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(500), Waits::default());
     with_failed_attempts(&store, 3).await;
-    let failures = run(&store, &sender, &delays, event(4, None)).await;
-    assert!(failures.is_empty() && delays.0.lock().expect("lock").is_empty());
+    let last = serde_json::to_string(&DeliveryMessage { step: 4, ..message() }).expect("JSON");
+    let failures = run(&store, &sender, &waits, event(1, Some(&last))).await;
+    assert!(failures.is_empty() && waits.queue.is_empty());
     assert_eq!(stored_delivery(&store).await.status, DeliveryStatus::Failed);
 }
 
 #[tokio::test]
 async fn a_message_received_again_after_a_crash_is_still_attempt_one() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
     // SQS counts three receives, but no invocation before this one recorded an attempt.
-    assert!(run(&store, &sender, &delays, event(3, None)).await.is_empty());
+    assert!(run(&store, &sender, &waits, event(3, None)).await.is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts[0].attempt), (DeliveryStatus::Succeeded, 1));
 }
 
 #[tokio::test]
 async fn a_copy_of_a_finished_delivery_sends_nothing() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
-    assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty());
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
+    assert!(run(&store, &sender, &waits, event(1, None)).await.is_empty());
     // The message received again, and a copy a retried publish sent: both read the record.
-    assert!(run(&store, &sender, &delays, event(2, None)).await.is_empty(), "the copy is released");
+    assert!(run(&store, &sender, &waits, event(2, None)).await.is_empty(), "the copy is released");
     let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
-    assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty());
+    assert!(run(&store, &sender, &waits, event(1, Some(&resent))).await.is_empty());
     assert_eq!(sender.sent.lock().expect("lock").len(), 1, "the receiver had it once");
     assert_eq!(stored_delivery(&store).await.attempts.len(), 1);
 }
 
 #[tokio::test]
 async fn a_resent_copy_leaves_a_started_delivery_to_its_original_and_carries_an_unstarted_one() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
     let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
-    assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty());
+    assert!(run(&store, &sender, &waits, event(1, Some(&resent))).await.is_empty());
     assert_eq!(sender.sent.lock().expect("lock").len(), 1, "nothing had started: the copy carries it");
 
     let (store, sender) = (store_with(true, "https://api.example.com/hooks").await, answering(200));
     // The original's first attempt failed and it waits for its retry.
     with_failed_attempts(&store, 1).await;
-    assert!(run(&store, &sender, &delays, event(1, Some(&resent))).await.is_empty(), "the copy is dropped");
+    assert!(run(&store, &sender, &waits, event(1, Some(&resent))).await.is_empty(), "the copy is dropped");
     assert!(sender.sent.lock().expect("lock").is_empty(), "no early retry");
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Pending, 1));
@@ -209,10 +268,10 @@ async fn a_resent_copy_leaves_a_started_delivery_to_its_original_and_carries_an_
 
 #[tokio::test]
 async fn two_first_copies_at_once_record_one_attempt() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
     let (first, second) =
-        tokio::join!(run(&store, &sender, &delays, event(1, None)), run(&store, &sender, &delays, event(1, None)));
+        tokio::join!(run(&store, &sender, &waits, event(1, None)), run(&store, &sender, &waits, event(1, None)));
     assert!(first.is_empty() && second.is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Succeeded, 1));
@@ -220,9 +279,9 @@ async fn two_first_copies_at_once_record_one_attempt() {
 
 #[tokio::test]
 async fn a_disabled_webhook_is_skipped_without_a_request() {
-    let (store, sender, delays) =
-        (store_with(false, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
-    assert!(run(&store, &sender, &delays, event(1, None)).await.is_empty());
+    let (store, sender, waits) =
+        (store_with(false, "https://api.example.com/hooks").await, answering(200), Waits::default());
+    assert!(run(&store, &sender, &waits, event(1, None)).await.is_empty());
     assert!(sender.sent.lock().expect("lock").is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Skipped, 0));
@@ -230,14 +289,14 @@ async fn a_disabled_webhook_is_skipped_without_a_request() {
 
 #[tokio::test]
 async fn an_unreadable_message_is_kept_for_the_dead_letter_queue() {
-    let (store, sender, delays) =
-        (store_with(true, "https://api.example.com/hooks").await, answering(200), RecordedDelays::default());
-    let failures = run(&store, &sender, &delays, event(1, Some("not json"))).await;
+    let (store, sender, waits) =
+        (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
+    let failures = run(&store, &sender, &waits, event(1, Some("not json"))).await;
     assert_eq!(failures.len(), 1);
     assert!(sender.sent.lock().expect("lock").is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_private_target_is_refused_at_delivery() {
     // A receiver that would answer, so that only the address guard can stop the delivery.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -253,8 +312,9 @@ async fn a_private_target_is_refused_at_delivery() {
     });
     let store = store_with(true, &format!("http://127.0.0.1:{port}/hooks")).await;
     let strict = HttpSender::new(Duration::from_secs(2), UrlPolicy::default()).expect("sender");
-    let delays = RecordedDelays::default();
-    assert_eq!(run(&store, &strict, &delays, event(1, None)).await.len(), 1, "retried like any failure");
+    let waits = Waits::default();
+    assert!(run(&store, &strict, &waits, event(1, None)).await.is_empty());
+    assert_eq!(waits.sent().await.len(), 1, "retried like any failure");
     let delivery = stored_delivery(&store).await;
     let error = delivery.last_error.expect("an error");
     assert!(error.contains("private or reserved address") && error.contains("127.0.0.1"), "{error}");
@@ -285,15 +345,15 @@ fn global_event() -> SqsEvent {
 
 #[tokio::test]
 async fn a_global_webhook_is_sent_an_entitys_event_only_while_it_covers_the_entity() {
-    let (sender, delays) = (answering(200), RecordedDelays::default());
+    let (sender, waits) = (answering(200), Waits::default());
     let covering = global_store(json!([OWNER])).await;
-    assert!(run(&covering, &sender, &delays, global_event()).await.is_empty());
+    assert!(run(&covering, &sender, &waits, global_event()).await.is_empty());
     let sent: Value = serde_json::from_str(&sender.sent.lock().expect("lock")[0].body).expect("JSON body");
     assert_eq!(sent["ownerIdentifier"], OWNER, "the body names the entity the event was published for");
 
     let narrowed = global_store(json!(["0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"])).await;
     let sender = answering(200);
-    assert!(run(&narrowed, &sender, &delays, global_event()).await.is_empty());
+    assert!(run(&narrowed, &sender, &waits, global_event()).await.is_empty());
     assert!(sender.sent.lock().expect("lock").is_empty(), "no longer covered: nothing sent");
     assert_eq!(stored_delivery(&narrowed).await.status, DeliveryStatus::Skipped);
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::fields::{Fields, as_str};
-use super::{EntityId, EventType, Owner, Timestamp, WebhookId};
+use super::{EntityId, EventType, Timestamp, WebhookId};
 use crate::error::Error;
 
 const MAX_EVENT_ID_CHARS: usize = 256;
@@ -21,10 +21,12 @@ pub struct Event {
     pub data: Value,
 }
 
-/// The publish body `{id?, type, data, occurredAt?}`, parsed.
+/// The publish body `{id?, type, data, occurredAt?}`, parsed, with the request's
+/// `Idempotency-Key`, which stands for the id when there is none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventIn {
     pub id: Option<String>,
+    pub idempotency_key: Option<String>,
     pub event_type: String,
     pub data: Value,
     pub occurred_at: Option<Timestamp>,
@@ -60,7 +62,7 @@ impl EventIn {
         );
         match (id, event_type, data, occurred_at) {
             (Some(id), Some(event_type), Some(data), Some(occurred_at)) if fields.errors.is_empty() => {
-                Ok(Self { id, event_type, data, occurred_at })
+                Ok(Self { id, idempotency_key: None, event_type, data, occurred_at })
             }
             _ => Err(fields.into_error()),
         }
@@ -103,40 +105,6 @@ pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_
         object.remove("data");
     }
     body.to_string()
-}
-
-/// The queue message of one delivery: everything the deliver function needs but the webhook,
-/// which it reads again at delivery time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryMessage {
-    pub delivery_id: Uuid,
-    pub webhook_id: WebhookId,
-    /// The entity the event was published for.
-    pub owner_identifier: EntityId,
-    /// To a global webhook, which covered that entity when the event was published.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub global: bool,
-    pub event: Event,
-    /// A retried publish's copy: the original may have started the delivery, so its steps
-    /// must be read even on the first receive.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub resent: bool,
-    /// To a FIFO webhook: carried by the FIFO queue, in order, one at a time per webhook.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub fifo: bool,
-}
-
-impl DeliveryMessage {
-    /// Step `step` of this delivery.
-    pub fn step(&self, step: u32, status: DeliveryStatus) -> DeliveryStep {
-        DeliveryStep::of(self.delivery_id, self.webhook_id, self.owner_identifier, &self.event, step, status)
-    }
-
-    /// Where the webhook is kept.
-    pub fn webhook_owner(&self) -> Owner {
-        if self.global { Owner::Global } else { Owner::Entity(self.owner_identifier) }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,12 +152,29 @@ pub struct FanOutTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FanOutPlan {
+    /// This plan's own id: an event id may be published again once its dedupe window is
+    /// over, and its earlier plan is then kept apart under this id. None in plans stored
+    /// before plans had ids.
+    #[serde(default, rename = "planId", skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Uuid>,
     pub event_id: String,
     pub event_type: String,
     pub occurred_at: Timestamp,
     #[serde(default)]
     pub data: Value,
     pub targets: Vec<FanOutTarget>,
+}
+
+impl FanOutPlan {
+    /// The event as published.
+    pub fn event(&self) -> Event {
+        Event {
+            id: self.event_id.clone(),
+            event_type: self.event_type.clone(),
+            occurred_at: self.occurred_at,
+            data: self.data.clone(),
+        }
+    }
 }
 
 /// The record of one event's delivery to one webhook, with every attempt.
@@ -204,12 +189,21 @@ pub struct Delivery {
     pub owner_identifier: Option<EntityId>,
     pub event_id: String,
     pub event_type: String,
+    /// The plan that holds its event; an internal key, not shown.
+    #[serde(default, skip_serializing)]
+    pub plan: Option<Uuid>,
     pub status: DeliveryStatus,
     pub last_status_code: Option<u16>,
     pub last_error: Option<String>,
     pub last_attempt_at: Option<Timestamp>,
     pub next_attempt_at: Option<Timestamp>,
     pub attempts: Vec<Attempt>,
+    /// The new delivery a resend or a recovery last made of this one.
+    #[serde(default)]
+    pub resent_as: Option<Uuid>,
+    /// Its last step's number; not shown.
+    #[serde(skip)]
+    pub step: u32,
 }
 
 impl Delivery {
@@ -223,12 +217,15 @@ impl Delivery {
             owner_identifier: first.owner_identifier,
             event_id: first.event_id.clone(),
             event_type: first.event_type.clone(),
+            plan: first.plan,
             status: DeliveryStatus::Pending,
             last_status_code: None,
             last_error: None,
             last_attempt_at: None,
             next_attempt_at: None,
             attempts: Vec::new(),
+            resent_as: None,
+            step: 0,
         };
         delivery.apply(first);
         steps.for_each(|step| delivery.apply(step));
@@ -236,8 +233,12 @@ impl Delivery {
     }
 
     fn apply(&mut self, step: DeliveryStep) {
+        self.step = step.step;
         self.status = step.status;
         self.next_attempt_at = step.next_attempt_at;
+        if step.resent_as.is_some() {
+            self.resent_as = step.resent_as;
+        }
         match step.attempt {
             Some(attempt) => {
                 self.last_status_code = attempt.status_code;
@@ -264,12 +265,18 @@ pub struct DeliveryStep {
     pub owner_identifier: Option<EntityId>,
     pub event_id: String,
     pub event_type: String,
+    /// The plan that holds the event (`FanOutPlan::plan`), when it has an id.
+    #[serde(default, rename = "planId", skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Uuid>,
     pub step: u32,
     pub status: DeliveryStatus,
     pub attempt: Option<Attempt>,
     /// Why the delivery ended without an attempt (`dead-lettered`).
     pub error: Option<String>,
     pub next_attempt_at: Option<Timestamp>,
+    /// A mark, not an attempt: the delivery was sent again as this new delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent_as: Option<Uuid>,
 }
 
 impl DeliveryStep {
@@ -279,7 +286,7 @@ impl DeliveryStep {
         delivery_id: Uuid,
         webhook_id: WebhookId,
         entity: EntityId,
-        event: &Event,
+        (event_id, event_type): (&str, &str),
         step: u32,
         status: DeliveryStatus,
     ) -> Self {
@@ -287,20 +294,51 @@ impl DeliveryStep {
             delivery_id,
             webhook_id,
             owner_identifier: Some(entity),
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
+            event_id: event_id.to_string(),
+            event_type: event_type.to_string(),
+            plan: None,
             step,
             status,
             attempt: None,
             error: None,
             next_attempt_at: None,
+            resent_as: None,
+        }
+    }
+
+    /// The step after `delivery`'s last that marks it, finished, resent as `resent_as` (a
+    /// resend's or a recovery's), leaving its status as it was.
+    pub fn resent(delivery: &Delivery, resent_as: Uuid) -> Self {
+        Self {
+            delivery_id: delivery.delivery_id,
+            webhook_id: delivery.webhook_id,
+            owner_identifier: delivery.owner_identifier,
+            event_id: delivery.event_id.clone(),
+            event_type: delivery.event_type.clone(),
+            plan: delivery.plan,
+            step: delivery.step + 1,
+            status: delivery.status,
+            attempt: None,
+            error: None,
+            next_attempt_at: None,
+            resent_as: Some(resent_as),
         }
     }
 }
 
-/// Where a delivery stands: its last step's status and number.
+/// Where a delivery stands: its last step's status and number, and when a pending one's next
+/// attempt is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeliveryState {
     pub status: DeliveryStatus,
     pub step: u32,
+    #[serde(default)]
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+impl DeliveryState {
+    pub fn of(step: &DeliveryStep) -> Self {
+        Self { status: step.status, step: step.step, next_attempt_at: step.next_attempt_at }
+    }
 }

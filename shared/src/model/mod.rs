@@ -8,6 +8,7 @@ mod event_url;
 pub(crate) mod fields;
 mod filter;
 mod health;
+mod message;
 mod receiver_auth;
 mod rotation;
 mod stats;
@@ -19,13 +20,14 @@ pub use catalog::{
 };
 pub use coverage::{Coverage, MAX_COVERED_ENTITIES, Owner};
 pub use delivery::{
-    Attempt, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventIn, FanOutPlan,
-    FanOutTarget, event_body, payload,
+    Attempt, Delivery, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventIn, FanOutPlan, FanOutTarget,
+    event_body, payload,
 };
 pub use delivery_options::{DeliveryOptions, MAX_RATE_LIMIT, Ordering};
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
 pub use filter::{Filter, MAX_FILTER_BYTES};
 pub use health::{AUTO_DISABLE_USER, HealthChange};
+pub use message::{CarriedEvent, DeliveryMessage, FanOutPage, QueueMessage, RecoveryPage};
 pub use receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 pub use rotation::{PreviousSecret, Rotation};
 pub use stats::{Counts, HourCounters, Latency, SeriesPoint, Stats, StatsWindow};

@@ -28,8 +28,12 @@ pub struct HourCounters {
 
 impl HourCounters {
     /// What recording `step` adds, or `None` when it changes no counter (a retry still pending
-    /// whose attempt got no answer).
+    /// whose attempt got no answer, a resend's mark).
     pub fn of_step(step: &DeliveryStep) -> Option<Self> {
+        // A resend's mark leaves the delivery's status as it was.
+        if step.resent_as.is_some() {
+            return None;
+        }
         let created = step.delivery_id.get_timestamp()?.to_unix().0;
         let mut counters = BTreeMap::new();
         let mut add = |name: String, n: i64| *counters.entry(name).or_insert(0) += n;
@@ -207,6 +211,7 @@ mod tests {
             owner_identifier: None,
             event_id: "e".into(),
             event_type: "booking.created".into(),
+            plan: None,
             step: n,
             status,
             attempt: duration_ms.map(|duration_ms| Attempt {
@@ -219,6 +224,7 @@ mod tests {
             }),
             error: None,
             next_attempt_at: None,
+            resent_as: None,
         }
     }
 

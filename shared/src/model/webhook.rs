@@ -63,6 +63,10 @@ pub struct Webhook {
     /// The delivery whose failed attempt disabled the webhook: its message publishes the notice.
     #[serde(default, rename = "disabledBy", skip_serializing_if = "Option::is_none")]
     pub disabled_by: Option<uuid::Uuid>,
+    /// How long its receiver's recent attempts took, when they were slow: kept by the deliver
+    /// step without a new version, it caps the webhook's share of the deliver concurrency.
+    #[serde(default, rename = "slowMs", skip_serializing_if = "Option::is_none")]
+    pub slow_ms: Option<u32>,
 }
 
 /// The create response: the only time the secret is shown.
@@ -270,8 +274,16 @@ impl Webhook {
             auth: None,
             options: input.options,
         };
-        Self { info, secret, auth_secret: None, previous_secret: None, failing_since: None, disabled_by: None }
-            .with_auth(input.auth)
+        let webhook = Self {
+            info,
+            secret,
+            auth_secret: None,
+            previous_secret: None,
+            failing_since: None,
+            disabled_by: None,
+            slow_ms: None,
+        };
+        webhook.with_auth(input.auth)
     }
 
     pub fn owner(&self) -> Owner {
@@ -323,8 +335,10 @@ impl Webhook {
             secret: self.secret.clone(),
             auth_secret: None,
             previous_secret: self.previous_secret.clone(),
+            // The health marks start again: the endpoint the write names may be new.
             failing_since: None,
             disabled_by: self.disabled_by.filter(|_| disabled),
+            slow_ms: None,
         };
         webhook.with_auth(input.auth)
     }

@@ -1,6 +1,9 @@
-//! An in-process queue with SQS's visibility semantics, for the embedded runner and tests;
-//! as a FIFO queue, with SQS FIFO's message groups too.
+//! An in-process queue with SQS's visibility semantics, for the embedded runner and tests. As a
+//! standard queue it serves its message groups (tenants) as SQS fair queues do: first the
+//! groups with the fewest messages in flight. As a FIFO queue it gives each group's messages in
+//! order, none while one of them is in flight.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -8,8 +11,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeliveryEnqueue, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, bodies};
-use crate::model::DeliveryMessage;
+use super::{DeliveryEnqueue, MAX_RETENTION, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, message_body};
+use crate::model::QueueMessage;
 use crate::queue::QueueError;
 
 struct Entry {
@@ -17,38 +20,65 @@ struct Entry {
     receipt_handle: Option<String>,
     body: String,
     receive_count: u32,
+    sent_at: Instant,
     sent_at_millis: i64,
     visible_at: Instant,
-    /// Its message group on a FIFO queue: the webhook's id.
-    group: Option<String>,
+    group: String,
+    sequence: u64,
+}
+
+impl Entry {
+    fn in_flight(&self, now: Instant) -> bool {
+        self.receipt_handle.is_some() && self.visible_at > now
+    }
+}
+
+#[derive(Default)]
+struct Entries {
+    entries: Vec<Entry>,
+    /// The last sequence number given (FIFO).
+    sequence: u64,
+}
+
+/// How many messages a queue holds, as SQS's `ApproximateNumberOf...` attributes count them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    pub visible: usize,
+    /// Received and neither deleted nor visible again (`...NotVisible`).
+    pub in_flight: usize,
+    /// Sent with a delay not yet over (`...Delayed`).
+    pub delayed: usize,
 }
 
 pub struct MemoryQueue {
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Entries>,
     arrived: Notify,
     visibility_timeout: Duration,
+    retention: Duration,
     dead_letters: Option<(u32, Arc<MemoryQueue>)>,
-    /// Each webhook's messages in order, one of them in flight at a time.
     fifo: bool,
+    name: String,
 }
 
 impl MemoryQueue {
     /// A queue whose received messages reappear after `visibility_timeout` unless deleted.
     pub fn new(visibility_timeout: Duration) -> Self {
         Self {
-            entries: Mutex::new(Vec::new()),
+            entries: Mutex::default(),
             arrived: Notify::new(),
             visibility_timeout,
+            retention: MAX_RETENTION,
             dead_letters: None,
             fifo: false,
+            name: "webhooks-deliveries".into(),
         }
     }
 
-    /// The same as a FIFO queue: a webhook's messages are received in the order sent, and
-    /// none while one of them is in flight (received, and neither deleted nor visible again).
+    /// The same as a FIFO queue: a group's messages are received in the order sent, and none
+    /// while one of them is in flight (received, and neither deleted nor visible again).
     #[must_use]
     pub fn fifo(self) -> Self {
-        Self { fifo: true, ..self }
+        Self { fifo: true, name: format!("{}.fifo", self.name), ..self }
     }
 
     /// The same, where a message received `max_receives` times moves to `dead_letters` instead
@@ -57,41 +87,57 @@ impl MemoryQueue {
         Self { dead_letters: Some((max_receives, dead_letters)), ..Self::new(visibility_timeout) }
     }
 
-    fn entries(&self) -> Result<MutexGuard<'_, Vec<Entry>>, QueueError> {
+    /// The same, forgetting a message `retention` after it was sent, as SQS does (without
+    /// dead-lettering it).
+    #[must_use]
+    pub fn with_retention(self, retention: Duration) -> Self {
+        Self { retention, ..self }
+    }
+
+    fn entries(&self) -> Result<MutexGuard<'_, Entries>, QueueError> {
         self.entries.lock().map_err(|_| QueueError::internal("memory queue lock poisoned"))
     }
 
     /// Messages not yet deleted, visible or not.
     pub fn len(&self) -> usize {
-        self.entries().map_or(0, |entries| entries.len())
+        self.entries().map_or(0, |entries| entries.entries.len())
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    fn counts(&self) -> QueueDepths {
+        let now = Instant::now();
+        let Ok(entries) = self.entries() else { return QueueDepths::default() };
+        entries.entries.iter().fold(QueueDepths::default(), |mut depths, e| {
+            if e.in_flight(now) {
+                depths.in_flight += 1;
+            } else if e.visible_at > now {
+                depths.delayed += 1;
+            } else {
+                depths.visible += 1;
+            }
+            depths
+        })
+    }
+
     fn take_visible(&self, max: usize) -> Result<(Vec<Received>, Option<Instant>), QueueError> {
         let now = Instant::now();
-        let mut entries = self.entries()?;
+        let mut guard = self.entries()?;
+        let entries = &mut guard.entries;
+        entries.retain(|e| now.duration_since(e.sent_at) < self.retention);
         if let Some((max_receives, dead_letters)) = &self.dead_letters {
-            let (dead, kept) = std::mem::take(&mut *entries)
+            let (dead, kept) = std::mem::take(entries)
                 .into_iter()
                 .partition(|e| e.visible_at <= now && e.receive_count >= *max_receives);
             *entries = kept;
             dead_letters.take_in(dead)?;
         }
-        // A FIFO group waits while one of its messages is in flight, and gives one at a time.
-        let mut busy: std::collections::HashSet<String> = entries
-            .iter()
-            .filter(|e| self.fifo && e.receipt_handle.is_some() && e.visible_at > now)
-            .filter_map(|e| e.group.clone())
-            .collect();
-        let mut received = Vec::new();
-        let available = entries.iter_mut().filter(|e| match &e.group {
-            Some(group) if self.fifo => busy.insert(group.clone()) && e.visible_at <= now,
-            _ => e.visible_at <= now,
-        });
-        for entry in available.take(max) {
+        let chosen = if self.fifo { fifo_heads(entries, now, max) } else { fair_share(entries, now, max) };
+        let mut received = Vec::with_capacity(chosen.len());
+        for index in chosen {
+            let entry = &mut entries[index];
             let receipt_handle = uuid::Uuid::new_v4().to_string();
             entry.receive_count += 1;
             entry.visible_at = now + self.visibility_timeout;
@@ -102,22 +148,23 @@ impl MemoryQueue {
                 body: entry.body.clone(),
                 receive_count: entry.receive_count,
                 sent_at_millis: entry.sent_at_millis,
+                group: Some(entry.group.clone()),
+                sequence: self.fifo.then(|| format!("{:020}", entry.sequence)),
             });
         }
         let next_visible = entries.iter().map(|e| e.visible_at).min();
         Ok((received, next_visible))
     }
-}
 
-impl MemoryQueue {
     fn take_in(&self, moved: Vec<Entry>) -> Result<(), QueueError> {
         if moved.is_empty() {
             return Ok(());
         }
         let now = Instant::now();
-        self.entries()?.extend(moved.into_iter().map(|e| Entry {
+        self.entries()?.entries.extend(moved.into_iter().map(|e| Entry {
             receive_count: 0,
             visible_at: now,
+            sent_at: now,
             receipt_handle: None,
             ..e
         }));
@@ -126,22 +173,76 @@ impl MemoryQueue {
     }
 }
 
+/// The first visible message of each group with none in flight, in order sent: a FIFO queue's.
+fn fifo_heads(entries: &[Entry], now: Instant, max: usize) -> Vec<usize> {
+    let mut busy: std::collections::HashSet<&str> =
+        entries.iter().filter(|e| e.in_flight(now)).map(|e| e.group.as_str()).collect();
+    let mut chosen = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if chosen.len() == max {
+            break;
+        }
+        // A group's first message not in flight holds the rest back, visible or not.
+        if busy.insert(entry.group.as_str()) && entry.visible_at <= now {
+            chosen.push(index);
+        }
+    }
+    chosen
+}
+
+/// Up to `max` visible messages, each from the group with the fewest in flight at that point
+/// (its oldest first): a tenant with a backlog cannot keep another's message waiting behind it.
+fn fair_share(entries: &[Entry], now: Instant, max: usize) -> Vec<usize> {
+    let mut in_flight: HashMap<&str, usize> = HashMap::new();
+    let mut waiting: HashMap<&str, VecDeque<usize>> = HashMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if entry.in_flight(now) {
+            *in_flight.entry(entry.group.as_str()).or_default() += 1;
+        } else if entry.visible_at <= now {
+            waiting.entry(entry.group.as_str()).or_default().push_back(index);
+        }
+    }
+    let mut chosen = Vec::new();
+    while chosen.len() < max {
+        let next = waiting
+            .iter()
+            .filter_map(|(group, queue)| {
+                queue.front().map(|&first| (in_flight.get(group).copied().unwrap_or(0), first, *group))
+            })
+            .min();
+        let Some((_, index, group)) = next else { break };
+        chosen.push(index);
+        *in_flight.entry(group).or_default() += 1;
+        waiting.get_mut(group).map(VecDeque::pop_front);
+    }
+    chosen
+}
+
 #[async_trait]
 impl DeliveryEnqueue for MemoryQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
-        let bodies = bodies(messages)?;
+    async fn enqueue(&self, messages: &[QueueMessage], delay: Duration) -> Result<(), QueueError> {
+        let bodies = messages.iter().map(message_body).collect::<Result<Vec<_>, _>>()?;
         let now = chrono::Utc::now().timestamp_millis();
         // Like SQS FIFO, no delay per message.
         let delay = if self.fifo { Duration::ZERO } else { delay.min(MAX_SEND_DELAY) };
-        self.entries()?.extend(messages.iter().zip(bodies).map(|(message, body)| Entry {
-            message_id: uuid::Uuid::new_v4().to_string(),
-            receipt_handle: None,
-            body,
-            receive_count: 0,
-            sent_at_millis: now,
-            visible_at: Instant::now() + delay,
-            group: Some(message.webhook_id.to_string()),
-        }));
+        let sent_at = Instant::now();
+        let mut guard = self.entries()?;
+        for (message, body) in messages.iter().zip(bodies) {
+            guard.sequence += 1;
+            let sequence = guard.sequence;
+            guard.entries.push(Entry {
+                message_id: uuid::Uuid::new_v4().to_string(),
+                receipt_handle: None,
+                body,
+                receive_count: 0,
+                sent_at,
+                sent_at_millis: now,
+                visible_at: sent_at + delay,
+                group: message.group(),
+                sequence,
+            });
+        }
+        drop(guard);
         self.arrived.notify_waiters();
         Ok(())
     }
@@ -150,8 +251,9 @@ impl DeliveryEnqueue for MemoryQueue {
 #[async_trait]
 impl VisibilityDelay for MemoryQueue {
     async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        let mut entries = self.entries()?;
-        let entry = entries
+        let mut guard = self.entries()?;
+        let entry = guard
+            .entries
             .iter_mut()
             .find(|e| e.receipt_handle.as_deref() == Some(receipt_handle))
             .ok_or_else(|| QueueError::internal("receipt handle is no longer valid"))?;
@@ -179,7 +281,70 @@ impl QueueConsumer for MemoryQueue {
     }
 
     async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
-        self.entries()?.retain(|e| !e.receipt_handle.as_ref().is_some_and(|r| receipt_handles.contains(r)));
+        self.entries()?.entries.retain(|e| !e.receipt_handle.as_ref().is_some_and(|r| receipt_handles.contains(r)));
         Ok(())
+    }
+
+    fn arn(&self) -> String {
+        format!("arn:aws:sqs:local:000000000000:{}", self.name)
+    }
+
+    async fn depths(&self) -> Result<QueueDepths, QueueError> {
+        Ok(self.counts())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CarriedEvent, DeliveryMessage, EntityId, WebhookId};
+
+    fn for_tenant(tenant: &str) -> QueueMessage {
+        let owner = EntityId::parse(tenant).expect("uuid");
+        let event = CarriedEvent::Named { id: "evt".into(), event_type: "booking.created".into() };
+        DeliveryMessage::first(uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7()), owner, event).into()
+    }
+
+    const X: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
+    const Y: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+
+    fn tenant_of(received: &Received) -> String {
+        let message: QueueMessage = serde_json::from_str(&received.body).expect("JSON");
+        message.group()
+    }
+
+    #[tokio::test]
+    async fn a_tenant_with_a_backlog_does_not_keep_another_waiting() {
+        let queue = MemoryQueue::new(Duration::from_secs(60));
+        let backlog: Vec<_> = (0..50).map(|_| for_tenant(X)).collect();
+        queue.enqueue(&backlog, Duration::ZERO).await.expect("enqueue");
+        // X's first messages are in flight (slow receivers) when Y publishes one.
+        let first = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert!(first.iter().all(|r| tenant_of(r) == X));
+        queue.enqueue(&[for_tenant(Y)], Duration::ZERO).await.expect("enqueue");
+        let next = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert_eq!(tenant_of(&next[0]), Y, "the quieter tenant first, not after X's 40 others");
+        assert_eq!(next.len(), 10, "the rest of the batch is X's");
+    }
+
+    #[tokio::test]
+    async fn tenants_share_a_batch_while_both_have_messages() {
+        let queue = MemoryQueue::new(Duration::from_secs(60));
+        let mixed: Vec<_> = (0..20).map(|n| for_tenant(if n < 15 { X } else { Y })).collect();
+        queue.enqueue(&mixed, Duration::ZERO).await.expect("enqueue");
+        let batch = queue.receive(10, Duration::ZERO).await.expect("receive");
+        let from_y = batch.iter().filter(|r| tenant_of(r) == Y).count();
+        assert_eq!(from_y, 5, "half a batch each, not X's 10 first");
+    }
+
+    #[tokio::test]
+    async fn a_message_past_the_retention_is_gone_without_a_dead_letter() {
+        let dead_letters = Arc::new(MemoryQueue::new(Duration::from_secs(1)));
+        let queue = MemoryQueue::with_dead_letters(Duration::from_secs(1), 5, dead_letters.clone())
+            .with_retention(Duration::from_millis(200));
+        queue.enqueue(&[for_tenant(X)], Duration::from_millis(300)).await.expect("enqueue");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty());
+        assert!(queue.is_empty() && dead_letters.is_empty(), "expired, as SQS deletes it");
     }
 }

@@ -10,12 +10,13 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 
-use super::{DeliveryEnqueue, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, bodies};
-use crate::model::DeliveryMessage;
+use super::{
+    DeliveryEnqueue, ENQUEUE_BATCH, MAX_MESSAGE_BYTES, MAX_SEND_DELAY, QueueConfig, QueueConsumer, QueueDepths,
+    Received, VisibilityDelay, batches,
+};
+use crate::model::QueueMessage;
 use crate::queue::QueueError;
 
-/// SendMessageBatch's and DeleteMessageBatch's limit.
-const BATCH_SIZE: usize = 10;
 const FIFO_SUFFIX: &str = ".fifo";
 
 #[derive(Clone)]
@@ -47,14 +48,9 @@ impl SqsQueue {
     }
 
     /// Creates the queue `name` and its dead-letter queue `name-dlq` if missing (local runner,
-    /// tests): messages received `max_receives` times move to the DLQ. Answers both. A name
-    /// ending `.fifo` makes FIFO queues (the DLQ `{stem}-dlq.fifo`).
-    pub async fn ensure(
-        client: Client,
-        name: &str,
-        visibility_timeout: Duration,
-        max_receives: u32,
-    ) -> Result<(Self, Self), QueueError> {
+    /// tests), as `config` says: messages received `max_receives` times move to the DLQ.
+    /// Answers both. A name ending `.fifo` makes FIFO queues (the DLQ `{stem}-dlq.fifo`).
+    pub async fn ensure(client: Client, name: &str, config: &QueueConfig) -> Result<(Self, Self), QueueError> {
         let stem = name.strip_suffix(FIFO_SUFFIX);
         let fifo = stem.is_some().to_string();
         let dlq_name = stem.map_or_else(|| format!("{name}-dlq"), |stem| format!("{stem}-dlq{FIFO_SUFFIX}"));
@@ -63,6 +59,7 @@ impl SqsQueue {
         };
         let dlq_url = fifo_attributes(client.create_queue().queue_name(dlq_name))
             .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .attributes(QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string())
             .send()
             .await
             .map_err(unavailable)?
@@ -78,9 +75,11 @@ impl SqsQueue {
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .ok_or_else(|| QueueError::internal("the DLQ has no ARN"))?;
-        let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives});
+        let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receives});
         let url = fifo_attributes(client.create_queue().queue_name(name))
-            .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.as_secs().to_string())
+            .attributes(QueueAttributeName::VisibilityTimeout, config.visibility_timeout.as_secs().to_string())
+            .attributes(QueueAttributeName::MessageRetentionPeriod, config.retention.as_secs().to_string())
+            .attributes(QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string())
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
@@ -93,22 +92,22 @@ impl SqsQueue {
 
 #[async_trait]
 impl DeliveryEnqueue for SqsQueue {
-    async fn enqueue(&self, messages: &[DeliveryMessage], delay: Duration) -> Result<(), QueueError> {
-        let bodies = bodies(messages)?;
+    async fn enqueue(&self, messages: &[QueueMessage], delay: Duration) -> Result<(), QueueError> {
         let delay_seconds = i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).map_err(QueueError::internal)?;
-        let sent: Vec<_> = messages.iter().zip(bodies).collect();
-        for chunk in sent.chunks(BATCH_SIZE) {
-            let entries = chunk
+        for batch in batches(messages)? {
+            let entries = batch
                 .iter()
                 .enumerate()
                 .map(|(i, (message, body))| {
-                    let entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
-                    // A FIFO queue orders each webhook's messages and drops a copy of a delivery's
+                    let entry = SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .message_group_id(message.group());
+                    // A FIFO queue orders each webhook's messages and drops a copy of a step's
                     // within its 5-minute deduplication window; it takes no delay per message.
+                    // The standard queue's groups are its tenants, served in fair shares.
                     let entry = if self.is_fifo() {
-                        entry
-                            .message_group_id(message.webhook_id.to_string())
-                            .message_deduplication_id(message.delivery_id.to_string())
+                        entry.message_deduplication_id(message.deduplication_id())
                     } else {
                         entry.delay_seconds(delay_seconds)
                     };
@@ -127,7 +126,7 @@ impl DeliveryEnqueue for SqsQueue {
                 return Err(QueueError::unavailable(format!(
                     "SQS refused {} of {} messages: {} {}",
                     output.failed.len(),
-                    chunk.len(),
+                    batch.len(),
                     failed.code,
                     failed.message.as_deref().unwrap_or("")
                 )));
@@ -161,7 +160,7 @@ impl QueueConsumer for SqsQueue {
             .client
             .receive_message()
             .queue_url(&self.url)
-            .max_number_of_messages(i32::try_from(max.min(BATCH_SIZE)).map_err(QueueError::internal)?)
+            .max_number_of_messages(i32::try_from(max.min(ENQUEUE_BATCH)).map_err(QueueError::internal)?)
             .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).map_err(QueueError::internal)?)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
@@ -174,9 +173,12 @@ impl QueueConsumer for SqsQueue {
             .filter_map(|m| {
                 let attributes: HashMap<_, _> = m.attributes.unwrap_or_default();
                 let attribute = |name| attributes.get(&name).map(String::as_str).unwrap_or_default();
+                let named = |name| attributes.get(&name).cloned();
                 Some(Received {
                     receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount).parse().unwrap_or(1),
                     sent_at_millis: attribute(MessageSystemAttributeName::SentTimestamp).parse().unwrap_or(0),
+                    group: named(MessageSystemAttributeName::MessageGroupId),
+                    sequence: named(MessageSystemAttributeName::SequenceNumber),
                     message_id: m.message_id?,
                     receipt_handle: m.receipt_handle?,
                     body: m.body?,
@@ -186,7 +188,7 @@ impl QueueConsumer for SqsQueue {
     }
 
     async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
-        for chunk in receipt_handles.chunks(BATCH_SIZE) {
+        for chunk in receipt_handles.chunks(ENQUEUE_BATCH) {
             let entries = chunk
                 .iter()
                 .enumerate()
@@ -207,5 +209,32 @@ impl QueueConsumer for SqsQueue {
                 .map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    async fn depths(&self) -> Result<QueueDepths, QueueError> {
+        let names = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+        ];
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let attributes = output.attributes.unwrap_or_default();
+        let count = |name: &QueueAttributeName| attributes.get(name).and_then(|n| n.parse().ok()).unwrap_or(0);
+        Ok(QueueDepths { visible: count(&names[0]), in_flight: count(&names[1]), delayed: count(&names[2]) })
+    }
+
+    fn arn(&self) -> String {
+        // The URL ends with the account and the queue's name.
+        let mut path = self.url.rsplit('/');
+        let (name, account) = (path.next().unwrap_or_default(), path.next().unwrap_or_default());
+        let region = self.client.config().region().map_or("us-east-1", |r| r.as_ref());
+        format!("arn:aws:sqs:{region}:{account}:{name}")
     }
 }

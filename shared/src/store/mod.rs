@@ -25,9 +25,13 @@ pub use tally::Tally;
 const CONCURRENT_READS: usize = 10;
 
 use crate::model::{
-    Catalog, Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters,
-    Owner, Timestamp, Webhook, WebhookId, default_event_type,
+    Catalog, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, Event, EventType,
+    FanOutPlan, FanOutTarget, HourCounters, Owner, Timestamp, Webhook, WebhookId, default_event_type,
 };
+
+/// Targets of a fan-out plan per page: what one fan-out message sends (`crate::publish`), and
+/// what one item of a stored plan holds (about 120 KB, well within DynamoDB's 400 KB).
+pub const FAN_OUT_PAGE: usize = 1000;
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,12 @@ pub trait WebhookHealth: Send + Sync {
     async fn mark_failing(&self, owner: Owner, id: WebhookId, since: Timestamp) -> Result<(), StoreError>;
     /// Stops the webhook's failing clock, if it is running; no new version.
     async fn mark_recovered(&self, owner: Owner, id: WebhookId) -> Result<(), StoreError>;
+    /// Sets (or with `None` removes) the webhook's latency mark `slowMs`; no new version.
+    async fn mark_slow(&self, owner: Owner, id: WebhookId, slow_ms: Option<u32>) -> Result<(), StoreError>;
+    /// Replaces `previous` with `disabled` only if neither its version nor its failing clock
+    /// changed since it was read (a success stops the clock without a new version);
+    /// `VersionConflict` or `NotFound` otherwise.
+    async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError>;
 }
 
 /// Every webhook operation: what the local runner and the contract tests hold.
@@ -159,9 +169,39 @@ pub trait EventInsert: Send + Sync {
 
 #[async_trait]
 pub trait EventGet: Send + Sync {
-    /// The event's fan-out plan, with its data, however long ago it was published (within
-    /// the retention of delivery records).
-    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, StoreError>;
+    /// The event's fan-out plan `plan`, with its data and every target, however long ago it
+    /// was published (within the retention of delivery records): its current plan when `plan`
+    /// is `None` or that one, else the one its id had before it was published again.
+    async fn get_plan(
+        &self,
+        owner: EntityId,
+        event_id: &str,
+        plan: Option<Uuid>,
+    ) -> Result<Option<FanOutPlan>, StoreError>;
+
+    /// The event as published in plan `plan` (as `get_plan` finds it), without reading its
+    /// targets: what a delivery's message that only names its event delivers.
+    async fn published_event(
+        &self,
+        owner: EntityId,
+        event_id: &str,
+        plan: Option<Uuid>,
+    ) -> Result<Option<Event>, StoreError> {
+        Ok(self.get_plan(owner, event_id, plan).await?.map(|plan| plan.event()))
+    }
+
+    /// The event and the targets of page `page` (`FAN_OUT_PAGE` of them) of plan `plan`.
+    async fn plan_page(
+        &self,
+        owner: EntityId,
+        event_id: &str,
+        plan: Uuid,
+        page: u32,
+    ) -> Result<Option<(Event, Vec<FanOutTarget>)>, StoreError> {
+        let Some(whole) = self.get_plan(owner, event_id, Some(plan)).await? else { return Ok(None) };
+        let page: Vec<_> = whole.targets.chunks(FAN_OUT_PAGE).nth(page as usize).map(<[_]>::to_vec).unwrap_or_default();
+        Ok(Some((whole.event(), page)))
+    }
 }
 
 #[async_trait]
@@ -227,6 +267,52 @@ pub trait DeliveryList: Send + Sync {
         page: PageRequest,
         status: Option<DeliveryStatus>,
     ) -> Result<Page<Delivery>, StoreError>;
+
+    /// Up to `limit` of a webhook's deliveries whose ids come after `after`, oldest first (ids
+    /// are UUIDv7, so this is creation order): what a recovery reads, a page at a time.
+    async fn deliveries_after(
+        &self,
+        webhook: WebhookId,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+}
+
+/// The delivery a FIFO webhook's later messages wait behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FifoHead {
+    pub delivery: Uuid,
+    /// Its message, when a release made it the head: sent again should the release have stopped
+    /// before sending it.
+    pub message: Option<DeliveryMessage>,
+}
+
+/// A FIFO webhook's gate (`crate::delivery`): the head its later messages wait behind, and
+/// those messages, parked in their order, counted as they are parked and released so that the
+/// gate opens only when none is left, whatever is parked meanwhile.
+#[async_trait]
+pub trait FifoGate: Send + Sync {
+    /// The delivery the webhook's later messages wait behind, if any.
+    async fn fifo_head(&self, webhook: WebhookId) -> Result<Option<FifoHead>, StoreError>;
+    /// Makes `head` the delivery the webhook's later messages wait behind.
+    async fn hold_fifo(&self, webhook: WebhookId, head: Uuid) -> Result<(), StoreError>;
+    /// Parks `message` behind those parked before it, if the gate is closed (`false`, parking
+    /// nothing, when it is open). Atomic with its count.
+    async fn park(&self, webhook: WebhookId, message: &DeliveryMessage) -> Result<bool, StoreError>;
+    /// The first parked message, with its place.
+    async fn first_parked(&self, webhook: WebhookId) -> Result<Option<(String, DeliveryMessage)>, StoreError>;
+    /// Makes `next`, parked at `place`, the head in place of `head`: unparked and counted in one
+    /// write, on condition that `head` is still the head (`false` otherwise).
+    async fn release_parked(
+        &self,
+        webhook: WebhookId,
+        head: Uuid,
+        place: &str,
+        next: &DeliveryMessage,
+    ) -> Result<bool, StoreError>;
+    /// Opens the gate if `head` is still the one messages wait behind and every parked message
+    /// was released; `false` when one was parked meanwhile.
+    async fn open_fifo(&self, webhook: WebhookId, head: Uuid) -> Result<bool, StoreError>;
 }
 
 /// The access tokens of OAuth 2.0 receivers, kept for every deliver instance.
@@ -252,14 +338,17 @@ pub trait AccessTokenStore: Send + Sync {
     async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError>;
 }
 
-/// What delivering reads and writes (publishing a `webhook.disabled` notice aside).
+/// What the deliver function reads and writes: deliveries, and the pages of fan-outs and
+/// recoveries (publishing a `webhook.disabled` notice aside).
 pub trait DeliveryStore:
     WebhookGet
-    + WebhookReplace
     + WebhookHealth
     + DeliveryGet
     + DeliveryRecord
     + DeliveryStats
+    + DeliveryList
+    + EventGet
+    + FifoGate
     + AccessTokenStore
     + RateLimitStore
 {
@@ -267,11 +356,13 @@ pub trait DeliveryStore:
 
 impl<T> DeliveryStore for T where
     T: WebhookGet
-        + WebhookReplace
         + WebhookHealth
         + DeliveryGet
         + DeliveryRecord
         + DeliveryStats
+        + DeliveryList
+        + EventGet
+        + FifoGate
         + AccessTokenStore
         + RateLimitStore
         + ?Sized

@@ -18,7 +18,8 @@ const PATIENCE: Duration = Duration::from_secs(90);
 /// A new queue with its DLQ on the emulator, hiding received messages for `visibility`.
 pub(crate) async fn new_queue(visibility: Duration) -> String {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
-    let (queue, _) = SqsQueue::ensure(sqs, &unique_table(), visibility, 20).await.expect("create the queue");
+    let config = shared::queue::QueueConfig { visibility_timeout: visibility, ..webhooks_local::QUEUES };
+    let (queue, _) = SqsQueue::ensure(sqs, &unique_table(), &config).await.expect("create the queue");
     queue.url().to_string()
 }
 

@@ -86,6 +86,29 @@ pub enum Target {
 #[case::stack(Target::Stack)]
 pub fn targets(#[case] target: Target) {}
 
+/// Where a store or queue contract check runs: in memory, or on DynamoDB Local and the SQS
+/// emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    Memory,
+    Emulators,
+}
+
+/// Every contract check runs on each backing, as a case of its own.
+#[template]
+#[rstest]
+#[case::memory(Backing::Memory)]
+#[case::emulators(Backing::Emulators)]
+pub fn backings(#[case] backing: Backing) {}
+
+/// A new, empty store on `backing`.
+pub async fn store_on(backing: Backing) -> Box<dyn shared::store::Store> {
+    match backing {
+        Backing::Memory => Box::new(shared::store::MemoryStore::new()),
+        Backing::Emulators => Box::new(dynamo_store().await),
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,

@@ -22,5 +22,6 @@ mod replay;
 mod rotation;
 mod security;
 mod store_contract;
+mod store_engine;
 mod throttle;
 mod tokens;

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::json;
-use shared::model::{DeliveryMessage, EntityId, Event, Timestamp, WebhookId};
-use shared::queue::{MemoryQueue, Queue, SqsQueue};
+use shared::model::{CarriedEvent, DeliveryMessage, EntityId, Event, QueueMessage, Timestamp, WebhookId};
+use shared::queue::{MemoryQueue, Queue, QueueConfig, SqsQueue};
 
 use crate::helpers::{ENTITY, unique_table};
 
@@ -15,22 +15,27 @@ const VISIBILITY: Duration = Duration::from_secs(1);
 /// How long a receive waits for a message that should be there (the emulator is shared).
 const WAIT: Duration = Duration::from_secs(5);
 
-fn message() -> DeliveryMessage {
+fn carrying(data: serde_json::Value) -> QueueMessage {
     let event = Event {
         id: "evt-queue".into(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
-        data: json!({"bookingId": "b-1"}),
+        data,
     };
     let owner = EntityId::parse(ENTITY).expect("uuid");
-    DeliveryMessage {
-        delivery_id: uuid::Uuid::now_v7(),
-        webhook_id: WebhookId(uuid::Uuid::now_v7()),
-        owner_identifier: owner,
-        global: true,
-        event,
-        resent: false,
-        fifo: false,
+    let webhook = WebhookId(uuid::Uuid::now_v7());
+    let message = DeliveryMessage::first(uuid::Uuid::now_v7(), webhook, owner, CarriedEvent::Whole(event));
+    DeliveryMessage { global: true, ..message }.into()
+}
+
+fn message() -> QueueMessage {
+    carrying(json!({"bookingId": "b-1"}))
+}
+
+fn delivery_id(message: &QueueMessage) -> uuid::Uuid {
+    match message {
+        QueueMessage::Delivery(m) => m.delivery_id,
+        other => panic!("not a delivery: {other:?}"),
     }
 }
 
@@ -40,7 +45,7 @@ async fn a_received_message_is_hidden_until_its_visibility_ends(queue: &dyn Queu
     let first = queue.receive(10, WAIT).await.expect("receive");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].receive_count, 1);
-    let body: DeliveryMessage = serde_json::from_str(&first[0].body).expect("the body is the message");
+    let body: QueueMessage = serde_json::from_str(&first[0].body).expect("the body is the message");
     assert_eq!(body, sent);
     assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "hidden while visible elsewhere");
 
@@ -71,20 +76,52 @@ async fn a_message_sent_with_a_delay_is_received_after_it(queue: &dyn Queue) {
 }
 
 async fn more_than_a_batch_is_enqueued_whole(queue: &dyn Queue) {
-    let messages: Vec<DeliveryMessage> = (0..23).map(|_| message()).collect();
+    let messages: Vec<QueueMessage> = (0..23).map(|_| message()).collect();
     queue.enqueue(&messages, Duration::ZERO).await.expect("enqueue");
     let mut seen = HashSet::new();
     while seen.len() < messages.len() {
         let batch = queue.receive(10, WAIT).await.expect("receive");
         assert!(!batch.is_empty() && batch.len() <= 10, "batches of 1 to 10, got {}", batch.len());
         for received in &batch {
-            let body: DeliveryMessage = serde_json::from_str(&received.body).expect("JSON");
-            assert!(seen.insert(body.delivery_id), "each message once");
+            let body: QueueMessage = serde_json::from_str(&received.body).expect("JSON");
+            assert!(seen.insert(delivery_id(&body)), "each message once");
         }
         queue.delete(&batch.iter().map(|r| r.receipt_handle.clone()).collect::<Vec<_>>()).await.expect("delete");
     }
-    let sent: HashSet<_> = messages.iter().map(|m| m.delivery_id).collect();
+    let sent: HashSet<_> = messages.iter().map(delivery_id).collect();
     assert_eq!(seen, sent);
+}
+
+/// Ten messages of 200 KiB events: over SQS's 1 MiB a batch, so in several; and characters SQS
+/// refuses in a message body (U+FFFE, U+FFFF) travel escaped, read back as sent.
+async fn big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives(queue: &dyn Queue) {
+    let blob = format!("\u{fffe}{}\u{ffff}", "x".repeat(200 * 1024));
+    let messages: Vec<QueueMessage> = (0..10).map(|_| carrying(json!({"blob": blob}))).collect();
+    queue.enqueue(&messages, Duration::ZERO).await.expect("enqueue");
+    let mut received = Vec::new();
+    while received.len() < messages.len() {
+        let batch = queue.receive(10, WAIT).await.expect("receive");
+        assert!(!batch.is_empty(), "{} of {} received", received.len(), messages.len());
+        for message in &batch {
+            received.push(serde_json::from_str::<QueueMessage>(&message.body).expect("JSON"));
+        }
+        queue.delete(&batch.iter().map(|r| r.receipt_handle.clone()).collect::<Vec<_>>()).await.expect("delete");
+    }
+    let ids = |list: &[QueueMessage]| list.iter().map(delivery_id).collect::<HashSet<_>>();
+    assert_eq!(ids(&received), ids(&messages));
+    assert!(received.contains(&messages[0]), "the data as sent, its characters included");
+}
+
+/// A message sent with a delay is counted delayed, then visible, then in flight once received:
+/// what a test reads to show that waiting deliveries hold nothing in flight.
+async fn depths_count_delayed_visible_and_in_flight_messages(queue: &dyn Queue) {
+    queue.enqueue(&[message()], Duration::from_secs(2)).await.expect("enqueue");
+    queue.enqueue(&[message()], Duration::ZERO).await.expect("enqueue");
+    let depths = queue.depths().await.expect("depths");
+    assert_eq!((depths.delayed, depths.visible, depths.in_flight), (1, 1, 0));
+    queue.receive(10, WAIT).await.expect("receive");
+    let depths = queue.depths().await.expect("depths");
+    assert_eq!((depths.delayed, depths.in_flight), (1, 1));
 }
 
 /// A message received `MAX_RECEIVES` times and never deleted (it crashed the function each
@@ -100,11 +137,15 @@ async fn a_message_received_too_often_moves_to_the_dead_letters(queue: &dyn Queu
     assert!(queue.receive(10, Duration::from_secs(2)).await.expect("receive").is_empty(), "not again");
     let dead = dead_letters.receive(10, WAIT).await.expect("receive the dead letter");
     assert_eq!(dead.len(), 1);
-    let body: DeliveryMessage = serde_json::from_str(&dead[0].body).expect("the body is the message");
+    let body: QueueMessage = serde_json::from_str(&dead[0].body).expect("the body is the message");
     assert_eq!(body, sent);
 }
 
 const MAX_RECEIVES: u32 = 2;
+
+fn config(max_receives: u32) -> QueueConfig {
+    QueueConfig { visibility_timeout: VISIBILITY, max_receives, retention: shared::queue::MAX_RETENTION }
+}
 
 #[tokio::test]
 async fn memory_a_message_received_too_often_moves_to_the_dead_letters() {
@@ -117,13 +158,13 @@ async fn memory_a_message_received_too_often_moves_to_the_dead_letters() {
 async fn sqs_emulator_a_message_received_too_often_moves_to_the_dead_letters() {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
     let (queue, dead_letters) =
-        SqsQueue::ensure(sqs, &unique_table(), VISIBILITY, MAX_RECEIVES).await.expect("create the queues");
+        SqsQueue::ensure(sqs, &unique_table(), &config(MAX_RECEIVES)).await.expect("create the queues");
     a_message_received_too_often_moves_to_the_dead_letters(&queue, &dead_letters).await;
 }
 
 async fn sqs_queue() -> SqsQueue {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
-    SqsQueue::ensure(sqs, &unique_table(), VISIBILITY, 20).await.expect("create the queue").0
+    SqsQueue::ensure(sqs, &unique_table(), &config(20)).await.expect("create the queue").0
 }
 
 macro_rules! contract {
@@ -148,4 +189,6 @@ contract!(
     a_delayed_message_comes_back_after_its_delay,
     a_message_sent_with_a_delay_is_received_after_it,
     more_than_a_batch_is_enqueued_whole,
+    big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives,
+    depths_count_delayed_visible_and_in_flight_messages,
 );

@@ -143,6 +143,7 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
         })
         .collect();
     let plan = FanOutPlan {
+        plan: Some(uuid::Uuid::now_v7()),
         event_id: "evt-contract".into(),
         event_type: "booking.created".into(),
         occurred_at: now,
@@ -155,13 +156,24 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
     let (stored, created) = store.open_fan_out(owner, &rival, now, ttl).await.expect("reopen");
     assert_eq!((stored, created), (plan.clone(), false), "the first plan stays in force");
 
-    let kept = store.get_event(owner, "evt-contract").await.expect("get").expect("kept");
+    let kept = store.get_plan(owner, "evt-contract", None).await.expect("get").expect("kept");
     assert_eq!((kept.data, kept.targets), (plan.data.clone(), plan.targets.clone()), "the event view's source");
-    assert_eq!(store.get_event(entity(OTHER_ENTITY), "evt-contract").await.expect("get"), None);
+    assert_eq!(store.get_plan(entity(OTHER_ENTITY), "evt-contract", None).await.expect("get"), None);
 
     let later = Timestamp::new(now.get() + chrono::Duration::hours(2));
-    let (_, created) = store.open_fan_out(owner, &rival, later, ttl).await.expect("after expiry");
+    let reused = FanOutPlan { plan: Some(uuid::Uuid::now_v7()), data: json!({"bookingId": "b-2"}), ..rival };
+    let (_, created) = store.open_fan_out(owner, &reused, later, ttl).await.expect("after expiry");
     assert!(created, "a plan past its dedupe window no longer holds the id");
+    let current = store.get_plan(owner, "evt-contract", None).await.expect("get").expect("current");
+    assert_eq!(current.data, reused.data, "the event view shows the latest publish");
+    let earlier = store.get_plan(owner, "evt-contract", plan.plan).await.expect("get").expect("kept apart");
+    assert_eq!(
+        (earlier.data, earlier.targets),
+        (plan.data, plan.targets),
+        "the first plan's deliveries keep their event"
+    );
+    let event = store.published_event(owner, "evt-contract", plan.plan).await.expect("get").expect("event");
+    assert_eq!(event.data["bookingId"], "b-1");
 }
 
 /// Step `number` of a new delivery (or of `of`'s), with an attempt in it.
@@ -174,7 +186,7 @@ fn step(of: Option<&DeliveryStep>, number: u32, status: DeliveryStatus) -> Deliv
     };
     let (delivery, webhook) =
         of.map_or_else(|| (uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7())), |s| (s.delivery_id, s.webhook_id));
-    let mut step = DeliveryStep::of(delivery, webhook, entity(ENTITY), &event, number, status);
+    let mut step = DeliveryStep::of(delivery, webhook, entity(ENTITY), (&event.id, &event.event_type), number, status);
     let at = Timestamp::new(chrono::Utc::now());
     let body = Some("x".repeat(4096));
     step.attempt =
@@ -193,7 +205,7 @@ async fn a_step_is_written_once_per_number(store: &dyn Store) {
     let rival = step(Some(&first), 2, DeliveryStatus::Failed);
     assert_eq!(store.record_step(&rival).await.expect("rival"), Recorded::Stale, "the number was taken");
     let state = store.delivery_state(webhook, id).await.expect("state");
-    assert_eq!(state, Some(DeliveryState { status: DeliveryStatus::Succeeded, step: 2 }));
+    assert_eq!(state, Some(DeliveryState { status: DeliveryStatus::Succeeded, step: 2, next_attempt_at: None }));
     let stored = store.get_delivery(webhook, id).await.expect("get").expect("present");
     let numbers: Vec<u32> = stored.attempts.iter().map(|a| a.attempt).collect();
     assert_eq!((stored.status, numbers), (DeliveryStatus::Succeeded, vec![1, 2]));
@@ -267,7 +279,7 @@ async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(sto
 }
 
 async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) {
-    let (policy, key) = (RatePolicy { per_second: 10, burst: 5 }, uuid::Uuid::new_v4().to_string());
+    let (policy, key) = (RatePolicy::new(10, 5), uuid::Uuid::new_v4().to_string());
     let now = chrono::Utc::now().timestamp_micros();
     let decisions = futures::future::join_all((0..20).map(|_| store.take(&key, &policy, now))).await;
     let mut left: Vec<u32> =

@@ -17,6 +17,9 @@ use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, Page, PageRequest,
 
 /// Items read per query when listing: a page's deliveries and their steps, usually in one.
 const LIST_QUERY_ITEMS: usize = 100;
+const DELIVERIES: &str = "DELIVERY#";
+/// Sorts after every delivery's steps: `~` comes after the digits and hex of their keys.
+const AFTER_ALL: &str = "~";
 
 fn steps_prefix(delivery: Uuid) -> String {
     format!("DELIVERY#{delivery}#")
@@ -34,7 +37,7 @@ fn step_item(step: &DeliveryStep) -> Result<Item, StoreError> {
 }
 
 fn steps_of(webhook: WebhookId, delivery: Uuid, newest_first: bool) -> ItemRange<'static> {
-    ItemRange { pk: format!("WEBHOOK#{webhook}"), prefix: steps_prefix(delivery), newest_first, filter: None }
+    ItemRange { newest_first, ..ItemRange::prefixed(format!("WEBHOOK#{webhook}"), steps_prefix(delivery)) }
 }
 
 fn parse(items: Vec<Item>) -> Result<Vec<DeliveryStep>, StoreError> {
@@ -88,12 +91,7 @@ impl DeliveryList for DynamoStore {
         page: PageRequest,
         status: Option<DeliveryStatus>,
     ) -> Result<Page<Delivery>, StoreError> {
-        let range = ItemRange {
-            pk: format!("WEBHOOK#{webhook}"),
-            prefix: "DELIVERY#".into(),
-            newest_first: true,
-            filter: None,
-        };
+        let range = ItemRange { newest_first: true, ..ItemRange::prefixed(format!("WEBHOOK#{webhook}"), DELIVERIES) };
         // Newest first, so continuing after a delivery means below its first step's key.
         let mut start = page.after.map(|after| {
             HashMap::from([
@@ -121,6 +119,50 @@ impl DeliveryList for DynamoStore {
         }
         deliveries.truncate(page.limit + 1);
         Ok(Page::from_overfetch(deliveries, page.limit, |d| d.delivery_id))
+    }
+
+    async fn deliveries_after(
+        &self,
+        webhook: WebhookId,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries_from(webhook, after, limit).await
+    }
+}
+
+impl DynamoStore {
+    /// Up to `limit` deliveries after `after`, oldest first: one range of the partition, read
+    /// until the delivery after the last one taken shows the last one's steps are all read.
+    pub(super) async fn deliveries_from(
+        &self,
+        webhook: WebhookId,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let range = ItemRange {
+            until: Some(format!("{DELIVERIES}{AFTER_ALL}")),
+            ..ItemRange::prefixed(format!("WEBHOOK#{webhook}"), format!("{}{AFTER_ALL}", steps_prefix(after)))
+        };
+        let (mut deliveries, mut steps, mut start): (Vec<Delivery>, Vec<DeliveryStep>, _) =
+            (Vec::new(), Vec::new(), None);
+        loop {
+            let (items, next) = self.query(&range, start, LIST_QUERY_ITEMS).await?;
+            for step in parse(items)? {
+                if steps.first().is_some_and(|s| s.delivery_id != step.delivery_id) {
+                    deliveries.extend(Delivery::from_steps(steps.drain(..)));
+                }
+                steps.push(step);
+            }
+            start = next;
+            if start.is_none() {
+                deliveries.extend(Delivery::from_steps(steps.drain(..)));
+            }
+            if deliveries.len() >= limit || start.is_none() {
+                deliveries.truncate(limit);
+                return Ok(deliveries);
+            }
+        }
     }
 }
 

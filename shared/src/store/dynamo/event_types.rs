@@ -43,7 +43,7 @@ impl EventTypeGet for DynamoStore {
     }
 
     async fn stored_event_types(&self) -> Result<Vec<EventType>, StoreError> {
-        let range = ItemRange { pk: PARTITION.into(), prefix: PREFIX.into(), newest_first: false, filter: None };
+        let range = ItemRange::prefixed(PARTITION, PREFIX);
         self.query_all(range).await?.iter().map(parse).collect()
     }
 }

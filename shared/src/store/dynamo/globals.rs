@@ -4,9 +4,9 @@
 //! `OWNER#{entity}` / `WEBHOOK@GLOBAL#{id}` in each covered entity's partition, which the
 //! entity's one Query at publish reads with its own webhooks (`WEBHOOK#...`); the pointed-to
 //! webhooks are then read in one BatchGetItem. A `"*"` one has a copy at `GLOBAL#ALL` /
-//! `WEBHOOK#{id}`, written in the same transaction, which publishing reads with one Query: not
-//! at all while this process found none in the last `NO_STAR_RECHECK`, so that an entity with
-//! no global webhook costs what it did before they existed.
+//! `WEBHOOK#{id}`, written in the same transaction, which every publish reads with one Query
+//! (half a read unit when there is none): a webhook receives every event published after its
+//! create answered, whichever process made it.
 //!
 //! Pointers are written before the webhook that needs them and removed after it stops
 //! needing them, so a publish never misses a covering webhook; a pointer left over (a write
@@ -15,8 +15,7 @@
 //! late removal cannot take away a pointer a newer version put back.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
@@ -30,29 +29,10 @@ use crate::store::{StoreError, WebhookGet, WebhookSubscribers};
 pub(super) const GLOBAL_PK: &str = "GLOBAL";
 const EVERY_ENTITY_PK: &str = "GLOBAL#ALL";
 const POINTER_PREFIX: &str = "WEBHOOK@GLOBAL#";
-/// How long a process trusts having found no `"*"` webhook: a first one created by another
-/// process (in AWS, the create function) receives events published from this long after.
-const NO_STAR_RECHECK: Duration = Duration::from_secs(10);
 /// BatchWriteItem's and BatchGetItem's limits.
 const WRITE_BATCH: usize = 25;
 const READ_BATCH: usize = 100;
 const CONCURRENT_WRITES: usize = 10;
-
-/// When this process last found no `"*"` webhook, if it found none since.
-#[derive(Clone, Default)]
-pub(super) struct StarHint(Arc<Mutex<Option<Instant>>>);
-
-impl StarHint {
-    fn none_recently(&self) -> bool {
-        self.0.lock().ok().and_then(|seen| *seen).is_some_and(|at| at.elapsed() < NO_STAR_RECHECK)
-    }
-
-    fn found(&self, any: bool) {
-        if let Ok(mut seen) = self.0.lock() {
-            *seen = (!any).then(Instant::now);
-        }
-    }
-}
 
 fn pointer_key(entity: EntityId, id: WebhookId) -> Item {
     HashMap::from([("PK".into(), s(format!("OWNER#{entity}"))), ("SK".into(), s(format!("{POINTER_PREFIX}{id}")))])
@@ -115,11 +95,7 @@ impl DynamoStore {
         };
         let Some(copy) = copy else { return self.put_webhook(webhook, expected).await };
         let own = TransactWriteItem::builder().put(self.put(to_item(webhook)?, Some(expected))?).build();
-        self.transact(webhook.info.id, expected, vec![own, copy]).await?;
-        if is_star(webhook) {
-            self.star_hint.found(true);
-        }
-        Ok(())
+        self.transact(webhook.info.id, expected, vec![own, copy]).await
     }
 
     async fn delete_as_read(&self, current: &Webhook) -> Result<(), StoreError> {
@@ -258,27 +234,20 @@ impl DynamoStore {
     }
 
     async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        if self.star_hint.none_recently() {
-            return Ok(Vec::new());
-        }
-        let range =
-            ItemRange { pk: EVERY_ENTITY_PK.into(), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
-        let webhooks = self
-            .query_all(range)
+        let range = ItemRange::prefixed(EVERY_ENTITY_PK, "WEBHOOK#");
+        self.query_all(range)
             .await?
             .into_iter()
             .map(|mut item| {
                 item.insert("PK".into(), s(GLOBAL_PK));
                 serde_dynamo::from_item(item).map_err(StoreError::internal)
             })
-            .collect::<Result<Vec<Webhook>, _>>()?;
-        self.star_hint.found(!webhooks.is_empty());
-        Ok(webhooks)
+            .collect()
     }
 }
 
 /// The key of a `"*"` webhook's copy, from the webhook's own key.
-fn star_copy(mut key: Item) -> Item {
+pub(super) fn star_copy(mut key: Item) -> Item {
     key.insert("PK".into(), s(EVERY_ENTITY_PK));
     key
 }
@@ -286,8 +255,7 @@ fn star_copy(mut key: Item) -> Item {
 #[async_trait]
 impl WebhookSubscribers for DynamoStore {
     async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
-        let range =
-            ItemRange { pk: format!("OWNER#{entity}"), prefix: "WEBHOOK".into(), newest_first: false, filter: None };
+        let range = ItemRange::prefixed(format!("OWNER#{entity}"), "WEBHOOK");
         let (mut webhooks, mut pointed) = (Vec::new(), Vec::new());
         for item in self.query_all(range).await? {
             let sort_key = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
@@ -304,22 +272,5 @@ impl WebhookSubscribers for DynamoStore {
         let global = listing.into_iter().chain(self.star_webhooks().await?).filter(|w| w.covers(entity));
         webhooks.extend(global.filter(|w: &Webhook| seen.insert(w.info.id)));
         Ok(webhooks)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_process_trusts_finding_no_star_webhook_for_a_while_and_forgets_it_on_finding_one() {
-        let hint = StarHint::default();
-        assert!(!hint.none_recently(), "nothing known yet");
-        hint.found(false);
-        assert!(hint.none_recently());
-        hint.found(true);
-        assert!(!hint.none_recently());
-        *hint.0.lock().expect("lock") = Instant::now().checked_sub(NO_STAR_RECHECK);
-        assert!(!hint.none_recently(), "too old to trust");
     }
 }

@@ -18,6 +18,7 @@ mod access_tokens;
 mod deliveries;
 mod event_types;
 mod events;
+mod fifo;
 mod globals;
 mod rate_limits;
 mod stats;
@@ -29,14 +30,22 @@ const TTL_ATTRIBUTE: &str = "expiresAt";
 /// How long delivery steps and events are kept.
 const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
-/// The items a `query_page` reads: partition `pk`, sort keys starting with `prefix`, in key
-/// order or (`newest_first`) the reverse, and only those whose attribute `filter.0` equals
-/// `filter.1` when given.
+/// The items a `query_page` reads: partition `pk`, sort keys starting with `prefix` (or, with
+/// `until`, from `prefix` to `until`), in key order or (`newest_first`) the reverse, and only
+/// those whose attribute `filter.0` equals `filter.1` when given.
 struct ItemRange<'a> {
     pk: String,
     prefix: String,
+    until: Option<String>,
     newest_first: bool,
     filter: Option<(&'a str, AttributeValue)>,
+}
+
+impl ItemRange<'_> {
+    /// The items of partition `pk` whose sort keys start with `prefix`, in key order.
+    fn prefixed(pk: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self { pk: pk.into(), prefix: prefix.into(), until: None, newest_first: false, filter: None }
+    }
 }
 
 /// The DynamoDB store; its operations are in its modules, one per kind of item.
@@ -46,18 +55,11 @@ pub struct DynamoStore {
     table: String,
     /// The rate-limit arrival times this process last saw (`rate_limits`).
     rate_hints: rate_limits::Hints,
-    /// Whether this process recently found no `"*"` global webhook (`globals`).
-    star_hint: globals::StarHint,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-            rate_hints: rate_limits::Hints::default(),
-            star_hint: globals::StarHint::default(),
-        }
+        Self { client, table: table.into(), rate_hints: rate_limits::Hints::default() }
     }
 
     /// Creates the table when it is missing and waits until it is active (local runner, tests).
@@ -182,17 +184,24 @@ impl DynamoStore {
         start: Option<Item>,
         limit: usize,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let condition = match &range.until {
+            Some(_) => "PK = :pk AND SK BETWEEN :prefix AND :until",
+            None => "PK = :pk AND begins_with(SK, :prefix)",
+        };
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .key_condition_expression(condition)
             .expression_attribute_values(":pk", s(range.pk.clone()))
             .expression_attribute_values(":prefix", s(range.prefix.clone()))
             .set_exclusive_start_key(start)
             .scan_index_forward(!range.newest_first)
             .limit(i32::try_from(limit).map_err(StoreError::internal)?)
             .consistent_read(true);
+        if let Some(until) = &range.until {
+            query = query.expression_attribute_values(":until", s(until.clone()));
+        }
         if let Some((name, value)) = &range.filter {
             query = query
                 .filter_expression("#filtered = :filtered")
@@ -201,6 +210,17 @@ impl DynamoStore {
         }
         let output = query.send().await.map_err(unavailable)?;
         Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+    }
+}
+
+impl DynamoStore {
+    /// Runs the transaction; `false` when one of its conditions cancelled it.
+    async fn transact_if(&self, writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>) -> Result<bool, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::{delete_item::DeleteItemError, put_item::PutItemError, update_item::UpdateItemError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::globals::GLOBAL_PK;
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
@@ -70,7 +70,7 @@ impl WebhookGet for DynamoStore {
 impl WebhookList for DynamoStore {
     async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
         let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
-        let range = ItemRange { pk: partition(owner), prefix: "WEBHOOK#".into(), newest_first: false, filter: None };
+        let range = ItemRange::prefixed(partition(owner), "WEBHOOK#");
         self.query_page(range, start, page, |w: &Webhook| w.info.id.0).await
     }
 }
@@ -150,9 +150,71 @@ impl WebhookHealth for DynamoStore {
             .expression_attribute_names("#failing", FAILING_SINCE);
         unless_condition_failed(update.send().await)
     }
+
+    async fn mark_slow(&self, owner: Owner, id: WebhookId, slow_ms: Option<u32>) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(webhook_key(owner, id)))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#slow", SLOW_MS);
+        let update = match slow_ms {
+            Some(ms) => update
+                .update_expression("SET #slow = :ms")
+                .expression_attribute_values(":ms", version_value(u64::from(ms))),
+            None => update.update_expression("REMOVE #slow"),
+        };
+        unless_condition_failed(update.send().await)
+    }
+
+    async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+        let item = to_item(disabled)?;
+        let key = webhook_key(disabled.owner(), disabled.info.id);
+        let update = |key: Item| {
+            let mut update = Update::builder().table_name(&self.table).set_key(Some(key));
+            let mut set = Vec::new();
+            for (n, name) in DISABLE_ATTRIBUTES.iter().enumerate() {
+                if let Some(value) = item.get(*name) {
+                    set.push(format!("#a{n} = :a{n}"));
+                    update = update
+                        .expression_attribute_names(format!("#a{n}"), *name)
+                        .expression_attribute_values(format!(":a{n}"), value.clone());
+                }
+            }
+            update.update_expression(format!("SET {}", set.join(", ")))
+        };
+        // The failing clock as read: a success since stopped it (without a new version).
+        let own = match previous.failing_since {
+            Some(since) => update(key.clone())
+                .condition_expression("#v = :expected AND #failing = :since")
+                .expression_attribute_values(":since", s(since.to_string())),
+            None => update(key.clone()).condition_expression("#v = :expected AND attribute_not_exists(#failing)"),
+        };
+        let own = own
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#failing", FAILING_SINCE)
+            .expression_attribute_values(":expected", version_value(previous.info.version))
+            .build()
+            .map_err(StoreError::internal)?;
+        let mut writes = vec![TransactWriteItem::builder().update(own).build()];
+        if matches!(disabled.info.entities, Some(crate::model::Coverage::All)) {
+            let copy = update(super::globals::star_copy(key)).build().map_err(StoreError::internal)?;
+            writes.push(TransactWriteItem::builder().update(copy).build());
+        }
+        if self.transact_if(writes).await? {
+            return Ok(());
+        }
+        let stored = self.get_webhook(disabled.owner(), disabled.info.id).await?;
+        Err(stored.map_or(StoreError::NotFound, |w| StoreError::VersionConflict { current: w.info.version }))
+    }
 }
 
 const FAILING_SINCE: &str = "failingSince";
+const SLOW_MS: &str = "slowMs";
+/// What disabling a webhook changes of its item.
+const DISABLE_ATTRIBUTES: [&str; 7] =
+    ["enabled", "version", "lastUpdate", "userIdentifier", "disabledReason", "failingSince", "disabledBy"];
 
 /// A clock already in the state asked for is no error.
 fn unless_condition_failed<T, R: std::fmt::Debug + Send + Sync + 'static>(

@@ -2,8 +2,12 @@
 //! with the same conditional-write semantics as DynamoDB, and like its TTL forgetting
 //! deliveries, events and statistics past the retention.
 
+mod deliveries;
+mod events;
+
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,15 +15,12 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet,
-    EventTypePut, Page, PageRequest, RateLimitStore, Recorded, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert,
-    WebhookList, WebhookReplace, WebhookSubscribers,
+    Page, PageRequest, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert, WebhookList, WebhookReplace,
+    WebhookSubscribers,
 };
 use crate::model::{
-    Delivery, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner,
-    Timestamp, Webhook, WebhookId,
+    DeliveryMessage, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner, Timestamp, Webhook, WebhookId,
 };
-use crate::rate_limit::{Decision, RatePolicy, gcra};
 use crate::runtime::{Clock, SystemClock};
 use crate::store::StoreError;
 
@@ -33,6 +34,12 @@ struct Tables {
     /// Fan-out plans per owner and event id, with the end of their dedupe window and of
     /// their keeping.
     events: HashMap<(EntityId, String), (FanOutPlan, Timestamp, Timestamp)>,
+    /// Plans replaced by a later publish of their event id, by owner and plan id, with the end
+    /// of their keeping.
+    archived: HashMap<(EntityId, Uuid), (FanOutPlan, Timestamp)>,
+    /// FIFO webhooks' closed gates, and the messages parked behind them by their place.
+    gates: HashMap<WebhookId, Gate>,
+    parked: BTreeMap<(WebhookId, String), DeliveryMessage>,
     /// Access tokens by webhook and credentials fingerprint, with when they stop being good.
     access_tokens: HashMap<(WebhookId, String), (String, Timestamp)>,
     /// The operator's event types by name.
@@ -43,6 +50,13 @@ struct Tables {
     swept_at: Option<Timestamp>,
 }
 
+/// A FIFO webhook's closed gate: its head, and how many messages were parked and released.
+struct Gate {
+    head: super::FifoHead,
+    parked: u64,
+    released: u64,
+}
+
 /// How often a write looks for records past the retention.
 const SWEEP_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
@@ -50,6 +64,8 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
     retention: chrono::Duration,
     clock: Arc<dyn Clock>,
+    /// Every operation fails as an unreachable DynamoDB's would (`fail_all`).
+    unreachable: AtomicBool,
 }
 
 impl Default for MemoryStore {
@@ -68,10 +84,19 @@ impl MemoryStore {
     /// and statistics as long after theirs).
     pub fn with_retention(retention: Duration, clock: Arc<dyn Clock>) -> Self {
         let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        Self { tables: Mutex::default(), retention, clock }
+        Self { tables: Mutex::default(), retention, clock, unreachable: AtomicBool::new(false) }
+    }
+
+    /// From now on, until called again with `false`, every operation fails as if the store
+    /// could not be reached: for tests of outages.
+    pub fn fail_all(&self, failing: bool) {
+        self.unreachable.store(failing, Ordering::SeqCst);
     }
 
     fn tables(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable("the memory store is failing on purpose (fail_all)"));
+        }
         self.tables.lock().map_err(|_| StoreError::internal("memory store lock poisoned"))
     }
 
@@ -100,6 +125,7 @@ impl Tables {
         self.deliveries.retain(|(_, delivery), _| began(delivery) >= oldest);
         self.stats.retain(|(_, hour), _| *hour + 3600 > oldest);
         self.events.retain(|_, (_, _, kept_until)| *kept_until > now);
+        self.archived.retain(|_, (_, kept_until)| *kept_until > now);
     }
 
     /// The owner's webhooks, in id order, after `after` when given.
@@ -177,6 +203,23 @@ impl WebhookHealth for MemoryStore {
         }
         Ok(())
     }
+
+    async fn mark_slow(&self, owner: Owner, id: WebhookId, slow_ms: Option<u32>) -> Result<(), StoreError> {
+        if let Some(webhook) = self.tables()?.webhooks.get_mut(&(owner, id)) {
+            webhook.slow_ms = slow_ms;
+        }
+        Ok(())
+    }
+
+    async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+        let mut tables = self.tables()?;
+        let stored = tables.webhooks.get_mut(&key_of(disabled)).ok_or(StoreError::NotFound)?;
+        if stored.info.version != previous.info.version || stored.failing_since != previous.failing_since {
+            return Err(StoreError::VersionConflict { current: stored.info.version });
+        }
+        *stored = disabled.clone();
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -196,175 +239,5 @@ impl WebhookDelete for MemoryStore {
     }
 }
 
-#[async_trait]
-impl EventTypeGet for MemoryStore {
-    async fn stored_event_type(&self, name: &str) -> Result<Option<EventType>, StoreError> {
-        Ok(self.tables()?.event_types.get(name).cloned())
-    }
-
-    async fn stored_event_types(&self) -> Result<Vec<EventType>, StoreError> {
-        Ok(self.tables()?.event_types.values().cloned().collect())
-    }
-}
-
-#[async_trait]
-impl EventTypePut for MemoryStore {
-    async fn put_event_type(&self, event_type: &EventType) -> Result<(), StoreError> {
-        self.tables()?.event_types.insert(event_type.name.clone(), event_type.clone());
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl EventInsert for MemoryStore {
-    async fn open_fan_out(
-        &self,
-        owner: EntityId,
-        plan: &FanOutPlan,
-        now: Timestamp,
-        ttl: Duration,
-    ) -> Result<(FanOutPlan, bool), StoreError> {
-        let mut tables = self.writing()?;
-        let key = (owner, plan.event_id.clone());
-        if let Some((stored, expires, _)) = tables.events.get(&key) {
-            if *expires > now {
-                return Ok((stored.clone(), false));
-            }
-        }
-        let expires = Timestamp::new(now.get() + chrono::Duration::from_std(ttl).map_err(StoreError::internal)?);
-        let kept_until = Timestamp::new(now.get() + self.retention);
-        tables.events.insert(key, (plan.clone(), expires, kept_until));
-        Ok((plan.clone(), true))
-    }
-}
-
-#[async_trait]
-impl EventGet for MemoryStore {
-    async fn get_event(&self, owner: EntityId, event_id: &str) -> Result<Option<FanOutPlan>, StoreError> {
-        Ok(self.tables()?.events.get(&(owner, event_id.to_string())).map(|(plan, _, _)| plan.clone()))
-    }
-}
-
-#[async_trait]
-impl DeliveryGet for MemoryStore {
-    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, StoreError> {
-        let tables = self.tables()?;
-        Ok(tables.deliveries.get(&(webhook, delivery)).and_then(|steps| Delivery::from_steps(steps.iter().cloned())))
-    }
-
-    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, StoreError> {
-        let tables = self.tables()?;
-        let last = tables.deliveries.get(&(webhook, delivery)).and_then(|steps| steps.last());
-        Ok(last.map(|step| DeliveryState { status: step.status, step: step.step }))
-    }
-}
-
-#[async_trait]
-impl DeliveryRecord for MemoryStore {
-    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
-        let mut tables = self.writing()?;
-        let steps = tables.deliveries.entry((step.webhook_id, step.delivery_id)).or_default();
-        if steps.iter().any(|s| s.step == step.step) {
-            return Ok(Recorded::Stale);
-        }
-        steps.push(step.clone());
-        steps.sort_by_key(|s| s.step);
-        Ok(Recorded::Written)
-    }
-}
-
-#[async_trait]
-impl DeliveryStats for MemoryStore {
-    async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError> {
-        let mut tables = self.writing()?;
-        let hour = tables.stats.entry((webhook, counters.hour));
-        hour.or_insert_with(|| HourCounters { hour: counters.hour, ..HourCounters::default() }).add(counters);
-        Ok(())
-    }
-
-    async fn hourly_counters(
-        &self,
-        webhook: WebhookId,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<HourCounters>, StoreError> {
-        Ok(self.tables()?.stats.range((webhook, first)..=(webhook, last)).map(|(_, hour)| hour.clone()).collect())
-    }
-}
-
-#[async_trait]
-impl DeliveryList for MemoryStore {
-    async fn list_deliveries(
-        &self,
-        webhook: WebhookId,
-        page: PageRequest,
-        status: Option<DeliveryStatus>,
-    ) -> Result<Page<Delivery>, StoreError> {
-        let tables = self.tables()?;
-        let upper = match page.after {
-            Some(after) => Bound::Excluded((webhook, after)),
-            None => Bound::Included((webhook, Uuid::max())),
-        };
-        let items = tables
-            .deliveries
-            .range((Bound::Included((webhook, Uuid::nil())), upper))
-            .rev()
-            .filter_map(|(_, steps)| Delivery::from_steps(steps.iter().cloned()))
-            .filter(|delivery| status.is_none_or(|wanted| delivery.status == wanted))
-            .take(page.limit + 1)
-            .collect();
-        Ok(Page::from_overfetch(items, page.limit, |d| d.delivery_id))
-    }
-}
-
-#[async_trait]
-impl AccessTokenStore for MemoryStore {
-    async fn access_token(
-        &self,
-        webhook: WebhookId,
-        fingerprint: &str,
-        now: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
-        let mut tables = self.tables()?;
-        tables.access_tokens.retain(|_, (_, until)| *until > now);
-        Ok(tables.access_tokens.get(&(webhook, fingerprint.to_string())).map(|(token, _)| token.clone()))
-    }
-
-    async fn keep_access_token(
-        &self,
-        webhook: WebhookId,
-        fingerprint: &str,
-        token: &str,
-        good_until: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.tables()?.access_tokens.insert((webhook, fingerprint.to_string()), (token.to_string(), good_until));
-        Ok(())
-    }
-
-    async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError> {
-        let mut tables = self.tables()?;
-        let key = (webhook, fingerprint.to_string());
-        if tables.access_tokens.get(&key).is_some_and(|(kept, _)| kept == token) {
-            tables.access_tokens.remove(&key);
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl RateLimitStore for MemoryStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
-        let mut tables = self.tables()?;
-        // Arrival times in the past say nothing: dropping them keeps the map to active keys.
-        tables.rate_limits.retain(|_, tat| *tat > now_us);
-        let (decision, next) = gcra(tables.rate_limits.get(key).copied(), now_us, policy);
-        if let Some(next) = next {
-            tables.rate_limits.insert(key.to_string(), next);
-        }
-        Ok(decision)
-    }
-}
-
 #[cfg(test)]
-#[path = "memory_tests.rs"]
 mod tests;

@@ -3,8 +3,9 @@
 use serde_json::json;
 
 use super::*;
-use crate::model::{Event, FanOutTarget};
+use crate::model::{DeliveryStatus, Event, FanOutTarget};
 use crate::runtime::ManualClock;
+use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert};
 
 fn step(webhook: WebhookId) -> DeliveryStep {
     let event = Event {
@@ -14,7 +15,7 @@ fn step(webhook: WebhookId) -> DeliveryStep {
         data: json!({}),
     };
     let entity = EntityId::parse("d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69").expect("uuid");
-    DeliveryStep::of(Uuid::now_v7(), webhook, entity, &event, 1, DeliveryStatus::Succeeded)
+    DeliveryStep::of(Uuid::now_v7(), webhook, entity, (&event.id, &event.event_type), 1, DeliveryStatus::Succeeded)
 }
 
 #[tokio::test]
@@ -30,6 +31,7 @@ async fn deliveries_events_and_statistics_past_the_retention_are_forgotten() {
     let target =
         FanOutTarget { webhook_id: webhook, delivery_id: old.delivery_id, enabled: true, global: false, fifo: false };
     let plan = FanOutPlan {
+        plan: Some(Uuid::now_v7()),
         event_id: old.event_id.clone(),
         event_type: old.event_type.clone(),
         occurred_at: Timestamp::new(clock.now()),
@@ -48,7 +50,7 @@ async fn deliveries_events_and_statistics_past_the_retention_are_forgotten() {
     let recent = step(webhook);
     store.record_step(&recent).await.expect("a write past it");
     assert_eq!(store.get_delivery(webhook, old.delivery_id).await.expect("get"), None);
-    assert_eq!(store.get_event(entity, &old.event_id).await.expect("get"), None);
+    assert_eq!(store.get_plan(entity, &old.event_id, None).await.expect("get"), None);
     let hours = store.hourly_counters(webhook, counters.hour, counters.hour).await.expect("read");
     assert_eq!(hours, [], "the hour's statistics too");
     assert!(store.get_delivery(webhook, recent.delivery_id).await.expect("get").is_some());

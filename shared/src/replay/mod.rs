@@ -1,6 +1,7 @@
 //! Replaying deliveries (docs/contract.md 5.2 and 12): a resend is a new delivery of a delivery's
 //! event to the same webhook, its attempts counted from 1; a recovery resends every delivery
-//! of a time window in the statuses asked for, oldest first.
+//! of a time window in the statuses asked for, oldest first, a page at a time (`pages`), its
+//! memory bounded by a page and its time by a budget, the rest going on from the queue.
 
 use std::time::Duration;
 
@@ -10,15 +11,23 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::model::fields::{Fields, as_str, as_string_array};
-use crate::model::{Delivery, DeliveryMessage, DeliveryStatus, Event, Ordering, Timestamp, Webhook};
+use crate::model::{
+    CarriedEvent, Delivery, DeliveryMessage, DeliveryStatus, DeliveryStep, Ordering, QueueMessage, RecoveryPage,
+    Timestamp, Webhook,
+};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryList, EventGet, PageRequest};
+use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, EventGet, WebhookGet};
+
+mod pages;
 
 /// How far back a recovery may reach: as long as delivery records are kept.
 pub const RETENTION: Duration = Duration::from_secs(30 * 86_400);
-/// SendMessageBatch's limit.
-const ENQUEUE_BATCH: usize = 10;
+/// How long a recovery's request resends before the rest of its window goes on from the queue:
+/// well within API Gateway's 29 s.
+const REQUEST_BUDGET: Duration = Duration::from_secs(10);
+/// How long the deliver step works on one page of a recovery: well within its 60 s.
+const PAGE_BUDGET: Duration = Duration::from_secs(20);
 
 /// A recovery's window and the statuses it resends.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +83,18 @@ impl Recovery {
         }
     }
 
-    fn holds(&self, delivery: &Delivery) -> bool {
-        let created = created_at(delivery.delivery_id);
-        self.statuses.contains(&delivery.status)
-            && created.is_some_and(|at| at >= self.since && self.until.is_none_or(|until| at < until))
+    /// The recovery's first page, for `webhook` at `now`: a window without an end ends now, so
+    /// that it never reaches the deliveries it makes.
+    pub fn first_page(&self, webhook: &Webhook, now: Timestamp) -> RecoveryPage {
+        RecoveryPage {
+            webhook_id: webhook.info.id,
+            owner_identifier: webhook.info.owner_identifier,
+            since: self.since,
+            until: self.until.map_or(now, |until| until.min(now)),
+            statuses: self.statuses.clone(),
+            after: Some(first_id_of(self.since)),
+            deferrals: 0,
+        }
     }
 }
 
@@ -87,38 +104,31 @@ fn created_at(delivery: Uuid) -> Option<Timestamp> {
     DateTime::from_timestamp(i64::try_from(seconds).ok()?, nanos).map(Timestamp::new)
 }
 
-/// A new delivery of `delivery`'s event to `webhook`; none when the event is no longer kept.
-async fn again<S: EventGet + ?Sized>(
-    store: &S,
-    ids: &dyn IdGenerator,
-    webhook: &Webhook,
-    delivery: &Delivery,
-) -> Result<Option<DeliveryMessage>, Error> {
-    // An entity's own webhook's deliveries are all of its entity.
-    let Some(entity) = delivery.owner_identifier.or(webhook.info.owner_identifier) else { return Ok(None) };
-    let Some(plan) = store.get_event(entity, &delivery.event_id).await? else { return Ok(None) };
-    let event =
-        Event { id: plan.event_id, event_type: plan.event_type, occurred_at: plan.occurred_at, data: plan.data };
-    Ok(Some(DeliveryMessage {
-        delivery_id: ids.new_id(),
-        webhook_id: webhook.info.id,
-        owner_identifier: entity,
-        global: webhook.info.owner_identifier.is_none(),
-        event,
-        resent: false,
-        fifo: webhook.info.options.ordering == Ordering::Fifo,
-    }))
+/// A UUIDv7 of `at` below every other of its millisecond: the delivery ids created from `at` on
+/// come after it.
+fn first_id_of(at: Timestamp) -> Uuid {
+    let millis = u128::try_from(at.get().timestamp_millis()).unwrap_or(0);
+    Uuid::from_u128(millis << 80 | 0x7 << 76 | 0x2 << 62)
 }
 
-async fn send<Q: DeliveryEnqueue + ?Sized>(queue: &Q, messages: &[DeliveryMessage]) -> Result<(), Error> {
-    for batch in messages.chunks(ENQUEUE_BATCH) {
-        queue.enqueue(batch, Duration::ZERO).await?;
-    }
-    Ok(())
+/// The message of a new delivery, `id`, of `delivery`'s event to `webhook`, naming the event
+/// (the deliver step reads it from its plan); none when the delivery's entity is unknown.
+fn again(webhook: &Webhook, delivery: &Delivery, id: Uuid, resent: bool) -> Option<DeliveryMessage> {
+    // An entity's own webhook's deliveries are all of its entity.
+    let entity = delivery.owner_identifier.or(webhook.info.owner_identifier)?;
+    let event = CarriedEvent::Named { id: delivery.event_id.clone(), event_type: delivery.event_type.clone() };
+    Some(DeliveryMessage {
+        global: webhook.info.owner_identifier.is_none(),
+        plan: delivery.plan,
+        resent,
+        fifo: webhook.info.options.ordering == Ordering::Fifo,
+        ..DeliveryMessage::first(id, webhook.info.id, entity, event)
+    })
 }
 
 /// Sends `delivery` of `webhook` again, as a new delivery of its event, and answers the new
-/// delivery's id; 404 when its event is no longer kept.
+/// delivery's id; 404 when its event is no longer kept. A finished delivery is marked with the
+/// new one's id (`resentAs`).
 pub async fn resend<S, Q>(
     store: &S,
     queue: &Q,
@@ -127,51 +137,78 @@ pub async fn resend<S, Q>(
     delivery: &Delivery,
 ) -> Result<Uuid, Error>
 where
-    S: EventGet + ?Sized,
+    S: EventGet + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let message = again(store, ids, webhook, delivery).await?.ok_or(Error::NotFound)?;
-    send(queue, std::slice::from_ref(&message)).await?;
-    tracing::info!(webhook_id = %webhook.info.id, from = %delivery.delivery_id, to = %message.delivery_id, "delivery resent");
-    Ok(message.delivery_id)
+    let id = ids.new_id();
+    let message = again(webhook, delivery, id, false).ok_or(Error::NotFound)?;
+    let kept = store.published_event(message.owner_identifier, &delivery.event_id, delivery.plan).await?;
+    if kept.is_none() {
+        return Err(Error::NotFound);
+    }
+    queue.enqueue(&[message.into()], Duration::ZERO).await?;
+    if delivery.status != DeliveryStatus::Pending {
+        // Only a note on the old delivery: a concurrent step leaves it unwritten.
+        store.record_step(&DeliveryStep::resent(delivery, id)).await?;
+    }
+    tracing::info!(webhook_id = %webhook.info.id, from = %delivery.delivery_id, to = %id, "delivery resent");
+    Ok(id)
 }
 
-/// Resends every delivery of `webhook` that `recovery` holds, oldest first.
+/// What a recovery's request did: the deliveries it resent, and whether the rest of the window
+/// goes on from the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    pub deliveries: usize,
+    pub continues: bool,
+}
+
+/// Resends every delivery of `webhook` that `recovery` holds, oldest first, for up to
+/// `REQUEST_BUDGET`; the rest of the window continues from the queue (`recover_page`). A copy
+/// of a delivery an earlier try of the same recovery made waits `copy_delay`.
 pub async fn recover<S, Q>(
     store: &S,
     queue: &Q,
     ids: &dyn IdGenerator,
     webhook: &Webhook,
     recovery: &Recovery,
-) -> Result<usize, Error>
+    (now, copy_delay): (Timestamp, Duration),
+) -> Result<Recovered, Error>
 where
-    S: DeliveryList + EventGet + ?Sized,
+    S: DeliveryList + DeliveryGet + DeliveryRecord + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let mut matching = Vec::new();
-    let mut after = None;
-    // The log is newest first: it is read until it reaches deliveries older than the window.
-    loop {
-        let page = store.list_deliveries(webhook.info.id, PageRequest { limit: 100, after }, None).await?;
-        let older = page.items.last().and_then(|d| created_at(d.delivery_id)).is_some_and(|at| at < recovery.since);
-        matching.extend(page.items.into_iter().filter(|d| recovery.holds(d)));
-        match page.next {
-            Some(next) if !older => after = Some(next),
-            _ => break,
-        }
+    let first = recovery.first_page(webhook, now);
+    let (deliveries, rest) = pages::resend_for(store, queue, ids, webhook, first, (REQUEST_BUDGET, copy_delay)).await?;
+    tracing::info!(webhook_id = %webhook.info.id, resent = deliveries, continues = rest.is_some(), "deliveries recovered");
+    if let Some(rest) = &rest {
+        queue.enqueue(&[QueueMessage::Recovery { recovery: rest.clone() }], Duration::ZERO).await?;
     }
-    matching.reverse();
-    let mut messages = Vec::with_capacity(matching.len());
-    for delivery in &matching {
-        match again(store, ids, webhook, delivery).await? {
-            Some(message) => messages.push(message),
-            // Kept as long as the delivery's records, so gone only at the window's oldest edge.
-            None => tracing::warn!(delivery_id = %delivery.delivery_id, "its event is no longer kept: not resent"),
-        }
+    Ok(Recovered { deliveries, continues: rest.is_some() })
+}
+
+/// The deliver step of a recovery's page: resends for up to `PAGE_BUDGET`, then sends the rest
+/// of the window on as the next page. A webhook deleted since ends it. A copy waits
+/// `copy_delay` (`recover`).
+pub async fn recover_page<S, Q>(
+    store: &S,
+    queue: &Q,
+    ids: &dyn IdGenerator,
+    page: &RecoveryPage,
+    copy_delay: Duration,
+) -> Result<(), Error>
+where
+    S: WebhookGet + DeliveryList + DeliveryGet + DeliveryRecord + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    let Some(webhook) = store.get_webhook(page.owner(), page.webhook_id).await? else { return Ok(()) };
+    let (deliveries, rest) =
+        pages::resend_for(store, queue, ids, &webhook, page.clone(), (PAGE_BUDGET, copy_delay)).await?;
+    tracing::info!(webhook_id = %webhook.info.id, resent = deliveries, continues = rest.is_some(), "recovery page");
+    if let Some(rest) = rest {
+        queue.enqueue(&[QueueMessage::Recovery { recovery: rest }], Duration::ZERO).await?;
     }
-    send(queue, &messages).await?;
-    tracing::info!(webhook_id = %webhook.info.id, resent = messages.len(), "deliveries recovered");
-    Ok(messages.len())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,195 @@
+//! One delivery's message, in named steps: (time) a message early for its time waits again, a
+//! FIFO webhook's passes its gate (`fifo`); (classify) where the delivery stands, its webhook and
+//! its event; (turn) its place in the webhook's rate; (attempt) the POST; (record and schedule)
+//! the step, and the next message when there is one.
+
+use aws_lambda_events::event::sqs::SqsMessage;
+
+use super::fifo::Gate;
+use super::{Deliverer, EventFor, attempt_delivery, from_fifo_queue, random_unit, receive_count};
+use crate::error::Error;
+use crate::model::{DeliveryMessage, DeliveryState, DeliveryStatus, Event, Timestamp};
+use crate::store::{DeliveryStore, Recorded, Tally};
+
+/// What became of a delivery's message once handled.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Outcome {
+    /// Succeeded, failed for good or skipped: nothing follows.
+    Finished,
+    /// The delivery's next message, due later: a retry, or a turn in the webhook's rate.
+    Waiting(DeliveryMessage),
+    /// A copy of a message another copy carries: nothing to do.
+    Dropped,
+}
+
+/// The error recorded for a delivery whose event is no longer kept (at the retention's edge).
+const EVENT_GONE: &str = "its event is no longer kept";
+/// A next message more than this late is taken as lost, and sent again.
+const OVERDUE: chrono::Duration = chrono::Duration::minutes(1);
+
+impl<'a> Deliverer<'a> {
+    pub(super) async fn deliver_record(
+        &self,
+        record: &SqsMessage,
+        message: &DeliveryMessage,
+        tally: &Tally<'a, dyn DeliveryStore + 'a>,
+    ) -> Result<(), Error> {
+        if let Some(due) = message.due.filter(|due| self.far_off(*due))
+            && !from_fifo_queue(record)
+        {
+            // A timer's wake, early by its lead: the rest is an SQS delay, to the second.
+            return self.wait_until(message, due).await;
+        }
+        let head = if message.fifo {
+            match self.gate(message).await? {
+                Gate::Through(head) => head,
+                Gate::Parked => return Ok(()),
+            }
+        } else {
+            None
+        };
+        self.wait_in_process(message.due).await;
+        match self.deliver(record, message, tally).await? {
+            Outcome::Dropped => Ok(()),
+            Outcome::Finished if head == Some(message.delivery_id) => {
+                self.release(message.webhook_id, message.delivery_id).await
+            }
+            Outcome::Finished => Ok(()),
+            Outcome::Waiting(next) => {
+                if message.fifo {
+                    // Its webhook's later messages wait behind it, parked, not on the queue.
+                    self.store.hold_fifo(message.webhook_id, message.delivery_id).await?;
+                }
+                let due = next.due.unwrap_or_else(|| Timestamp::new(self.clock.now()));
+                self.wait_until(&next, due).await
+            }
+        }
+    }
+
+    /// Classifies, takes a turn, attempts, records: what became of the message.
+    async fn deliver(
+        &self,
+        record: &SqsMessage,
+        message: &DeliveryMessage,
+        tally: &Tally<'a, dyn DeliveryStore + 'a>,
+    ) -> Result<Outcome, Error> {
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+        // Read every time: SQS's receive count is approximate, so a first receive may not be one.
+        let state = self.store.delivery_state(webhook_id, delivery_id).await?;
+        let number = if message.step == 0 { state.map_or(1, |s| s.step + 1) } else { message.step };
+        if let Some(state) = state {
+            if message.resent {
+                tracing::info!(%webhook_id, %delivery_id, "a retried publish's copy: its original carries it");
+                return Ok(Outcome::Dropped);
+            }
+            if state.status != DeliveryStatus::Pending || state.step >= number {
+                return self.recorded_before(record, message, state).await;
+            }
+        }
+        let record_step = |step| async move {
+            let recorded = tally.record(&step).await?;
+            if recorded == Recorded::Stale {
+                tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
+            }
+            Ok::<_, Error>(recorded)
+        };
+
+        let read = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
+        let webhook = match read {
+            // A global webhook that stopped covering the entity gets none of its events any more.
+            Some(webhook) if webhook.info.enabled && webhook.covers(message.owner_identifier) => webhook,
+            read => {
+                self.notice_again(read.as_ref(), delivery_id).await?;
+                tracing::info!(%webhook_id, %delivery_id, "webhook gone, disabled or no longer covering the entity: skipped");
+                record_step(self.step_of(message, number, DeliveryStatus::Skipped)).await?;
+                return Ok(Outcome::Finished);
+            }
+        };
+        let Some(event) = self.event_of(message).await? else {
+            let mut step = self.step_of(message, number, DeliveryStatus::Failed);
+            step.error = Some(EVENT_GONE.into());
+            record_step(step).await?;
+            return Ok(Outcome::Finished);
+        };
+        if let Some(later) = self.take_turn(&webhook, message).await? {
+            tracing::info!(%webhook_id, %delivery_id, due = ?later.due, "over the webhook's rate: later, not an attempt");
+            return Ok(Outcome::Waiting(later));
+        }
+
+        let published = EventFor { event: &event, entity: Some(message.owner_identifier) };
+        let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
+        tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
+            status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
+        let schedule = &self.settings.schedule;
+        let delay =
+            if outcome.delivered { None } else { schedule.next_delay(number, outcome.retry_after, random_unit()) };
+        let next = delay.map(|d| chrono::Duration::from_std(d).map(|d| Timestamp::new(self.clock.now() + d)));
+        let next = next.transpose().map_err(Error::internal)?;
+        let status = match (outcome.delivered, next) {
+            (true, _) => DeliveryStatus::Succeeded,
+            (false, None) => DeliveryStatus::Failed,
+            (false, Some(_)) => DeliveryStatus::Pending,
+        };
+        let mut step = self.step_of(message, number, status);
+        step.attempt = Some(outcome.attempt.clone());
+        step.next_attempt_at = next;
+        if record_step(step).await? == Recorded::Stale {
+            return Ok(Outcome::Dropped);
+        }
+        self.after_attempt(&webhook, &outcome, delivery_id).await?;
+        Ok(match next {
+            None => Outcome::Finished,
+            Some(due) => Outcome::Waiting(message.for_step(number + 1, Some(due))),
+        })
+    }
+
+    /// A message whose step is recorded already. Finished: nothing follows (but a notice its
+    /// failure owes). Pending: the next message may not have been sent (the invocation that
+    /// recorded it stopped before), so a message received again, or one whose next is overdue,
+    /// sends it; a copy received once while the next waits is dropped, or copies would follow
+    /// the delivery for the rest of its schedule.
+    async fn recorded_before(
+        &self,
+        record: &SqsMessage,
+        message: &DeliveryMessage,
+        state: DeliveryState,
+    ) -> Result<Outcome, Error> {
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+        tracing::info!(%webhook_id, %delivery_id, status = ?state.status, step = state.step, "step recorded before");
+        match state.status {
+            DeliveryStatus::Pending => {
+                let now = self.clock.now();
+                let due = state.next_attempt_at.unwrap_or(Timestamp::new(now));
+                let overdue = due.get() + OVERDUE < now;
+                Ok(if receive_count(record) > 1 || overdue {
+                    Outcome::Waiting(message.for_step(state.step + 1, Some(due)))
+                } else {
+                    Outcome::Dropped
+                })
+            }
+            DeliveryStatus::Failed => {
+                // Back because its last attempt's notice could not be published, perhaps.
+                let webhook = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
+                self.notice_again(webhook.as_ref(), delivery_id).await?;
+                Ok(Outcome::Finished)
+            }
+            DeliveryStatus::Succeeded | DeliveryStatus::Skipped => Ok(Outcome::Finished),
+        }
+    }
+
+    /// Step `number` of the message's delivery, in its plan.
+    fn step_of(&self, message: &DeliveryMessage, number: u32, status: DeliveryStatus) -> crate::model::DeliveryStep {
+        let mut step = message.step(number, status);
+        step.plan = message.plan;
+        step
+    }
+
+    /// The event the message carries, or the one its plan holds for a message that only names
+    /// it; none once it is no longer kept.
+    async fn event_of(&self, message: &DeliveryMessage) -> Result<Option<Event>, Error> {
+        if let Some(event) = message.event.whole() {
+            return Ok(Some(event.clone()));
+        }
+        Ok(self.store.published_event(message.owner_identifier, message.event.id(), message.plan).await?)
+    }
+}

@@ -1,0 +1,176 @@
+//! Publishing an event: every matching webhook is planned a delivery, and each enabled one gets
+//! a queue message (its record starts with its first attempt); a paused webhook gets a
+//! `skipped` record, so its log shows what it missed.
+//!
+//! The fan-out is crash-safe without bookkeeping writes. Its plan (targets and delivery ids)
+//! is stored once, with the event, under the event id; then the messages are sent, in one
+//! `SendMessageBatch` whatever the number of webhooks: the deliveries' own messages when they
+//! fit, else one message per page of the plan, whose deliver step sends that page's
+//! (`fan_out`). A publish that fails after the plan is stored answers the event's id with its
+//! error; retried with that id (or the same `Idempotency-Key`), it answers as for any duplicate
+//! and sends a copy, marked `resent` and delayed by the resend delay, of every planned delivery
+//! that has no step yet (one it cannot tell was sent). The deliver step drops a copy whose
+//! delivery has started by the time it arrives (the original carries it) and otherwise carries
+//! the delivery itself. Nothing is lost; the receiver gets an event twice only if an original is
+//! still unstarted after the delay (a queue backed up that long), which at-least-once delivery
+//! allows: the `webhook-id` is the same.
+
+mod fan_out;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use fan_out::{page_targets, send_page};
+
+use crate::error::Error;
+use crate::model::{
+    CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Ordering,
+    Timestamp, Webhook, WebhookId, event_body,
+};
+use crate::queue::{DeliveryEnqueue, message_body};
+use crate::runtime::IdGenerator;
+use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert, WebhookSubscribers};
+
+/// How long a published event id is remembered, so a repeat publishes nothing.
+pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// What came of a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// Planned and enqueued: `deliveries` enabled webhooks will be POSTed.
+    Accepted { event_id: String, deliveries: usize },
+    /// The event id was published before: nothing new is planned, and a copy of each
+    /// delivery that has not started is sent, delayed, in case the first try stopped midway.
+    Duplicate { event_id: String },
+}
+
+/// The id of an event published without one under `Idempotency-Key` `key`: the same for the
+/// same entity and key, so that a retry finds the first try's plan.
+fn keyed_event_id(owner: EntityId, key: &str) -> String {
+    let digest = Sha256::digest(format!("{owner}\n{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+}
+
+/// Publishes `input` for `owner` at `now`.
+pub async fn publish<S, Q>(
+    store: &S,
+    queue: &Q,
+    ids: &dyn IdGenerator,
+    owner: EntityId,
+    input: EventIn,
+    now: Timestamp,
+    resend_delay: Duration,
+) -> Result<Published, Error>
+where
+    S: WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    let event_id = match (&input.id, &input.idempotency_key) {
+        (Some(id), _) => id.clone(),
+        (None, Some(key)) => keyed_event_id(owner, key),
+        (None, None) => ids.new_id().to_string(),
+    };
+    let occurred_at = input.occurred_at.unwrap_or(now);
+    let event = Event { id: event_id, event_type: input.event_type.clone(), occurred_at, data: input.data.clone() };
+    // The queue takes messages up to its limit: refuse a larger one before planning anything.
+    let sample = DeliveryMessage::first(Uuid::nil(), WebhookId(Uuid::nil()), owner, CarriedEvent::Whole(event.clone()));
+    message_body(&sample.into())?;
+
+    let body = event_body(&event, Some(owner));
+    let targets: Vec<FanOutTarget> = store
+        .subscribers(owner)
+        .await?
+        .iter()
+        // An event a webhook's filter refuses is neither delivered nor recorded for it.
+        .filter(|w| w.info.event_list.matches(&event.event_type))
+        .filter(|w| w.info.options.filter.as_ref().is_none_or(|filter| filter.matches(&body)))
+        .map(|w| FanOutTarget {
+            webhook_id: w.info.id,
+            delivery_id: ids.new_id(),
+            enabled: w.info.enabled,
+            global: w.info.owner_identifier.is_none(),
+            fifo: w.info.options.ordering == Ordering::Fifo,
+        })
+        .collect();
+    let Event { id, event_type, occurred_at, data } = event;
+    let fresh = FanOutPlan { plan: Some(ids.new_id()), event_id: id, event_type, occurred_at, data, targets };
+    let (plan, created) = store.open_fan_out(owner, &fresh, now, EVENT_ID_TTL).await?;
+    if !created && input.idempotency_key.is_some() && (plan.event_type != input.event_type || plan.data != input.data) {
+        let why = format!("was used with another event (type {:?}) within the last 24 hours", plan.event_type);
+        return Err(Error::validation("Idempotency-Key", why));
+    }
+    // The event is stored from here on: an error says its id, for the retry that finishes it.
+    let sent = fan_out::send(store, queue, owner, &plan, created, resend_delay)
+        .await
+        .map_err(|err| Error::published_but(plan.event_id.clone(), err))?;
+    if !created {
+        tracing::info!(event_id = %plan.event_id, resent = sent, "duplicate publish");
+        return Ok(Published::Duplicate { event_id: plan.event_id });
+    }
+    tracing::info!(event_id = %plan.event_id, event_type = %plan.event_type, deliveries = sent, "event published");
+    Ok(Published::Accepted { event_id: plan.event_id, deliveries: sent })
+}
+
+/// The platform's notice that it disabled a webhook (docs/contract.md 12), which the deliver step
+/// publishes.
+#[async_trait]
+pub trait DisableNotice: Send + Sync {
+    /// Publishes `webhook.disabled` for `webhook`, as the platform disabled it, to its entity's
+    /// webhooks that subscribe to it. Its event id is the webhook's id and version, so that
+    /// publishing it again (after a failure midway) plans nothing twice.
+    async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error>;
+}
+
+/// `DisableNotice` through `publish`.
+pub struct Notices<'a, S: ?Sized, Q: ?Sized> {
+    pub store: &'a S,
+    pub queue: &'a Q,
+    pub ids: &'a dyn IdGenerator,
+    pub resend_delay: Duration,
+}
+
+#[async_trait]
+impl<S, Q> DisableNotice for Notices<'_, S, Q>
+where
+    S: WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error> {
+        let Some(entity) = webhook.info.owner_identifier else {
+            // A global webhook belongs to no entity, whose webhooks would be told; its
+            // `disabledReason` says why to whoever manages it.
+            tracing::info!(webhook_id = %webhook.info.id, "a global webhook was disabled: no entity to notify");
+            return Ok(());
+        };
+        let input = EventIn {
+            id: Some(format!("{DISABLED_EVENT_TYPE}.{}.{}", webhook.info.id, webhook.info.version)),
+            idempotency_key: None,
+            event_type: DISABLED_EVENT_TYPE.into(),
+            data: webhook.disabled_notice(),
+            occurred_at: Some(webhook.info.last_update),
+        };
+        publish(self.store, self.queue, self.ids, entity, input, now, self.resend_delay).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyed_event_id_is_the_same_for_the_same_entity_and_key_only() {
+        let (a, b) = (
+            EntityId::parse("d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69").expect("uuid"),
+            EntityId::parse("0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a").expect("uuid"),
+        );
+        assert_eq!(keyed_event_id(a, "order-1"), keyed_event_id(a, "order-1"));
+        assert_ne!(keyed_event_id(a, "order-1"), keyed_event_id(a, "order-2"));
+        assert_ne!(keyed_event_id(a, "order-1"), keyed_event_id(b, "order-1"));
+        assert!(Uuid::parse_str(&keyed_event_id(a, "order-1")).is_ok());
+    }
+}
