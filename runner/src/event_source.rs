@@ -31,12 +31,8 @@ struct Polling {
 
 /// The dead-letter queues'.
 const DEAD_LETTERS: Polling = Polling { batch: BATCH_SIZE, window: Duration::ZERO, wait: WAIT };
-/// The FIFO queue's: a message at a time, as its trigger's `BatchSize: 1` in `template.yaml`,
-/// without waiting (and after a pause when it had nothing): a long poll that starts while a
-/// group's message is in flight keeps that group's next message from it for the whole wait on
-/// the SQS emulator (moto), one message a second per webhook.
-const FIFO: Polling = Polling { batch: 1, window: Duration::ZERO, wait: Duration::ZERO };
-const FIFO_PAUSE: Duration = Duration::from_millis(50);
+/// The FIFO queue's: a message at a time, as its trigger's `BatchSize: 1` in `template.yaml`.
+const FIFO: Polling = Polling { batch: 1, window: Duration::ZERO, wait: WAIT };
 /// Batches handled at once, as several concurrent Lambda invocations would.
 const CONCURRENT_BATCHES: usize = 4;
 
@@ -96,9 +92,6 @@ where
             }
         };
         if received.is_empty() {
-            if polling.wait.is_zero() {
-                tokio::time::sleep(FIFO_PAUSE).await;
-            }
             continue;
         }
         let (queue, function) = (queue.clone(), function.clone());

@@ -239,9 +239,9 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) -> std::io::Result<()> 
 }
 
 /// Starts the app on a free loopback port in the background (tests).
-pub async fn spawn(app: App) -> std::io::Result<SocketAddr> {
+pub async fn spawn(app: Arc<App>) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(serve(listener, Arc::new(app)));
+    tokio::spawn(serve(listener, app));
     Ok(addr)
 }

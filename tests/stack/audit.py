@@ -7,8 +7,11 @@ what users deploy. The AWS managed policies SAM attaches are not counted as allo
 functions' own calls (stricter than AWS); any other managed policy fails the audit. Inline
 policies count whether on the role or in an `AWS::IAM::Policy` naming it. The one condition
 evaluated is `ForAllValues:StringLike` on `dynamodb:LeadingKeys`, against the partition keys a
-call names (none known, as for a Query: not allowed). Policy elements the audit does not
-evaluate (Deny, other conditions, NotAction, NotResource) fail it too."""
+call names (none known, as for a Query: not allowed). A statement allowing `iam:PassRole` to one
+service only (`iam:PassedToService`) authorizes no call of the function's own: the service
+checks it when the function hands it the role (a schedule's), so it is left out. Policy
+elements the audit does not evaluate (Deny, other conditions, NotAction, NotResource) fail it
+too."""
 
 from collections import Counter
 from fnmatch import fnmatchcase
@@ -51,9 +54,12 @@ class Stack:
     def queue_arn(self, url: str) -> str:
         return f"arn:aws:sqs:{self.region}:{self.account}:{url.rstrip('/').rsplit('/', 1)[1]}"
 
+    def schedule_arn(self, name: str) -> str:
+        return f"arn:aws:scheduler:{self.region}:{self.account}:schedule/{name}"
+
     def call_arns(self, call) -> list:
-        """The ARNs of the tables or queues a call names."""
-        to_arn = self.table_arn if call.service == "dynamodb" else self.queue_arn
+        """The ARNs of the tables, queues or schedules a call names."""
+        to_arn = {"dynamodb": self.table_arn, "scheduler": self.schedule_arn}.get(call.service, self.queue_arn)
         return [to_arn(target) for target in call.targets] or ["*"]
 
     def resolve(self, value):
@@ -64,15 +70,26 @@ class Stack:
             return self.arn(value["Fn::GetAtt"][0])
         if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
             text = value["Fn::Sub"]
-            for logical in self.resources:
+            pseudo = {"AWS::Partition": "aws", "AWS::Region": self.region, "AWS::AccountId": self.account}
+            for name, resolved in pseudo.items():
+                text = text.replace(f"${{{name}}}", resolved)
+            for logical, (_, physical) in self.resources.items():
                 if f"${{{logical}.Arn}}" in text:
                     text = text.replace(f"${{{logical}.Arn}}", self.arn(logical))
+                text = text.replace(f"${{{logical}}}", physical)
             return text
         raise ValueError(f"cannot resolve the policy resource {value}")
 
 
 def listed(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def passes_a_role(statement: dict) -> bool:
+    """Whether the statement allows only `iam:PassRole`, to one service."""
+    condition = statement.get("Condition") or {}
+    to_service = list(condition) == ["StringEquals"] and list(condition["StringEquals"]) == ["iam:PassedToService"]
+    return listed(statement["Action"]) == ["iam:PassRole"] and to_service
 
 
 def leading_keys_condition(role: str, statement: dict):
@@ -109,6 +126,8 @@ def allowed_statements(template: dict, function: str, stack: Stack) -> list:
             unsupported = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
             if statement["Effect"] != "Allow" or unsupported:
                 raise ValueError(f"{role}: the audit evaluates Allow, Action and Resource only: {statement}")
+            if passes_a_role(statement):
+                continue
             resources = [stack.resolve(r) for r in listed(statement["Resource"])]
             statements.append((listed(statement["Action"]), resources, leading_keys_condition(role, statement)))
     return statements

@@ -1,6 +1,6 @@
 """The template as the emulator can deploy it, made from the one users deploy, the way
-`sam package` and `sam deploy` make theirs: code uploaded, the SAM transform expanded. Three
-steps more get past the emulator's limits, and change nothing a function may do in AWS:
+`sam package` and `sam deploy` make theirs: code uploaded, the SAM transform expanded. The
+steps below get past the emulator's limits, and change nothing a function may do in AWS:
 
 - the HTTP API's routes, integrations and JWT authorizer, which SAM writes into the API's
   OpenAPI `Body` and the emulator ignores, become resources of their own;
@@ -8,9 +8,13 @@ steps more get past the emulator's limits, and change nothing a function may do 
   where AWS authorizes them as the single action (`sqs:SendMessage`): each policy that allows
   the single action is given the batch name too, for the emulator only;
 - the emulator hands `Number` parameters to resources as strings, which its SQS trigger cannot
-  compare (`MaximumConcurrency`): they are written in as numbers;
+  compare (`MaximumConcurrency`): they are written in as numbers, except in a function's
+  environment, whose values are strings in AWS too;
 - the emulator has no Application Auto Scaling: its resources, which exist only with
-  `BillingMode=PROVISIONED` (the stack test deploys the default, on demand), are left out."""
+  `BillingMode=PROVISIONED` (the stack test deploys the default, on demand), are left out;
+- the emulator authorizes a schedule as if it were in the `default` group, whatever group the
+  call names: each policy that allows schedules of a group is given the same in `default` too,
+  for the emulator only (the IAM audit still checks the group each call named)."""
 
 import io
 import os
@@ -19,6 +23,9 @@ import zipfile
 
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+# A schedule's ARN names its group: `...:schedule/{group}/{name}`.
+SCHEDULE_GROUP = re.compile(r":schedule/[^/]+/")
 
 SQS_BATCH_ACTIONS = {
     "sqs:SendMessage": "sqs:SendMessageBatch",
@@ -153,7 +160,20 @@ def for_emulator(template: dict, parameters: dict) -> dict:
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 statement["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
+                if any(a.startswith("scheduler:") for a in actions):
+                    statement["Resource"] = _with_default_group(statement["Resource"])
     return template
+
+
+def _with_default_group(resources):
+    """`resources` and, for each schedule ARN of a group (an `Fn::Sub`), the same in `default`."""
+    resources = resources if isinstance(resources, list) else [resources]
+    defaults = [
+        {"Fn::Sub": SCHEDULE_GROUP.sub(":schedule/default/", r["Fn::Sub"])}
+        for r in resources
+        if isinstance(r, dict) and isinstance(r.get("Fn::Sub"), str) and SCHEDULE_GROUP.search(r["Fn::Sub"])
+    ]
+    return resources + defaults
 
 
 def _number(text):
@@ -161,11 +181,12 @@ def _number(text):
     return int(value) if value.is_integer() else value
 
 
-def _numbers_in(value, numbers: dict):
+def _numbers_in(value, numbers: dict, as_text=False):
     if isinstance(value, dict):
         if set(value) == {"Ref"} and value["Ref"] in numbers:
-            return numbers[value["Ref"]]
-        return {key: _numbers_in(item, numbers) for key, item in value.items()}
+            number = numbers[value["Ref"]]
+            return str(number) if as_text else number
+        return {key: _numbers_in(item, numbers, as_text or key == "Variables") for key, item in value.items()}
     if isinstance(value, list):
-        return [_numbers_in(item, numbers) for item in value]
+        return [_numbers_in(item, numbers, as_text) for item in value]
     return value

@@ -1,7 +1,8 @@
 """A recording proxy between the functions and the emulator: the functions' AWS_ENDPOINT_URL.
 It forwards every request unchanged (the Host header too, so SigV4 signatures still verify)
 and records who called what: the access key of the signature, the operation, and the table or
-queue it named. `audit.py` turns those records into a verdict on the template's policies."""
+queue (or schedule) it named. `audit.py` turns those records into a verdict on the template's
+policies."""
 
 import http.client
 import json
@@ -18,7 +19,7 @@ class Call:
     access_key: str
     service: str  # the signing name: dynamodb, sqs, ...
     operation: str  # as the protocol names it: PutItem, SendMessageBatch, ...
-    targets: tuple  # table names (`T/index/I` for an index) or queue URLs the request names
+    targets: tuple  # table names (`T/index/I` for an index), queue URLs or `group/schedule` names
     leading_keys: tuple = ()  # the partition keys of a single-item DynamoDB call (dynamodb:LeadingKeys)
 
 
@@ -31,9 +32,13 @@ def partition_keys(request: dict) -> tuple:
     return tuple(value["S"] for name, value in item.items() if name == "PK" and isinstance(value, dict) and "S" in value)
 
 
-def parse_calls(headers, body: bytes) -> list:
-    """The calls a signed AWS JSON-protocol request makes (one, or one per item of a
-    transaction); none for an unsigned one."""
+# EventBridge Scheduler speaks REST-JSON: the operation is the method and path.
+SCHEDULE_PATH = re.compile(r"^/schedules/([^/?]+)")
+
+
+def parse_calls(headers, body: bytes, method: str = "POST", path: str = "/") -> list:
+    """The calls a signed AWS request makes (one, or one per item of a transaction); none for an
+    unsigned one."""
     signature = CREDENTIAL.search(headers.get("Authorization", ""))
     if not signature:
         return []
@@ -43,6 +48,11 @@ def parse_calls(headers, body: bytes) -> list:
         request = json.loads(body or b"{}")
     except ValueError:
         request = {}
+    schedule = SCHEDULE_PATH.match(path)
+    if service == "scheduler" and schedule:
+        operations = {"POST": "CreateSchedule", "GET": "GetSchedule", "PUT": "UpdateSchedule", "DELETE": "DeleteSchedule"}
+        group = request.get("GroupName") or "default"
+        return [Call(key, service, operations.get(method, "unknown"), (f"{group}/{schedule.group(1)}",))]
     if operation == "TransactWriteItems":
         return [
             Call(key, service, TRANSACT_ACTIONS.get(kind, kind), (part.get("TableName"),), partition_keys(part))
@@ -91,7 +101,8 @@ def _handler(proxy: RecordingProxy, upstream_port: int):
                 return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            for call in parse_calls(self.headers, body):  # before forwarding: a call the emulator applied is never missed
+            # Before forwarding: a call the emulator applied is never missed.
+            for call in parse_calls(self.headers, body, self.command, self.path):
                 proxy.record(call)
             upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
             try:
@@ -111,7 +122,7 @@ def _handler(proxy: RecordingProxy, upstream_port: int):
             self.end_headers()
             self.wfile.write(answer)
 
-        # The functions speak AWS JSON protocols: every call is a POST.
-        do_GET = do_POST = forward
+        # JSON protocols POST every call; Scheduler's REST-JSON uses the others too.
+        do_GET = do_POST = do_PUT = do_DELETE = forward
 
     return Forward

@@ -31,10 +31,15 @@ from proxy import RecordingProxy
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REGION, ACCOUNT, STACK = "us-east-1", "000000000000", "webhooks"
 AUDIENCE = "webhooks-stack-test"
-# The suite's retry schedule and attempt timeout: the suite checks them (`stack.json`).
-# Long enough that no test's failing receiver (at most 4 attempts of 2 s over about 10 s) gets
-# its webhook disabled, save the test of that.
-PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,1s", "DeliveryTimeout": "2s", "DisableAfter": "15s"}
+# The suite's retry schedule and attempt timeout: the suite checks them (`stack.json`). Its
+# last wait is longer than the functions' timer threshold (`TIMER_AFTER`), so every delivery
+# that fails for good waits once through EventBridge Scheduler. DisableAfter is long enough that
+# no test's failing receiver (4 attempts of up to 2 s over about 25 s, the emulator's scheduler
+# ticking every 10 s) gets its webhook disabled, save the test of that.
+PARAMETERS = {"JwtAudience": AUDIENCE, "RetrySchedule": "1s,1s,12s", "DeliveryTimeout": "2s", "DisableAfter": "40s"}
+# Waits longer than this go to the timer (a setting of this test's environment, not of the
+# template, whose default is SQS's 15 minutes).
+TIMER_AFTER = "10s"
 
 
 class Emulator:
@@ -46,7 +51,7 @@ class Emulator:
         self.url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(GATEWAY_PORT=str(port), BIND_HOST="127.0.0.1", AUTH="true", TMPDIR=work_dir)
-        env.update(AWS_ENDPOINT_URL=endpoint_for_functions, WEBHOOKS_ALLOW_PRIVATE_URLS="true")
+        env.update(AWS_ENDPOINT_URL=endpoint_for_functions, WEBHOOKS_ALLOW_PRIVATE_URLS="true", WEBHOOKS_TIMER_AFTER=TIMER_AFTER)
         self.log = open(os.path.join(work_dir, "ministack.log"), "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ministack"], env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
@@ -234,6 +239,9 @@ def main(build_dir: str, work_dir: str) -> int:
             "retrySchedule": PARAMETERS["RetrySchedule"],
             "deliveryTimeout": PARAMETERS["DeliveryTimeout"],
             "disableAfter": PARAMETERS["DisableAfter"],
+            # For the tests that read the queue's own counts (what waits in flight).
+            "awsEndpoint": emulator.url,
+            "deliveryQueueUrl": resources["DeliveryQueue"][1],
         }
         with open(stack_file, "w") as described:
             json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE, **settings), described)

@@ -137,6 +137,34 @@ class ProxyTest(unittest.TestCase):
         parsed = parse_calls(headers, body)
         self.assertEqual([(c.operation, c.targets, c.leading_keys) for c in parsed], [("PutItem", ("T",), ("GLOBAL",)), ("DeleteItem", ("T",), ("GLOBAL#ALL",))])
 
+    def test_a_scheduler_call_is_parsed_from_its_method_and_path(self):
+        headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=ASIAKEY/20261206/us-east-1/scheduler/aws4_request, ..."}
+        parsed = parse_calls(headers, b'{"GroupName": "webhooks-retries"}', "POST", "/schedules/d-1-2")
+        self.assertEqual(parsed, [Call("ASIAKEY", "scheduler", "CreateSchedule", ("webhooks-retries/d-1-2",))])
+
+    def test_a_schedule_is_allowed_by_a_sub_of_its_group_and_pass_role_is_not_a_call(self):
+        stack = template(["dynamodb:GetItem"])
+        statements = stack["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        statements.append({
+            "Effect": "Allow",
+            "Action": "scheduler:CreateSchedule",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${Group}/*"},
+        })
+        statements.append({
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "arn:aws:iam::000000000000:role/r",
+            "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        })
+        resources = dict(STACK.resources, Group=("AWS::Scheduler::ScheduleGroup", "webhooks-retries"))
+        stack_of = audit.Stack(resources, "us-east-1", "000000000000")
+        calls = [call("GetItem"), call("SendMessage", "sqs", QUEUE_URL), call("CreateSchedule", "scheduler", "webhooks-retries/d-1-2")]
+        failures, warnings = audit.audit(stack, NAMES, calls, KEYS, stack_of)
+        self.assertEqual((failures, warnings), ([], []))
+        other = [call("CreateSchedule", "scheduler", "default/d-1-2")]
+        failures, _ = audit.audit(stack, NAMES, other, KEYS, stack_of)
+        self.assertIn("publish-event: scheduler:CreateSchedule on arn:aws:scheduler:us-east-1:000000000000:schedule/default/d-1-2 is not allowed by its policy", failures)
+
     def test_a_query_of_an_index_names_the_index(self):
         headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/dynamodb/aws4_request", "X-Amz-Target": "DynamoDB_20120810.Query"}
         parsed = parse_calls(headers, b'{"TableName": "T", "IndexName": "byTime"}')[0]
@@ -188,6 +216,21 @@ class ExpandTest(unittest.TestCase):
         scaled["Resources"]["Trigger"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {"ScalingConfig": {"MaximumConcurrency": {"Ref": "Most"}}, "N": {"Ref": "Name"}}}
         expanded = expand.for_emulator(scaled, {"Most": "7"})["Resources"]["Trigger"]["Properties"]
         self.assertEqual(expanded, {"ScalingConfig": {"MaximumConcurrency": 7}, "N": {"Ref": "Name"}})
+
+    def test_a_number_parameter_in_an_environment_stays_text_as_in_aws(self):
+        scaled = template(["dynamodb:PutItem"])
+        scaled["Parameters"] = {"Most": {"Type": "Number", "Default": 20}}
+        scaled["Resources"]["Fn"] = {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {"MOST": {"Ref": "Most"}}}}}
+        expanded = expand.for_emulator(scaled, {})["Resources"]["Fn"]["Properties"]
+        self.assertEqual(expanded, {"Environment": {"Variables": {"MOST": "20"}}})
+
+    def test_a_schedule_policy_also_names_the_default_group_for_the_emulator(self):
+        scheduling = template(["dynamodb:PutItem"])
+        statement = {"Effect": "Allow", "Action": "scheduler:CreateSchedule", "Resource": {"Fn::Sub": "arn:aws:scheduler:r:a:schedule/${Group}/*"}}
+        scheduling["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(statement)
+        expanded = expand.for_emulator(scheduling, {})["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        resources = [r["Fn::Sub"] for r in expanded[-1]["Resource"]]
+        self.assertEqual(resources, ["arn:aws:scheduler:r:a:schedule/${Group}/*", "arn:aws:scheduler:r:a:schedule/default/*"])
 
     def test_auto_scaling_is_left_out_for_the_emulator(self):
         scaled = template(["dynamodb:PutItem"])

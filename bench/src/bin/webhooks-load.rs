@@ -157,7 +157,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let backend =
         Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: table.clone() };
     let token = auth.issue("load", "*", "events:publish", chrono::Duration::hours(2))?;
-    let addr = webhooks_local::spawn(App::new(ctx.clone(), delivery.clone(), &backend, auth.clone()).await?).await?;
+    let app = App::new(ctx.clone(), delivery.clone(), &backend, auth.clone()).await?;
+    let addr = webhooks_local::spawn(std::sync::Arc::new(app)).await?;
     let api = Arc::new(Api { client: Client::new(), base: format!("http://{addr}"), token: token.clone() });
 
     println!(
@@ -225,7 +226,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = if on_aws {
         api
     } else {
-        let addr = webhooks_local::spawn(App::new(ctx, delivery, &Backend::Memory, auth).await?).await?;
+        let app = App::new(ctx, delivery, &Backend::Memory, auth).await?;
+        let addr = webhooks_local::spawn(std::sync::Arc::new(app)).await?;
         Arc::new(Api { client: Client::new(), base: format!("http://{addr}"), token })
     };
     let where_ = if on_aws { "DynamoDB Local + SQS emulator" } else { "in-process store and queue" };

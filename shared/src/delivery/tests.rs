@@ -17,8 +17,8 @@ use crate::runtime::{RandomIds, SystemClock};
 use crate::signing::sign;
 use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, Recorded, WebhookInsert};
 
-const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
-const OWNER: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
+pub(crate) const WEBHOOK: &str = "0193f0a0-1111-7222-8333-444455556666";
+pub(crate) const OWNER: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
 /// Answers its statuses in turn, the last one from then on, and remembers what it was sent.
 pub(crate) struct ScriptedSender {
@@ -108,7 +108,7 @@ pub(super) async fn store_with(enabled: bool, url: &str) -> MemoryStore {
 }
 
 /// A store holding the fixture's webhook as `body` describes it.
-pub(super) async fn store_of(body: Value) -> MemoryStore {
+pub(crate) async fn store_of(body: Value) -> MemoryStore {
     let store = MemoryStore::new();
     let owner = Owner::Entity(EntityId::parse(OWNER).expect("uuid"));
     let rules = WebhookRules { owner, policy: UrlPolicy { allow_private: true }, catalog: Catalog::defaults() };

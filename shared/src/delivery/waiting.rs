@@ -74,7 +74,12 @@ impl Deliverer<'_> {
             return Ok(Disposition::RetryLater);
         }
         let (message, times) = message.deferred();
-        let wait = backoff(times);
+        let mut wait = backoff(times);
+        if matches!(message, QueueMessage::FanOut { .. }) {
+            // Sent back, a page sends copies of what it sent before the outage: as a retried
+            // publish's, they wait long enough for those messages to start first.
+            wait = wait.max(self.settings.resend_delay);
+        }
         tracing::warn!(error = %crate::error::chain(cause), times, ?wait, "an outage: the message is sent back for later");
         self.queues.unordered.enqueue(&[message], wait).await?;
         Ok(Disposition::Done)

@@ -79,3 +79,70 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::delivery::tests::{OWNER, WEBHOOK, Waits, store_of};
+    use crate::model::{DeliveryStatus, EntityId, Owner, Timestamp, WebhookId};
+    use crate::replay::Recovery;
+    use crate::runtime::RandomIds;
+    use crate::store::{MemoryStore, WebhookGet};
+
+    const FAILED: usize = 250;
+    const COPY_DELAY: Duration = Duration::from_secs(60);
+
+    /// The fixture's webhook, with `FAILED` failed deliveries.
+    async fn with_failed_deliveries() -> (MemoryStore, Webhook) {
+        let store = store_of(json!({"name": "Down for a while", "eventUrl": "https://api.example.com/hooks"})).await;
+        let (owner, id) = (EntityId::parse(OWNER).expect("uuid"), WebhookId::parse(WEBHOOK).expect("uuid"));
+        let webhook = store.get_webhook(Owner::Entity(owner), id).await.expect("get").expect("the webhook");
+        for n in 0..FAILED {
+            let event = (format!("evt-{n}"), "booking.created".to_string());
+            let step = DeliveryStep::of(RandomIds.new_id(), id, owner, (&event.0, &event.1), 1, DeliveryStatus::Failed);
+            assert_eq!(store.record_step(&step).await.expect("record"), Recorded::Written);
+        }
+        (store, webhook)
+    }
+
+    // Paused time: the copies' delay passes at once when the test reads the queue.
+    #[tokio::test(start_paused = true)]
+    async fn a_recovery_goes_a_page_at_a_time_and_its_retry_makes_no_second_delivery() {
+        let (store, webhook) = with_failed_deliveries().await;
+        let waits = Waits::default();
+        // Asked a moment later: a window ends at its request, before the deliveries it makes.
+        let now = Timestamp::new(chrono::Utc::now() + chrono::Duration::seconds(1));
+        let since = Timestamp::new(now.get() - chrono::Duration::hours(1));
+        let first = Recovery { since, until: None, statuses: vec![DeliveryStatus::Failed] }.first_page(&webhook, now);
+        // No time left after a page: one page, and the rest of the window to go on with.
+        let one_page = (Duration::ZERO, COPY_DELAY);
+        let (sent, mut rest) =
+            resend_for(&store, &waits.queue, &RandomIds, &webhook, first.clone(), one_page).await.expect("page");
+        assert_eq!((sent, rest.is_some()), (RECOVERY_PAGE, true));
+        // The same request again (its answer was lost): the page's new deliveries have not started,
+        // so each gets a delayed copy of its message, and none a second new delivery.
+        let (again, _) = resend_for(&store, &waits.queue, &RandomIds, &webhook, first, one_page).await.expect("again");
+        assert_eq!(again, RECOVERY_PAGE);
+        let mut pages = 1;
+        while let Some(page) = rest {
+            (_, rest) = resend_for(&store, &waits.queue, &RandomIds, &webhook, page, one_page).await.expect("page");
+            pages += 1;
+        }
+        assert_eq!(pages, FAILED.div_ceil(RECOVERY_PAGE));
+
+        let messages = waits.sent().await;
+        let new: Vec<_> = messages.iter().filter(|m| !m.resent).map(|m| m.delivery_id).collect();
+        let distinct: HashSet<_> = new.iter().copied().collect();
+        assert_eq!((new.len(), distinct.len()), (FAILED, FAILED), "one new delivery of each failed one");
+        let copies: Vec<_> = messages.iter().filter(|m| m.resent).collect();
+        assert_eq!(copies.len(), RECOVERY_PAGE);
+        assert!(copies.iter().all(|c| distinct.contains(&c.delivery_id)), "copies of the new deliveries only");
+        let originals = store.deliveries_after(webhook.info.id, uuid::Uuid::nil(), 2 * FAILED).await.expect("list");
+        let marks: HashSet<_> = originals.iter().filter_map(|d| d.resent_as).collect();
+        assert_eq!((originals.len(), marks), (FAILED, distinct), "each failed one marked with its new delivery");
+    }
+}

@@ -9,10 +9,13 @@ use serde_json::{Value, json};
 use shared::config::ApiSettings;
 use shared::delivery::DeliverySettings;
 use shared::model::UrlPolicy;
+use shared::queue::{QueueConfig, QueueConsumer, QueueDepths, SqsQueue};
+use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::Context;
 use shared::store::DynamoStore;
-use webhooks_local::{App, Backend, DevAuth};
+use std::sync::Arc;
+use webhooks_local::{App, Backend, DevAuth, FIFO_QUEUES, QUEUES};
 
 use crate::tokens::Tokens;
 
@@ -48,13 +51,16 @@ fn aws_backend() -> Backend {
 }
 
 /// The retry schedule and attempt timeout of every black-box target. The stack test deploys
-/// the template with the same values, and `TestApp::stack` checks that it did.
+/// the template with the same attempts and timeout (its last wait longer, to go through
+/// EventBridge Scheduler: `STACK_SCHEDULE`), and `TestApp::stack` checks that it did.
 pub const SCHEDULE: &str = "1s,1s,1s";
+pub const STACK_SCHEDULE: &str = "1s,1s,12s";
 pub const ATTEMPTS: usize = 4;
 pub const TIMEOUT: Duration = Duration::from_secs(2);
-/// Longer than any test's receiver fails (4 attempts of up to 2 s over about 10 s), so that
-/// only the test of auto-disable sees a webhook disabled on the deployed stack, which they share.
-pub const DISABLE_AFTER: &str = "15s";
+/// Longer than any test's receiver fails (4 attempts of up to 2 s over about 25 s on the stack),
+/// so that only the test of auto-disable sees a webhook disabled on the deployed stack, which
+/// they share.
+pub const DISABLE_AFTER: &str = "40s";
 
 fn delivery_settings(schedule: &str, timeout: Duration) -> DeliverySettings {
     let schedule = RetrySchedule::parse(schedule).expect("schedule");
@@ -109,6 +115,21 @@ pub async fn store_on(backing: Backing) -> Box<dyn shared::store::Store> {
     }
 }
 
+/// A runner made for one test: what it sets beyond a black-box target's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Custom {
+    /// The retry schedule (default `SCHEDULE`).
+    pub schedule: Option<&'static str>,
+    /// Every caller's API rate (default the contract's 20/s).
+    pub api_rate: Option<RatePolicy>,
+    /// How long its queues keep a message (default SQS's 14 days).
+    pub retention: Option<Duration>,
+    /// How long a webhook fails before it is disabled (default `DISABLE_AFTER`).
+    pub disable_after: Option<Duration>,
+    /// The most attempts at once to a slow receiver (default the service's).
+    pub receiver_concurrency: Option<u32>,
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
@@ -117,6 +138,14 @@ pub struct TestApp {
     pub token: String,
     /// An entity of this app's own, so that apps sharing a deployed stack never meet.
     pub entity: String,
+    /// Where its delivery queue's counts are read: the runner in this process, or the stack's
+    /// queue on the AWS emulator.
+    queues: Queues,
+}
+
+enum Queues {
+    Runner(Arc<App>),
+    Stack { endpoint: String, url: String },
 }
 
 impl TestApp {
@@ -165,12 +194,61 @@ impl TestApp {
     }
 
     async fn start(backend: Backend, url_policy: UrlPolicy, delivery: DeliverySettings) -> Self {
+        Self::start_with(backend, ApiSettings { url_policy, ..ApiSettings::default() }, delivery, QUEUES).await
+    }
+
+    async fn start_with(backend: Backend, api: ApiSettings, delivery: DeliverySettings, queues: QueueConfig) -> Self {
         let (secret, issuer, audience) = ("integration-test-secret", "webhooks-local", "webhooks-api");
-        let ctx = Context::new(ApiSettings { url_policy, ..ApiSettings::default() });
         let auth = DevAuth::new(secret, issuer, audience);
-        let app = App::new(ctx, delivery, &backend, auth).await.expect("start the app");
-        let addr = webhooks_local::spawn(app).await.expect("bind a loopback port");
-        Self::with(format!("http://{addr}"), Tokens::hs256(secret.as_bytes(), issuer, audience))
+        let fifo = QueueConfig { max_receives: FIFO_QUEUES.max_receives, ..queues };
+        let app = App::with_queues(Context::new(api), delivery, &backend, auth, (&queues, &fifo)).await;
+        let app = Arc::new(app.expect("start the app"));
+        let addr = webhooks_local::spawn(app.clone()).await.expect("bind a loopback port");
+        Self::with(format!("http://{addr}"), Tokens::hs256(secret.as_bytes(), issuer, audience), Queues::Runner(app))
+    }
+
+    /// A black-box target set as `custom` says; on the deployed stack, as deployed.
+    pub async fn custom(target: Target, custom: Custom) -> Self {
+        let backend = match target {
+            Target::Memory => Backend::Memory,
+            Target::DynamoDb => aws_backend(),
+            Target::Stack => return Self::stack(),
+        };
+        let api = ApiSettings {
+            url_policy: UrlPolicy { allow_private: true },
+            api_rate: custom.api_rate.unwrap_or(ApiSettings::default().api_rate),
+            ..ApiSettings::default()
+        };
+        let defaults = delivery_settings(custom.schedule.unwrap_or(SCHEDULE), TIMEOUT);
+        let delivery = DeliverySettings {
+            disable_after: custom.disable_after.unwrap_or(defaults.disable_after),
+            receiver_concurrency: custom.receiver_concurrency.unwrap_or(defaults.receiver_concurrency),
+            ..defaults
+        };
+        let queues = QueueConfig { retention: custom.retention.unwrap_or(QUEUES.retention), ..QUEUES };
+        Self::start_with(backend, api, delivery, queues).await
+    }
+
+    /// The standard delivery queue's counts (SQS's `ApproximateNumberOf...`), and, in the
+    /// runner, how many messages its timer holds.
+    pub async fn queue_depths(&self) -> (QueueDepths, Option<usize>) {
+        match &self.queues {
+            Queues::Runner(app) => {
+                let (depths, timed) = app.queue_depths().await.expect("the queue's counts");
+                (depths, Some(timed))
+            }
+            Queues::Stack { endpoint, url } => {
+                use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+                let config = aws_sdk_sqs::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .endpoint_url(endpoint)
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("test", "test", None, None, "stack"))
+                    .build();
+                let queue = SqsQueue::new(aws_sdk_sqs::Client::from_conf(config), url);
+                (queue.depths().await.expect("the stack queue's counts"), None)
+            }
+        }
     }
 
     /// The stack that `tests/stack/run.py` deployed, described in the file `WEBHOOKS_STACK` names.
@@ -181,16 +259,17 @@ impl TestApp {
         let field = |name: &str| stack[name].as_str().unwrap_or_else(|| panic!("{path} has no {name}"));
         let deployed = (field("retrySchedule"), field("deliveryTimeout"), field("disableAfter"));
         let timeout = format!("{}s", TIMEOUT.as_secs());
-        assert_eq!(deployed, (SCHEDULE, timeout.as_str(), DISABLE_AFTER), "the stack's delivery settings");
+        assert_eq!(deployed, (STACK_SCHEDULE, timeout.as_str(), DISABLE_AFTER), "the stack's delivery settings");
         let tokens =
             Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
-        Self::with(field("url").to_string(), tokens)
+        let queues = Queues::Stack { endpoint: field("awsEndpoint").into(), url: field("deliveryQueueUrl").into() };
+        Self::with(field("url").to_string(), tokens, queues)
     }
 
-    fn with(base: String, tokens: Tokens) -> Self {
+    fn with(base: String, tokens: Tokens, queues: Queues) -> Self {
         let token = tokens.issue("*");
         let entity = uuid::Uuid::new_v4().to_string();
-        Self { base, client: Client::new(), tokens, token, entity }
+        Self { base, client: Client::new(), tokens, token, entity, queues }
     }
 
     pub fn token_for(&self, entities: &str) -> String {

@@ -4,6 +4,7 @@
 //! DynamoDB Local and the SQS emulator are started by `make test`.
 
 mod api;
+mod at_scale;
 mod catalog;
 mod contract;
 mod delivery;

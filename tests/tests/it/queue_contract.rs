@@ -112,6 +112,14 @@ async fn big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives(qu
     assert!(received.contains(&messages[0]), "the data as sent, its characters included");
 }
 
+/// A standard queue's message names its tenant (the entity it is for) as its group: what SQS
+/// fair queues serve in fair shares.
+async fn a_message_names_its_tenant_as_its_group(queue: &dyn Queue) {
+    queue.enqueue(&[message()], Duration::ZERO).await.expect("enqueue");
+    let received = queue.receive(10, WAIT).await.expect("receive");
+    assert_eq!(received[0].group.as_deref(), Some(ENTITY));
+}
+
 /// A message sent with a delay is counted delayed, then visible, then in flight once received:
 /// what a test reads to show that waiting deliveries hold nothing in flight.
 async fn depths_count_delayed_visible_and_in_flight_messages(queue: &dyn Queue) {
@@ -191,4 +199,5 @@ contract!(
     more_than_a_batch_is_enqueued_whole,
     big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives,
     depths_count_delayed_visible_and_in_flight_messages,
+    a_message_names_its_tenant_as_its_group,
 );

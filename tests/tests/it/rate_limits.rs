@@ -57,11 +57,14 @@ async fn burst(apps: &[&TestApp], token: &str, count: usize) -> Burst {
     Burst { succeeded, refused, seconds }
 }
 
-/// At least the burst, and no more than the burst and what refilled while it ran.
+/// At least the burst, and no more than the burst and what refilled while it ran: some refused,
+/// unless the target answered so slowly (the deployed stack under the other tests' load) that
+/// the refill kept up with the burst.
 fn assert_cut_at_the_burst(burst: &Burst) {
     let most = BURST + (burst.seconds * PER_SECOND).ceil() as usize + 1;
+    let sent = burst.succeeded + burst.refused;
     assert!(
-        (BURST..=most).contains(&burst.succeeded) && burst.refused > 0,
+        (BURST..=most).contains(&burst.succeeded) && (burst.refused > 0 || sent <= most),
         "{} succeeded and {} were refused in {:.2} s: expected {BURST} to {most} to succeed",
         burst.succeeded,
         burst.refused,

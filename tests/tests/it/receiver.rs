@@ -161,3 +161,21 @@ async fn issue_token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: 
     let token = serde_json::json!({"access_token": format!("token-{n}"), "token_type": "Bearer", "expires_in": 3600});
     ([("content-type", "application/json")], token.to_string()).into_response()
 }
+
+/// The most arrivals in any window of one second.
+pub fn busiest_second(arrivals: &[std::time::Instant]) -> usize {
+    let mut sorted = arrivals.to_vec();
+    sorted.sort_unstable();
+    (0..sorted.len())
+        .map(|i| sorted[i..].iter().take_while(|at| at.duration_since(sorted[i]) < Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_busiest_second_counts_a_sliding_window() {
+    let start = std::time::Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    assert_eq!(busiest_second(&[at(0), at(999), at(1000), at(1500), at(1999)]), 3);
+    assert_eq!(busiest_second(&[]), 0);
+}

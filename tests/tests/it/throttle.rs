@@ -2,7 +2,7 @@
 //! than the rate by the receiver's clock, and waiting for a turn is not an attempt; two deliver
 //! processes on one table share the limit.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use rstest::rstest;
@@ -10,20 +10,10 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 
 use crate::helpers::{Target, TestApp, targets};
-use crate::receiver::{Answer, Receiver};
+use crate::receiver::{Answer, Receiver, busiest_second};
 
 const RATE: usize = 5;
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// The most arrivals in any window of one second.
-fn busiest_second(arrivals: &[Instant]) -> usize {
-    let mut sorted = arrivals.to_vec();
-    sorted.sort_unstable();
-    (0..sorted.len())
-        .map(|i| sorted[i..].iter().take_while(|at| at.duration_since(sorted[i]) < Duration::from_secs(1)).count())
-        .max()
-        .unwrap_or(0)
-}
 
 async fn publish_to(app: &TestApp, base: &str, entity: &str, n: usize) {
     let path = format!("{base}/api/managing-entity/{entity}/event");
@@ -76,12 +66,4 @@ async fn two_deliver_processes_on_one_table_share_a_webhooks_rate_limit() {
     let busiest = busiest_second(&received.iter().map(|r| r.at).collect::<Vec<_>>());
     assert!(busiest <= RATE + 1, "{busiest} in one second across both processes");
     each_delivered_in_one_attempt(&first, webhook["id"].as_str().expect("id"), 60).await;
-}
-
-#[test]
-fn the_busiest_second_counts_a_sliding_window() {
-    let start = Instant::now();
-    let at = |ms: u64| start + Duration::from_millis(ms);
-    assert_eq!(busiest_second(&[at(0), at(999), at(1000), at(1500), at(1999)]), 3);
-    assert_eq!(busiest_second(&[]), 0);
 }
