@@ -25,7 +25,8 @@ load:
 	scripts/with-services.sh cargo run --profile load -p webhooks-bench --bin webhooks-load
 
 # Throughput, handler overhead, AWS requests and cost, each function's start-up and memory,
-# artifact sizes; release build. Figures and method in docs/performance.md and docs/cost.md.
+# the delivery engine at scale, artifact sizes; release build. Figures and method in
+# docs/performance.md, docs/cost.md and docs/reliability.md.
 bench:
 	cargo build --release --workspace --bins
 	scripts/with-services.sh target/release/webhooks-bench

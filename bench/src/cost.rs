@@ -9,6 +9,9 @@ pub const DYNAMODB_RCU_HOUR: f64 = 0.000_13;
 /// The share of provisioned capacity a workload uses: auto scaling's target in `template.yaml`.
 pub const PROVISIONED_UTILISATION: f64 = 0.7;
 pub const SQS_REQUEST: f64 = 0.40e-6;
+/// An EventBridge Scheduler invocation: a wait past SQS's 15 minutes (its SQS send is an SQS
+/// request besides).
+pub const SCHEDULER_INVOCATION: f64 = 1.00e-6;
 pub const HTTP_API_REQUEST: f64 = 1.00e-6;
 pub const LAMBDA_REQUEST: f64 = 0.20e-6;
 pub const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
@@ -32,6 +35,7 @@ pub struct Usage {
     pub api_requests: f64,
     pub publish_seconds: f64,
     pub deliver_invocations: f64,
+    pub timer_sends: f64,
 }
 
 /// Lines of a bill: a name and its dollars on demand and provisioned.
@@ -50,6 +54,7 @@ pub fn bill(usage: &Usage) -> Vec<(&'static str, f64, f64)> {
             (usage.read_units * DYNAMODB_READ_UNIT, usage.read_units * provisioned_per_unit(DYNAMODB_RCU_HOUR)),
         ),
         ("SQS", same(usage.sqs_requests * SQS_REQUEST)),
+        ("EventBridge Scheduler", same(usage.timer_sends * SCHEDULER_INVOCATION)),
         ("API Gateway HTTP API", same(usage.api_requests * HTTP_API_REQUEST)),
         ("Lambda 128 MB arm64", same(lambda)),
     ];
@@ -62,12 +67,14 @@ mod tests {
 
     #[test]
     fn a_bill_prices_each_unit() {
-        let usage = Usage { write_units: 1e6, read_units: 2e6, sqs_requests: 1e6, ..Usage::default() };
+        let usage =
+            Usage { write_units: 1e6, read_units: 2e6, sqs_requests: 1e6, timer_sends: 1e6, ..Usage::default() };
         let lines = bill(&usage);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
         assert_eq!(lines[0].0, "DynamoDB writes");
         assert!(close(lines[0].1, 0.625) && close(lines[0].2, 0.000_65 / 3600.0 / 0.7 * 1e6));
-        assert!(close(lines[1].1, 0.25) && close(lines[2].1, 0.4) && close(lines[3].1, 0.0), "{lines:?}");
+        assert!(close(lines[1].1, 0.25) && close(lines[2].1, 0.4) && close(lines[3].1, 1.0), "{lines:?}");
+        assert!(close(lines[4].1, 0.0), "{lines:?}");
         // A provisioned write unit used 70% of the hour costs about 41% of an on-demand one.
         assert!((lines[0].2 / lines[0].1 - 0.413).abs() < 0.001);
     }

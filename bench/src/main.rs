@@ -14,6 +14,10 @@
 //!    provisioned (`cost`); capacity per attempt number; the runner's peak resident memory.
 //! 4. Start-up and memory of each function's own binary on a local Lambda Runtime API
 //!    (`functions`, `runtime_api`).
+//! 5. The delivery engine at scale, on the runner's memory backend and on DynamoDB Local + the
+//!    SQS emulator side by side (`scale`): publish and last arrival at 1,000 to 10,000
+//!    webhooks, the fair-share wait, messages in flight while deliveries wait, and (from 3) what
+//!    a failing delivery costs through the whole schedule.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +50,7 @@ mod cost;
 mod fan_out;
 mod functions;
 mod runtime_api;
+mod scale;
 mod wire;
 mod workloads;
 
@@ -242,6 +247,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chosen: Vec<String> = std::env::args().skip(1).collect();
     let runs = |section: &str| chosen.is_empty() || chosen.iter().any(|c| c == section);
     let url = start_receiver().await?;
+    let mut failing_cost = None;
     if runs("1") {
         println!(
             "1. Delivery throughput: {DELIVERIES} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)"
@@ -257,7 +263,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "\n3. Cost per million deliveries: the release runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
         );
         workloads::measure(&workloads::HEALTHY).await?;
-        workloads::measure(&workloads::FAILING).await?;
+        failing_cost = workloads::measure(&workloads::FAILING).await?;
         fan_out::publish_requests().await?;
     }
     if runs("4") {
@@ -265,6 +271,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "\n4. Each function as Lambda runs it: its release binary (this machine's x86_64 build) on a local Lambda Runtime API, DynamoDB Local and the SQS emulator"
         );
         functions::start_up_and_memory(&url).await?;
+    }
+    if runs("5") {
+        println!("\n5. The delivery engine at scale: the runner in this process, on each backend");
+        scale::measure(failing_cost).await?;
     }
     Ok(())
 }

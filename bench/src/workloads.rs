@@ -4,9 +4,11 @@
 //! `WEBHOOKS` webhooks all match every event.
 //!
 //! - healthy: every receiver answers 200;
-//! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule
-//!   (seven retries a second apart, as many as the default schedule has), so that what the
-//!   last attempt costs can be set beside the first.
+//! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule,
+//!   shaped as the default one: seven waits, the first two short enough for an SQS delay and
+//!   five past the timer's threshold (in seconds here: the runner's timer stands in for
+//!   EventBridge Scheduler, whose invocations are priced, and every SQS request on the way is
+//!   counted), so that what the last attempt costs can be set beside the first.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +21,11 @@ use crate::wire::{Call, Calls, recording_proxy};
 use crate::{ENTITY, cost, peak_rss_kib};
 
 pub const WEBHOOKS: usize = 5;
-const FAILING_SCHEDULE: &str = "1s,1s,1s,1s,1s,1s,1s";
+/// The default schedule `5s,5m,30m,2h,5h,10h,10h` in seconds: waits longer than `TIMER_AFTER`
+/// go through the timer, as the default's last five do past SQS's 15 minutes.
+const FAILING_SCHEDULE: &str = "1s,1s,20s,20s,20s,20s,20s";
+const TIMER_AFTER: &str = "10s";
+const TIMER_WAITS: usize = 5;
 const ATTEMPTS: usize = 8;
 
 pub struct Workload {
@@ -28,11 +34,20 @@ pub struct Workload {
     status: u16,
     body_bytes: usize,
     attempts: usize,
+    /// Waits of a delivery that go through the timer.
+    timer_waits: usize,
 }
 
-pub const HEALTHY: Workload = Workload { name: "healthy", events: 200, status: 200, body_bytes: 2, attempts: 1 };
-pub const FAILING: Workload =
-    Workload { name: "failing", events: 40, status: 500, body_bytes: 4096, attempts: ATTEMPTS };
+pub const HEALTHY: Workload =
+    Workload { name: "healthy", events: 200, status: 200, body_bytes: 2, attempts: 1, timer_waits: 0 };
+pub const FAILING: Workload = Workload {
+    name: "failing",
+    events: 40,
+    status: 500,
+    body_bytes: 4096,
+    attempts: ATTEMPTS,
+    timer_waits: TIMER_WAITS,
+};
 
 /// The release runner on DynamoDB Local and the SQS emulator, reached through proxies that
 /// record every request: the setup of every measurement of this section.
@@ -62,15 +77,16 @@ pub async fn start_measured() -> Result<Option<Measured>, Box<dyn std::error::Er
         ("AWS_ENDPOINT_URL_SQS", sqs),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".into()),
         ("WEBHOOKS_RETRY_SCHEDULE", FAILING_SCHEDULE.into()),
+        ("WEBHOOKS_TIMER_AFTER", TIMER_AFTER.into()),
         ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.into()),
         ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.into()),
     ])?;
     Ok(Some(Measured { runner, base, token, calls }))
 }
 
-/// Runs `workload` and prints what it used and cost.
-pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Error>> {
-    let Some(Measured { mut runner, base, token, calls }) = start_measured().await? else { return Ok(()) };
+/// Runs `workload` and prints what it used and cost; answers its dollars per delivery on demand.
+pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::error::Error>> {
+    let Some(Measured { mut runner, base, token, calls }) = start_measured().await? else { return Ok(None) };
     let received = Arc::new(AtomicUsize::new(0));
     let receiver_url = start_receiver(workload, received.clone()).await?;
 
@@ -126,9 +142,10 @@ pub async fn measure(workload: &Workload) -> Result<(), Box<dyn std::error::Erro
         // One deliver invocation per batch: a receive of up to 10 that returned messages (the
         // receive that tops a short batch up within the batching window asks for fewer).
         deliver_invocations: sum(&calls, |c| c.received > 0 && c.asked_for == 10, |_| 1.0),
+        // Not on the wire: the runner's timer is in its process. Its sends to the queue are.
+        timer_sends: (deliveries * workload.timer_waits) as f64,
     };
-    print_bill(&usage, deliveries);
-    Ok(())
+    Ok(Some(print_bill(&usage, deliveries)))
 }
 
 fn start_runner(env: &[(&str, String)]) -> Result<(std::process::Child, String, String), Box<dyn std::error::Error>> {
@@ -219,15 +236,17 @@ fn print_attempts(calls: &[Call]) {
     }
 }
 
-fn print_bill(usage: &cost::Usage, deliveries: usize) {
+/// Prints the bill of `usage`; answers its dollars per delivery on demand.
+fn print_bill(usage: &cost::Usage, deliveries: usize) -> f64 {
     let per = |n: f64| n / deliveries as f64;
     println!(
-        "    per delivery: {:.2} WRU, {:.2} RRU, {:.2} SQS requests, {:.2} publish requests, {:.2} deliver invocations",
+        "    per delivery: {:.2} WRU, {:.2} RRU, {:.2} SQS requests, {:.2} publish requests, {:.2} deliver invocations, {:.2} Scheduler invocations (priced, not on the wire)",
         per(usage.write_units),
         per(usage.read_units),
         per(usage.sqs_requests),
         per(usage.api_requests),
-        per(usage.deliver_invocations)
+        per(usage.deliver_invocations),
+        per(usage.timer_sends)
     );
     println!(
         "    one million deliveries (deliver invocations taken as {:.0} ms):    on demand   provisioned",
@@ -240,4 +259,5 @@ fn print_bill(usage: &cost::Usage, deliveries: usize) {
     }
     let total = |pick: fn(&(&str, f64, f64)) -> f64| lines.iter().map(pick).sum::<f64>() * million;
     println!("      {:<50} ${:>7.2}     ${:>7.2}", "total", total(|l| l.1), total(|l| l.2));
+    total(|l| l.1) / 1e6
 }

@@ -80,7 +80,10 @@ impl<'a> Deliverer<'a> {
         if let Some(state) = state {
             if message.resent {
                 tracing::info!(%webhook_id, %delivery_id, "a retried publish's copy: its original carries it");
-                return Ok(Outcome::Dropped);
+                // A finished one's copy that a FIFO gate let through as its head still lets
+                // the gate go (`deliver_record`).
+                let finished = state.status != DeliveryStatus::Pending;
+                return Ok(if finished { Outcome::Finished } else { Outcome::Dropped });
             }
             if state.status != DeliveryStatus::Pending || state.step >= number {
                 return self.recorded_before(record, message, state).await;
@@ -145,9 +148,10 @@ impl<'a> Deliverer<'a> {
 
     /// A message whose step is recorded already. Finished: nothing follows (but a notice its
     /// failure owes). Pending: the next message may not have been sent (the invocation that
-    /// recorded it stopped before), so a message received again, or one whose next is overdue,
-    /// sends it; a copy received once while the next waits is dropped, or copies would follow
-    /// the delivery for the rest of its schedule.
+    /// recorded it stopped before, or an outage stopped it and sent it back), so a message
+    /// received again or sent back, or one whose next is overdue, sends it; a copy received
+    /// once while the next waits is dropped, or copies would follow the delivery for the rest
+    /// of its schedule.
     async fn recorded_before(
         &self,
         record: &SqsMessage,
@@ -161,7 +165,7 @@ impl<'a> Deliverer<'a> {
                 let now = self.clock.now();
                 let due = state.next_attempt_at.unwrap_or(Timestamp::new(now));
                 let overdue = due.get() + OVERDUE < now;
-                Ok(if receive_count(record) > 1 || overdue {
+                Ok(if receive_count(record) > 1 || message.deferrals > 0 || overdue {
                     Outcome::Waiting(message.for_step(state.step + 1, Some(due)))
                 } else {
                     Outcome::Dropped

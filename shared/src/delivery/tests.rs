@@ -44,13 +44,19 @@ pub(crate) fn scripted(statuses: &[u16]) -> ScriptedSender {
     ScriptedSender { answers: statuses.to_vec(), sent: Mutex::new(Vec::new()) }
 }
 
-/// Remembers what it was asked to send when.
+/// Remembers what it was asked to send when; refuses as many requests as `refusals` says first
+/// (Scheduler throttled or unreachable).
 #[derive(Default)]
-pub(crate) struct RecordingTimer(pub(crate) Mutex<Vec<(DeliveryMessage, Timestamp)>>);
+pub(crate) struct RecordingTimer(pub(crate) Mutex<Vec<(DeliveryMessage, Timestamp)>>, pub(crate) Mutex<usize>);
 
 #[async_trait]
 impl Timer for RecordingTimer {
     async fn send_at(&self, message: &DeliveryMessage, at: Timestamp) -> Result<(), QueueError> {
+        let mut refusals = self.1.lock().expect("lock");
+        if *refusals > 0 {
+            *refusals -= 1;
+            return Err(QueueError::unavailable("the timer refused"));
+        }
         self.0.lock().expect("lock").push((message.clone(), at));
         Ok(())
     }

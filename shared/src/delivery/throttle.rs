@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use super::Deliverer;
 use super::waiting::IN_PROCESS_WAIT;
+use super::{Deliverer, random_unit};
 use crate::error::Error;
 use crate::model::{DeliveryMessage, Timestamp, Webhook};
 use crate::queue::MAX_SEND_DELAY;
@@ -69,7 +69,10 @@ impl Deliverer<'_> {
             Ok::<_, Error>(Some(DeliveryMessage { due: Some(due), turn, ..message.clone() }))
         };
         if !decision.allowed {
-            return later(Duration::from_secs(decision.retry_after_seconds.clamp(1, MAX_SEND_DELAY.as_secs())), false);
+            // Every turn SQS's longest delay holds is taken: this one's is half of that away at
+            // least, and a backlog asking every second would only crowd the counter.
+            let wait = Duration::from_secs(decision.retry_after_seconds).max(MAX_SEND_DELAY / 2);
+            return later(wait.mul_f64(1.0 + 0.2 * random_unit()).min(MAX_SEND_DELAY), false);
         }
         let wait = Duration::from_micros(u64::try_from(decision.wait_us).unwrap_or(0));
         if wait > IN_PROCESS_WAIT {

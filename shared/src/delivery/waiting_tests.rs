@@ -14,7 +14,7 @@ use super::*;
 use crate::model::{DeliveryMessage, DeliveryStatus, Event, FanOutPlan, FanOutTarget, Timestamp};
 use crate::queue::{DeliveryEnqueue, QueueConsumer, Received, TIMER_LEAD, lambda_event};
 use crate::runtime::ManualClock;
-use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, MemoryStore};
+use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, FifoGate, MemoryStore};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-06T09:00:00Z").expect("time").with_timezone(&Utc)
@@ -218,4 +218,68 @@ async fn a_fifo_webhooks_later_messages_wait_parked_behind_its_retried_head_and_
     assert!(next.attempts[0].at >= last_of_head, "the second went only once the head succeeded");
     let gate = crate::store::FifoGate::fifo_head(&store, message().webhook_id).await.expect("gate");
     assert!(gate.is_none(), "the gate opens");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_the_timer_refused_after_the_step_was_recorded_is_asked_for_again() {
+    let store = store_of(json!({"name": "Sync", "eventUrl": "https://api.example.com/hooks"})).await;
+    let (clock, settings, waits) = (ManualClock::at(start()), settings("1h"), Waits::default());
+    *waits.timer.1.lock().expect("lock") = 1;
+    let failing = answering(503);
+    let first = planned(&store).await;
+    // The attempt is recorded, then the timer refuses: an outage, and the message goes back.
+    assert!(run_with(&store, &failing, &waits, (&clock, &settings), carrying(&first)).await.is_empty());
+    assert!(waits.timer.0.lock().expect("lock").is_empty());
+    let back = next(&waits.queue, &clock).await;
+    let event = lambda_event(&back, &waits.queue.arn()).expect("event");
+    assert!(run_with(&store, &failing, &waits, (&clock, &settings), event).await.is_empty());
+    let scheduled = waits.timer.0.lock().expect("lock").clone();
+    assert_eq!(scheduled.len(), 1, "the retry is scheduled once the timer takes it");
+    assert_eq!((scheduled[0].0.step, scheduled[0].0.due), (2, state(&store).await.next_attempt_at));
+    assert_eq!(failing.sent.lock().expect("lock").len(), 1, "no attempt repeated");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_publishs_copy_that_a_fifo_gate_lets_through_as_its_head_lets_the_next_go() {
+    let store =
+        store_of(json!({"name": "Ordered", "eventUrl": "https://api.example.com/hooks", "ordering": "fifo"})).await;
+    let (clock, settings, waits) = (ManualClock::at(start()), settings("30s"), Waits::default());
+    let head = DeliveryMessage { fifo: true, ..planned(&store).await };
+    let after = DeliveryMessage { delivery_id: Uuid::now_v7(), ..head.clone() };
+    // The head finished; a copy of it, parked before, was released as the head again.
+    store.hold_fifo(head.webhook_id, head.delivery_id).await.expect("hold");
+    assert!(store.park(head.webhook_id, &after).await.expect("park"));
+    store.record_step(&head.step(1, DeliveryStatus::Succeeded)).await.expect("record");
+    let copy = DeliveryMessage { resent: true, ..head.clone() };
+    let mut batch = carrying(&copy);
+    batch.records[0].event_source_arn = Some(waits.fifo.arn());
+    assert!(run_with(&store, &answering(200), &waits, (&clock, &settings), batch).await.is_empty());
+    let released = waits.sent().await;
+    assert_eq!(released.iter().map(|m| m.delivery_id).collect::<Vec<_>>(), [after.delivery_id], "the next one goes");
+    let gate = crate::store::FifoGate::fifo_head(&store, head.webhook_id).await.expect("gate").expect("closed");
+    assert_eq!(gate.delivery, after.delivery_id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_turn_arrives_a_second_early_and_a_full_reservation_comes_back_minutes_later() {
+    let store = store_of(json!({"name": "Small", "eventUrl": "https://api.example.com/hooks", "rateLimit": 1})).await;
+    let (clock, settings, waits) = (ManualClock::at(start()), settings("5s"), Waits::default());
+    let ok = answering(200);
+    // 900 turns a second apart fill SQS's 15 minutes; the last few find none to reserve.
+    for _ in 0..904 {
+        let message = DeliveryMessage { delivery_id: Uuid::now_v7(), step: 1, ..message() };
+        assert!(run_with(&store, &ok, &waits, (&clock, &settings), carrying(&message)).await.is_empty());
+    }
+    let before = tokio::time::Instant::now();
+    let first = waits.queue.receive(1, Duration::from_secs(60)).await.expect("receive");
+    let message: DeliveryMessage = serde_json::from_str(&first[0].body).expect("a message");
+    let due = (message.due.expect("due").get() - start()).to_std().expect("ahead");
+    assert_eq!((due.as_secs(), before.elapsed().as_secs()), (3, 2), "the turn 3 s ahead comes at 2 s");
+    let waiting: Vec<DeliveryMessage> = waits.sent().await;
+    let unreserved: Vec<_> = waiting.iter().filter(|m| !m.turn).collect();
+    assert!(!unreserved.is_empty(), "{} waiting, all reserved", waiting.len());
+    for message in unreserved {
+        let wait = (message.due.expect("due").get() - start()).num_seconds();
+        assert!((360..=900).contains(&wait), "asks again in minutes, not every second: {wait} s");
+    }
 }

@@ -1,9 +1,10 @@
-//! Sending a plan's messages. A plan whose deliveries' messages fit one `SendMessageBatch` (ten,
-//! and 1 MiB) is sent as they are; a wider one (or one of bigger events) as one message per page
-//! of `FAN_OUT_PAGE` targets, which the deliver function turns into the page's messages
-//! (`send_page`): publishing answers within its time however many webhooks an entity has, and a
-//! page that fails is retried by its queue. Messages are built ten at a time, so that a page of
-//! big events never holds more than a batch's worth of copies.
+//! Sending a plan's messages. FIFO webhooks' messages are sent by the publish itself, so that
+//! each such webhook gets its events in publish order. The other deliveries' messages, when they
+//! fit one `SendMessageBatch` (ten, and 1 MiB) and few webhooks are paused, are sent as they are;
+//! otherwise as one message per page of `FAN_OUT_PAGE` targets, which the deliver function turns
+//! into the page's messages and skipped records (`send_page`): publishing answers within its time
+//! however many webhooks an entity has, and a page that fails is retried by its queue. Messages
+//! are built ten at a time, so that big events never take more than a batch's worth of copies.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use crate::model::{
 use crate::queue::{DeliveryEnqueue, ENQUEUE_BATCH, fits_one_batch};
 use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, FAN_OUT_PAGE, Tally, delivery_states};
 
-/// Skipped records written at once.
+/// Skipped records written at once; a publish writes at most this many itself.
 const CONCURRENT_WRITES: usize = 10;
 
 /// The message of `target`'s delivery of `event`, planned in `plan`.
@@ -56,22 +57,30 @@ where
     // A copy waits, so that an original still on the queue starts first and the copy is dropped.
     let delay = if created { Duration::ZERO } else { resend_delay };
     let event = plan.event();
-    let messages = |take: usize| -> Vec<QueueMessage> {
-        let enabled = plan.targets.iter().filter(|t| t.enabled).take(take);
-        enabled.map(|t| message_for(t, owner, &event, plan.plan, !created).into()).collect()
-    };
+    let message = |t: &FanOutTarget| -> QueueMessage { message_for(t, owner, &event, plan.plan, !created).into() };
+    let fifo: Vec<&FanOutTarget> = plan.targets.iter().filter(|t| t.enabled && t.fifo).collect();
+    let mut sent_fifo = 0;
+    for chunk in fifo.chunks(ENQUEUE_BATCH) {
+        let messages: Vec<QueueMessage> = chunk.iter().map(|t| message(t)).collect();
+        let messages = if created { messages } else { unstarted(store, messages).await? };
+        queue.enqueue(&messages, delay).await?;
+        sent_fifo += messages.len();
+    }
+
+    let unordered = || plan.targets.iter().filter(|t| t.enabled && !t.fifo);
+    let direct: Vec<QueueMessage> = unordered().take(ENQUEUE_BATCH + 1).map(message).collect();
+    let paused = plan.targets.iter().filter(|t| !t.enabled).count();
     // A plan stored before plans had ids has no pages to send: its messages go as they are.
-    let direct = messages(ENQUEUE_BATCH + 1);
     let paged = match plan.plan {
-        Some(plan_id) if !fits_one_batch(&direct)? => Some(plan_id),
+        Some(plan_id) if !fits_one_batch(&direct)? || paused > CONCURRENT_WRITES => Some(plan_id),
         _ => None,
     };
     let Some(plan_id) = paged else {
         record_skipped(store, owner, &event, plan.plan, &plan.targets).await?;
-        let direct = if direct.len() > ENQUEUE_BATCH { messages(usize::MAX) } else { direct };
+        let direct = if direct.len() > ENQUEUE_BATCH { unordered().map(message).collect() } else { direct };
         let direct = if created { direct } else { unstarted(store, direct).await? };
         queue.enqueue(&direct, delay).await?;
-        return Ok(if created { enabled } else { direct.len() });
+        return Ok(if created { enabled } else { sent_fifo + direct.len() });
     };
     let pages = plan.targets.len().div_ceil(FAN_OUT_PAGE);
     let messages: Vec<QueueMessage> = (0..pages)
@@ -93,8 +102,8 @@ where
     Ok(enabled)
 }
 
-/// The messages of `page`'s enabled deliveries, naming their event only; none when the plan is
-/// no longer kept.
+/// The messages of `page`'s enabled unordered deliveries (a FIFO webhook's went with the
+/// publish), naming their event only; none when the plan is no longer kept.
 pub async fn page_targets<S: EventGet + ?Sized>(
     store: &S,
     page: &FanOutPage,
@@ -106,7 +115,7 @@ pub async fn page_targets<S: EventGet + ?Sized>(
     let named = CarriedEvent::Whole(event).named();
     let messages = targets
         .iter()
-        .filter(|t| t.enabled)
+        .filter(|t| t.enabled && !t.fifo)
         .map(|t| DeliveryMessage {
             global: t.global,
             plan,
@@ -118,8 +127,8 @@ pub async fn page_targets<S: EventGet + ?Sized>(
 }
 
 /// The deliver step of a fan-out page: records its paused webhooks' deliveries as skipped and
-/// sends its enabled ones' messages (a retried publish's page: copies of those not started),
-/// ten at a time.
+/// sends its enabled unordered ones' messages (a retried publish's page: copies of those not
+/// started), ten at a time.
 pub async fn send_page<S, Q>(store: &S, queue: &Q, page: &FanOutPage) -> Result<(), Error>
 where
     S: EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
@@ -131,8 +140,8 @@ where
         return Ok(());
     };
     record_skipped(store, owner, &event, Some(page.plan), &targets).await?;
-    let enabled: Vec<&FanOutTarget> = targets.iter().filter(|t| t.enabled).collect();
-    for chunk in enabled.chunks(ENQUEUE_BATCH) {
+    let unordered: Vec<&FanOutTarget> = targets.iter().filter(|t| t.enabled && !t.fifo).collect();
+    for chunk in unordered.chunks(ENQUEUE_BATCH) {
         let messages: Vec<QueueMessage> =
             chunk.iter().map(|t| message_for(t, owner, &event, Some(page.plan), page.resent).into()).collect();
         let messages = if page.resent { unstarted(store, messages).await? } else { messages };

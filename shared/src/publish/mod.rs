@@ -159,6 +159,9 @@ where
 }
 
 #[cfg(test)]
+mod fan_out_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -23,6 +23,15 @@ impl QueueError {
     pub fn internal(source: impl Into<BoxError>) -> Self {
         Self::Internal(source.into())
     }
+
+    /// A failed AWS SDK call (SQS's or Scheduler's: one error type), with its chain of causes.
+    pub(crate) fn from_sdk<E, R>(err: aws_sdk_sqs::error::SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        Self::unavailable(aws_sdk_sqs::error::DisplayErrorContext(err).to_string())
+    }
 }
 
 impl From<QueueError> for Error {

@@ -93,13 +93,6 @@ pub struct Routed<'a> {
     pub fifo: &'a dyn DeliveryQueue,
 }
 
-impl<'a> Routed<'a> {
-    /// The queue a message of this kind is on.
-    pub fn of(&self, fifo: bool) -> &'a dyn DeliveryQueue {
-        if fifo { self.fifo } else { self.unordered }
-    }
-}
-
 #[async_trait]
 impl DeliveryEnqueue for Routed<'_> {
     async fn enqueue(&self, messages: &[QueueMessage], delay: Duration) -> Result<(), QueueError> {

@@ -5,7 +5,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_scheduler::Client;
-use aws_sdk_scheduler::error::{DisplayErrorContext, SdkError};
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
 };
@@ -43,17 +42,16 @@ impl SchedulerTimer {
     }
 }
 
+/// The schedule of `message`'s wait: its delivery, step and due time (else `at`), so that
+/// another wait of the same step is a schedule of its own.
+fn schedule_name(message: &DeliveryMessage, at: Timestamp) -> String {
+    let due = message.due.unwrap_or(at).get().timestamp();
+    format!("{}-{}-{due}", message.delivery_id, message.step)
+}
+
 /// Scheduler's one-time expression for `at`, in whole seconds (UTC).
 fn at_expression(at: Timestamp) -> String {
     format!("at({})", at.get().format("%Y-%m-%dT%H:%M:%S"))
-}
-
-fn unavailable<E, R>(err: SdkError<E, R>) -> QueueError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    QueueError::unavailable(DisplayErrorContext(err).to_string())
 }
 
 #[async_trait]
@@ -77,9 +75,10 @@ impl Timer for SchedulerTimer {
         let created = self
             .client
             .create_schedule()
-            // One schedule per step: asked twice (a crash between scheduling and deleting the
-            // message that asked), it exists already.
-            .name(format!("{}-{}", message.delivery_id, message.step))
+            // One schedule per step and time: asked twice (a crash between scheduling and
+            // deleting the message that asked), it exists already. At most 58 characters of
+            // Scheduler's 64.
+            .name(schedule_name(message, at))
             .group_name(&self.group)
             .schedule_expression(at_expression(at))
             .schedule_expression_timezone("UTC")
@@ -91,7 +90,7 @@ impl Timer for SchedulerTimer {
         match created {
             Ok(_) => Ok(()),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conflict_exception()) => Ok(()),
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(QueueError::from_sdk(err)),
         }
     }
 }
@@ -99,6 +98,23 @@ impl Timer for SchedulerTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_is_named_by_its_delivery_step_and_time_within_schedulers_64_characters() {
+        use crate::model::{CarriedEvent, EntityId, WebhookId};
+        let (id, owner) = (uuid::Uuid::now_v7(), EntityId(uuid::Uuid::now_v7()));
+        let event = CarriedEvent::Named { id: "evt".into(), event_type: "booking.created".into() };
+        let first = DeliveryMessage::first(id, WebhookId(uuid::Uuid::now_v7()), owner, event);
+        let at = |seconds| Timestamp::new(chrono::DateTime::from_timestamp(seconds, 0).expect("time"));
+        let waits = [(7, 1_800_000_000), (7, 1_800_000_900), (8, 1_800_000_000)];
+        let names: Vec<String> = waits
+            .iter()
+            .map(|&(step, due)| schedule_name(&DeliveryMessage { step, due: Some(at(due)), ..first.clone() }, at(0)))
+            .collect();
+        assert_eq!(names[0], format!("{id}-7-1800000000"));
+        assert!(names[0] != names[1] && names[0] != names[2], "another time or step, another schedule");
+        assert!(names.iter().all(|n| n.len() <= 64));
+    }
 
     #[test]
     fn the_expression_is_in_whole_utc_seconds() {

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
@@ -23,14 +22,6 @@ const FIFO_SUFFIX: &str = ".fifo";
 pub struct SqsQueue {
     client: Client,
     url: String,
-}
-
-fn unavailable<E, R>(err: SdkError<E, R>) -> QueueError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    QueueError::unavailable(DisplayErrorContext(err).to_string())
 }
 
 impl SqsQueue {
@@ -62,7 +53,7 @@ impl SqsQueue {
             .attributes(QueueAttributeName::MaximumMessageSize, MAX_MESSAGE_BYTES.to_string())
             .send()
             .await
-            .map_err(unavailable)?
+            .map_err(QueueError::from_sdk)?
             .queue_url
             .ok_or_else(|| QueueError::internal("CreateQueue returned no URL"))?;
         let dlq_arn = client
@@ -71,7 +62,7 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(unavailable)?
+            .map_err(QueueError::from_sdk)?
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .ok_or_else(|| QueueError::internal("the DLQ has no ARN"))?;
@@ -83,7 +74,7 @@ impl SqsQueue {
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
-            .map_err(unavailable)?
+            .map_err(QueueError::from_sdk)?
             .queue_url
             .ok_or_else(|| QueueError::internal("CreateQueue returned no URL"))?;
         Ok((Self::new(client.clone(), url), Self::new(client, dlq_url)))
@@ -121,7 +112,7 @@ impl DeliveryEnqueue for SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(QueueError::from_sdk)?;
             if let Some(failed) = output.failed.first() {
                 return Err(QueueError::unavailable(format!(
                     "SQS refused {} of {} messages: {} {}",
@@ -148,7 +139,7 @@ impl VisibilityDelay for SqsQueue {
             .visibility_timeout(seconds)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(QueueError::from_sdk)?;
         Ok(())
     }
 }
@@ -165,7 +156,7 @@ impl QueueConsumer for SqsQueue {
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(QueueError::from_sdk)?;
         Ok(output
             .messages
             .unwrap_or_default()
@@ -206,7 +197,7 @@ impl QueueConsumer for SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(QueueError::from_sdk)?;
         }
         Ok(())
     }
@@ -224,7 +215,7 @@ impl QueueConsumer for SqsQueue {
             .set_attribute_names(Some(names.to_vec()))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(QueueError::from_sdk)?;
         let attributes = output.attributes.unwrap_or_default();
         let count = |name: &QueueAttributeName| attributes.get(name).and_then(|n| n.parse().ok()).unwrap_or(0);
         Ok(QueueDepths { visible: count(&names[0]), in_flight: count(&names[1]), delayed: count(&names[2]) })

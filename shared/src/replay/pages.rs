@@ -1,15 +1,16 @@
 //! A recovery, a page at a time: the window's deliveries are read oldest first, `RECOVERY_PAGE` at
-//! a time, so that memory holds one page whatever the window; each one to resend is marked with
-//! its new delivery's id before the new delivery's message is sent (naming its event, not
-//! carrying it). A recovery retried after it stopped (a timeout, a crash) finds the marks and
+//! a time, so that memory holds one page whatever the window; each finished one to resend is
+//! marked with its new delivery's id before the new delivery's message is sent (naming its event,
+//! not carrying it). A recovery retried after it stopped (a timeout, a crash) finds the marks and
 //! makes no second new delivery: it sends a delayed copy of a marked one's message when that
 //! new delivery has not started, which the deliver step drops if the first message carries it.
+//! A pending one, still being retried, is not marked (its steps are its attempts').
 
 use std::time::{Duration, Instant};
 
 use super::{again, created_at};
 use crate::error::Error;
-use crate::model::{DeliveryStep, QueueMessage, RecoveryPage, Webhook};
+use crate::model::{DeliveryStatus, DeliveryStep, QueueMessage, RecoveryPage, Webhook};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::IdGenerator;
 use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, Recorded};
@@ -50,6 +51,11 @@ where
                 continue;
             }
             match delivery.resent_as {
+                None if delivery.status == DeliveryStatus::Pending => {
+                    // Still being retried: a mark would take the step its next attempt records.
+                    // Unmarked, it is sent again by a retried recovery, as a resend would.
+                    fresh.extend(again(webhook, &delivery, ids.new_id(), false).map(QueueMessage::from));
+                }
                 None => {
                     let id = ids.new_id();
                     let Some(message) = again(webhook, &delivery, id, false) else { continue };
@@ -91,7 +97,7 @@ mod tests {
     use crate::model::{DeliveryStatus, EntityId, Owner, Timestamp, WebhookId};
     use crate::replay::Recovery;
     use crate::runtime::RandomIds;
-    use crate::store::{MemoryStore, WebhookGet};
+    use crate::store::{DeliveryGet, MemoryStore, WebhookGet};
 
     const FAILED: usize = 250;
     const COPY_DELAY: Duration = Duration::from_secs(60);
@@ -144,5 +150,27 @@ mod tests {
         let originals = store.deliveries_after(webhook.info.id, uuid::Uuid::nil(), 2 * FAILED).await.expect("list");
         let marks: HashSet<_> = originals.iter().filter_map(|d| d.resent_as).collect();
         assert_eq!((originals.len(), marks), (FAILED, distinct), "each failed one marked with its new delivery");
+    }
+
+    #[tokio::test]
+    async fn a_pending_delivery_recovered_keeps_its_own_retries() {
+        let store = store_of(json!({"name": "Slow to recover", "eventUrl": "https://api.example.com/hooks"})).await;
+        let (owner, id) = (EntityId::parse(OWNER).expect("uuid"), WebhookId::parse(WEBHOOK).expect("uuid"));
+        let webhook = store.get_webhook(Owner::Entity(owner), id).await.expect("get").expect("the webhook");
+        let delivery = RandomIds.new_id();
+        let mut step = DeliveryStep::of(delivery, id, owner, ("evt-1", "booking.created"), 1, DeliveryStatus::Pending);
+        let next = Timestamp::new(chrono::Utc::now() + chrono::Duration::minutes(30));
+        step.next_attempt_at = Some(next);
+        store.record_step(&step).await.expect("record");
+        let waits = Waits::default();
+        let now = Timestamp::new(chrono::Utc::now() + chrono::Duration::seconds(1));
+        let since = Timestamp::new(now.get() - chrono::Duration::hours(1));
+        let page = Recovery { since, until: None, statuses: vec![DeliveryStatus::Pending] }.first_page(&webhook, now);
+        let (sent, _) = resend_for(&store, &waits.queue, &RandomIds, &webhook, page, (Duration::ZERO, COPY_DELAY))
+            .await
+            .expect("recover");
+        assert_eq!(sent, 1);
+        let state = store.delivery_state(id, delivery).await.expect("state").expect("recorded");
+        assert_eq!((state.step, state.next_attempt_at), (1, Some(next)), "its next attempt is still step 2, then");
     }
 }

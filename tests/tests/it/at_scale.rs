@@ -64,11 +64,18 @@ async fn a_hundred_deliveries_waiting_for_their_retry_hold_no_message_in_flight(
         // had every attempt before it (and they are recorded), the queue is read, and then every
         // delivery must end after its wait.
         assert_eq!(failing.wait_for(100 * waiting_attempts, PATIENCE).await.len(), 100 * waiting_attempts);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let (depths, _) = app.queue_depths().await;
-        println!("{target:?}: 100 deliveries waiting: {depths:?}");
-        // A wake that arrived early may be on its way back as a delay this very moment.
-        assert!(depths.in_flight <= 10, "{target:?}: {depths:?}");
+        // Waits held in flight would show every waiting delivery in flight on each read; the
+        // fewest of a few reads leaves out wakes the event source mapping holds while it fills a
+        // batch (and a wake that arrived early, on its way back as a delay).
+        let mut in_flight = Vec::new();
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let (depths, _) = app.queue_depths().await;
+            println!("{target:?}: 100 deliveries waiting: {depths:?}");
+            in_flight.push(depths.in_flight);
+        }
+        let fewest = in_flight.iter().min().copied().unwrap_or_default();
+        assert!(fewest <= 10, "{target:?}: in flight on each read: {in_flight:?}");
         for id in &ids {
             let ended = |log: &[Value]| {
                 log.len() == 10 && log.iter().all(|d| d["attempts"].as_array().map(Vec::len) == Some(ATTEMPTS))

@@ -159,6 +159,23 @@ impl DynamoStore {
         }
     }
 
+    /// The plan stored under `event_id` while the id is deduplicated, if any.
+    async fn deduplicated(
+        &self,
+        owner: EntityId,
+        event_id: &str,
+        now_secs: i64,
+    ) -> Result<Option<StoredPlan>, StoreError> {
+        let read = self.client.get_item().table_name(&self.table).set_key(Some(event_key(owner, event_id)));
+        let item = read.consistent_read(true).send().await.map_err(unavailable)?.item;
+        match item {
+            Some(old) if still_deduplicated(&old, now_secs) => {
+                Ok(Some(serde_dynamo::from_item(old).map_err(StoreError::internal)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Replaces `old`, past its dedupe window, with `item`, keeping `old` apart under its plan
     /// id in the same transaction (one without an id, stored before plans had one, is
     /// replaced). `false` when another publish replaced it first.
@@ -184,6 +201,12 @@ impl DynamoStore {
     }
 }
 
+/// Whether the event item `old` still deduplicates its id at `now_secs`.
+fn still_deduplicated(old: &Item, now_secs: i64) -> bool {
+    let until = old.get(DEDUPE_UNTIL).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+    until.is_none_or(|until| until >= now_secs)
+}
+
 #[async_trait]
 impl EventInsert for DynamoStore {
     async fn open_fan_out(
@@ -197,6 +220,12 @@ impl EventInsert for DynamoStore {
         let seconds = |d: Duration| i64::try_from(d.as_secs()).map_err(StoreError::internal);
         let (dedupe_until, expires) =
             (now_secs.saturating_add(seconds(ttl)?), now_secs.saturating_add(seconds(RETENTION)?));
+        if plan.targets.len() > INLINE_TARGETS
+            && let Some(stored) = self.deduplicated(owner, &plan.event_id, now_secs).await?
+        {
+            // A repeat of a wide plan's publish writes none of its pages.
+            return Ok((self.whole(owner, stored).await?, false));
+        }
         let mut item = self.plan_items(owner, plan, expires).await?;
         item.insert(DEDUPE_UNTIL.into(), number(dedupe_until));
         for _ in 0..3 {
@@ -218,8 +247,7 @@ impl EventInsert for DynamoStore {
                     _ => return Err(unavailable(err)),
                 },
             };
-            let deduplicated = old.get(DEDUPE_UNTIL).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
-            if deduplicated.is_none_or(|until| until >= now_secs) {
+            if still_deduplicated(&old, now_secs) {
                 let stored: StoredPlan = serde_dynamo::from_item(old).map_err(StoreError::internal)?;
                 return Ok((self.whole(owner, stored).await?, false));
             }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification,
@@ -214,13 +215,25 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// Runs the transaction; `false` when one of its conditions cancelled it.
+    /// Runs the transaction; `false` when one of its conditions cancelled it. Cancelled for
+    /// anything else (a conflict with another transaction, throttling), it is unavailable: its
+    /// conditions may hold, and a caller must not take it for their answer.
     async fn transact_if(&self, writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>) -> Result<bool, StoreError> {
         match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => Ok(false),
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(unavailable(err)),
         }
+    }
+}
+
+/// Whether a transaction was cancelled because one of its conditions failed.
+fn condition_failed<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        }
+        _ => false,
     }
 }
 
@@ -234,4 +247,25 @@ where
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    use super::*;
+
+    fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, ()> {
+        let reasons = codes.iter().map(|code| CancellationReason::builder().code(*code).build()).collect();
+        let cancelled = TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build();
+        SdkError::service_error(TransactWriteItemsError::TransactionCanceledException(cancelled), ())
+    }
+
+    #[test]
+    fn only_a_failed_condition_answers_a_transaction_no() {
+        assert!(condition_failed(&cancelled(&["None", "ConditionalCheckFailed"])));
+        assert!(!condition_failed(&cancelled(&["TransactionConflict", "None"])), "another transaction: unavailable");
+        assert!(!condition_failed(&cancelled(&["ThrottlingError"])), "throttled: unavailable");
+    }
 }
