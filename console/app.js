@@ -5,11 +5,16 @@ import { h, replace } from "./dom.js";
 import { globalWebhooks } from "./globals.js";
 import { deliveries, edit, entityWebhooks, list, signIn } from "./pages.js";
 
-// A link like /#token=...&entity=... signs in once; the token then leaves the address bar.
+// A link like /#token=...&entity=... signs in once; the token then leaves the address bar. Anyone
+// can send such a link, so one that would replace the token already held asks first.
 function adoptFragmentToken() {
   const params = new URLSearchParams(location.hash.slice(1));
   if (!params.has("token")) return;
-  session.save(params.get("token"), params.get("entity") || session.entity);
+  const offered = params.get("token");
+  const replacing = session.token && session.token !== offered;
+  if (!replacing || confirm("This link signs you in with another token, as someone else perhaps. Switch to it?")) {
+    session.save(offered, params.get("entity") || session.entity);
+  }
   history.replaceState(null, "", `${location.pathname}#/webhooks`);
 }
 

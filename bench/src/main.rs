@@ -96,6 +96,7 @@ fn webhook(owner: EntityId, url: &str) -> Result<Webhook, Box<dyn std::error::Er
         WebhookId(uuid::Uuid::now_v7()),
         owner,
         "bench",
+        Some("bench"),
         Timestamp::new(chrono::Utc::now()),
         WebhookSecret::from_key(&[5; 32]),
     ))
@@ -179,7 +180,7 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
 async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
     let owner = EntityId::parse(ENTITY)?;
     let event = event();
-    let published = EventFor { event: &event, entity: Some(owner) };
+    let published = EventFor { event: &event, entity: Some(owner), test: false };
     let request = signed_request(&webhook(owner, url)?, published, chrono::Utc::now().timestamp(), None)?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

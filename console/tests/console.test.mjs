@@ -19,6 +19,27 @@ test("the printed console link signs in and shows the list", async () => {
   await shoot(page, "list-empty");
 });
 
+test("a link with another token replaces the one held only once the user agrees", async () => {
+  const tab = await context.newPage();
+  await tab.goto(consoleLink);
+  await headingIs(tab, "Webhooks");
+  const held = () => tab.evaluate(() => sessionStorage.getItem("webhooks.token"));
+  const before = await held();
+  const offered = narrowToken(demoEntity());
+  // A query makes it a new page load, as a link from elsewhere is.
+  const link = `${base}/?from=elsewhere#token=${offered}&entity=${demoEntity()}`;
+  tab.once("dialog", (dialog) => dialog.dismiss());
+  await tab.goto(link);
+  await headingIs(tab, "Webhooks");
+  assert.equal(await held(), before, "declined: the token held stays");
+  assert.ok(!tab.url().includes("token="), "the offered token leaves the address bar");
+  tab.once("dialog", (dialog) => dialog.accept());
+  await tab.goto(link);
+  await headingIs(tab, "Webhooks");
+  assert.equal(await held(), offered, "agreed: switched");
+  await tab.close();
+});
+
 test("sign-in page asks for a token and an entity", async () => {
   const other = await context.newPage();
   await other.goto(`${base}/#/signin`);

@@ -51,6 +51,8 @@ impl DevAuth {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // A token not good yet is refused, as API Gateway's authorizer refuses it.
+        validation.validate_nbf = true;
         jsonwebtoken::decode::<Map<String, Value>>(token, &DecodingKey::from_secret(&self.secret), &validation)
             .map(|data| data.claims)
     }
@@ -93,6 +95,18 @@ mod tests {
         assert!(other_audience.verify(&token).is_err());
         let expired = auth().issue("dev", "*", "", chrono::Duration::hours(-2)).expect("token");
         assert!(auth().verify(&expired).is_err());
+    }
+
+    #[test]
+    fn a_token_not_good_yet_is_refused() {
+        let now = chrono::Utc::now().timestamp();
+        let claims = |nbf: i64| json!({"sub": "x", "entities": "*", "iss": "webhooks-local", "aud": "webhooks-api", "exp": now + 7200, "nbf": nbf});
+        let sign = |claims: Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"s3cret"))
+                .expect("token")
+        };
+        assert!(auth().verify(&sign(claims(now + 3600))).is_err(), "good only in an hour");
+        assert!(auth().verify(&sign(claims(now - 60))).is_ok());
     }
 
     #[test]

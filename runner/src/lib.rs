@@ -99,6 +99,8 @@ pub struct App {
     batch_window: Duration,
     auth: DevAuth,
     routes: RouteTable,
+    /// Host names answered besides loopback ones (`WEBHOOKS_ALLOWED_HOSTS`).
+    allowed_hosts: Vec<String>,
 }
 
 impl App {
@@ -142,7 +144,8 @@ impl App {
         let sender = Arc::new(delivery.sender()?);
         let batch_window = Duration::ZERO;
         let routes = RouteTable::new();
-        Ok(Self { ctx, store, queue, fifo_queue, timer, sender, delivery, batch_window, auth, routes })
+        let allowed_hosts = Vec::new();
+        Ok(Self { ctx, store, queue, fifo_queue, timer, sender, delivery, batch_window, auth, routes, allowed_hosts })
     }
 
     /// The standard delivery queue's messages by state, and those the timer holds: what SQS's
@@ -158,6 +161,27 @@ impl App {
         Self { batch_window: window, ..self }
     }
 
+    /// The same app, answering to `hosts` (names, without port) besides loopback ones.
+    #[must_use]
+    pub fn with_allowed_hosts(self, hosts: Vec<String>) -> Self {
+        Self { allowed_hosts: hosts, ..self }
+    }
+}
+
+/// Whether the request's `Host` is a loopback name or one of `allowed`: a page whose name was
+/// rebound to 127.0.0.1 sends its own name, and must not reach the dev token's API.
+fn answers_to(allowed: &[String], headers: &HeaderMap) -> bool {
+    let Some(authority) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else { return false };
+    let Ok(authority) = authority.parse::<http::uri::Authority>() else { return false };
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let loopback = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    loopback
+        || host == "localhost"
+        || host.ends_with(".localhost")
+        || allowed.iter().any(|name| name.eq_ignore_ascii_case(&host))
+}
+
+impl App {
     /// Both delivery queues, each message to its own.
     pub(crate) fn queues(&self) -> Routed<'_> {
         Routed { unordered: self.queue.0.as_ref(), fifo: self.fifo_queue.0.as_ref() }
@@ -210,6 +234,16 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    if !answers_to(&app.allowed_hosts, &headers) {
+        let problem = serde_json::json!({
+            "type": "about:blank",
+            "title": "Misdirected Request",
+            "status": 421,
+            "detail": "this runner answers only to loopback host names and those in WEBHOOKS_ALLOWED_HOSTS",
+        });
+        let content_type = [(header::CONTENT_TYPE, "application/problem+json")];
+        return (StatusCode::MISDIRECTED_REQUEST, content_type, problem.to_string()).into_response();
+    }
     let Some(route) = app.routes.find(method.as_str(), uri.path()) else {
         // API Gateway's own answer for a request no route matches.
         return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], r#"{"message":"Not Found"}"#)
@@ -244,4 +278,28 @@ pub async fn spawn(app: Arc<App>) -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(serve(listener, app));
     Ok(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_and_allowed_ones_are_answered() {
+        let allowed = ["dev.example.test".to_string()];
+        let answers = |host: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            headers.extend(host.map(|h| (header::HOST, h.parse().expect("header value"))));
+            answers_to(&allowed, &headers)
+        };
+        for host in
+            ["127.0.0.1:3000", "localhost:3000", "LOCALHOST", "[::1]:3000", "app.localhost", "dev.example.test:8080"]
+        {
+            assert!(answers(Some(host)), "{host}");
+        }
+        for host in ["rebound.example.com", "127.0.0.1.nip.io:3000", "10.0.0.5:3000", "example.test"] {
+            assert!(!answers(Some(host)), "{host}");
+        }
+        assert!(!answers(None), "no Host");
+    }
 }

@@ -16,6 +16,13 @@ const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
+    if std::env::args().nth(1).as_deref() == Some("adopt-global-webhooks") {
+        // Once after upgrading a table from before accounts (README, "Upgrading").
+        let store = shared::aws::dynamo_store(&shared::aws::sdk_config().await)?;
+        let adopted = store.adopt_global_webhooks().await?;
+        println!("{adopted} global webhooks now belong to the account of their userIdentifier");
+        return Ok(());
+    }
     let backend = match env_or("WEBHOOKS_BACKEND", "memory").as_str() {
         "memory" => Backend::Memory,
         "aws" => Backend::Aws {
@@ -40,7 +47,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "1s")?;
     let app = App::new(Context::from_env()?, DeliverySettings::from_env()?, &backend, auth)
         .await?
-        .with_batch_window(batch_window);
+        .with_batch_window(batch_window)
+        .with_allowed_hosts(
+            env_or("WEBHOOKS_ALLOWED_HOSTS", "")
+                .split(',')
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
     println!(

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use lambda_http::{Request, RequestExt, request::RequestContext};
 use uuid::Uuid;
 
+use crate::config::ApiSettings;
 use crate::error::Error;
 use crate::model::{Coverage, EntityId, Webhook};
 
@@ -14,6 +15,10 @@ pub enum EntityScope {
     All,
     Only(HashSet<Uuid>),
 }
+
+/// The longest account a global webhook can be kept under (a DynamoDB partition key holds 2,048
+/// bytes; the account's is `ACCOUNT#` and the value).
+const MAX_ACCOUNT_BYTES: usize = 1024;
 
 /// The scope publishing needs (docs/contract.md 5.4); the template declares it on the route too.
 pub const PUBLISH_SCOPE: &str = "events:publish";
@@ -24,15 +29,19 @@ pub const EVENT_TYPES_SCOPE: &str = "event-types:write";
 pub struct Caller {
     /// The token's `sub`, recorded as `userIdentifier` on writes.
     pub subject: String,
+    /// The account claim's value (`WEBHOOKS_ACCOUNT_CLAIM`): the global webhooks the caller
+    /// creates are that account's, and only its callers reach them. None when the token has
+    /// no such claim (or one too long to be a key), which keeps the caller off the global routes.
+    pub account: Option<String>,
     pub entities: EntityScope,
     /// The token's `scope` claim.
     pub scopes: HashSet<String>,
 }
 
 impl Caller {
-    /// Reads `sub` and the entities claim from the request context. No claims, or no `sub`,
-    /// is unauthorized.
-    pub fn from_request(request: &Request, entities_claim: &str) -> Result<Self, Error> {
+    /// Reads `sub`, the account and the entities claims from the request context. No claims,
+    /// or no `sub`, is unauthorized.
+    pub fn from_request(request: &Request, settings: &ApiSettings) -> Result<Self, Error> {
         let claims = request
             .request_context_ref()
             .and_then(RequestContext::authorizer)
@@ -40,9 +49,11 @@ impl Caller {
             .map(|jwt| &jwt.claims)
             .ok_or(Error::Unauthorized)?;
         let subject = claims.get("sub").filter(|s| !s.is_empty()).ok_or(Error::Unauthorized)?;
-        let entities = claims.get(entities_claim).map_or(EntityScope::Only(HashSet::new()), |v| parse_entities(v));
+        let account = claims.get(&settings.account_claim).filter(|a| !a.is_empty() && a.len() <= MAX_ACCOUNT_BYTES);
+        let entities =
+            claims.get(&settings.entities_claim).map_or(EntityScope::Only(HashSet::new()), |v| parse_entities(v));
         let scopes = claims.get("scope").map(|v| claim_entries(v).into_iter().collect()).unwrap_or_default();
-        Ok(Self { subject: subject.clone(), entities, scopes })
+        Ok(Self { subject: subject.clone(), account: account.cloned(), entities, scopes })
     }
 
     /// `Forbidden` unless the token was granted `scope`.
@@ -66,10 +77,13 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may see and change `webhook`.
+    /// Whether the caller may see and change `webhook`: an entity's, if it manages the entity;
+    /// a global one, if it is of the webhook's account and manages every entity it covers.
     pub fn may_reach(&self, webhook: &Webhook) -> bool {
         match (&webhook.info.entities, webhook.info.owner_identifier) {
-            (Some(coverage), _) => self.may_cover(coverage),
+            (Some(coverage), _) => {
+                self.account.is_some() && webhook.info.account_identifier == self.account && self.may_cover(coverage)
+            }
             (None, Some(entity)) => self.may_manage(entity),
             (None, None) => false,
         }
@@ -126,7 +140,8 @@ mod tests {
 
     #[test]
     fn scope_decides_access() {
-        let caller = Caller { subject: "u".into(), entities: ids(&[A]), scopes: HashSet::new() };
+        let caller =
+            Caller { subject: "u".into(), account: Some("u".into()), entities: ids(&[A]), scopes: HashSet::new() };
         assert!(caller.may_manage(EntityId::parse(A).expect("uuid")));
         assert!(!caller.may_manage(EntityId::parse(B).expect("uuid")));
     }
@@ -134,7 +149,8 @@ mod tests {
     #[test]
     fn a_global_webhook_is_reached_only_by_a_caller_covering_all_its_entities() {
         let id = |s: &str| EntityId::parse(s).expect("uuid");
-        let only_a = Caller { subject: "u".into(), entities: ids(&[A]), scopes: HashSet::new() };
+        let only_a =
+            Caller { subject: "u".into(), account: Some("u".into()), entities: ids(&[A]), scopes: HashSet::new() };
         let both = Caller { entities: ids(&[A, B]), ..only_a.clone() };
         let star = Caller { entities: EntityScope::All, ..only_a.clone() };
         let a_and_b = Coverage::Only([id(A), id(B)].into());
@@ -148,10 +164,15 @@ mod tests {
         for claim in ["events:publish event-types:write", "[events:publish event-types:write]", r#"["events:publish"]"#]
         {
             let scopes: HashSet<String> = claim_entries(claim).into_iter().collect();
-            let caller = Caller { subject: "u".into(), entities: ids(&[]), scopes };
+            let caller = Caller { subject: "u".into(), account: Some("u".into()), entities: ids(&[]), scopes };
             assert!(caller.require(PUBLISH_SCOPE).is_ok(), "{claim}");
         }
-        let caller = Caller { subject: "u".into(), entities: EntityScope::All, scopes: HashSet::new() };
+        let caller = Caller {
+            subject: "u".into(),
+            account: Some("u".into()),
+            entities: EntityScope::All,
+            scopes: HashSet::new(),
+        };
         assert!(matches!(caller.require(PUBLISH_SCOPE), Err(Error::Forbidden(PUBLISH_SCOPE))));
     }
 }

@@ -13,6 +13,8 @@ const RESEND_DELAY: Duration = Duration::from_secs(60);
 pub struct ApiSettings {
     /// The authorizer claim that lists the entities a caller may manage.
     pub entities_claim: String,
+    /// The authorizer claim naming the account a caller acts for: global webhooks are its.
+    pub account_claim: String,
     pub url_policy: UrlPolicy,
     /// How long a retried publish's copies of unstarted deliveries wait before they are
     /// received, so that an original still queued starts first (`crate::publish`).
@@ -30,6 +32,7 @@ impl Default for ApiSettings {
     fn default() -> Self {
         Self {
             entities_claim: "entities".into(),
+            account_claim: "sub".into(),
             url_policy: UrlPolicy::default(),
             resend_delay: RESEND_DELAY,
             api_rate: API_RATE,
@@ -42,6 +45,7 @@ impl ApiSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
+            account_claim: env_or("WEBHOOKS_ACCOUNT_CLAIM", "sub"),
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
             resend_delay: env_resend_delay()?,
             api_rate: env_rate("WEBHOOKS_API_RATE", API_RATE)?,

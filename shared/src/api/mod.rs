@@ -70,7 +70,7 @@ impl Scoped {
 
 /// The checks every route makes first: claims (401), `Wink-Version` (400).
 pub(crate) fn caller(request: &Request, settings: &ApiSettings) -> Result<Caller, Error> {
-    let caller = Caller::from_request(request, &settings.entities_claim)?;
+    let caller = Caller::from_request(request, settings)?;
     match request.headers().get("wink-version").map(HeaderValue::to_str) {
         None | Some(Ok("2.0")) => Ok(caller),
         Some(_) => Err(Error::BadRequest("unsupported Wink-Version; the supported version is 2.0".into())),
@@ -79,11 +79,14 @@ pub(crate) fn caller(request: &Request, settings: &ApiSettings) -> Result<Caller
 
 /// `caller`, then the path's entity (400 if not a UUID), which the caller must manage: any
 /// other entity is a 404, so that other tenants' ids cannot be probed. A path without one is
-/// of the global webhooks.
+/// of the global webhooks, which only a caller with an account may use (401 otherwise).
 pub(crate) fn scoped(request: &Request, settings: &ApiSettings) -> Result<Scoped, Error> {
     let caller = caller(request, settings)?;
     if request.path_parameters().first("entityId").is_none() {
-        return Ok(Scoped { caller, owner: Owner::Global });
+        return match caller.account {
+            Some(_) => Ok(Scoped { caller, owner: Owner::Global }),
+            None => Err(Error::Unauthorized),
+        };
     }
     let entity = path_param(request, "entityId", EntityId::parse)?;
     if !caller.may_manage(entity) {

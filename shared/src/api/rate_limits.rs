@@ -22,7 +22,7 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
-    let Ok(caller) = Caller::from_request(&request, &ctx.settings.entities_claim) else {
+    let Ok(caller) = Caller::from_request(&request, &ctx.settings) else {
         return handler(request).await;
     };
     let key = format!("caller#{}", caller.subject);

@@ -35,18 +35,20 @@ fn check_coverage(scope: &Scoped, input: &WebhookIn) -> Result<(), Error> {
 }
 
 /// One page of the webhooks the caller may reach: an entity's are all its; of the global
-/// ones, pages are read until enough are the caller's.
+/// ones, its account's are read a page at a time until enough cover only its entities.
 async fn reachable_page<S: WebhookList + ?Sized>(
     store: &S,
     scope: &Scoped,
     page: PageRequest,
 ) -> Result<Page<Webhook>, Error> {
-    if scope.owner != Owner::Global {
-        return Ok(store.list_webhooks(scope.owner, page).await?);
-    }
+    let account = match (scope.owner, scope.caller.account.as_deref()) {
+        (Owner::Entity(_), _) => return Ok(store.list_webhooks(scope.owner, page).await?),
+        (Owner::Global, None) => return Err(Error::Unauthorized),
+        (Owner::Global, Some(account)) => account,
+    };
     let (mut items, mut after) = (Vec::new(), page.after);
     loop {
-        let read = store.list_webhooks(Owner::Global, PageRequest { after, ..page }).await?;
+        let read = store.list_account_webhooks(account, PageRequest { after, ..page }).await?;
         items.extend(read.items.into_iter().filter(|w| scope.caller.may_reach(w)));
         match read.next {
             Some(next) if items.len() <= page.limit => after = Some(next),
@@ -77,8 +79,8 @@ pub async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
         check_coverage(&scope, &input)?;
         let secret = ctx.ids.new_secret().map_err(Error::internal)?;
         let now = Timestamp::new(ctx.clock.now());
-        let webhook =
-            Webhook::create(input, WebhookId(ctx.ids.new_id()), scope.owner, &scope.caller.subject, now, secret);
+        let (id, caller) = (WebhookId(ctx.ids.new_id()), &scope.caller);
+        let webhook = Webhook::create(input, id, scope.owner, &caller.subject, caller.account.as_deref(), now, secret);
         store.insert_webhook(&webhook).await?;
         tracing::info!(webhook_id = %webhook.info.id, owner = ?scope.owner, "webhook created");
         let body = WebhookCreated { webhook: &webhook.info, secret: webhook.secret.expose() };
@@ -174,16 +176,19 @@ pub async fn delete_webhook<S: WebhookGet + WebhookDelete + ?Sized>(
     let result = async {
         let scope = scoped(&request, &ctx.settings)?;
         let id = webhook_id(&request)?;
-        if scope.owner == Owner::Global {
-            // Who may delete a global webhook depends on what it covers.
-            scope.webhook(store, &request).await?;
-        }
-        let expected = match if_match(&request)? {
+        let condition = if_match(&request)?;
+        // Who may delete a global webhook depends on its account and what it covers: the delete
+        // is of the version that was checked, so a change in between cannot slip past the check.
+        let checked = match scope.owner {
+            Owner::Global => Some(scope.webhook(store, &request).await?.info.version),
+            Owner::Entity(_) => None,
+        };
+        let expected = match condition {
             Some(IfMatch::Version(version)) => Some(version),
-            Some(IfMatch::Any) | None => None,
+            Some(IfMatch::Any) | None => checked,
         };
         store.delete_webhook(scope.owner, id, expected).await.map_err(|err| match err {
-            StoreError::VersionConflict { current } => Error::PreconditionFailed { current },
+            StoreError::VersionConflict { current } => stale(condition, current),
             other => other.into(),
         })?;
         tracing::info!(webhook_id = %id, "webhook deleted");

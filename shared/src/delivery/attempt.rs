@@ -16,6 +16,8 @@ use crate::store::AccessTokenStore;
 pub struct EventFor<'a> {
     pub event: &'a Event,
     pub entity: Option<EntityId>,
+    /// Sent by the test route: the body says `"test": true`, which no published event's does.
+    pub test: bool,
 }
 
 /// The POST of the event to `webhook`, signed for `timestamp` (unix seconds) per Standard
@@ -27,7 +29,7 @@ pub fn signed_request(
     authorization: Option<String>,
 ) -> Result<Outgoing, Error> {
     let (info, event) = (&webhook.info, published.event);
-    let body = payload(event, published.entity, info.id, info.send_data);
+    let body = payload(event, published.entity, info.id, info.send_data, published.test);
     // During a rotation's overlap both secrets sign, so receivers verify with either.
     let at = Timestamp::new(chrono::DateTime::from_timestamp(timestamp, 0).unwrap_or_default());
     let signatures = webhook
@@ -66,7 +68,7 @@ pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
     let started = std::time::Instant::now();
     let credentials = webhook.receiver_credentials();
     let authorization = match &credentials {
-        Some(credentials) => authorization(sender, tokens, now, webhook.info.id, credentials).await?.map(Some),
+        Some(credentials) => authorization(sender, tokens, now, &webhook.info, credentials).await?.map(Some),
         None => Ok(None),
     };
     let result = match &authorization {
@@ -81,7 +83,8 @@ pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
             value.strip_prefix("Bearer ").filter(|_| matches!(credentials.auth, ReceiverAuth::OAuth2 { .. }))
     {
         // The token may have been revoked before it expired: every instance gets a new one.
-        tokens.drop_access_token(webhook.info.id, &credentials.fingerprint(), token).await?;
+        let fingerprint = credentials.fingerprint(&webhook.info.event_url);
+        tokens.drop_access_token(webhook.info.id, &fingerprint, token).await?;
     }
     Ok(match result {
         Ok(answer) => {

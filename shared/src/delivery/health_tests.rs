@@ -27,7 +27,7 @@ async fn subscribe_to_notices(store: &MemoryStore) -> WebhookId {
     let input = WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid");
     let id = WebhookId(Uuid::now_v7());
     let now = Timestamp::new(Utc::now());
-    let webhook = Webhook::create(input, id, owner, "user", now, WebhookSecret::from_key(&[4; 32]));
+    let webhook = Webhook::create(input, id, owner, "user", Some("user"), now, WebhookSecret::from_key(&[4; 32]));
     store.insert_webhook(&webhook).await.expect("insert");
     id
 }

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::WebhookSender;
 use crate::error::Error;
-use crate::model::{ReceiverAuth, ReceiverCredentials, Timestamp, WebhookId};
+use crate::model::{ReceiverAuth, ReceiverCredentials, Timestamp, WebhookOut};
 use crate::store::AccessTokenStore;
 
 /// A token is dropped this long before the token endpoint said it expires.
@@ -41,7 +41,7 @@ pub(super) async fn authorization<T: AccessTokenStore + ?Sized>(
     sender: &dyn WebhookSender,
     tokens: &T,
     now: chrono::DateTime<chrono::Utc>,
-    webhook: WebhookId,
+    webhook: &WebhookOut,
     credentials: &ReceiverCredentials,
 ) -> Result<Result<String, String>, Error> {
     let secret = credentials.secret.expose();
@@ -51,14 +51,14 @@ pub(super) async fn authorization<T: AccessTokenStore + ?Sized>(
         }
         ReceiverAuth::Bearer => Ok(Ok(format!("Bearer {secret}"))),
         ReceiverAuth::OAuth2 { .. } => {
-            let fingerprint = credentials.fingerprint();
-            if let Some(token) = tokens.access_token(webhook, &fingerprint, Timestamp::new(now)).await? {
+            let fingerprint = credentials.fingerprint(&webhook.event_url);
+            if let Some(token) = tokens.access_token(webhook.id, &fingerprint, Timestamp::new(now)).await? {
                 return Ok(Ok(format!("Bearer {token}")));
             }
             match sender.request_token(credentials).await {
                 Ok(issued) => {
                     tokens
-                        .keep_access_token(webhook, &fingerprint, &issued.access_token, issued.good_until(now))
+                        .keep_access_token(webhook.id, &fingerprint, &issued.access_token, issued.good_until(now))
                         .await?;
                     Ok(Ok(format!("Bearer {}", issued.access_token)))
                 }

@@ -54,7 +54,9 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(timeout: Duration, policy: UrlPolicy) -> Result<Self, Error> {
+        // No environment proxy: it would connect on the sender's behalf, past the address checks.
         let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .user_agent(concat!("webhooks/", env!("CARGO_PKG_VERSION")));
@@ -78,7 +80,7 @@ impl WebhookSender for HttpSender {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        let mut response = builder.body(request.body).send().await.map_err(|e| describe(&e, self.timeout))?;
+        let mut response = builder.body(request.body).send().await.map_err(|e| describe(e, self.timeout))?;
         let status = response.status().as_u16();
         let retry_after =
             response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
@@ -162,7 +164,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenClient<'_> {
             let url = Url::parse(&parts.uri.to_string()).map_err(|e| TransportError(e.to_string()))?;
             let client = &self.sender.client;
             let sent = client.request(parts.method, url).headers(parts.headers).body(body).send().await;
-            let mut response = sent.map_err(|e| TransportError(describe(&e, self.sender.timeout)))?;
+            let mut response = sent.map_err(|e| TransportError(describe(e, self.sender.timeout)))?;
             let status = response.status();
             *self.answered.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status.as_u16());
             let headers = response.headers().clone();
@@ -194,12 +196,29 @@ async fn read_at_most(response: &mut reqwest::Response, limit: usize) -> Vec<u8>
     body
 }
 
-fn describe(err: &reqwest::Error, timeout: Duration) -> String {
+/// Why no answer came, naming the destination without what may be a secret in its URL (a
+/// query's token, userinfo): the text goes to the attempt log, `disabledReason` and the logs.
+fn describe(err: reqwest::Error, timeout: Duration) -> String {
     if err.is_timeout() {
         return format!("timed out after {}", humantime::format_duration(timeout));
     }
-    let cause = crate::error::chain(err);
+    let mut err = err;
+    if let Some(url) = err.url_mut() {
+        *url = destination(url);
+    }
+    let cause = crate::error::chain(&err);
     if err.is_connect() { format!("could not connect: {cause}") } else { cause }
+}
+
+/// `url` without userinfo, query or fragment.
+fn destination(url: &Url) -> Url {
+    let mut bare = url.clone();
+    bare.set_query(None);
+    bare.set_fragment(None);
+    // Only a URL that cannot have userinfo refuses these, and then it has none.
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    bare
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -249,11 +268,23 @@ mod tests {
             "https://127.0.0.1/hook",
             "https://10.0.0.1/hook",
             "https://169.254.169.254/latest",
+            "https://[::7f00:1]/hook",
+            "https://[2002:a9fe:a9fe::]/latest",
             "https://localhost/hook",
         ] {
             let request = Outgoing { url: Url::parse(url).expect("url"), headers: vec![], body: "{}".into() };
             let err = sender.send(request).await.expect_err(url);
             assert!(err.contains("refused") && err.contains("private or reserved"), "{url}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_error_names_the_destination_without_its_query_fragment_or_userinfo() {
+        let sender = HttpSender::new(Duration::from_secs(2), UrlPolicy { allow_private: true }).expect("client");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let url = Url::parse(&format!("http://127.0.0.1:{}/hook?token=s3cret#frag", closed.port())).expect("url");
+        let err = sender.send(Outgoing { url, headers: vec![], body: "{}".into() }).await.expect_err("nothing listens");
+        assert!(!err.contains("s3cret") && !err.contains("frag"), "{err}");
+        assert!(err.contains(&format!("127.0.0.1:{}/hook", closed.port())), "names the destination: {err}");
     }
 }

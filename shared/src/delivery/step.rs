@@ -119,7 +119,7 @@ impl<'a> Deliverer<'a> {
             return Ok(Outcome::Waiting(later));
         }
 
-        let published = EventFor { event: &event, entity: Some(message.owner_identifier) };
+        let published = EventFor { event: &event, entity: Some(message.owner_identifier), test: false };
         let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");

@@ -124,6 +124,7 @@ pub(crate) async fn store_of(body: Value) -> MemoryStore {
         WebhookId::parse(WEBHOOK).expect("uuid"),
         owner,
         "user",
+        Some("user"),
         Timestamp::new(chrono::Utc::now()),
         WebhookSecret::from_key(&[3; 32]),
     );
@@ -339,7 +340,8 @@ async fn global_store(entities: Value) -> MemoryStore {
     )
     .expect("valid webhook");
     let (id, now) = (WebhookId::parse(WEBHOOK).expect("uuid"), Timestamp::new(chrono::Utc::now()));
-    let webhook = Webhook::create(input, id, Owner::Global, "user", now, WebhookSecret::from_key(&[3; 32]));
+    let webhook =
+        Webhook::create(input, id, Owner::Global, "user", Some("user"), now, WebhookSecret::from_key(&[3; 32]));
     store.insert_webhook(&webhook).await.expect("insert webhook");
     store
 }

@@ -97,10 +97,13 @@ pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
 
 /// What a receiver is POSTed (docs/contract.md 6): the event's body with the webhook's id, `data`
 /// left out when the webhook wants ids only. `owner` is the entity the event was published
-/// for (none for a global webhook's test).
-pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool) -> String {
+/// for (none for a global webhook's test); a test send's body says `"test": true`.
+pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool, test: bool) -> String {
     let mut body = event_body(event, owner);
     body["webhookId"] = json!(webhook);
+    if test {
+        body["test"] = json!(true);
+    }
     if !send_data && let Some(object) = body.as_object_mut() {
         object.remove("data");
     }

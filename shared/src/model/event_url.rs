@@ -61,7 +61,9 @@ fn host_is_forbidden(url: &Url) -> bool {
 
 /// Addresses a delivery must never reach unless private URLs are allowed: loopback, private,
 /// link-local (which holds the 169.254.169.254 metadata service), unique-local, CGNAT,
-/// unspecified, broadcast, multicast and documentation ranges, also when IPv4-mapped in IPv6.
+/// unspecified, broadcast, multicast and documentation ranges, also when an IPv6 address
+/// embeds one (IPv4-mapped, -compatible or -translated, 6to4) or may (NAT64, Teredo), and
+/// IPv6's deprecated site-local range.
 pub fn is_forbidden_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -78,18 +80,40 @@ pub fn is_forbidden_ip(ip: IpAddr) -> bool {
                 || (a == 198 && (18..20).contains(&b))
                 || a >= 240
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_ipv4(v6) {
             Some(v4) => is_forbidden_ip(IpAddr::V4(v4)),
             None => {
+                let s = v6.segments();
                 v6.is_loopback()
                     || v6.is_unspecified()
                     || v6.is_multicast()
                     || v6.is_unique_local()
                     || v6.is_unicast_link_local()
-                    // 64:ff9b::/96 (NAT64) can embed any IPv4 address, private ones included.
-                    || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                    // Site-local fec0::/10 (deprecated, still routed inside some networks).
+                    || (s[0] & 0xffc0) == 0xfec0
+                    // NAT64 64:ff9b::/96 and its local-use 64:ff9b:1::/48 reach any IPv4
+                    // address the translator can, private ones included.
+                    || (s[0], s[1]) == (0x64, 0xff9b)
+                    // Teredo 2001::/32 hides its IPv4 client; documentation 2001:db8::/32.
+                    || (s[0], s[1]) == (0x2001, 0)
+                    || (s[0], s[1]) == (0x2001, 0xdb8)
             }
         },
+    }
+}
+
+/// The IPv4 address an IPv6 one stands for: IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+/// `::a.b.c.d` (deprecated; `::` and `::1` are themselves), IPv4-translated
+/// `::ffff:0:a.b.c.d`, and 6to4 `2002:aabb:ccdd::/48`.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let at = |high: u16, low: u16| std::net::Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    match s {
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0 | 0xffff, high, low] => Some(at(high, low)),
+        [0, 0, 0, 0, 0xffff, 0, high, low] => Some(at(high, low)),
+        [0x2002, high, low, ..] => Some(at(high, low)),
+        _ => None,
     }
 }
 
@@ -119,6 +143,16 @@ mod tests {
             ("https://[::1]/hook", "loopback"),
             ("https://[::ffff:10.1.2.3]/hook", "loopback"),
             ("https://[fd00:ec2::254]/hook", "loopback"),
+            // IPv6 spellings of private, loopback and link-local targets.
+            ("https://[::7f00:1]/hook", "loopback"),
+            ("https://[::a9fe:a9fe]/hook", "loopback"),
+            ("https://[::ffff:0:a00:1]/hook", "loopback"),
+            ("https://[2002:7f00:1::1]/hook", "loopback"),
+            ("https://[2002:a9fe:a9fe::]/hook", "loopback"),
+            ("https://[fec0::1]/hook", "loopback"),
+            ("https://[64:ff9b:1::a00:1]/hook", "loopback"),
+            ("https://[64:ff9b::7f00:1]/hook", "loopback"),
+            ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "loopback"),
             ("https://localhost:8080/hook", "loopback"),
             ("https://metadata.google.internal/", "loopback"),
         ];
@@ -138,7 +172,7 @@ mod tests {
 
     #[test]
     fn public_addresses_are_not_forbidden() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"] {
             assert!(!is_forbidden_ip(ip.parse().expect("ip")), "{ip}");
         }
         for ip in ["100.64.0.1", "0.0.0.0", "255.255.255.255", "fe80::1", "64:ff9b::a00:1"] {

@@ -83,7 +83,15 @@ mod tests {
         let body = json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "entities": "*"});
         let input = WebhookIn::parse(body.as_object().expect("object"), &rules(), None);
         let id = WebhookId(Uuid::now_v7());
-        Webhook::create(input.expect("valid"), id, Owner::Global, "user-1", at(0), WebhookSecret::from_key(&[1; 32]))
+        Webhook::create(
+            input.expect("valid"),
+            id,
+            Owner::Global,
+            "user-1",
+            Some("user-1"),
+            at(0),
+            WebhookSecret::from_key(&[1; 32]),
+        )
     }
 
     fn at(seconds: i64) -> Timestamp {

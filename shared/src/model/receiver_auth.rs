@@ -59,16 +59,31 @@ pub struct ReceiverCredentials {
 }
 
 impl ReceiverCredentials {
-    /// A digest of everything the credentials are: a token kept under it is never used after
-    /// any part of them changed.
-    pub fn fingerprint(&self) -> String {
+    /// A digest of everything the credentials are and the origin they are sent to: a token
+    /// kept under it is never used after any part of them, or the receiver's origin, changed.
+    pub fn fingerprint(&self, destination: &EventUrl) -> String {
         use sha2::{Digest, Sha256};
-        let text = serde_json::json!([self.auth, self.secret]).to_string();
+        let origin = destination.as_url().origin().ascii_serialization();
+        let text = serde_json::json!([self.auth, self.secret, origin]).to_string();
         Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
 impl ReceiverAuth {
+    /// Whether a secret stored for `stored` may stay with this: the same type, username, token
+    /// URL and client id. Anything else asks for the secret again, so that a write cannot send
+    /// a stored secret to a new party.
+    fn keeps_secret_of(&self, stored: &Self) -> bool {
+        match (self, stored) {
+            (Self::Basic { username }, Self::Basic { username: was }) => username == was,
+            (Self::Bearer, Self::Bearer) => true,
+            (Self::OAuth2 { token_url, client_id, .. }, Self::OAuth2 { token_url: was_url, client_id: was_id, .. }) => {
+                token_url == was_url && client_id == was_id
+            }
+            _ => false,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Basic { .. } => "basic",
@@ -104,10 +119,16 @@ pub fn parse_receiver_auth(
     let auth = parse_public(&mut fields, policy);
     let type_name = object.get("type").and_then(Value::as_str).unwrap_or_default();
     let secret_field = ReceiverAuth::secret_field(type_name);
-    let kept = stored.filter(|s| s.auth.type_name() == type_name).map(|s| s.secret.clone());
+    let same_type = stored.filter(|s| s.auth.type_name() == type_name);
+    let kept =
+        same_type.filter(|s| auth.as_ref().is_some_and(|a| a.keeps_secret_of(&s.auth))).map(|s| s.secret.clone());
     let secret = match object.get(secret_field).filter(|v| !v.is_null()) {
         Some(value) => fields.check(secret_field, as_str(value).and_then(secret_text)),
         None if kept.is_some() => kept,
+        None if auth.is_some() && same_type.is_some() => {
+            fields.push(secret_field, "is required again: the username, token URL or client id changed");
+            None
+        }
         None if auth.is_some() => {
             fields.push(secret_field, "is required");
             None
@@ -200,10 +221,24 @@ mod tests {
     }
 
     #[test]
-    fn a_left_out_secret_is_kept_only_for_the_same_type() {
+    fn a_left_out_secret_is_kept_only_for_the_same_type_and_holder() {
         let stored = parse(json!({"type": "basic", "username": "a", "password": "old"}), None).expect("ok");
-        let kept = parse(json!({"type": "basic", "username": "b"}), stored.as_ref()).expect("ok").expect("some");
+        let kept = parse(json!({"type": "basic", "username": "a"}), stored.as_ref()).expect("ok").expect("some");
         assert_eq!(kept.secret.expose(), "old");
+        let other_user = parse(json!({"type": "basic", "username": "b"}), stored.as_ref());
+        assert_eq!(other_user, Err(vec!["auth.password".to_string()]), "a new username asks for its password");
+        let oauth =
+            json!({"type": "oauth2", "tokenUrl": "https://id.example.com/token", "clientId": "c", "clientSecret": "s"});
+        let stored_oauth = parse(oauth, None).expect("ok");
+        for changed in [
+            json!({"type": "oauth2", "tokenUrl": "https://elsewhere.example.com/token", "clientId": "c"}),
+            json!({"type": "oauth2", "tokenUrl": "https://id.example.com/token", "clientId": "d"}),
+        ] {
+            assert_eq!(parse(changed, stored_oauth.as_ref()), Err(vec!["auth.clientSecret".to_string()]));
+        }
+        let rescoped =
+            json!({"type": "oauth2", "tokenUrl": "https://id.example.com/token", "clientId": "c", "scope": "x"});
+        assert!(parse(rescoped, stored_oauth.as_ref()).is_ok(), "a new scope keeps the secret");
         let replaced =
             parse(json!({"type": "basic", "username": "b", "password": "new"}), stored.as_ref()).expect("ok");
         assert_eq!(replaced.expect("some").secret.expose(), "new");

@@ -24,6 +24,10 @@ pub struct WebhookOut {
     /// How many times the record was persisted: 1 after create, +1 on every write.
     pub version: u64,
     pub user_identifier: String,
+    /// The account a global webhook belongs to (its creator's account claim); none for an
+    /// entity's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_identifier: Option<String>,
     /// The managing entity; none for a global webhook.
     pub owner_identifier: Option<EntityId>,
     /// The entities a global webhook covers; absent for an entity's own.
@@ -133,6 +137,11 @@ impl WebhookIn {
         };
         let enabled = fields.optional("enabled", || true, as_bool);
         let event_url = fields.required("eventUrl", |v| EventUrl::parse(as_str(v)?, policy));
+        // A stored secret stays only with the destination's origin it was given for.
+        let stored = stored.filter(|_| {
+            let origin = |url: &EventUrl| url.as_url().origin();
+            event_url.as_ref().zip(previous).is_some_and(|(url, p)| origin(url) == origin(&p.info.event_url))
+        });
         let event_list = fields
             .optional("eventList", EventList::default, |v| EventList::parse(as_string_array(v)?, rules.catalog, kept));
         let headers = fields.optional("headers", CustomHeaders::default, |v| CustomHeaders::parse(as_string_map(v)?));
@@ -243,12 +252,13 @@ fn parse_entity(fields: &mut Fields<'_>, body: &Map<String, Value>, owner: Owner
 }
 
 impl Webhook {
-    /// A new webhook at version 1.
+    /// A new webhook at version 1; a global one belongs to `account`.
     pub fn create(
         input: WebhookIn,
         id: WebhookId,
         owner: Owner,
         user: &str,
+        account: Option<&str>,
         now: Timestamp,
         secret: WebhookSecret,
     ) -> Self {
@@ -258,6 +268,7 @@ impl Webhook {
             last_update: now,
             version: 1,
             user_identifier: user.to_string(),
+            account_identifier: account.filter(|_| owner == Owner::Global).map(str::to_string),
             owner_identifier: match owner {
                 Owner::Entity(entity) => Some(entity),
                 Owner::Global => None,

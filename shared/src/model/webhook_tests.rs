@@ -83,6 +83,7 @@ fn the_document_of_a_webhook_parses_back_to_it() {
         WebhookId(uuid::Uuid::nil()),
         Owner::Entity(entity()),
         "user-1",
+        Some("user-1"),
         Timestamp::new(chrono::Utc::now()),
         WebhookSecret::from_key(&[1; 32]),
     );

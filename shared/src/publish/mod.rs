@@ -28,7 +28,7 @@ pub use fan_out::{page_targets, send_page};
 use crate::error::Error;
 use crate::model::{
     CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Ordering,
-    Timestamp, Webhook, WebhookId, event_body,
+    Timestamp, Webhook, WebhookId, event_body, is_platform_event_type,
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
@@ -82,10 +82,13 @@ where
     message_body(&sample.into())?;
 
     let body = event_body(&event, Some(owner));
+    let platform = is_platform_event_type(&event.event_type);
     let targets: Vec<FanOutTarget> = store
         .subscribers(owner)
         .await?
         .iter()
+        // The platform's notices are the entity's, not its partners'.
+        .filter(|w| !platform || w.info.owner_identifier.is_some())
         // An event a webhook's filter refuses is neither delivered nor recorded for it.
         .filter(|w| w.info.event_list.matches(&event.event_type))
         .filter(|w| w.info.options.filter.as_ref().is_none_or(|filter| filter.matches(&body)))

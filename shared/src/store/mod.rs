@@ -76,6 +76,10 @@ pub trait WebhookList: Send + Sync {
     /// The owner's webhooks (for `Owner::Global`, every global one) in creation order (their
     /// ids are UUIDv7).
     async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
+
+    /// The global webhooks of `account`, in creation order; a page may hold fewer than its
+    /// limit and still have a `next`.
+    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
 }
 
 #[async_trait]

@@ -1,6 +1,6 @@
 //! Global webhooks (docs/contract.md 11) on every target: one webhook receives the events of each
-//! entity it covers, each body naming its entity, and only a caller managing every one of
-//! them may see or change it.
+//! entity it covers, each body naming its entity, and only a caller of its account managing
+//! every one of them may see or change it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -159,6 +159,55 @@ async fn only_a_caller_managing_every_covered_entity_sees_or_changes_a_global_we
     assert_eq!(send(&app, &only_a, Method::DELETE, &path, None).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(send(&app, &app.token, Method::GET, &path, None).await.status(), StatusCode::NOT_FOUND);
     send(&app, &app.token, Method::DELETE, &global(starred["id"].as_str().expect("id")), None).await;
+}
+
+#[apply(targets)]
+#[tokio::test]
+async fn a_global_webhook_is_its_accounts_and_no_caller_of_another_account_reaches_it(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let (a, b) = (app.entity.clone(), new_entity());
+    let partner_account = format!("channel-manager-{}", uuid::Uuid::new_v4().simple());
+    let partner = app.token_of(&partner_account, &format!("{a} {b}"));
+    // A hotel managing entity A, and even a token of another account managing every entity.
+    let (hotel, everyone) = (app.token_of("hotel-a", &a), app.token_of("another-platform", "*"));
+    let body = json!({"name": "Channel manager", "eventUrl": "https://cm.example.com/hooks", "entities": [a],
+        "headers": {"X-Partner-Key": "partner-header-value"}, "auth": {"type": "basic", "username": "cm", "password": "pw"}});
+    let created = create_global(&app, &partner, &body).await;
+    assert_eq!(created["accountIdentifier"], partner_account.as_str(), "{created}");
+    let (id, path) = (created["id"].as_str().expect("id"), global(created["id"].as_str().expect("id")));
+    let delivery = format!("{path}/deliveries/{}/resend", uuid::Uuid::now_v7());
+
+    for token in [&hotel, &everyone] {
+        for (method, suffix, body) in [
+            (Method::GET, path.clone(), None),
+            (Method::PATCH, path.clone(), Some(json!({"eventUrl": "https://hotel.example.com/steal"}))),
+            (Method::PUT, path.clone(), Some(body.clone())),
+            (Method::GET, format!("{path}/deliveries"), None),
+            (Method::GET, format!("{path}/stats"), None),
+            (Method::POST, format!("{path}/test"), None),
+            (Method::POST, format!("{path}/secret/rotate"), None),
+            (
+                Method::POST,
+                format!("{path}/recover"),
+                Some(json!({"since": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339()})),
+            ),
+            (Method::POST, delivery.clone(), None),
+            (Method::DELETE, path.clone(), None),
+        ] {
+            let response = send(&app, token, method.clone(), &suffix, body.as_ref()).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {suffix} by another account");
+        }
+        let page: Value = send(&app, token, Method::GET, "/api/webhook", None).await.json().await.expect("JSON");
+        assert!(!page.to_string().contains(id), "listed for another account: {page}");
+    }
+    let kept = send(&app, &partner, Method::GET, &path, None).await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    let kept: Value = kept.json().await.expect("JSON");
+    assert_eq!((&kept["version"], &kept["eventUrl"]), (&json!(1), &json!("https://cm.example.com/hooks")));
+    let page: Value = send(&app, &partner, Method::GET, "/api/webhook", None).await.json().await.expect("JSON");
+    let listed: Vec<&str> = page["items"].as_array().expect("items").iter().filter_map(|w| w["id"].as_str()).collect();
+    assert_eq!(listed, [id], "the account's list holds its one webhook");
+    assert_eq!(send(&app, &partner, Method::DELETE, &path, None).await.status(), StatusCode::NO_CONTENT);
 }
 
 #[apply(targets)]

@@ -33,7 +33,8 @@ async fn a_webhook_failing_for_the_disable_after_is_disabled_and_its_entity_told
     let notices = json!({"name": "Ops", "eventUrl": told.url(), "eventList": ["webhook.disabled"]});
     app.create_with(&notices).await;
     app.create_with(&json!({"name": "Every event", "eventUrl": everything.url()})).await;
-    // A global webhook covering the entity is told too: the notice is published for the entity.
+    // A global webhook covering the entity is not told: the notice is the entity's own, and
+    // the partner's webhook would learn of the hotel's other endpoints.
     let global = app.request(Method::POST, "/api/webhook").json(&json!({
         "name": "Ops of every hotel", "eventUrl": told_globally.url(), "eventList": ["webhook.*"], "entities": [app.entity]
     }));
@@ -57,9 +58,9 @@ async fn a_webhook_failing_for_the_disable_after_is_disabled_and_its_entity_told
     let notice = told.wait_for(1, PATIENCE).await;
     assert_eq!(notice.len(), 1, "{target:?}: the entity's subscriber is told once");
     let notice = body_of(&notice[0]);
-    let global_notice = told_globally.wait_for(1, PATIENCE).await;
-    assert_eq!(global_notice.len(), 1, "{target:?}: the global subscriber is told once");
-    assert_eq!(body_of(&global_notice[0])["id"], notice["id"], "the same notice");
+    // Deliveries of one publish go out together: a second is ample for a global one to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(told_globally.received().is_empty(), "{target:?}: a global webhook is not told");
     assert_eq!((&notice["type"], &notice["ownerIdentifier"]), (&json!("webhook.disabled"), &json!(app.entity)));
     assert_eq!(notice["data"]["webhookId"], id);
     assert_eq!(notice["data"]["reason"], reason);

@@ -128,6 +128,8 @@ pub struct Custom {
     pub disable_after: Option<Duration>,
     /// The most attempts at once to a slow receiver (default the service's).
     pub receiver_concurrency: Option<u32>,
+    /// Private URLs refused, as in production (by default receivers on loopback are allowed).
+    pub production_urls: bool,
 }
 
 pub struct TestApp {
@@ -215,7 +217,7 @@ impl TestApp {
             Target::Stack => return Self::stack(),
         };
         let api = ApiSettings {
-            url_policy: UrlPolicy { allow_private: true },
+            url_policy: UrlPolicy { allow_private: !custom.production_urls },
             api_rate: custom.api_rate.unwrap_or(ApiSettings::default().api_rate),
             ..ApiSettings::default()
         };
@@ -274,6 +276,11 @@ impl TestApp {
 
     pub fn token_for(&self, entities: &str) -> String {
         self.tokens.issue(entities)
+    }
+
+    /// A token of a caller of another account, managing `entities`.
+    pub fn token_of(&self, account: &str, entities: &str) -> String {
+        self.tokens.issue_as(account, entities)
     }
 
     /// A request to `path` with the all-entities token.

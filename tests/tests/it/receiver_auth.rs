@@ -80,6 +80,43 @@ async fn basic_and_bearer_receivers_get_their_credentials_and_no_answer_shows_th
 
 #[apply(targets)]
 #[tokio::test]
+async fn a_stored_secret_does_not_follow_a_new_origin_username_token_url_or_client_id(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let (receiver, elsewhere) = (Receiver::start(&[Answer::Status(200)]).await, Receiver::start(&[]).await);
+    let basic = json!({"type": "basic", "username": "wink", "password": PASSWORD});
+    let webhook = app.create_with(&json!({"name": "Auth", "eventUrl": receiver.url(), "auth": basic})).await;
+    let id = webhook["id"].as_str().expect("id");
+    let oauth = json!({"type": "oauth2", "tokenUrl": receiver.token_url(), "clientId": "wink",
+        "clientSecret": CLIENT_SECRET});
+    let oauth_webhook = app.create_with(&json!({"name": "OAuth", "eventUrl": receiver.url(), "auth": oauth})).await;
+    let oauth_id = oauth_webhook["id"].as_str().expect("id");
+    let patch = |id: &str, body: Value| {
+        TestApp::send_within_limits(app.request(Method::PATCH, &app.webhook(id)).header("If-Match", "*").json(&body))
+    };
+    let refused = [
+        (id, json!({"eventUrl": elsewhere.url()}), "auth.password"),
+        (id, json!({"auth": {"type": "basic", "username": "someone-else"}}), "auth.password"),
+        (oauth_id, json!({"auth": {"tokenUrl": elsewhere.token_url()}}), "auth.clientSecret"),
+        (oauth_id, json!({"auth": {"clientId": "another-client"}}), "auth.clientSecret"),
+        (oauth_id, json!({"eventUrl": elsewhere.url()}), "auth.clientSecret"),
+    ];
+    for (id, body, field) in refused {
+        let response = patch(id, body.clone()).await;
+        assert_eq!(response.status(), 422, "{target:?}: {body}");
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["properties"]["errors"][0]["field"], field, "{target:?}: {body}: {problem}");
+    }
+    // Another path on the same origin keeps the secret, and the receiver still lets it in.
+    let same_origin = patch(id, json!({"eventUrl": format!("{}/moved", receiver.url())})).await;
+    assert_eq!(same_origin.status(), 200, "{target:?}");
+    receiver.demand(&format!("Basic {}", STANDARD.encode(format!("wink:{PASSWORD}"))));
+    let test = app.request(Method::POST, &format!("{}/test", app.webhook(id))).send().await.expect("test");
+    assert_eq!(test.json::<Value>().await.expect("JSON")["statusCode"], 200, "{target:?}: the password was kept");
+    assert!(elsewhere.received().is_empty(), "{target:?}: nothing went to the other origin");
+}
+
+#[apply(targets)]
+#[tokio::test]
 async fn an_oauth2_token_is_fetched_once_reused_and_fetched_again_after_a_401(#[case] target: Target) {
     let app = TestApp::on(target).await;
     let receiver = Receiver::start(&[Answer::Status(200)]).await;

@@ -1,5 +1,6 @@
 //! What an attacker or a careless client might try: other tenants' ids, header injection,
-//! redirects to elsewhere.
+//! redirects to elsewhere, private addresses in other spellings, and what a receiver URL's
+//! query holds leaking into error texts.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::helpers::{Target, TestApp, targets};
+use crate::helpers::{Custom, Target, TestApp, targets};
 use crate::receiver::{Answer, Receiver};
 
 #[apply(targets)]
@@ -43,6 +44,107 @@ async fn another_tenant_gets_404_on_publish_test_and_deliveries(#[case] target: 
     assert_eq!(response.status(), 404, "a webhook id under another entity");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.received().is_empty(), "nothing was sent for the outsider");
+}
+
+#[rstest]
+#[case::memory(Target::Memory)]
+#[case::dynamodb(Target::DynamoDb)]
+#[tokio::test]
+async fn private_addresses_in_ipv6_spellings_are_refused(#[case] target: Target) {
+    let app = TestApp::custom(target, Custom { production_urls: true, ..Custom::default() }).await;
+    let spellings = [
+        "https://[::7f00:1]/hook",
+        "https://[2002:7f00:1::1]/hook",
+        "https://[2002:a9fe:a9fe::1]/latest/meta-data",
+        "https://[fec0::1]/hook",
+        "https://[64:ff9b:1::a00:1]/hook",
+    ];
+    for url in spellings {
+        let request = app.request(Method::POST, &app.webhooks()).json(&json!({"name": "Sneaky", "eventUrl": url}));
+        let response = TestApp::send_within_limits(request).await;
+        assert_eq!(response.status(), 422, "{target:?}: {url}");
+    }
+    let list: Value = app.request(Method::GET, &app.webhooks()).send().await.expect("send").json().await.expect("JSON");
+    assert_eq!(list["items"], json!([]), "{target:?}: nothing was created");
+}
+
+#[apply(targets)]
+#[tokio::test]
+async fn a_receiver_urls_query_stays_out_of_the_attempt_log(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+    let url = format!("http://127.0.0.1:{}/hook?token=query-secret-{}", closed.port(), uuid::Uuid::new_v4().simple());
+    let webhook = app.create_with(&json!({"name": "Token in the query", "eventUrl": url})).await;
+    let id = webhook["id"].as_str().expect("id");
+    assert_eq!(app.publish(&json!({"type": "booking.created", "data": {}})).await.status(), 202);
+    let attempted = |log: &[Value]| log.iter().any(|d| d["attempts"].as_array().is_some_and(|a| !a.is_empty()));
+    let log = app.deliveries_when(id, Duration::from_secs(60), attempted).await;
+    assert!(attempted(&log), "{target:?}: {log:?}");
+    let text = serde_json::to_string(&log).expect("JSON");
+    assert!(!text.contains("query-secret"), "{target:?}: the query leaked: {text}");
+    assert!(text.contains(&format!("127.0.0.1:{}/hook", closed.port())), "{target:?}: names the host: {text}");
+}
+
+#[apply(targets)]
+#[tokio::test]
+async fn the_test_route_sends_no_event_of_the_callers_making_without_the_right_to_publish(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let webhook = app.create_with(&json!({"name": "Tested", "eventUrl": receiver.url()})).await;
+    let path = format!("{}/test", app.webhook(webhook["id"].as_str().expect("id")));
+    let mut claims = app.tokens.claims(&app.entity);
+    claims["scope"] = json!("");
+    let manager = app.tokens.sign(&claims);
+    let forged =
+        json!({"eventType": "payment.completed", "data": {"amount": {"amount": "1000000.00", "currency": "EUR"}}});
+    let send = |token: &str, body: &Value| {
+        let request = app.client.post(format!("{}{path}", app.base)).bearer_auth(token).json(body);
+        TestApp::send_within_limits(request)
+    };
+    assert_eq!(send(&manager, &forged).await.status(), 403, "{target:?}: custom data needs events:publish");
+    let refused = [
+        json!({"eventType": "booking.created", "data": {"guests": {"adults": -1}}}),
+        json!({"eventType": "webhook.disabled", "data": {"webhookId": "someone else's", "reason": "forged"}}),
+        json!({"data": {"message": "no type"}}),
+    ];
+    for body in &refused {
+        assert_eq!(send(&app.token, body).await.status(), 422, "{target:?}: {body}");
+    }
+    assert!(receiver.received().is_empty(), "{target:?}: nothing refused was sent");
+    assert_eq!(
+        send(&manager, &json!({"eventType": "payment.completed"})).await.status(),
+        200,
+        "the example needs no scope"
+    );
+    assert_eq!(send(&app.token, &forged).await.status(), 200, "{target:?}: a publisher may test its own data");
+    assert_eq!(app.publish(&json!({"type": "booking.created", "data": {}})).await.status(), 202);
+    let bodies: Vec<Value> = receiver
+        .wait_for(3, Duration::from_secs(60))
+        .await
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("JSON"))
+        .collect();
+    let tests: Vec<bool> = bodies.iter().map(|b| b["test"] == json!(true)).collect();
+    let published = bodies.iter().filter(|b| b["type"] == "booking.created").collect::<Vec<_>>();
+    assert_eq!(tests.iter().filter(|t| **t).count(), 2, "{target:?}: each test send says so: {bodies:?}");
+    assert!(
+        published.iter().all(|b| b.get("test").is_none()),
+        "{target:?}: a published event never does: {published:?}"
+    );
+}
+
+#[rstest]
+#[case::memory(Target::Memory)]
+#[case::dynamodb(Target::DynamoDb)]
+#[tokio::test]
+async fn the_runner_answers_only_to_loopback_host_names(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let port = app.base.rsplit(':').next().expect("a port").to_string();
+    let list = |host: String| app.request(Method::GET, &app.webhooks()).header("host", host).send();
+    let rebound = list(format!("rebound.example.com:{port}")).await.expect("send");
+    assert_eq!(rebound.status(), 421, "{target:?}: a name rebound to loopback");
+    assert_eq!(rebound.headers()["content-type"], "application/problem+json");
+    assert_eq!(list(format!("localhost:{port}")).await.expect("send").status(), 200, "{target:?}");
 }
 
 #[tokio::test]

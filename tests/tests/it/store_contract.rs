@@ -9,7 +9,7 @@ use shared::model::{
     EntityId, HourCounters, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
 };
 use shared::rate_limit::RatePolicy;
-use shared::store::{PageRequest, Recorded, Store, StoreError};
+use shared::store::{PageRequest, Recorded, Store, StoreError, WebhookDelete, WebhookInsert, WebhookList};
 
 use crate::helpers::{ENTITY, OTHER_ENTITY};
 
@@ -40,6 +40,7 @@ fn webhook(owner: &str, name: &str) -> Webhook {
         WebhookId(uuid::Uuid::now_v7()),
         owner,
         "tester",
+        Some("tester"),
         Timestamp::new(chrono::Utc::now()),
         WebhookSecret::from_key(&[9; 32]),
     )
@@ -296,10 +297,14 @@ async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) 
 }
 
 fn global(name: &str, entities: serde_json::Value) -> Webhook {
+    global_of(Some("tester"), name, entities)
+}
+
+fn global_of(account: Option<&str>, name: &str, entities: serde_json::Value) -> Webhook {
     let body = json!({"name": name, "eventUrl": "https://api.example.com/hooks", "entities": entities});
     let input = WebhookIn::parse(body.as_object().expect("object"), &rules(Owner::Global), None).expect("valid input");
     let (id, now) = (WebhookId(uuid::Uuid::now_v7()), Timestamp::new(chrono::Utc::now()));
-    Webhook::create(input, id, Owner::Global, "tester", now, WebhookSecret::from_key(&[9; 32]))
+    Webhook::create(input, id, Owner::Global, "tester", account, now, WebhookSecret::from_key(&[9; 32]))
 }
 
 /// `global` with `entities` replaced, one version later.
@@ -357,6 +362,49 @@ async fn subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it(sto
     assert!(matches!(store.delete_webhook(Owner::Global, star.info.id, None).await, Err(StoreError::NotFound)));
 }
 
+async fn an_accounts_list_pages_through_its_own_global_webhooks_only(store: &dyn Store) {
+    let (mine, theirs) = (format!("account-{}", uuid::Uuid::new_v4()), format!("account-{}", uuid::Uuid::new_v4()));
+    let mut kept = Vec::new();
+    for n in 0..6 {
+        let webhook = global_of(Some(&mine), &format!("mine {n}"), json!([ENTITY]));
+        store.insert_webhook(&webhook).await.expect("insert");
+        store.insert_webhook(&global_of(Some(&theirs), "theirs", json!([ENTITY]))).await.expect("insert");
+        kept.push(webhook);
+    }
+    // A deleted one leaves no gap that ends the list early.
+    let deleted = kept.remove(2);
+    store.delete_webhook(Owner::Global, deleted.info.id, None).await.expect("delete");
+    let (mut listed, mut after) = (Vec::new(), None);
+    loop {
+        let page = store.list_account_webhooks(&mine, PageRequest { limit: 2, after }).await.expect("list");
+        listed.extend(page.items.iter().map(|w| w.info.name.as_str().to_string()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let names: Vec<String> = kept.iter().map(|w| w.info.name.as_str().to_string()).collect();
+    assert_eq!(listed, names, "the account's own, in creation order, none lost or repeated");
+}
+
+/// A table from before accounts: its global webhooks get the account of their last writer.
+#[tokio::test]
+async fn global_webhooks_from_before_accounts_are_adopted_by_their_writers_account() {
+    let store = crate::helpers::dynamo_store().await;
+    let writer = format!("writer-{}", uuid::Uuid::new_v4());
+    let mut old = global_of(None, "from before accounts", json!([ENTITY]));
+    old.info.user_identifier.clone_from(&writer);
+    store.insert_webhook(&old).await.expect("insert");
+    let page = PageRequest { limit: 10, after: None };
+    assert!(store.list_account_webhooks(&writer, page).await.expect("list").items.is_empty());
+    assert_eq!(store.adopt_global_webhooks().await.expect("adopt"), 1);
+    let listed = store.list_account_webhooks(&writer, page).await.expect("list").items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].info.account_identifier.as_deref(), listed[0].info.version), (Some(writer.as_str()), 1));
+    assert_eq!(store.adopt_global_webhooks().await.expect("adopt again"), 0, "once is enough");
+    store.delete_webhook(Owner::Global, old.info.id, None).await.expect("delete");
+}
+
 async fn hourly_counters_add_up_and_are_read_by_hour_range(store: &dyn Store) {
     let webhook = WebhookId(uuid::Uuid::now_v7());
     let hour = |n: i64, counts: &[(&str, i64)]| HourCounters {
@@ -404,5 +452,6 @@ contract!(
     access_tokens_are_kept_until_good_until_and_dropped_only_as_refused,
     rate_limits_count_one_burst_for_every_taker_at_once,
     subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it,
+    an_accounts_list_pages_through_its_own_global_webhooks_only,
     hourly_counters_add_up_and_are_read_by_hour_range,
 );

@@ -136,7 +136,7 @@ fn webhook() -> shared::model::Webhook {
     let input = shared::model::WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid");
     let now = Timestamp::new(chrono::Utc::now());
     let secret = shared::model::WebhookSecret::from_key(&[7; 32]);
-    shared::model::Webhook::create(input, WebhookId(Uuid::now_v7()), Owner::Entity(entity()), "t", now, secret)
+    shared::model::Webhook::create(input, WebhookId(Uuid::now_v7()), Owner::Entity(entity()), "t", None, now, secret)
 }
 
 #[apply(backings)]

@@ -8,6 +8,10 @@
 //! (half a read unit when there is none): a webhook receives every event published after its
 //! create answered, whichever process made it.
 //!
+//! Its account (docs/contract.md 11) has a pointer `ACCOUNT#{account}` / `WEBHOOK@GLOBAL#{id}`
+//! too, which the account's list reads a page at a time, reading the pointed-to webhooks in one
+//! BatchGetItem: no list reads another account's webhooks.
+//!
 //! Pointers are written before the webhook that needs them and removed after it stops
 //! needing them, so a publish never misses a covering webhook; a pointer left over (a write
 //! that failed, or lost a race) only costs a read, as the webhook's own `entities` decides. A
@@ -24,7 +28,7 @@ use futures::StreamExt;
 use super::webhooks::{if_version, to_item, version_value, webhook_key};
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
 use crate::model::{Coverage, EntityId, Owner, Webhook, WebhookId};
-use crate::store::{StoreError, WebhookGet, WebhookSubscribers};
+use crate::store::{Page, PageRequest, StoreError, WebhookGet, WebhookSubscribers};
 
 pub(super) const GLOBAL_PK: &str = "GLOBAL";
 const EVERY_ENTITY_PK: &str = "GLOBAL#ALL";
@@ -34,29 +38,46 @@ const WRITE_BATCH: usize = 25;
 const READ_BATCH: usize = 100;
 const CONCURRENT_WRITES: usize = 10;
 
-fn pointer_key(entity: EntityId, id: WebhookId) -> Item {
-    HashMap::from([("PK".into(), s(format!("OWNER#{entity}"))), ("SK".into(), s(format!("{POINTER_PREFIX}{id}")))])
+fn pointer_key(partition: String, id: WebhookId) -> Item {
+    HashMap::from([("PK".into(), s(partition)), ("SK".into(), s(format!("{POINTER_PREFIX}{id}")))])
+}
+
+fn entity_pointer(entity: EntityId) -> String {
+    format!("OWNER#{entity}")
+}
+
+fn account_pointer(account: &str) -> String {
+    format!("ACCOUNT#{account}")
+}
+
+/// The id a pointer's sort key names.
+fn pointed_id(item: &Item) -> Option<Result<WebhookId, StoreError>> {
+    let sort_key = item.get("SK").and_then(|v| v.as_s().ok())?;
+    let id = sort_key.strip_prefix(POINTER_PREFIX)?;
+    Some(WebhookId::parse(id).map_err(StoreError::internal))
 }
 
 fn is_star(webhook: &Webhook) -> bool {
     matches!(webhook.info.entities, Some(Coverage::All))
 }
 
-fn listed(webhook: &Webhook) -> BTreeSet<EntityId> {
-    webhook.info.entities.iter().flat_map(Coverage::listed).collect()
+/// The partitions that point to the webhook: each listed entity's, and its account's.
+fn pointers(webhook: &Webhook) -> BTreeSet<String> {
+    let entities = webhook.info.entities.iter().flat_map(Coverage::listed).map(entity_pointer);
+    entities.chain(webhook.info.account_identifier.as_deref().map(account_pointer)).collect()
 }
 
 impl DynamoStore {
     pub(super) async fn insert_global(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        self.put_pointers(webhook, listed(webhook)).await?;
+        self.put_pointers(webhook, pointers(webhook)).await?;
         self.write_global(webhook, None).await
     }
 
     pub(super) async fn replace_global(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
-        let (now, before) = (listed(webhook), listed(previous));
-        self.put_pointers(webhook, now.difference(&before).copied()).await?;
+        let (now, before) = (pointers(webhook), pointers(previous));
+        self.put_pointers(webhook, now.difference(&before).cloned()).await?;
         self.write_global(webhook, Some(previous)).await?;
-        self.remove_pointers(webhook.info.id, before.difference(&now).copied(), webhook.info.version).await;
+        self.remove_pointers(webhook.info.id, before.difference(&now).cloned(), webhook.info.version).await;
         Ok(())
     }
 
@@ -70,7 +91,7 @@ impl DynamoStore {
             }
             match self.delete_as_read(&current).await {
                 Ok(()) => {
-                    self.remove_pointers(id, listed(&current), current.info.version).await;
+                    self.remove_pointers(id, pointers(&current), current.info.version).await;
                     return Ok(());
                 }
                 Err(StoreError::VersionConflict { .. }) if expected.is_none() => continue,
@@ -154,13 +175,13 @@ impl DynamoStore {
     async fn put_pointers(
         &self,
         webhook: &Webhook,
-        entities: impl IntoIterator<Item = EntityId>,
+        partitions: impl IntoIterator<Item = String>,
     ) -> Result<(), StoreError> {
         let version = version_value(webhook.info.version);
-        let mut pending = entities
+        let mut pending = partitions
             .into_iter()
-            .map(|entity| {
-                let mut item = pointer_key(entity, webhook.info.id);
+            .map(|partition| {
+                let mut item = pointer_key(partition, webhook.info.id);
                 item.insert("version".into(), version.clone());
                 let put = PutRequest::builder().set_item(Some(item)).build().map_err(StoreError::internal)?;
                 Ok(WriteRequest::builder().put_request(put).build())
@@ -184,14 +205,14 @@ impl DynamoStore {
 
     /// Removes the pointers no write newer than `version` put back. A failure leaves a pointer
     /// that costs a read and changes nothing, so it is logged, not returned.
-    async fn remove_pointers(&self, id: WebhookId, entities: impl IntoIterator<Item = EntityId>, version: u64) {
-        let removals: Vec<_> = entities
+    async fn remove_pointers(&self, id: WebhookId, partitions: impl IntoIterator<Item = String>, version: u64) {
+        let removals: Vec<_> = partitions
             .into_iter()
-            .map(|entity| {
+            .map(|partition| {
                 self.client
                     .delete_item()
                     .table_name(&self.table)
-                    .set_key(Some(pointer_key(entity, id)))
+                    .set_key(Some(pointer_key(partition, id)))
                     .condition_expression("#version <= :version")
                     .expression_attribute_names("#version", "version")
                     .expression_attribute_values(":version", version_value(version))
@@ -233,6 +254,63 @@ impl DynamoStore {
         Ok(webhooks)
     }
 
+    /// One page of the account's global webhooks, read through its pointers. A pointer left
+    /// over is skipped, and `next` follows the pointers, so a page short of one is not the end.
+    pub(super) async fn account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+        let range = ItemRange::prefixed(account_pointer(account), POINTER_PREFIX);
+        let mut start = page.after.map(|after| pointer_key(account_pointer(account), WebhookId(after)));
+        let mut ids = Vec::new();
+        while ids.len() <= page.limit {
+            let (read, next) = self.query(&range, start, page.limit + 1 - ids.len()).await?;
+            for item in &read {
+                ids.extend(pointed_id(item).transpose()?);
+            }
+            match next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        let Page { items: ids, next } = Page::from_overfetch(ids, page.limit, |id: &WebhookId| id.0);
+        let keys = ids.into_iter().map(|id| webhook_key(Owner::Global, id)).collect::<Vec<_>>();
+        let mut webhooks = if keys.is_empty() { Vec::new() } else { self.batch_get(keys).await? };
+        webhooks.retain(|w| w.info.account_identifier.as_deref() == Some(account));
+        webhooks.sort_by_key(|w| w.info.id.0);
+        Ok(Page { items: webhooks, next })
+    }
+
+    /// Gives each global webhook stored before accounts existed the account of its
+    /// `userIdentifier` (the last caller that wrote it) and writes its account's pointer; the
+    /// webhook's version is not moved. Run once after upgrading (README, "Upgrading"); returns
+    /// how many were adopted.
+    pub async fn adopt_global_webhooks(&self) -> Result<usize, StoreError> {
+        let mut adopted = 0;
+        for item in self.query_all(ItemRange::prefixed(GLOBAL_PK, "WEBHOOK#")).await? {
+            let webhook: Webhook = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
+            if webhook.info.account_identifier.is_some() {
+                continue;
+            }
+            let account = webhook.info.user_identifier.clone();
+            self.put_pointers(&webhook, [account_pointer(&account)]).await?;
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(webhook_key(Owner::Global, webhook.info.id)))
+                .update_expression("SET accountIdentifier = :account")
+                .condition_expression("attribute_not_exists(accountIdentifier) AND #version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":account", s(account))
+                .expression_attribute_values(":version", version_value(webhook.info.version));
+            match update.send().await {
+                Ok(_) => adopted += 1,
+                // Written meanwhile: the next run sees it as it is now.
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+        Ok(adopted)
+    }
+
     async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
         let range = ItemRange::prefixed(EVERY_ENTITY_PK, "WEBHOOK#");
         self.query_all(range)
@@ -258,11 +336,8 @@ impl WebhookSubscribers for DynamoStore {
         let range = ItemRange::prefixed(format!("OWNER#{entity}"), "WEBHOOK");
         let (mut webhooks, mut pointed) = (Vec::new(), Vec::new());
         for item in self.query_all(range).await? {
-            let sort_key = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            match sort_key.strip_prefix(POINTER_PREFIX) {
-                Some(id) => {
-                    pointed.push(webhook_key(Owner::Global, WebhookId::parse(id).map_err(StoreError::internal)?))
-                }
+            match pointed_id(&item) {
+                Some(id) => pointed.push(webhook_key(Owner::Global, id?)),
                 None => webhooks.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?),
             }
         }

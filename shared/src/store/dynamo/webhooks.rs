@@ -73,6 +73,10 @@ impl WebhookList for DynamoStore {
         let range = ItemRange::prefixed(partition(owner), "WEBHOOK#");
         self.query_page(range, start, page, |w: &Webhook| w.info.id.0).await
     }
+
+    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+        self.account_webhooks(account, page).await
+    }
 }
 
 impl DynamoStore {

@@ -152,6 +152,14 @@ impl WebhookList for MemoryStore {
         let items = tables.webhooks_of(owner, page.after).take(page.limit + 1).cloned().collect();
         Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0))
     }
+
+    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+        let tables = self.tables()?;
+        let theirs = |w: &&Webhook| w.info.account_identifier.as_deref() == Some(account);
+        let items =
+            tables.webhooks_of(Owner::Global, page.after).filter(theirs).take(page.limit + 1).cloned().collect();
+        Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0))
+    }
 }
 
 #[async_trait]
