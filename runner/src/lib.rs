@@ -1,6 +1,7 @@
 //! The local runner: the whole API on one machine, through the very handlers the Lambda
 //! functions run, routed and authorized as API Gateway would (docs/contract.md section 3).
 
+pub mod adopt;
 pub mod dev_auth;
 pub mod event_source;
 pub mod gateway;

@@ -16,12 +16,10 @@ const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
-    if std::env::args().nth(1).as_deref() == Some("adopt-global-webhooks") {
-        // Once after upgrading a table from before accounts (README, "Upgrading").
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|command| command == "adopt-global-webhooks") {
         let store = shared::aws::dynamo_store(&shared::aws::sdk_config().await)?;
-        let adopted = store.adopt_global_webhooks().await?;
-        println!("{adopted} global webhooks now belong to the account of their userIdentifier");
-        return Ok(());
+        return webhooks_local::adopt::run(&store, &args[1..]).await;
     }
     let backend = match env_or("WEBHOOKS_BACKEND", "memory").as_str() {
         "memory" => Backend::Memory,

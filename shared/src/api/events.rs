@@ -83,10 +83,12 @@ pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
         let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
         let recorded = delivery_states(store, &keys).await?;
         // A planned delivery has a record from its first attempt; until then it is what the
-        // plan makes it.
+        // plan makes it. A delivery to a global webhook is its account's to see: the entity's
+        // view does not show another account that a partner's webhook exists.
         let deliveries: Vec<_> = plan
             .targets
             .iter()
+            .filter(|t| !t.global || (t.account.is_some() && t.account == scope.caller.account))
             .map(|t| {
                 let planned = if t.enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped };
                 let status = recorded.get(&t.delivery_id).map_or(planned, |s| s.status);

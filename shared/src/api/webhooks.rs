@@ -183,9 +183,12 @@ pub async fn delete_webhook<S: WebhookGet + WebhookDelete + ?Sized>(
             Owner::Global => Some(scope.webhook(store, &request).await?.info.version),
             Owner::Entity(_) => None,
         };
-        let expected = match condition {
-            Some(IfMatch::Version(version)) => Some(version),
-            Some(IfMatch::Any) | None => checked,
+        let expected = match (condition, checked) {
+            (Some(IfMatch::Version(version)), Some(current)) if version != current => {
+                return Err(Error::PreconditionFailed { current });
+            }
+            (Some(IfMatch::Version(version)), None) => Some(version),
+            _ => checked,
         };
         store.delete_webhook(scope.owner, id, expected).await.map_err(|err| match err {
             StoreError::VersionConflict { current } => stale(condition, current),

@@ -37,6 +37,7 @@ async fn planned(store: &MemoryStore) -> DeliveryMessage {
         delivery_id: message.delivery_id,
         enabled: true,
         global: false,
+        account: None,
         fifo: false,
     };
     let Event { id, event_type, occurred_at, data } = event;

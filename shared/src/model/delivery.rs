@@ -143,6 +143,9 @@ pub struct FanOutTarget {
     /// A global webhook covering the entity.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub global: bool,
+    /// A global webhook's account: only its callers see this delivery in the event view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// A FIFO webhook's: its message goes to the FIFO queue.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fifo: bool,

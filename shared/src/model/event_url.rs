@@ -78,6 +78,9 @@ pub fn is_forbidden_ip(ip: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 198 && (18..20).contains(&b))
+                // IETF protocol assignments 192.0.0.0/24, 6to4 relay anycast 192.88.99.0/24.
+                || (a, b, v4.octets()[2]) == (192, 0, 0)
+                || (a, b, v4.octets()[2]) == (192, 88, 99)
                 || a >= 240
         }
         IpAddr::V6(v6) => match embedded_ipv4(v6) {
@@ -91,9 +94,13 @@ pub fn is_forbidden_ip(ip: IpAddr) -> bool {
                     || v6.is_unicast_link_local()
                     // Site-local fec0::/10 (deprecated, still routed inside some networks).
                     || (s[0] & 0xffc0) == 0xfec0
-                    // NAT64 64:ff9b::/96 and its local-use 64:ff9b:1::/48 reach any IPv4
-                    // address the translator can, private ones included.
+                    // NAT64 past the well-known /96 (whose IPv4 is checked above): the
+                    // local-use 64:ff9b:1::/48 and the rest of 64:ff9b::/32 translate as
+                    // their operator chose, to private addresses as readily as public ones.
                     || (s[0], s[1]) == (0x64, 0xff9b)
+                    // Documentation 3fff::/20 (RFC 9637), benchmarking 2001:2::/48.
+                    || (s[0] == 0x3fff && s[1] & 0xf000 == 0)
+                    || (s[0], s[1], s[2]) == (0x2001, 2, 0)
                     // Teredo 2001::/32 hides its IPv4 client; documentation 2001:db8::/32.
                     || (s[0], s[1]) == (0x2001, 0)
                     || (s[0], s[1]) == (0x2001, 0xdb8)
@@ -104,7 +111,7 @@ pub fn is_forbidden_ip(ip: IpAddr) -> bool {
 
 /// The IPv4 address an IPv6 one stands for: IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
 /// `::a.b.c.d` (deprecated; `::` and `::1` are themselves), IPv4-translated
-/// `::ffff:0:a.b.c.d`, and 6to4 `2002:aabb:ccdd::/48`.
+/// `::ffff:0:a.b.c.d`, 6to4 `2002:aabb:ccdd::/48` and NAT64 `64:ff9b::a.b.c.d`.
 fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     let s = v6.segments();
     let at = |high: u16, low: u16| std::net::Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
@@ -113,6 +120,8 @@ fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
         [0, 0, 0, 0, 0, 0 | 0xffff, high, low] => Some(at(high, low)),
         [0, 0, 0, 0, 0xffff, 0, high, low] => Some(at(high, low)),
         [0x2002, high, low, ..] => Some(at(high, low)),
+        // NAT64's well-known prefix 64:ff9b::/96 (RFC 6052): the IPv4 address it reaches.
+        [0x64, 0xff9b, 0, 0, 0, 0, high, low] => Some(at(high, low)),
         _ => None,
     }
 }
@@ -172,10 +181,21 @@ mod tests {
 
     #[test]
     fn public_addresses_are_not_forbidden() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"] {
+        for ip in
+            ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1", "64:ff9b::808:808"]
+        {
             assert!(!is_forbidden_ip(ip.parse().expect("ip")), "{ip}");
         }
-        for ip in ["100.64.0.1", "0.0.0.0", "255.255.255.255", "fe80::1", "64:ff9b::a00:1"] {
+        for ip in [
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "fe80::1",
+            "64:ff9b::a00:1",
+            "3fff::1",
+            "2001:2::1",
+            "192.0.0.8",
+        ] {
             assert!(is_forbidden_ip(ip.parse().expect("ip")), "{ip}");
         }
     }

@@ -246,6 +246,16 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_access_token_is_for_one_destination_origin() {
+        let credentials = parse(json!({"type": "bearer", "token": "t"}), None).expect("valid").expect("some");
+        let at = |url: &str| EventUrl::parse(url, POLICY).expect("url");
+        let here = credentials.fingerprint(&at("https://a.example.com/hooks"));
+        assert_eq!(here, credentials.fingerprint(&at("https://a.example.com/moved?x=1")), "same origin");
+        assert_ne!(here, credentials.fingerprint(&at("https://b.example.com/hooks")), "another host");
+        assert_ne!(here, credentials.fingerprint(&at("https://a.example.com:8443/hooks")), "another port");
+    }
+
+    #[test]
     fn every_bad_field_is_named() {
         assert_eq!(parse(json!("basic"), None), Err(vec!["auth".to_string()]));
         assert_eq!(parse(json!({"type": "digest"}), None), Err(vec!["auth.type".to_string()]));

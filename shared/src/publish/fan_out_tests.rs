@@ -15,7 +15,7 @@ use crate::store::{DeliveryList, MemoryStore};
 const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 
 fn target(webhook: WebhookId, enabled: bool, fifo: bool) -> FanOutTarget {
-    FanOutTarget { webhook_id: webhook, delivery_id: Uuid::now_v7(), enabled, global: false, fifo }
+    FanOutTarget { webhook_id: webhook, delivery_id: Uuid::now_v7(), enabled, global: false, account: None, fifo }
 }
 
 fn plan(event_id: &str, data: serde_json::Value, targets: Vec<FanOutTarget>) -> FanOutPlan {

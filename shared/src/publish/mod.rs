@@ -97,6 +97,7 @@ where
             delivery_id: ids.new_id(),
             enabled: w.info.enabled,
             global: w.info.owner_identifier.is_none(),
+            account: w.info.account_identifier.clone(),
             fifo: w.info.options.ordering == Ordering::Fifo,
         })
         .collect();

@@ -200,6 +200,11 @@ async fn a_global_webhook_is_its_accounts_and_no_caller_of_another_account_reach
         let page: Value = send(&app, token, Method::GET, "/api/webhook", None).await.json().await.expect("JSON");
         assert!(!page.to_string().contains(id), "listed for another account: {page}");
     }
+    let published: Value =
+        app.publish(&json!({"type": "booking.created", "data": {}})).await.json().await.expect("JSON");
+    let view = format!("/api/managing-entity/{a}/event/{}", published["eventId"].as_str().expect("event id"));
+    let view: Value = send(&app, &hotel, Method::GET, &view, None).await.json().await.expect("JSON");
+    assert!(view["deliveries"].is_array() && !view.to_string().contains(id), "the hotel's event view: {view}");
     let kept = send(&app, &partner, Method::GET, &path, None).await;
     assert_eq!(kept.status(), StatusCode::OK);
     let kept: Value = kept.json().await.expect("JSON");

@@ -140,6 +140,7 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
             delivery_id: uuid::Uuid::now_v7(),
             enabled: i < 2,
             global: i == 1,
+            account: None,
             fifo: i == 0,
         })
         .collect();
@@ -387,22 +388,32 @@ async fn an_accounts_list_pages_through_its_own_global_webhooks_only(store: &dyn
     assert_eq!(listed, names, "the account's own, in creation order, none lost or repeated");
 }
 
-/// A table from before accounts: its global webhooks get the account of their last writer.
+/// A table from before accounts: its global webhooks, listed or `"*"`, get an account once.
 #[tokio::test]
-async fn global_webhooks_from_before_accounts_are_adopted_by_their_writers_account() {
+async fn global_webhooks_from_before_accounts_are_given_an_account_once() {
     let store = crate::helpers::dynamo_store().await;
     let writer = format!("writer-{}", uuid::Uuid::new_v4());
     let mut old = global_of(None, "from before accounts", json!([ENTITY]));
     old.info.user_identifier.clone_from(&writer);
     store.insert_webhook(&old).await.expect("insert");
+    let mut star = global_of(None, "every entity's, from before accounts", json!("*"));
+    star.info.user_identifier.clone_from(&writer);
+    store.insert_webhook(&star).await.expect("insert");
     let page = PageRequest { limit: 10, after: None };
     assert!(store.list_account_webhooks(&writer, page).await.expect("list").items.is_empty());
-    assert_eq!(store.adopt_global_webhooks().await.expect("adopt"), 1);
+    let unowned = store.unowned_global_webhooks().await.expect("unowned");
+    assert_eq!(unowned.len(), 2);
+    for webhook in &unowned {
+        assert!(store.assign_account(webhook, &writer).await.expect("assign"));
+        assert!(!store.assign_account(webhook, "another").await.expect("assign again"), "once given, kept");
+    }
     let listed = store.list_account_webhooks(&writer, page).await.expect("list").items;
-    assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].info.account_identifier.as_deref(), listed[0].info.version), (Some(writer.as_str()), 1));
-    assert_eq!(store.adopt_global_webhooks().await.expect("adopt again"), 0, "once is enough");
-    store.delete_webhook(Owner::Global, old.info.id, None).await.expect("delete");
+    let accounts: Vec<_> = listed.iter().map(|w| (w.info.account_identifier.as_deref(), w.info.version)).collect();
+    assert_eq!(accounts, [(Some(writer.as_str()), 1), (Some(writer.as_str()), 1)], "the version did not move");
+    assert!(store.unowned_global_webhooks().await.expect("unowned").is_empty());
+    for webhook in [&old, &star] {
+        store.delete_webhook(Owner::Global, webhook.info.id, None).await.expect("delete");
+    }
 }
 
 async fn hourly_counters_add_up_and_are_read_by_hour_range(store: &dyn Store) {

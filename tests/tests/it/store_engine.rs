@@ -29,6 +29,7 @@ async fn a_plan_of_ten_thousand_targets_is_kept_and_read_a_page_at_a_time(#[case
             delivery_id: Uuid::now_v7(),
             enabled: n % 7 != 0,
             global: n % 11 == 0,
+            account: None,
             fifo: n % 13 == 0,
         })
         .collect();

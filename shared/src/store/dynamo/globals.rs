@@ -278,37 +278,39 @@ impl DynamoStore {
         Ok(Page { items: webhooks, next })
     }
 
-    /// Gives each global webhook stored before accounts existed the account of its
-    /// `userIdentifier` (the last caller that wrote it) and writes its account's pointer; the
-    /// webhook's version is not moved. Run once after upgrading (README, "Upgrading"); returns
-    /// how many were adopted.
-    pub async fn adopt_global_webhooks(&self) -> Result<usize, StoreError> {
-        let mut adopted = 0;
+    /// The global webhooks stored before accounts existed: none has an `accountIdentifier`,
+    /// and no caller reaches one until it is given one (`assign_account`).
+    pub async fn unowned_global_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        let mut unowned = Vec::new();
         for item in self.query_all(ItemRange::prefixed(GLOBAL_PK, "WEBHOOK#")).await? {
             let webhook: Webhook = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
-            if webhook.info.account_identifier.is_some() {
-                continue;
-            }
-            let account = webhook.info.user_identifier.clone();
-            self.put_pointers(&webhook, [account_pointer(&account)]).await?;
-            let update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(webhook_key(Owner::Global, webhook.info.id)))
-                .update_expression("SET accountIdentifier = :account")
-                .condition_expression("attribute_not_exists(accountIdentifier) AND #version = :version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":account", s(account))
-                .expression_attribute_values(":version", version_value(webhook.info.version));
-            match update.send().await {
-                Ok(_) => adopted += 1,
-                // Written meanwhile: the next run sees it as it is now.
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(err) => return Err(unavailable(err)),
+            if webhook.info.account_identifier.is_none() {
+                unowned.push(webhook);
             }
         }
-        Ok(adopted)
+        Ok(unowned)
+    }
+
+    /// Gives `webhook`, as read by `unowned_global_webhooks`, to `account`, and writes the
+    /// account's pointer; its version is not moved. False when it was written since (or given
+    /// an account): read it again.
+    pub async fn assign_account(&self, webhook: &Webhook, account: &str) -> Result<bool, StoreError> {
+        self.put_pointers(webhook, [account_pointer(account)]).await?;
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(webhook_key(Owner::Global, webhook.info.id)))
+            .update_expression("SET accountIdentifier = :account")
+            .condition_expression("attribute_not_exists(accountIdentifier) AND #version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":account", s(account))
+            .expression_attribute_values(":version", version_value(webhook.info.version));
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {

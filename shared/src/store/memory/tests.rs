@@ -28,8 +28,14 @@ async fn deliveries_events_and_statistics_past_the_retention_are_forgotten() {
     store.record_step(&old).await.expect("record");
     let counters = HourCounters::of_step(&old).expect("counted");
     store.add_counts(webhook, &counters).await.expect("count");
-    let target =
-        FanOutTarget { webhook_id: webhook, delivery_id: old.delivery_id, enabled: true, global: false, fifo: false };
+    let target = FanOutTarget {
+        webhook_id: webhook,
+        delivery_id: old.delivery_id,
+        enabled: true,
+        global: false,
+        account: None,
+        fifo: false,
+    };
     let plan = FanOutPlan {
         plan: Some(Uuid::now_v7()),
         event_id: old.event_id.clone(),
