@@ -10,8 +10,9 @@ use super::fixtures::{ENTITY, Event, OTHER_ENTITY};
 use super::*;
 use crate::config::ApiSettings;
 use crate::model::{EntityId, Owner};
+use crate::model::{Webhook, WebhookId};
 use crate::runtime::{Clock, Context, RandomIds};
-use crate::store::{MemoryStore, PageRequest, WebhookList as _};
+use crate::store::{MemoryStore, PageRequest, StoreError, WebhookList as _};
 
 const ITEM: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
 
@@ -290,4 +291,47 @@ async fn event_types_need_claims_and_list_the_catalog() {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
     assert_eq!(list_event_types(&ctx, &MemoryStore::new(), event.without_authorizer().request()).await.status(), 401);
+}
+
+/// A store where another writer changes a webhook right after each read of it.
+struct ChangedAfterRead(MemoryStore);
+
+#[async_trait::async_trait]
+impl crate::store::WebhookGet for ChangedAfterRead {
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+        use crate::store::WebhookReplace as _;
+        let read = self.0.get_webhook(owner, id).await?;
+        if let Some(webhook) = &read {
+            let mut changed = webhook.clone();
+            changed.info.version += 1;
+            self.0.replace_webhook(&changed, webhook).await?;
+        }
+        Ok(read)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::WebhookDelete for ChangedAfterRead {
+    async fn delete_webhook(&self, owner: Owner, id: WebhookId, expected: Option<u64>) -> Result<(), StoreError> {
+        self.0.delete_webhook(owner, id, expected).await
+    }
+}
+
+#[tokio::test]
+async fn a_global_webhook_changed_after_its_check_is_not_deleted() {
+    let (ctx, store) = (context(), MemoryStore::new());
+    let body = json!({"name": "Partner", "eventUrl": "https://partner.example.com/hooks", "entities": [ENTITY]});
+    let create = Event::create_webhook().route("POST", "/api/webhook", &[]).body(&body);
+    let created = create_webhook(&ctx, &store, create.request()).await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let id = json_of(&created)["id"].as_str().expect("id").to_string();
+    let item = || Event::create_webhook().route("DELETE", "/api/webhook/{webhookId}", &[("webhookId", &id)]);
+    let changing = ChangedAfterRead(store);
+    let refused = delete_webhook(&ctx, &changing, item().request()).await;
+    assert_eq!(refused.status(), 409, "the version checked is no longer the stored one");
+    let stale = delete_webhook(&ctx, &changing, item().header("If-Match", "\"1\"").request()).await;
+    assert_eq!(stale.status(), 412, "If-Match of a version other than the one checked");
+    let webhook_id = WebhookId::parse(&id).expect("uuid");
+    let kept = changing.0.get_webhook(Owner::Global, webhook_id).await.expect("read");
+    assert!(kept.is_some(), "nothing deleted");
 }
