@@ -8,12 +8,14 @@
 use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use serde_json::{Value, json};
 use shared::model::EntityId;
 use shared::queue::{QueueConsumer, SqsQueue};
+use shared::sealing::{LocalKey, Sealer};
 use shared::store::{DynamoStore, WebhookInsert};
 use webhooks_local::gateway::{self, Incoming};
 use webhooks_local::routes::RouteTable;
@@ -201,13 +203,15 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
     }
     let config = shared::aws::sdk_config().await;
     let table = format!("webhooks-functions-{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &table);
+    let (key, key_text) = LocalKey::generate();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &table, Arc::new(Sealer::new(key)));
     store.ensure_table().await?;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let (queue, dead_letters) = SqsQueue::ensure(sqs.clone(), &table, &webhooks_local::QUEUES).await?;
     let (fifo_queue, _) = SqsQueue::ensure(sqs, &format!("{table}.fifo"), &webhooks_local::FIFO_QUEUES).await?;
     let env = [
         ("TABLE_NAME", table.clone()),
+        ("WEBHOOKS_SECRETS_KEY", key_text),
         ("DELIVERY_QUEUE_URL", queue.url().to_string()),
         ("DELIVERY_FIFO_QUEUE_URL", fifo_queue.url().to_string()),
         // What deliver-webhooks' timer needs to start; no benchmark delivery waits that long.

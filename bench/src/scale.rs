@@ -26,6 +26,7 @@ use shared::queue::QueueDepths;
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::Context;
+use shared::sealing::Sealer;
 use webhooks_local::{App, Backend, DevAuth};
 
 const WIDTHS: [usize; 3] = [1_000, 4_000, 10_000];
@@ -63,7 +64,7 @@ pub async fn measure(failing_cost: Option<f64>) -> Result<(), Box<dyn std::error
         for width in WIDTHS {
             figures.width.push(runner.fan_out(&receiver, &arrivals, width).await?);
         }
-        if *backend == Backend::Memory {
+        if matches!(backend, Backend::Memory) {
             figures.fair_share = Some(runner.fair_share(&receiver, &arrivals).await?);
         }
         // On a table and queue of its own: the runner above still reads its queue.
@@ -78,7 +79,8 @@ pub async fn measure(failing_cost: Option<f64>) -> Result<(), Box<dyn std::error
 /// DynamoDB Local + the SQS emulator, on a new table and queues.
 fn new_aws_backend() -> Backend {
     let name = format!("webhooks-scale-{}", uuid::Uuid::new_v4().simple());
-    Backend::Aws { table: name.clone(), queue_url: None, fifo_queue_url: None, queue_name: name }
+    let sealer = Arc::new(Sealer::with_new_local_key());
+    Backend::Aws { table: name.clone(), queue_url: None, fifo_queue_url: None, queue_name: name, sealer }
 }
 
 /// A backend of the same kind as `backend`, whose queues no other runner reads.

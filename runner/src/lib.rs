@@ -7,6 +7,7 @@ pub mod event_source;
 pub mod gateway;
 pub mod process;
 pub mod routes;
+pub mod secrets_key;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use shared::api;
 use shared::delivery::{DeliverySettings, HttpSender};
 use shared::queue::{MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, Routed, SqsQueue};
 use shared::runtime::Context;
+use shared::sealing::Sealer;
 use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
 
@@ -48,15 +50,21 @@ pub const QUEUES: QueueConfig =
 pub const FIFO_QUEUES: QueueConfig = QueueConfig { max_receives: 100, ..QUEUES };
 
 /// Where the runner keeps its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Backend {
     /// In-process storage and queue: no AWS, no Docker, no Java.
     Memory,
     /// DynamoDB and SQS through the standard AWS SDK environment. The table is created if
     /// missing; so are the queue `queue_name` and the FIFO queue `{queue_name}.fifo`, each with
     /// its DLQ, unless `queue_url` or `fifo_queue_url` names it (whose DLQ the runner then
-    /// leaves to whoever deployed it).
-    Aws { table: String, queue_url: Option<String>, fifo_queue_url: Option<String>, queue_name: String },
+    /// leaves to whoever deployed it). `sealer` seals the secrets the table holds.
+    Aws {
+        table: String,
+        queue_url: Option<String>,
+        fifo_queue_url: Option<String>,
+        queue_name: String,
+        sealer: Arc<Sealer>,
+    },
 }
 
 /// A delivery queue, and its dead-letter queue when the runner made it: the DLQ's messages are
@@ -130,9 +138,9 @@ impl App {
                 let store = MemoryStore::with_retention(retention, Arc::new(shared::runtime::SystemClock));
                 (Arc::new(store), memory_queues(standard, false), memory_queues(fifo, true))
             }
-            Backend::Aws { table, queue_url, fifo_queue_url, queue_name } => {
+            Backend::Aws { table, queue_url, fifo_queue_url, queue_name, sealer } => {
                 let config = shared::aws::sdk_config().await;
-                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, sealer.clone());
                 store.ensure_table().await?;
                 let sqs = aws_sdk_sqs::Client::new(&config);
                 let queue = sqs_queues(&sqs, queue_url.as_ref(), queue_name, standard).await?;

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use shared::config::{ConfigError, env_duration, env_or};
+use shared::config::{ConfigError, env_duration, env_or, env_required};
 use shared::delivery::DeliverySettings;
 use shared::runtime::Context;
+use shared::store::DynamoStore;
 use webhooks_local::{App, Backend, DevAuth};
 
 const DEV_SECRET: &str = "webhooks-local-dev-secret-not-for-production";
@@ -17,9 +18,18 @@ const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|command| command == "adopt-global-webhooks") {
-        let store = shared::aws::dynamo_store(&shared::aws::sdk_config().await)?;
-        return webhooks_local::adopt::run(&store, &args[1..]).await;
+    // An operator's commands on a table (README): global webhooks from before accounts, and
+    // secrets from before sealing. The key is named, never a new one made: a deployed table's
+    // secrets sealed with a key its functions cannot use would not open.
+    if let Some(command) = args.first().filter(|c| ["adopt-global-webhooks", "seal-secrets"].contains(&c.as_str())) {
+        let config = shared::aws::sdk_config().await;
+        let sealer = Arc::new(shared::aws::sealer(&config)?);
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), env_required("TABLE_NAME")?, sealer);
+        if command == "adopt-global-webhooks" {
+            return webhooks_local::adopt::run(&store, &args[1..]).await;
+        }
+        println!("sealed the secrets of {} items", store.seal_stored_secrets().await?);
+        return Ok(());
     }
     let backend = match env_or("WEBHOOKS_BACKEND", "memory").as_str() {
         "memory" => Backend::Memory,
@@ -28,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             queue_url: std::env::var("DELIVERY_QUEUE_URL").ok().filter(|url| !url.is_empty()),
             fifo_queue_url: std::env::var("DELIVERY_FIFO_QUEUE_URL").ok().filter(|url| !url.is_empty()),
             queue_name: "webhooks-deliveries".into(),
+            sealer: Arc::new(webhooks_local::secrets_key::sealer(&shared::aws::sdk_config().await)?),
         },
         other => Err(ConfigError::Invalid {
             name: "WEBHOOKS_BACKEND",

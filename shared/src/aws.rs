@@ -3,6 +3,7 @@
 //! (`DynamoStore::new`, `SqsQueue::new`); a function's `main` builds them here from its
 //! configured names, the runner, tests and bench from names of their own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -10,6 +11,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{ConfigError, env_required};
 use crate::queue::{SchedulerTimer, SqsQueue};
+use crate::sealing::{KmsKey, LocalKey, Sealer};
 use crate::store::DynamoStore;
 
 /// Every AWS call is bounded, so that a dependency that accepts connections and never answers
@@ -28,9 +30,29 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
 }
 
-/// The store on the table named by `TABLE_NAME`.
+/// The store on the table named by `TABLE_NAME`, sealing secrets as `sealer` says.
 pub fn dynamo_store(config: &SdkConfig) -> Result<DynamoStore, ConfigError> {
-    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(config), env_required("TABLE_NAME")?))
+    let sealer = Arc::new(sealer(config)?);
+    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(config), env_required("TABLE_NAME")?, sealer))
+}
+
+/// What seals stored secrets: the KMS key `SECRETS_KEY_ID` names (the template sets it), or
+/// else the local key `WEBHOOKS_SECRETS_KEY` holds (base64 of 32 bytes).
+pub fn sealer(config: &SdkConfig) -> Result<Sealer, ConfigError> {
+    if let Ok(key) = env_required("SECRETS_KEY_ID") {
+        return Ok(Sealer::new(KmsKey::new(aws_sdk_kms::Client::new(config), key)));
+    }
+    let text = env_required("WEBHOOKS_SECRETS_KEY").map_err(|_| ConfigError::Missing { name: "SECRETS_KEY_ID" })?;
+    local_key(&text).map(Sealer::new)
+}
+
+/// The local key `text` holds, the value itself never in an error.
+pub fn local_key(text: &str) -> Result<LocalKey, ConfigError> {
+    LocalKey::from_base64(text).map_err(|reason| ConfigError::Invalid {
+        name: "WEBHOOKS_SECRETS_KEY",
+        value: "(not shown)".into(),
+        reason: format!("{reason}; expected the base64 of 32 bytes"),
+    })
 }
 
 /// The queues at `DELIVERY_QUEUE_URL` and `DELIVERY_FIFO_QUEUE_URL` (FIFO webhooks').

@@ -17,6 +17,7 @@ pub mod rate_limit;
 pub mod replay;
 pub mod retry;
 pub mod runtime;
+pub mod sealing;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -17,6 +17,12 @@ pub fn sign(key: &[u8], message_id: &str, timestamp: i64, body: &str) -> String 
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// The SHA-256 of `text` in hex: a digest that names a secret without showing it.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,11 +34,30 @@ def action_of(call) -> str:
     return AWS_ACTION.get(action, action)
 
 
-class Stack:
-    """The deployed stack's resources: logical id -> (type, physical id)."""
+def conditions(template: dict, parameters: dict) -> dict:
+    """The template's conditions as deployed with `parameters` (the others at their defaults):
+    the `Fn::Equals` of a parameter and a value, and `Fn::Not` of that, which is all it uses."""
+    values = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()}
+    values.update(parameters)
 
-    def __init__(self, resources: dict, region: str, account: str):
+    def evaluate(expression):
+        if "Fn::Not" in expression:
+            return not evaluate(expression["Fn::Not"][0])
+        if "Fn::Equals" in expression:
+            left, right = (values[v["Ref"]] if isinstance(v, dict) else v for v in expression["Fn::Equals"])
+            return str(left) == str(right)
+        raise ValueError(f"the audit evaluates no condition like {expression}")
+
+    return {name: evaluate(expression) for name, expression in template.get("Conditions", {}).items()}
+
+
+class Stack:
+    """The deployed stack's resources: logical id -> (type, physical id); the template's
+    conditions as deployed, and its parameters' values."""
+
+    def __init__(self, resources: dict, region: str, account: str, conditions: dict = None, parameters: dict = None):
         self.resources, self.region, self.account = resources, region, account
+        self.conditions, self.parameters = conditions or {}, parameters or {}
 
     def arn(self, logical: str) -> str:
         kind, physical = self.resources[logical]
@@ -46,7 +65,12 @@ class Stack:
             return self.table_arn(physical)
         if kind == "AWS::SQS::Queue":
             return self.queue_arn(physical)
+        if kind == "AWS::KMS::Key":
+            return self.key_arn(physical)
         raise ValueError(f"no ARN rule for {logical} ({kind})")
+
+    def key_arn(self, key: str) -> str:
+        return key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{self.account}:key/{key}"
 
     def table_arn(self, name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
@@ -59,13 +83,21 @@ class Stack:
 
     def call_arns(self, call) -> list:
         """The ARNs of the tables, queues or schedules a call names."""
-        to_arn = {"dynamodb": self.table_arn, "scheduler": self.schedule_arn}.get(call.service, self.queue_arn)
+        services = {"dynamodb": self.table_arn, "scheduler": self.schedule_arn, "kms": self.key_arn}
+        to_arn = services.get(call.service, self.queue_arn)
         return [to_arn(target) for target in call.targets] or ["*"]
 
     def resolve(self, value):
         """A policy's Resource, intrinsics resolved against the deployed stack."""
         if isinstance(value, str):
             return value
+        if "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if self.conditions[condition] else when_false)
+        if value.get("Ref") == "AWS::NoValue":
+            return None
+        if "Ref" in value and value["Ref"] in self.parameters:
+            return self.parameters[value["Ref"]]
         if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "Arn":
             return self.arn(value["Fn::GetAtt"][0])
         if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
@@ -128,7 +160,7 @@ def allowed_statements(template: dict, function: str, stack: Stack) -> list:
                 raise ValueError(f"{role}: the audit evaluates Allow, Action and Resource only: {statement}")
             if passes_a_role(statement):
                 continue
-            resources = [stack.resolve(r) for r in listed(statement["Resource"])]
+            resources = [r for r in (stack.resolve(r) for r in listed(statement["Resource"])) if r is not None]
             statements.append((listed(statement["Action"]), resources, leading_keys_condition(role, statement)))
     return statements
 

@@ -19,7 +19,7 @@ class Call:
     access_key: str
     service: str  # the signing name: dynamodb, sqs, ...
     operation: str  # as the protocol names it: PutItem, SendMessageBatch, ...
-    targets: tuple  # table names (`T/index/I` for an index), queue URLs or `group/schedule` names
+    targets: tuple  # table names (`T/index/I` for an index), queue URLs, KMS key ids or `group/schedule` names
     leading_keys: tuple = ()  # the partition keys of a single-item DynamoDB call (dynamodb:LeadingKeys)
 
 
@@ -27,9 +27,29 @@ class Call:
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
+def pk_of(item: dict) -> list:
+    value = (item or {}).get("PK")
+    return [value["S"]] if isinstance(value, dict) and "S" in value else []
+
+
+KEY_CONDITION_PK = re.compile(r"\bPK\s*=\s*(:\w+)")
+
+
 def partition_keys(request: dict) -> tuple:
-    item = request.get("Key") or request.get("Item") or {}
-    return tuple(value["S"] for name, value in item.items() if name == "PK" and isinstance(value, dict) and "S" in value)
+    """The partition keys a call names, which AWS holds against `dynamodb:LeadingKeys`: of its
+    key or item, of its key condition (Query), or of every key or item of a batch."""
+    keys = pk_of(request.get("Key") or request.get("Item"))
+    condition = KEY_CONDITION_PK.search(request.get("KeyConditionExpression") or "")
+    if condition:
+        keys += pk_of({"PK": (request.get("ExpressionAttributeValues") or {}).get(condition.group(1))})
+    for batch in (request.get("RequestItems") or {}).values():
+        if isinstance(batch, dict):  # BatchGetItem
+            keys += [pk for key in batch.get("Keys") or [] for pk in pk_of(key)]
+        else:  # BatchWriteItem
+            for write in batch:
+                for kind, part in write.items():
+                    keys += pk_of(part.get("Item") if kind == "PutRequest" else part.get("Key"))
+    return tuple(keys)
 
 
 # EventBridge Scheduler speaks REST-JSON: the operation is the method and path.
@@ -59,7 +79,7 @@ def parse_calls(headers, body: bytes, method: str = "POST", path: str = "/") -> 
             for item in request.get("TransactItems") or []
             for kind, part in item.items()
         ]
-    targets = [request[name] for name in ("TableName", "QueueUrl") if isinstance(request.get(name), str)]
+    targets = [request[name] for name in ("TableName", "QueueUrl", "KeyId") if isinstance(request.get(name), str)]
     if targets and isinstance(request.get("IndexName"), str):
         targets = [f"{targets[0]}/index/{request['IndexName']}"]
     targets += sorted(request.get("RequestItems") or {})  # BatchWriteItem / BatchGetItem

@@ -242,6 +242,8 @@ def main(build_dir: str, work_dir: str) -> int:
             # For the tests that read the queue's own counts (what waits in flight).
             "awsEndpoint": emulator.url,
             "deliveryQueueUrl": resources["DeliveryQueue"][1],
+            # For the test that scans it for secrets in the clear.
+            "tableName": resources["WebhooksTable"][1],
         }
         with open(stack_file, "w") as described:
             json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE, **settings), described)
@@ -255,7 +257,9 @@ def main(build_dir: str, work_dir: str) -> int:
         issuer.stop()
 
     calls = proxy.recorded()
-    denied, unused = audit.audit(real, names, calls, keys, audit.Stack(resources, REGION, ACCOUNT))
+    deployed = audit.conditions(real, PARAMETERS)
+    stack = audit.Stack(resources, REGION, ACCOUNT, deployed, PARAMETERS)
+    denied, unused = audit.audit(real, names, calls, keys, stack)
     print(f"\nIAM audit: {len(calls)} AWS calls by {len({keys[c.access_key] for c in calls if c.access_key in keys})} functions")
     for line in audit.summary(names, calls, keys):
         print(f"  {line}")

@@ -121,6 +121,36 @@ class AuditTest(unittest.TestCase):
         self.assertEqual((failures, warnings), ([], ["publish-event: its policy allows dynamodb:DeleteItem, which it never used"]))
 
 
+    def test_a_key_chosen_by_a_condition_is_the_one_deployed(self):
+        template = {
+            "Parameters": {"KeyArn": {"Type": "String", "Default": ""}},
+            "Conditions": {"MakesKey": {"Fn::Equals": [{"Ref": "KeyArn"}, ""]}, "GivenKey": {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyArn"}, ""]}]}},
+        }
+        choice = {"Fn::If": ["MakesKey", {"Fn::GetAtt": ["Key", "Arn"]}, {"Ref": "KeyArn"}]}
+        made = audit.Stack({"Key": ("AWS::KMS::Key", "k-1")}, "us-east-1", "000000000000", audit.conditions(template, {}))
+        self.assertEqual(made.resolve(choice), "arn:aws:kms:us-east-1:000000000000:key/k-1")
+        given = {"KeyArn": "arn:aws:kms:us-east-1:111111111111:key/given"}
+        conditions = audit.conditions(template, given)
+        self.assertEqual(conditions, {"MakesKey": False, "GivenKey": True})
+        self.assertEqual(audit.Stack({}, "us-east-1", "000000000000", conditions, given).resolve(choice), given["KeyArn"])
+        self.assertIsNone(made.resolve({"Fn::If": ["GivenKey", {"Ref": "KeyArn"}, {"Ref": "AWS::NoValue"}]}))
+
+    def test_queries_and_batches_name_their_partition_keys(self):
+        headers = lambda op: {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/dynamodb/aws4_request", "X-Amz-Target": f"DynamoDB_20120810.{op}"}
+        query = b'{"TableName": "T", "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)", "ExpressionAttributeValues": {":pk": {"S": "OWNER#e"}, ":prefix": {"S": "WEBHOOK#"}}}'
+        self.assertEqual(parse_calls(headers("Query"), query)[0].leading_keys, ("OWNER#e",))
+        get = b'{"RequestItems": {"T": {"Keys": [{"PK": {"S": "GLOBAL"}, "SK": {"S": "WEBHOOK#1"}}, {"PK": {"S": "GLOBAL"}, "SK": {"S": "WEBHOOK#2"}}]}}}'
+        self.assertEqual(parse_calls(headers("BatchGetItem"), get)[0].leading_keys, ("GLOBAL", "GLOBAL"))
+        write = b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"PK": {"S": "OWNER#e"}}}}, {"DeleteRequest": {"Key": {"PK": {"S": "ACCOUNT#a"}}}}]}}'
+        self.assertEqual(parse_calls(headers("BatchWriteItem"), write)[0].leading_keys, ("OWNER#e", "ACCOUNT#a"))
+
+    def test_a_kms_call_names_its_key(self):
+        headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/kms/aws4_request", "X-Amz-Target": "TrentService.Decrypt"}
+        parsed = parse_calls(headers, b'{"KeyId": "arn:aws:kms:us-east-1:000000000000:key/k-1", "CiphertextBlob": "AA=="}')
+        self.assertEqual(parsed, [Call("K", "kms", "Decrypt", ("arn:aws:kms:us-east-1:000000000000:key/k-1",))])
+        self.assertEqual(STACK.call_arns(parsed[0]), ["arn:aws:kms:us-east-1:000000000000:key/k-1"])
+
+
 class ProxyTest(unittest.TestCase):
     def test_a_signed_json_call_is_parsed(self):
         headers = {

@@ -24,6 +24,7 @@ use shared::model::UrlPolicy;
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::Context;
+use shared::sealing::Sealer;
 use webhooks_local::{App, Backend, DevAuth};
 
 const CLIENTS: usize = 50;
@@ -154,8 +155,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         url_policy: policy,
         ..DeliverySettings::default()
     };
+    let sealer = Arc::new(Sealer::with_new_local_key());
     let backend =
-        Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: table.clone() };
+        Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: table.clone(), sealer };
     let token = auth.issue("load", "*", "events:publish", chrono::Duration::hours(2))?;
     let app = App::new(ctx.clone(), delivery.clone(), &backend, auth.clone()).await?;
     let addr = webhooks_local::spawn(std::sync::Arc::new(app)).await?;

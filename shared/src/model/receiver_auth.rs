@@ -62,10 +62,8 @@ impl ReceiverCredentials {
     /// A digest of everything the credentials are and the origin they are sent to: a token
     /// kept under it is never used after any part of them, or the receiver's origin, changed.
     pub fn fingerprint(&self, destination: &EventUrl) -> String {
-        use sha2::{Digest, Sha256};
         let origin = destination.as_url().origin().ascii_serialization();
-        let text = serde_json::json!([self.auth, self.secret, origin]).to_string();
-        Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        crate::signing::sha256_hex(&serde_json::json!([self.auth, self.secret, origin]).to_string())
     }
 }
 

@@ -142,3 +142,25 @@ fn the_contracts_webhook_has_the_fields_of_openapis() {
         );
     }
 }
+
+/// Issue 25, finding 8: every function's rights on the table name the partitions it may touch
+/// (`dynamodb:LeadingKeys`; the stack test's IAM audit holds each call to them), none all.
+#[test]
+fn every_functions_table_rights_name_the_partitions_it_may_touch() {
+    let template: Value = serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML");
+    let mut checked = 0;
+    for (name, resource) in mapping(&template["Resources"]) {
+        let statements = resource["Properties"]["Policies"].as_sequence().into_iter().flatten();
+        let statements = statements.flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default());
+        let on_the_table =
+            statements.filter(|s| serde_yaml_ng::to_string(&s["Action"]).is_ok_and(|a| a.contains("dynamodb:")));
+        for statement in on_the_table {
+            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let keys: Vec<String> =
+                keys.as_sequence().unwrap_or_else(|| panic!("{name:?}: no LeadingKeys")).iter().map(text).collect();
+            assert!(!keys.is_empty() && keys.iter().all(|k| k != "*"), "{name:?}: {keys:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 17, "every function's table statement was found ({checked})");
+}

@@ -35,6 +35,8 @@ pub(crate) fn aws_runner_env<'a>(table: &str, queue_url: &str, extra: &[(&'a str
         ("DELIVERY_QUEUE_URL", queue_url.to_string()),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_string()),
         ("WEBHOOKS_RETRY_SCHEDULE", "1s,1s".to_string()),
+        // The key file `make run` makes on first run, one a table: a restarted runner reads it.
+        ("WEBHOOKS_SECRETS_KEY_FILE", std::env::temp_dir().join(format!("{table}.key")).display().to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     env

@@ -13,6 +13,7 @@ use shared::queue::{QueueConfig, QueueConsumer, QueueDepths, SqsQueue};
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::Context;
+use shared::sealing::Sealer;
 use shared::store::DynamoStore;
 use std::sync::Arc;
 use webhooks_local::{App, Backend, DevAuth, FIFO_QUEUES, QUEUES};
@@ -31,13 +32,30 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&shared::aws::sdk_config().await)
 }
 
+/// The AWS emulator of the deployed stack, with its test credentials.
+fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_config::{BehaviorVersion, Region};
+    use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "stack")))
+        .build()
+}
+
+/// A sealer of a new local key, as a runner makes on first run.
+pub fn new_sealer() -> Arc<Sealer> {
+    Arc::new(Sealer::with_new_local_key())
+}
+
 pub fn unique_table() -> String {
     format!("webhooks-test-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A store on a new table of DynamoDB Local.
 pub async fn dynamo_store() -> DynamoStore {
-    let store = DynamoStore::new(dynamo_client().await, unique_table());
+    let store = DynamoStore::new(dynamo_client().await, unique_table(), new_sealer());
     store.ensure_table().await.expect("create the test table");
     store
 }
@@ -47,7 +65,8 @@ fn aws_backend() -> Backend {
         std::env::var_os("AWS_ENDPOINT_URL_SQS").is_some() && std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
         "AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS are not set: run the integration tests with `make test`"
     );
-    Backend::Aws { table: unique_table(), queue_url: None, fifo_queue_url: None, queue_name: unique_table() }
+    let sealer = new_sealer();
+    Backend::Aws { table: unique_table(), queue_url: None, fifo_queue_url: None, queue_name: unique_table(), sealer }
 }
 
 /// The retry schedule and attempt timeout of every black-box target. The stack test deploys
@@ -143,6 +162,8 @@ pub struct TestApp {
     /// Where its delivery queue's counts are read: the runner in this process, or the stack's
     /// queue on the AWS emulator.
     queues: Queues,
+    /// Its DynamoDB table, read as an operator would (none in memory).
+    table: Option<(aws_sdk_dynamodb::Client, String)>,
 }
 
 enum Queues {
@@ -186,9 +207,14 @@ impl TestApp {
     /// Two runners, as two instances would run, on one new table of DynamoDB Local (each with
     /// a queue of its own); tokens of the first are good for both.
     pub async fn two_on_one_table() -> (Self, Self) {
-        let table = unique_table();
-        let on_table =
-            || Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: unique_table() };
+        let (table, sealer) = (unique_table(), new_sealer());
+        let on_table = || Backend::Aws {
+            table: table.clone(),
+            queue_url: None,
+            fifo_queue_url: None,
+            queue_name: unique_table(),
+            sealer: sealer.clone(),
+        };
         let settings = || delivery_settings(SCHEDULE, TIMEOUT);
         let first = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
         let second = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
@@ -206,7 +232,12 @@ impl TestApp {
         let app = App::with_queues(Context::new(api), delivery, &backend, auth, (&queues, &fifo)).await;
         let app = Arc::new(app.expect("start the app"));
         let addr = webhooks_local::spawn(app.clone()).await.expect("bind a loopback port");
-        Self::with(format!("http://{addr}"), Tokens::hs256(secret.as_bytes(), issuer, audience), Queues::Runner(app))
+        let table = match backend {
+            Backend::Aws { table, .. } => Some((dynamo_client().await, table)),
+            Backend::Memory => None,
+        };
+        let tokens = Tokens::hs256(secret.as_bytes(), issuer, audience);
+        Self::with(format!("http://{addr}"), tokens, Queues::Runner(app), table)
     }
 
     /// A black-box target set as `custom` says; on the deployed stack, as deployed.
@@ -240,15 +271,24 @@ impl TestApp {
                 (depths, Some(timed))
             }
             Queues::Stack { endpoint, url } => {
-                use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-                let config = aws_sdk_sqs::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .endpoint_url(endpoint)
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("test", "test", None, None, "stack"))
-                    .build();
-                let queue = SqsQueue::new(aws_sdk_sqs::Client::from_conf(config), url);
+                let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), url);
                 (queue.depths().await.expect("the stack queue's counts"), None)
+            }
+        }
+    }
+
+    /// Every item of its table, as text (none in memory): what an operator's scan shows.
+    pub async fn stored_items(&self) -> Option<String> {
+        let (client, table) = self.table.as_ref()?;
+        let (mut text, mut start) = (String::new(), None);
+        loop {
+            let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+            for item in page.items() {
+                text += &format!("{item:?}\n");
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Some(text);
             }
         }
     }
@@ -265,13 +305,14 @@ impl TestApp {
         let tokens =
             Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
         let queues = Queues::Stack { endpoint: field("awsEndpoint").into(), url: field("deliveryQueueUrl").into() };
-        Self::with(field("url").to_string(), tokens, queues)
+        let table = aws_sdk_dynamodb::Client::new(&emulator_config(field("awsEndpoint")));
+        Self::with(field("url").to_string(), tokens, queues, Some((table, field("tableName").into())))
     }
 
-    fn with(base: String, tokens: Tokens, queues: Queues) -> Self {
+    fn with(base: String, tokens: Tokens, queues: Queues, table: Option<(aws_sdk_dynamodb::Client, String)>) -> Self {
         let token = tokens.issue("*");
         let entity = uuid::Uuid::new_v4().to_string();
-        Self { base, client: Client::new(), tokens, token, entity, queues }
+        Self { base, client: Client::new(), tokens, token, entity, queues, table }
     }
 
     pub fn token_for(&self, entities: &str) -> String {

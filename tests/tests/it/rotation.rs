@@ -15,7 +15,7 @@ use crate::receiver::{Answer, Received, Receiver};
 const PATIENCE: Duration = Duration::from_secs(60);
 const OVERLAP: Duration = Duration::from_secs(3);
 
-fn verifies(secret: &str, request: &Received) -> bool {
+pub(crate) fn verifies(secret: &str, request: &Received) -> bool {
     standardwebhooks::Webhook::new(secret).expect("secret").verify(&request.body, &request.headers).is_ok()
 }
 

@@ -198,3 +198,52 @@ async fn publishing_needs_the_events_publish_scope(#[case] target: Target) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(receiver.received().is_empty());
 }
+
+/// Finding 4: every secret a webhook holds (signing secrets, current and previous; a password, a
+/// token, a client secret; a kept access token) is sealed where it is stored, and still works.
+#[apply(targets)]
+#[tokio::test]
+async fn the_table_holds_no_secret_in_the_clear(#[case] target: Target) {
+    use base64::Engine as _;
+    let app = TestApp::on(target).await;
+    let (password, token, client_secret) = ("pw-sealed-4b1d", "tok-sealed-93ce", "cs-sealed-7a02");
+    let basic = Receiver::start(&[Answer::Status(200)]).await;
+    basic.demand(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("u:{password}"))));
+    let bearer = Receiver::start(&[Answer::Status(200)]).await;
+    bearer.demand(&format!("Bearer {token}"));
+    let oauth = Receiver::start(&[Answer::Status(200)]).await;
+    oauth.demand("Bearer token-1");
+    let create = |receiver: &Receiver, auth: Value| json!({"name": "Sealed", "eventUrl": receiver.url(), "auth": auth});
+    let created = [
+        app.create_with(&create(&basic, json!({"type": "basic", "username": "u", "password": password}))).await,
+        app.create_with(&create(&bearer, json!({"type": "bearer", "token": token}))).await,
+        app.create_with(&create(
+            &oauth,
+            json!({"type": "oauth2", "tokenUrl": oauth.token_url(), "clientId": "c",
+                                               "clientSecret": client_secret}),
+        ))
+        .await,
+    ];
+    let mut secrets: Vec<String> = created.iter().map(|w| w["secret"].as_str().expect("secret").into()).collect();
+    let id = created[0]["id"].as_str().expect("id");
+    let rotated =
+        app.request(Method::POST, &format!("{}/secret/rotate", app.webhook(id))).send().await.expect("rotate");
+    assert_eq!(rotated.status(), 200, "{target:?}");
+    let rotated: Value = rotated.json().await.expect("JSON");
+    secrets.push(rotated["secret"].as_str().expect("the new secret").into());
+
+    assert_eq!(app.publish(&json!({"type": "booking.created", "data": {}})).await.status(), 202);
+    for receiver in [&basic, &bearer, &oauth] {
+        assert_eq!(receiver.wait_for(1, Duration::from_secs(60)).await.len(), 1, "{target:?}: it let the attempt in");
+    }
+    let signed = &basic.received()[0];
+    assert!(crate::rotation::verifies(&secrets[0], signed) && crate::rotation::verifies(&secrets[3], signed));
+
+    let Some(stored) = app.stored_items().await else { return };
+    let keys = secrets.iter().map(|s| s.trim_start_matches("whsec_").to_string());
+    let clear = [password, token, client_secret, "token-1"].map(String::from).into_iter().chain(secrets.clone());
+    for secret in clear.chain(keys) {
+        assert!(!stored.contains(&secret), "{target:?}: the table holds {secret} in the clear");
+    }
+    assert!(stored.contains("TOKEN#"), "{target:?}: the access token was kept (sealed)");
+}

@@ -14,6 +14,7 @@ use shared::store::{PageRequest, Recorded, Store, StoreError};
 use crate::helpers::{ENTITY, OTHER_ENTITY};
 
 mod globals;
+mod sealing;
 use globals::{
     an_accounts_list_pages_through_its_own_global_webhooks_only,
     subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it,

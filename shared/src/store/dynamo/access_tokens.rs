@@ -1,5 +1,6 @@
 //! OAuth 2.0 access tokens of receivers: `WEBHOOK#{webhookId}` / `TOKEN#{fingerprint}`, beside
-//! the webhook's deliveries, removed by TTL once no longer good.
+//! the webhook's deliveries, removed by TTL once no longer good. The token is sealed; its
+//! SHA-256 (`tokenDigest`) is what a drop compares, as a sealed value never compares equal.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DynamoStore, Item, TTL_ATTRIBUTE, s, unavailable};
 use crate::model::{Timestamp, WebhookId};
+use crate::signing::sha256_hex;
 use crate::store::{AccessTokenStore, StoreError};
 
 fn token_key(webhook: WebhookId, fingerprint: &str) -> Item {
@@ -45,6 +47,8 @@ impl AccessTokenStore for DynamoStore {
         let kept = KeptToken { token: token.to_string(), good_until };
         let mut item: Item = serde_dynamo::to_item(&kept).map_err(StoreError::internal)?;
         item.extend(token_key(webhook, fingerprint));
+        item.insert("tokenDigest".into(), s(sha256_hex(token)));
+        self.seal_secrets(&mut item).await?;
         item.insert(
             TTL_ATTRIBUTE.into(),
             aws_sdk_dynamodb::types::AttributeValue::N(good_until.get().timestamp().to_string()),
@@ -59,8 +63,10 @@ impl AccessTokenStore for DynamoStore {
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(token_key(webhook, fingerprint)))
-            .condition_expression("#token = :token")
+            // A token kept before tokens were sealed is compared as it is.
+            .condition_expression("tokenDigest = :digest OR #token = :token")
             .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":digest", s(sha256_hex(token)))
             .expression_attribute_values(":token", s(token))
             .send()
             .await;

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 use futures::StreamExt;
 
-use super::webhooks::{if_version, to_item, version_value, webhook_key};
+use super::webhooks::{if_version, version_value, webhook_key};
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
 use crate::model::{Coverage, EntityId, Owner, Webhook, WebhookId};
 use crate::store::{Page, PageRequest, StoreError, WebhookGet, WebhookSubscribers};
@@ -104,8 +104,10 @@ impl DynamoStore {
     /// The webhook's item, with its `"*"` copy written or removed in the same transaction.
     async fn write_global(&self, webhook: &Webhook, previous: Option<&Webhook>) -> Result<(), StoreError> {
         let expected = previous.map(|p| p.info.version);
+        let own = self.webhook_item(webhook).await?;
         let copy = if is_star(webhook) {
-            let mut item = to_item(webhook)?;
+            // Sealed for its sort key, which the copy shares: the same item opens in either place.
+            let mut item = own.clone();
             item.insert("PK".into(), s(EVERY_ENTITY_PK));
             Some(TransactWriteItem::builder().put(self.put(item, None)?).build())
         } else if previous.is_some_and(is_star) {
@@ -114,8 +116,8 @@ impl DynamoStore {
         } else {
             None
         };
-        let Some(copy) = copy else { return self.put_webhook(webhook, expected).await };
-        let own = TransactWriteItem::builder().put(self.put(to_item(webhook)?, Some(expected))?).build();
+        let Some(copy) = copy else { return self.put_webhook_item(own, expected).await };
+        let own = TransactWriteItem::builder().put(self.put(own, Some(expected))?).build();
         self.transact(webhook.info.id, expected, vec![own, copy]).await
     }
 
@@ -242,7 +244,7 @@ impl DynamoStore {
             let output =
                 self.client.batch_get_item().request_items(&self.table, keys).send().await.map_err(unavailable)?;
             for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                webhooks.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?);
+                webhooks.push(self.read(item).await?);
             }
             let unprocessed = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
             if let Some(unprocessed) = unprocessed.filter(|u| !u.keys.is_empty()) {
@@ -283,7 +285,7 @@ impl DynamoStore {
     pub async fn unowned_global_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
         let mut unowned = Vec::new();
         for item in self.query_all(ItemRange::prefixed(GLOBAL_PK, "WEBHOOK#")).await? {
-            let webhook: Webhook = serde_dynamo::from_item(item).map_err(StoreError::internal)?;
+            let webhook: Webhook = self.read(item).await?;
             if webhook.info.account_identifier.is_none() {
                 unowned.push(webhook);
             }
@@ -315,14 +317,12 @@ impl DynamoStore {
 
     async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
         let range = ItemRange::prefixed(EVERY_ENTITY_PK, "WEBHOOK#");
-        self.query_all(range)
-            .await?
-            .into_iter()
-            .map(|mut item| {
-                item.insert("PK".into(), s(GLOBAL_PK));
-                serde_dynamo::from_item(item).map_err(StoreError::internal)
-            })
-            .collect()
+        let mut webhooks = Vec::new();
+        for mut item in self.query_all(range).await? {
+            item.insert("PK".into(), s(GLOBAL_PK));
+            webhooks.push(self.read(item).await?);
+        }
+        Ok(webhooks)
     }
 }
 
@@ -340,7 +340,7 @@ impl WebhookSubscribers for DynamoStore {
         for item in self.query_all(range).await? {
             match pointed_id(&item) {
                 Some(id) => pointed.push(webhook_key(Owner::Global, id?)),
-                None => webhooks.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?),
+                None => webhooks.push(self.read(item).await?),
             }
         }
         let listing = if pointed.is_empty() { Vec::new() } else { self.batch_get(pointed).await? };

@@ -2,6 +2,7 @@
 //! webhook conditional on its `version`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -12,6 +13,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
+use crate::sealing::Sealer;
 use crate::store::StoreError;
 use crate::store::{Page, PageRequest};
 
@@ -22,6 +24,8 @@ mod events;
 mod fifo;
 mod globals;
 mod rate_limits;
+mod reseal;
+mod sealed;
 mod stats;
 mod webhooks;
 
@@ -56,11 +60,13 @@ pub struct DynamoStore {
     table: String,
     /// The rate-limit arrival times this process last saw (`rate_limits`).
     rate_hints: rate_limits::Hints,
+    /// Seals the secrets items hold (`sealed`).
+    sealer: Arc<Sealer>,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), rate_hints: rate_limits::Hints::default() }
+    pub fn new(client: Client, table: impl Into<String>, sealer: Arc<Sealer>) -> Self {
+        Self { client, table: table.into(), rate_hints: rate_limits::Hints::default(), sealer }
     }
 
     /// Creates the table when it is missing and waits until it is active (local runner, tests).
@@ -137,7 +143,10 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        output.item.map(|item| serde_dynamo::from_item(item).map_err(StoreError::internal)).transpose()
+        match output.item {
+            Some(item) => Ok(Some(self.read(item).await?)),
+            None => Ok(None),
+        }
     }
 
     /// One page of the items in `range`; `start` is the key to continue after. DynamoDB
@@ -153,7 +162,7 @@ impl DynamoStore {
         loop {
             let (read, next) = self.query(&range, start, page.limit + 1).await?;
             for item in read {
-                items.push(serde_dynamo::from_item(item).map_err(StoreError::internal)?);
+                items.push(self.read(item).await?);
             }
             start = next;
             if items.len() > page.limit || start.is_none() {

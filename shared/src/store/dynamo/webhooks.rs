@@ -26,7 +26,8 @@ pub(super) fn webhook_key(owner: Owner, id: WebhookId) -> Item {
     HashMap::from([("PK".into(), s(partition(owner))), ("SK".into(), s(format!("WEBHOOK#{id}")))])
 }
 
-pub(super) fn to_item(webhook: &Webhook) -> Result<Item, StoreError> {
+/// The webhook's item, its secrets as they are: only for writes of attributes that are not.
+fn plain_item(webhook: &Webhook) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(webhook).map_err(StoreError::internal)?;
     item.extend(webhook_key(webhook.owner(), webhook.info.id));
     Ok(item)
@@ -80,14 +81,26 @@ impl WebhookList for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The webhook's item, its secrets sealed.
+    pub(super) async fn webhook_item(&self, webhook: &Webhook) -> Result<Item, StoreError> {
+        let mut item = plain_item(webhook)?;
+        self.seal_secrets(&mut item).await?;
+        Ok(item)
+    }
+
     /// Writes the webhook's item if the stored one is at version `expected`, or, without
     /// one, if there is none.
-    pub(super) async fn put_webhook(&self, webhook: &Webhook, expected: Option<u64>) -> Result<(), StoreError> {
+    async fn put_webhook(&self, webhook: &Webhook, expected: Option<u64>) -> Result<(), StoreError> {
+        self.put_webhook_item(self.webhook_item(webhook).await?, expected).await
+    }
+
+    /// `put_webhook` of the webhook's `item`, sealed.
+    pub(super) async fn put_webhook_item(&self, item: Item, expected: Option<u64>) -> Result<(), StoreError> {
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(webhook)?))
+            .set_item(Some(item))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match expected {
             Some(version) => if_version!(request, version),
@@ -173,7 +186,8 @@ impl WebhookHealth for DynamoStore {
     }
 
     async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
-        let item = to_item(disabled)?;
+        // Only the disable's attributes are written, none of them secret: nothing to seal.
+        let item = plain_item(disabled)?;
         let key = webhook_key(disabled.owner(), disabled.info.id);
         let update = |key: Item| {
             let mut update = Update::builder().table_name(&self.table).set_key(Some(key));
