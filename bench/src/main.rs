@@ -219,7 +219,7 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..HANDLER_CALLS {
         let request = gateway::request(&functions::api_event("POST", &path, Some(&body))?)?;
         let started = Instant::now();
-        let response = api::create_webhook(&ctx, store.as_ref(), request).await;
+        let response = api::create_webhook(&ctx, store.as_ref(), request).await?;
         create.push(started.elapsed());
         let created: Value = serde_json::from_slice(response.body().as_ref())?;
         ids.push(created["id"].as_str().unwrap_or_default().to_string());
@@ -227,13 +227,13 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     for id in &ids {
         let request = gateway::request(&functions::api_event("GET", &format!("{path}/{id}"), None)?)?;
         let started = Instant::now();
-        api::get_webhook(&ctx, store.as_ref(), request).await;
+        api::get_webhook(&ctx, store.as_ref(), request).await?;
         get.push(started.elapsed());
     }
     for _ in 0..HANDLER_CALLS / 10 {
         let request = gateway::request(&functions::api_event("GET", &path, None)?)?;
         let started = Instant::now();
-        api::list_webhooks(&ctx, store.as_ref(), request).await;
+        api::list_webhooks(&ctx, store.as_ref(), request).await?;
         list.push(started.elapsed());
     }
     report("create", create);

@@ -217,7 +217,7 @@ impl App {
                 Function::ResendDelivery => api::resend_delivery(ctx, store, &self.queues(), request).await,
                 Function::RecoverDeliveries => api::recover_deliveries(ctx, store, &self.queues(), request).await,
                 Function::WebhookStats => api::webhook_stats(ctx, store, request).await,
-                Function::Console => shared::console::serve_console(request).await,
+                Function::Console => Ok(shared::console::serve_console(request).await),
             }
         })
         .await

@@ -1,8 +1,10 @@
 //! AWS clients from the standard SDK environment (region, credentials, `AWS_ENDPOINT_URL*`):
 //! the one way clients are made. Stores and queues take their client in their constructor
 //! (`DynamoStore::new`, `SqsQueue::new`); a function's `main` builds them here from its
-//! configured names, the runner, tests and bench from names of their own.
+//! configured names (an API function's all at once, `Deps`, served by `serve_api`), the runner,
+//! tests and bench from names of their own.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,9 +12,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{ConfigError, env_required};
-use crate::queue::{SchedulerTimer, SqsQueue};
+use lambda_http::{Body, Request, Response};
+
+use crate::error::Error;
+use crate::queue::{Routed, SchedulerTimer, SqsQueue};
+use crate::runtime::Context;
 use crate::sealing::{KmsKey, LocalKey, Sealer};
 use crate::store::DynamoStore;
+use crate::{api, telemetry};
 
 /// Every AWS call is bounded, so that a dependency that accepts connections and never answers
 /// costs a 503 within an API function's 10 s timeout rather than the whole invocation. An
@@ -67,26 +74,43 @@ pub fn scheduler_timer(config: &SdkConfig) -> Result<SchedulerTimer, ConfigError
     SchedulerTimer::from_env(aws_sdk_scheduler::Client::new(config))
 }
 
-/// The `main` of an API function whose handler takes the context, the DynamoDB store, with a
-/// second argument (`serve_api!(handler, queue)`) both delivery queues (`queue::Routed`), and
-/// the request: JSON logs, each from the environment, and every request under the caller's
-/// rate limit (`api::limited`), as Lambda hands them over.
-#[macro_export]
-macro_rules! serve_api {
-    ($handler:path $(, $queue:ident)?) => {{
-        $crate::telemetry::init();
-        let ctx = $crate::runtime::Context::from_env()?;
-        let config = $crate::aws::sdk_config().await;
-        let store = $crate::aws::dynamo_store(&config)?;
-        $(
-            let (unordered, fifo) = $crate::aws::sqs_queues(&config)?;
-            let $queue = $crate::queue::Routed { unordered: &unordered, fifo: &fifo };
-        )?
-        lambda_http::run(lambda_http::service_fn(|request| async {
-            let response =
-                $crate::api::limited(&ctx, &store, request, |request| $handler(&ctx, &store, $(&$queue,)? request));
-            Ok::<_, lambda_http::Error>(response.await)
-        }))
-        .await
-    }};
+/// What every API function's handler is given: built once from the environment in `main`,
+/// then borrowed by each request, as the Lambda runtime's examples build their clients.
+pub struct Deps {
+    pub ctx: Context,
+    pub store: DynamoStore,
+    unordered: SqsQueue,
+    fifo: SqsQueue,
+}
+
+impl Deps {
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let ctx = Context::from_env()?;
+        let config = sdk_config().await;
+        let (unordered, fifo) = sqs_queues(&config)?;
+        Ok(Self { ctx, store: dynamo_store(&config)?, unordered, fifo })
+    }
+
+    /// Both delivery queues, each message to its own.
+    pub fn queues(&self) -> Routed<'_> {
+        Routed { unordered: &self.unordered, fifo: &self.fifo }
+    }
+}
+
+/// The `main` of an API function: JSON logs, `Deps` from the environment, and every request
+/// under the caller's rate limit (`api::limited`), answered by `handler` as Lambda hands them
+/// over.
+pub async fn serve_api<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static Deps, Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, Error>> + Send,
+{
+    telemetry::init();
+    // Made once and used until the process ends, as the runtime keeps it.
+    let deps: &'static Deps = Box::leak(Box::new(Deps::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(|request| async {
+        let response = api::limited(&deps.ctx, &deps.store, request, |request| handler(deps, request));
+        Ok::<_, lambda_http::Error>(response.await)
+    }))
+    .await
 }

@@ -73,55 +73,26 @@ impl Error {
         Self::Published { event_id, cause: Box::new(cause) }
     }
 
+    /// Its status, problem type and title: the one table of them (docs/contract.md 7).
+    fn problem(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => (400, "/problems/bad-request", "Bad request"),
+            Self::Unauthorized => (401, "/problems/unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => (403, "/problems/forbidden", "Forbidden"),
+            Self::NotFound => (404, "/problems/not-found", "Not found"),
+            Self::VersionConflict { .. } => (409, "/problems/version-conflict", "Version conflict"),
+            Self::PreconditionFailed { .. } => (412, "/problems/precondition-failed", "Precondition failed"),
+            Self::PayloadTooLarge { .. } => (413, "/problems/payload-too-large", "Payload too large"),
+            Self::Validation(_) => (422, "/problems/validation", "Invalid request"),
+            Self::RateLimited(_) => (429, "/problems/rate-limited", "Too many requests"),
+            Self::Internal(_) => (500, "/problems/internal", "Internal error"),
+            Self::Unavailable(_) => (503, "/problems/unavailable", "Service unavailable"),
+            Self::Published { cause, .. } => cause.problem(),
+        }
+    }
+
     pub fn status(&self) -> u16 {
-        match self {
-            Self::BadRequest(_) => 400,
-            Self::Unauthorized => 401,
-            Self::Forbidden(_) => 403,
-            Self::NotFound => 404,
-            Self::VersionConflict { .. } => 409,
-            Self::PreconditionFailed { .. } => 412,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::Validation(_) => 422,
-            Self::RateLimited(_) => 429,
-            Self::Internal(_) => 500,
-            Self::Unavailable(_) => 503,
-            Self::Published { cause, .. } => cause.status(),
-        }
-    }
-
-    fn problem_type(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "/problems/bad-request",
-            Self::Unauthorized => "/problems/unauthorized",
-            Self::Forbidden(_) => "/problems/forbidden",
-            Self::NotFound => "/problems/not-found",
-            Self::VersionConflict { .. } => "/problems/version-conflict",
-            Self::PreconditionFailed { .. } => "/problems/precondition-failed",
-            Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
-            Self::Validation(_) => "/problems/validation",
-            Self::RateLimited(_) => "/problems/rate-limited",
-            Self::Internal(_) => "/problems/internal",
-            Self::Unavailable(_) => "/problems/unavailable",
-            Self::Published { cause, .. } => cause.problem_type(),
-        }
-    }
-
-    fn title(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "Bad request",
-            Self::Unauthorized => "Unauthorized",
-            Self::Forbidden(_) => "Forbidden",
-            Self::NotFound => "Not found",
-            Self::VersionConflict { .. } => "Version conflict",
-            Self::PreconditionFailed { .. } => "Precondition failed",
-            Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::Validation(_) => "Invalid request",
-            Self::RateLimited(_) => "Too many requests",
-            Self::Internal(_) => "Internal error",
-            Self::Unavailable(_) => "Service unavailable",
-            Self::Published { cause, .. } => cause.title(),
-        }
+        self.problem().0
     }
 
     fn properties(&self) -> Option<serde_json::Value> {
@@ -159,16 +130,16 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Turns an error into an RFC 9457 problem+json response. Server errors are logged with their
 /// cause and answered with a body that says nothing about internals.
 pub fn problem_response(err: &Error, instance: &str) -> Response<Body> {
-    let status = err.status();
+    let (status, problem_type, title) = err.problem();
     if status >= 500 {
         tracing::error!(status, error = %chain(err), instance, "request failed");
     } else {
         tracing::info!(status, error = %err, instance, "request refused");
     }
-    let detail = if status >= 500 { err.title().to_string() } else { err.to_string() };
+    let detail = if status >= 500 { title.to_string() } else { err.to_string() };
     let mut body = json!({
-        "type": err.problem_type(),
-        "title": err.title(),
+        "type": problem_type,
+        "title": title,
         "status": status,
         "detail": detail,
         "instance": instance,

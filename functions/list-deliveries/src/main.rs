@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::serve_api!(shared::api::list_deliveries)
+    shared::aws::serve_api(|deps, request| shared::api::list_deliveries(&deps.ctx, &deps.store, request)).await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::serve_api!(shared::api::recover_deliveries, queue)
+    shared::aws::serve_api(|deps, request| async move {
+        shared::api::recover_deliveries(&deps.ctx, &deps.store, &deps.queues(), request).await
+    })
+    .await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::serve_api!(shared::api::resend_delivery, queue)
+    shared::aws::serve_api(|deps, request| async move {
+        shared::api::resend_delivery(&deps.ctx, &deps.store, &deps.queues(), request).await
+    })
+    .await
 }

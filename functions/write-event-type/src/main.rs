@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::serve_api!(shared::api::write_event_type)
+    shared::aws::serve_api(|deps, request| shared::api::write_event_type(&deps.ctx, &deps.store, request)).await
 }

@@ -6,21 +6,21 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{caller, json_object, json_response, path_param, respond};
+use super::{caller, json_object, json_response, path_param};
 use crate::auth::EVENT_TYPES_SCOPE;
 use crate::error::Error;
 use crate::model::{is_platform_event_type, parse_event_type};
 use crate::runtime::Context;
 use crate::store::{EventTypeGet, EventTypePut, catalog, event_type};
 
-pub async fn list_event_types<S: EventTypeGet + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
-    let result = async {
-        caller(&request, &ctx.settings)?;
-        let catalog = catalog(store).await?;
-        json_response(StatusCode::OK, &json!({"items": catalog.types().collect::<Vec<_>>()}))
-    }
-    .await;
-    respond(&request, result)
+pub async fn list_event_types<S: EventTypeGet + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    caller(&request, &ctx.settings)?;
+    let catalog = catalog(store).await?;
+    json_response(StatusCode::OK, &json!({"items": catalog.types().collect::<Vec<_>>()}))
 }
 
 /// The catalog's writes, one function in AWS: `PUT` (`put_event_type`) or `DELETE`
@@ -29,7 +29,7 @@ pub async fn write_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
     ctx: &Context,
     store: &S,
     request: Request,
-) -> Response<Body> {
+) -> Result<Response<Body>, Error> {
     if request.method() == Method::DELETE {
         archive_event_type(ctx, store, request).await
     } else {
@@ -37,19 +37,24 @@ pub async fn write_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
     }
 }
 
+/// The type a catalog write names, once its caller is found to hold the scope to write.
+fn type_to_write(ctx: &Context, request: &Request) -> Result<String, Error> {
+    caller(request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
+    path_param(request, "name", |n| Ok::<_, String>(n.to_string()))
+}
+
 /// `PUT /api/event-types/{name}`: `{"description", "schema"?, "example"?}`; a type archived
 /// before is in use again.
-async fn put_event_type<S: EventTypePut + ?Sized>(ctx: &Context, store: &S, request: Request) -> Response<Body> {
-    let result = async {
-        caller(&request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
-        let name = path_param(&request, "name", |n| Ok::<_, String>(n.to_string()))?;
-        let event_type = parse_event_type(&name, &json_object(&request)?)?;
-        store.put_event_type(&event_type).await?;
-        tracing::info!(event_type = %event_type.name, "event type written");
-        json_response(StatusCode::OK, &event_type)
-    }
-    .await;
-    respond(&request, result)
+async fn put_event_type<S: EventTypePut + ?Sized>(
+    ctx: &Context,
+    store: &S,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    let name = type_to_write(ctx, &request)?;
+    let event_type = parse_event_type(&name, &json_object(&request)?)?;
+    store.put_event_type(&event_type).await?;
+    tracing::info!(event_type = %event_type.name, "event type written");
+    json_response(StatusCode::OK, &event_type)
 }
 
 /// `DELETE /api/event-types/{name}`: archives the type, which stays listed and delivered to
@@ -58,19 +63,14 @@ async fn archive_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
     ctx: &Context,
     store: &S,
     request: Request,
-) -> Response<Body> {
-    let result = async {
-        caller(&request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
-        let name = path_param(&request, "name", |n| Ok::<_, String>(n.to_string()))?;
-        if is_platform_event_type(&name) {
-            return Err(Error::validation("name", format!("{name:?} is the platform's own")));
-        }
-        let mut archived = event_type(store, &name).await?.ok_or(Error::NotFound)?;
-        archived.archived = true;
-        store.put_event_type(&archived).await?;
-        tracing::info!(event_type = %name, "event type archived");
-        Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(Error::internal)
+) -> Result<Response<Body>, Error> {
+    let name = type_to_write(ctx, &request)?;
+    if is_platform_event_type(&name) {
+        return Err(Error::validation("name", format!("{name:?} is the platform's own")));
     }
-    .await;
-    respond(&request, result)
+    let mut archived = event_type(store, &name).await?.ok_or(Error::NotFound)?;
+    archived.archived = true;
+    store.put_event_type(&archived).await?;
+    tracing::info!(event_type = %name, "event type archived");
+    Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(Error::internal)
 }

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use super::rate_limits::take_publish;
-use super::{json_object, json_response, respond, scoped};
+use super::{json_object, json_response, scoped};
 use crate::auth::PUBLISH_SCOPE;
 use crate::error::{Error, add_rate_limit_headers};
 use crate::model::{DeliveryStatus, EventIn, Timestamp};
@@ -19,7 +19,7 @@ use crate::store::{
     WebhookSubscribers, delivery_states, event_type,
 };
 
-pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Response<Body>
+pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Result<Response<Body>, Error>
 where
     S: WebhookSubscribers
         + EventTypeGet
@@ -32,29 +32,25 @@ where
         + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let result = async {
-        let scope = scoped(&request, &ctx.settings)?;
-        let entity = scope.entity()?;
-        scope.caller.require(PUBLISH_SCOPE)?;
-        let input = EventIn { idempotency_key: idempotency_key(&request)?, ..EventIn::parse(&json_object(&request)?)? };
-        input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
-        // Counted only once the caller may publish for the entity and the event is well formed.
-        let verdict = take_publish(ctx, store, entity).await?;
-        let now = Timestamp::new(ctx.clock.now());
-        let mut response =
-            match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay).await? {
-                Published::Accepted { event_id, deliveries } => {
-                    json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
-                }
-                Published::Duplicate { event_id } => {
-                    json_response(StatusCode::OK, &json!({"eventId": event_id, "duplicate": true}))
-                }
-            }?;
-        add_rate_limit_headers(&mut response, &verdict);
-        Ok(response)
-    }
-    .await;
-    respond(&request, result)
+    let scope = scoped(&request, &ctx.settings)?;
+    let entity = scope.entity()?;
+    scope.caller.require(PUBLISH_SCOPE)?;
+    let input = EventIn { idempotency_key: idempotency_key(&request)?, ..EventIn::parse(&json_object(&request)?)? };
+    input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
+    // Counted only once the caller may publish for the entity and the event is well formed.
+    let verdict = take_publish(ctx, store, entity).await?;
+    let now = Timestamp::new(ctx.clock.now());
+    let mut response =
+        match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay).await? {
+            Published::Accepted { event_id, deliveries } => {
+                json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
+            }
+            Published::Duplicate { event_id } => {
+                json_response(StatusCode::OK, &json!({"eventId": event_id, "duplicate": true}))
+            }
+        }?;
+    add_rate_limit_headers(&mut response, &verdict);
+    Ok(response)
 }
 
 /// The longest `Idempotency-Key` taken, as event ids.
@@ -73,37 +69,32 @@ pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
     ctx: &Context,
     store: &S,
     request: Request,
-) -> Response<Body> {
-    let result = async {
-        let scope = scoped(&request, &ctx.settings)?;
-        let params = request.path_parameters();
-        let event_id =
-            params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
-        let plan = store.get_plan(scope.entity()?, event_id, None).await?.ok_or(Error::NotFound)?;
-        let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
-        let recorded = delivery_states(store, &keys).await?;
-        // A planned delivery has a record from its first attempt; until then it is what the
-        // plan makes it. A delivery to a global webhook is its account's to see: the entity's
-        // view does not show another account that a partner's webhook exists.
-        let deliveries: Vec<_> = plan
-            .targets
-            .iter()
-            .filter(|t| !t.global || (t.account.is_some() && t.account == scope.caller.account))
-            .map(|t| {
-                let planned = if t.enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped };
-                let status = recorded.get(&t.delivery_id).map_or(planned, |s| s.status);
-                json!({"webhookId": t.webhook_id, "deliveryId": t.delivery_id, "status": status})
-            })
-            .collect();
-        let view = json!({
-            "id": plan.event_id,
-            "type": plan.event_type,
-            "occurredAt": plan.occurred_at,
-            "data": plan.data,
-            "deliveries": deliveries,
-        });
-        json_response(StatusCode::OK, &view)
-    }
-    .await;
-    respond(&request, result)
+) -> Result<Response<Body>, Error> {
+    let scope = scoped(&request, &ctx.settings)?;
+    let params = request.path_parameters();
+    let event_id = params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
+    let plan = store.get_plan(scope.entity()?, event_id, None).await?.ok_or(Error::NotFound)?;
+    let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
+    let recorded = delivery_states(store, &keys).await?;
+    // A planned delivery has a record from its first attempt; until then it is what the
+    // plan makes it. A delivery to a global webhook is its account's to see: the entity's
+    // view does not show another account that a partner's webhook exists.
+    let deliveries: Vec<_> = plan
+        .targets
+        .iter()
+        .filter(|t| !t.global || (t.account.is_some() && t.account == scope.caller.account))
+        .map(|t| {
+            let planned = if t.enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped };
+            let status = recorded.get(&t.delivery_id).map_or(planned, |s| s.status);
+            json!({"webhookId": t.webhook_id, "deliveryId": t.delivery_id, "status": status})
+        })
+        .collect();
+    let view = json!({
+        "id": plan.event_id,
+        "type": plan.event_type,
+        "occurredAt": plan.occurred_at,
+        "data": plan.data,
+        "deliveries": deliveries,
+    });
+    json_response(StatusCode::OK, &view)
 }

@@ -1,6 +1,6 @@
 //! The HTTP handlers, one per route, called by the Lambda binaries and the local runner alike.
-//! Each takes its clients as arguments and answers a response; every error becomes
-//! problem+json in `respond`, the one place that happens.
+//! Each takes its clients as arguments and returns a response or an error; `serve` turns
+//! every error into problem+json, the one place that happens.
 
 mod deliveries;
 mod event_types;
@@ -10,6 +10,8 @@ mod replay;
 mod secrets;
 mod stats;
 mod webhooks;
+
+use std::future::Future;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,9 +41,16 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 
-/// Answers the handler's result, turning an error into problem+json for this request.
-pub fn respond(request: &Request, result: Result<Response<Body>, Error>) -> Response<Body> {
-    result.unwrap_or_else(|err| problem_response(&err, request.raw_http_path()))
+/// Runs `handler` on `request` and answers its result, an error as problem+json for the
+/// request's path: the one place an error becomes a response, where handlers are served (the
+/// Lambda entry and the runner's dispatch, both through `limited`).
+pub async fn serve<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, Error>>,
+{
+    let path = request.raw_http_path().to_string();
+    handler(request).await.unwrap_or_else(|err| problem_response(&err, &path))
 }
 
 /// A caller and the owner of the path: an entity it manages, or (no entity in the path) the

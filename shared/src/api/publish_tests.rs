@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::fixtures::{ENTITY, Event};
-use super::publish_event;
 use super::tests::{context, create, json_of};
+use super::{publish_event, serve};
 use crate::delivery::tests::{RecordingTimer, ScriptedSender, answering};
 use crate::delivery::{Deliverer, DeliverySettings, WebhookSender};
 use crate::model::DeliveryStatus;
@@ -214,14 +214,14 @@ async fn a_queue_failure_after_the_plan_is_503_with_the_event_id_and_the_retry_d
         request.headers_mut().insert("idempotency-key", "order-7-confirmed".parse().expect("header"));
         request
     };
-    let failed = publish_event(&ctx, &store, &queue, keyed()).await;
+    let failed = serve(keyed(), |request| publish_event(&ctx, &store, &queue, request)).await;
     assert_eq!(failed.status(), 503);
     let problem = json_of(&failed);
     assert_eq!(problem["type"], "/problems/unavailable");
     let event_id = problem["properties"]["eventId"].as_str().expect("the stored event's id").to_string();
     assert!(queue.inner.is_empty(), "the one batch of the fan-out failed");
 
-    let retried = publish_event(&ctx, &store, &queue, keyed()).await;
+    let retried = serve(keyed(), |request| publish_event(&ctx, &store, &queue, request)).await;
     assert_eq!(retried.status(), 200);
     assert_eq!(json_of(&retried), json!({"eventId": event_id, "duplicate": true}));
     tokio::time::advance(ctx.settings.resend_delay).await;
@@ -229,7 +229,7 @@ async fn a_queue_failure_after_the_plan_is_503_with_the_event_id_and_the_retry_d
     let counts = posts_per_webhook(&receiver);
     assert_eq!((counts.len(), counts.values().max().copied()), (25, Some(1)), "every matching webhook once");
 
-    let again = publish_event(&ctx, &store, &queue, keyed()).await;
+    let again = serve(keyed(), |request| publish_event(&ctx, &store, &queue, request)).await;
     assert_eq!((again.status().as_u16(), json_of(&again)["duplicate"].clone()), (200, json!(true)));
     tokio::time::advance(ctx.settings.resend_delay).await;
     deliver_queued(&store.inner, &queue.inner, &receiver).await;
@@ -243,7 +243,10 @@ async fn a_fan_out_page_that_fails_midway_is_sent_back_and_sends_each_delivery_o
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 25).await, failures: AtomicUsize::new(0) };
     // The publish's batch, then the page's first ten: the second ten fail.
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 3 };
-    assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-paged"))).await.status(), 202);
+    assert_eq!(
+        serve(publish(Some("evt-paged")), |request| publish_event(&ctx, &store, &queue, request)).await.status(),
+        202
+    );
     let receiver = answering(200);
     let pages = queue.inner.receive(10, Duration::ZERO).await.expect("receive");
     let queues = Routed { unordered: &queue, fifo: &queue };
@@ -274,12 +277,15 @@ async fn a_store_failure_before_enqueueing_is_503_and_the_retry_enqueues_everyth
     let ctx = context();
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 12).await, failures: AtomicUsize::new(1) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
-    let failed = publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await;
+    let failed = serve(publish(Some("evt-2")), |request| publish_event(&ctx, &store, &queue, request)).await;
     assert_eq!(failed.status(), 503);
     assert_eq!(json_of(&failed)["properties"]["eventId"], Value::Null, "nothing was stored: no event to name");
     assert!(queue.inner.is_empty(), "nothing was enqueued without its plan");
     // Nothing was stored either: the retry is a first publish, sent at once.
-    assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-2"))).await.status(), 202);
+    assert_eq!(
+        serve(publish(Some("evt-2")), |request| publish_event(&ctx, &store, &queue, request)).await.status(),
+        202
+    );
     let receiver = answering(200);
     deliver_queued(&store.inner, &queue.inner, &receiver).await;
     let counts = posts_per_webhook(&receiver);
@@ -291,8 +297,8 @@ async fn events_without_an_id_are_each_new_and_a_key_used_for_another_event_is_r
     let ctx = context();
     let store = FlakyStore { inner: store_with_webhooks(&ctx, 3).await, failures: AtomicUsize::new(0) };
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
-    let first = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
-    let second = json_of(&publish_event(&ctx, &store, &queue, publish(None)).await);
+    let first = json_of(&serve(publish(None), |request| publish_event(&ctx, &store, &queue, request)).await);
+    let second = json_of(&serve(publish(None), |request| publish_event(&ctx, &store, &queue, request)).await);
     assert_ne!(first["eventId"], second["eventId"]);
     assert_eq!(queue.inner.len(), 6);
 
@@ -304,8 +310,13 @@ async fn events_without_an_id_are_each_new_and_a_key_used_for_another_event_is_r
         request.headers_mut().insert("idempotency-key", "k-1".parse().expect("header"));
         request
     };
-    assert_eq!(publish_event(&ctx, &store, &queue, keyed(json!({"bookingId": "b-1"}))).await.status(), 202);
-    let other = publish_event(&ctx, &store, &queue, keyed(json!({"bookingId": "b-2"}))).await;
+    assert_eq!(
+        serve(keyed(json!({"bookingId": "b-1"})), |request| publish_event(&ctx, &store, &queue, request))
+            .await
+            .status(),
+        202
+    );
+    let other = serve(keyed(json!({"bookingId": "b-2"})), |request| publish_event(&ctx, &store, &queue, request)).await;
     assert_eq!(other.status(), 422);
     assert_eq!(json_of(&other)["properties"]["errors"][0]["field"], "Idempotency-Key");
 }
@@ -323,7 +334,7 @@ async fn an_event_at_the_body_limit_reaches_every_webhook() {
         .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
         .body(&body)
         .request();
-    assert_eq!(publish_event(&ctx, &store, &queue, request).await.status(), 202);
+    assert_eq!(serve(request, |request| publish_event(&ctx, &store, &queue, request)).await.status(), 202);
     let receiver = answering(200);
     deliver_queued(&store.inner, &queue.inner, &receiver).await;
     assert_eq!(posts_per_webhook(&receiver).len(), 10);
@@ -336,10 +347,13 @@ async fn a_publish_retried_after_its_delivery_succeeded_leaves_it_as_it_is() {
     let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 0 };
     let receiver = answering(200);
 
-    assert_eq!(publish_event(&ctx, &store, &queue, publish(Some("evt-twice"))).await.status(), 202);
+    assert_eq!(
+        serve(publish(Some("evt-twice")), |request| publish_event(&ctx, &store, &queue, request)).await.status(),
+        202
+    );
     deliver_queued(&store.inner, &queue.inner, &receiver).await;
     // The client lost the 202 and publishes again.
-    let again = publish_event(&ctx, &store, &queue, publish(Some("evt-twice"))).await;
+    let again = serve(publish(Some("evt-twice")), |request| publish_event(&ctx, &store, &queue, request)).await;
     assert_eq!((again.status().as_u16(), json_of(&again)["duplicate"].clone()), (200, json!(true)));
     assert!(queue.inner.is_empty(), "nothing sent again");
 

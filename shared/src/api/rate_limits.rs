@@ -5,7 +5,7 @@ use std::future::Future;
 
 use lambda_http::{Body, Request, Response};
 
-use super::respond;
+use super::serve;
 use crate::auth::Caller;
 use crate::error::{Error, add_rate_limit_headers};
 use crate::model::EntityId;
@@ -20,19 +20,19 @@ pub async fn limited<S, F, Fut>(ctx: &Context, store: &S, request: Request, hand
 where
     S: RateLimitStore + ?Sized,
     F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response<Body>>,
+    Fut: Future<Output = Result<Response<Body>, Error>>,
 {
     let Ok(caller) = Caller::from_request(&request, &ctx.settings) else {
-        return handler(request).await;
+        return serve(request, handler).await;
     };
     let key = format!("caller#{}", caller.subject);
     match take(ctx, store, "caller", &key, ctx.settings.api_rate).await {
         Ok(verdict) => {
-            let mut response = handler(request).await;
+            let mut response = serve(request, handler).await;
             add_rate_limit_headers(&mut response, &verdict);
             response
         }
-        Err(err) => respond(&request, Err(err)),
+        Err(err) => serve(request, |_| async { Err(err) }).await,
     }
 }
 

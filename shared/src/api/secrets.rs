@@ -5,7 +5,7 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{IfMatch, etag, if_match, json_response_with, optional_json_object, replace_read, respond, scoped};
+use super::{IfMatch, etag, if_match, json_response_with, optional_json_object, replace_read, scoped};
 use crate::error::Error;
 use crate::model::{Rotation, Timestamp};
 use crate::runtime::Context;
@@ -15,31 +15,27 @@ pub async fn rotate_secret<S: WebhookGet + WebhookReplace + ?Sized>(
     ctx: &Context,
     store: &S,
     request: Request,
-) -> Response<Body> {
-    let result = async {
-        let scope = scoped(&request, &ctx.settings)?;
-        let condition = if_match(&request)?;
-        let rotation = Rotation::parse(&optional_json_object(&request)?)?;
-        let current = scope.webhook(store, &request).await?;
-        if let Some(IfMatch::Version(version)) = condition
-            && version != current.info.version
-        {
-            return Err(Error::PreconditionFailed { current: current.info.version });
-        }
-        let secret = match rotation.secret {
-            Some(secret) => secret,
-            None => ctx.ids.new_secret().map_err(Error::internal)?,
-        };
-        let now = Timestamp::new(ctx.clock.now());
-        let rotated = current.rotated(secret, rotation.overlap, &scope.caller.subject, now);
-        replace_read(store, &rotated, &current, condition).await?;
-        tracing::info!(webhook_id = %rotated.info.id, version = rotated.info.version, "secret rotated");
-        let body = json!({
-            "secret": rotated.secret.expose(),
-            "previousSecretExpiresAt": rotated.previous_secret.as_ref().map(|p| p.expires_at),
-        });
-        json_response_with(StatusCode::OK, &body, &[(header::ETAG, etag(rotated.info.version))])
+) -> Result<Response<Body>, Error> {
+    let scope = scoped(&request, &ctx.settings)?;
+    let condition = if_match(&request)?;
+    let rotation = Rotation::parse(&optional_json_object(&request)?)?;
+    let current = scope.webhook(store, &request).await?;
+    if let Some(IfMatch::Version(version)) = condition
+        && version != current.info.version
+    {
+        return Err(Error::PreconditionFailed { current: current.info.version });
     }
-    .await;
-    respond(&request, result)
+    let secret = match rotation.secret {
+        Some(secret) => secret,
+        None => ctx.ids.new_secret().map_err(Error::internal)?,
+    };
+    let now = Timestamp::new(ctx.clock.now());
+    let rotated = current.rotated(secret, rotation.overlap, &scope.caller.subject, now);
+    replace_read(store, &rotated, &current, condition).await?;
+    tracing::info!(webhook_id = %rotated.info.id, version = rotated.info.version, "secret rotated");
+    let body = json!({
+        "secret": rotated.secret.expose(),
+        "previousSecretExpiresAt": rotated.previous_secret.as_ref().map(|p| p.expires_at),
+    });
+    json_response_with(StatusCode::OK, &body, &[(header::ETAG, etag(rotated.info.version))])
 }

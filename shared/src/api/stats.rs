@@ -4,7 +4,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::{json_response, respond, scoped};
+use super::{json_response, scoped};
+use crate::error::Error;
 use crate::model::{Stats, StatsWindow, Timestamp};
 use crate::replay::RETENTION;
 use crate::runtime::Context;
@@ -14,16 +15,12 @@ pub async fn webhook_stats<S: WebhookGet + DeliveryStats + ?Sized>(
     ctx: &Context,
     store: &S,
     request: Request,
-) -> Response<Body> {
-    let result = async {
-        let scope = scoped(&request, &ctx.settings)?;
-        let query = request.query_string_parameters();
-        let window = StatsWindow::parse(query.first("since"), Timestamp::new(ctx.clock.now()), RETENTION)?;
-        let webhook = scope.webhook(store, &request).await?;
-        let (first, last) = window.hours();
-        let hours = store.hourly_counters(webhook.info.id, first, last).await?;
-        json_response(StatusCode::OK, &Stats::of(window, &hours))
-    }
-    .await;
-    respond(&request, result)
+) -> Result<Response<Body>, Error> {
+    let scope = scoped(&request, &ctx.settings)?;
+    let query = request.query_string_parameters();
+    let window = StatsWindow::parse(query.first("since"), Timestamp::new(ctx.clock.now()), RETENTION)?;
+    let webhook = scope.webhook(store, &request).await?;
+    let (first, last) = window.hours();
+    let hours = store.hourly_counters(webhook.info.id, first, last).await?;
+    json_response(StatusCode::OK, &Stats::of(window, &hours))
 }

@@ -33,7 +33,7 @@ pub(super) fn json_of(response: &Response<Body>) -> Value {
 }
 
 pub(super) async fn create(ctx: &Context, store: &MemoryStore) -> Value {
-    let response = create_webhook(ctx, store, Event::create_webhook().request()).await;
+    let response = serve(Event::create_webhook().request(), |request| create_webhook(ctx, store, request)).await;
     assert_eq!(response.status(), 201, "{:?}", response.body());
     json_of(&response)
 }
@@ -50,7 +50,7 @@ async fn stored_count(store: &MemoryStore) -> usize {
 #[tokio::test]
 async fn create_answers_201_with_secret_location_and_etag() {
     let (ctx, store) = (context(), MemoryStore::new());
-    let response = create_webhook(&ctx, &store, Event::create_webhook().request()).await;
+    let response = serve(Event::create_webhook().request(), |request| create_webhook(&ctx, &store, request)).await;
     assert_eq!(response.status(), 201);
     let body = json_of(&response);
     let id = body["id"].as_str().expect("id");
@@ -73,10 +73,10 @@ async fn get_and_list_never_show_the_secret() {
     let (ctx, store) = (context(), MemoryStore::new());
     let created = create(&ctx, &store).await;
     let id = created["id"].as_str().expect("id");
-    let got = get_webhook(&ctx, &store, item_event("GET", id).request()).await;
+    let got = serve(item_event("GET", id).request(), |request| get_webhook(&ctx, &store, request)).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["etag"], "\"1\"");
-    let listed = list_webhooks(&ctx, &store, Event::list_webhooks().request()).await;
+    let listed = serve(Event::list_webhooks().request(), |request| list_webhooks(&ctx, &store, request)).await;
     for text in [got.body(), listed.body()] {
         let text = std::str::from_utf8(text.as_ref()).expect("utf-8");
         assert!(!text.contains("whsec_") && !text.contains("secret"), "{text}");
@@ -99,7 +99,8 @@ async fn list_pages_through_45_webhooks_without_loss_or_repeats() {
         if let Some(c) = cursor.as_deref() {
             query.push(("cursor", c));
         }
-        let response = list_webhooks(&ctx, &store, Event::list_webhooks().query(&query).request()).await;
+        let response =
+            serve(Event::list_webhooks().query(&query).request(), |request| list_webhooks(&ctx, &store, request)).await;
         assert_eq!(response.status(), 200);
         let body = json_of(&response);
         pages += 1;
@@ -117,7 +118,8 @@ async fn list_pages_through_45_webhooks_without_loss_or_repeats() {
 async fn bad_list_queries_are_400() {
     let (ctx, store) = (context(), MemoryStore::new());
     for query in [[("limit", "0")], [("limit", "101")], [("limit", "ten")], [("cursor", "!!not-ours")]] {
-        let response = list_webhooks(&ctx, &store, Event::list_webhooks().query(&query).request()).await;
+        let response =
+            serve(Event::list_webhooks().query(&query).request(), |request| list_webhooks(&ctx, &store, request)).await;
         assert_eq!(response.status(), 400, "{query:?}");
         assert_eq!(response.headers()["content-type"], "application/problem+json");
     }
@@ -132,28 +134,34 @@ async fn optimistic_locking_on_put() {
     body["name"] = json!("Renamed");
 
     body["version"] = json!(1);
-    let ok = update_webhook(&ctx, &store, item_event("PUT", id).body(&body).request()).await;
+    let ok = serve(item_event("PUT", id).body(&body).request(), |request| update_webhook(&ctx, &store, request)).await;
     assert_eq!(ok.status(), 200);
     assert_eq!(json_of(&ok)["version"], 2);
     assert_eq!(json_of(&ok)["name"], "Renamed");
     assert_eq!(ok.headers()["etag"], "\"2\"");
 
-    let stale = update_webhook(&ctx, &store, item_event("PUT", id).body(&body).request()).await;
+    let stale =
+        serve(item_event("PUT", id).body(&body).request(), |request| update_webhook(&ctx, &store, request)).await;
     assert_eq!(stale.status(), 409);
     assert_eq!(json_of(&stale)["properties"]["currentVersion"], 2);
 
     body.as_object_mut().map(|o| o.remove("version"));
-    let stale_if_match =
-        update_webhook(&ctx, &store, item_event("PUT", id).header("If-Match", "\"1\"").body(&body).request()).await;
+    let stale_if_match = serve(item_event("PUT", id).header("If-Match", "\"1\"").body(&body).request(), |request| {
+        update_webhook(&ctx, &store, request)
+    })
+    .await;
     assert_eq!(stale_if_match.status(), 412);
     assert_eq!(json_of(&stale_if_match)["properties"]["currentVersion"], 2);
 
-    let fresh_if_match =
-        update_webhook(&ctx, &store, item_event("PUT", id).header("If-Match", "\"2\"").body(&body).request()).await;
+    let fresh_if_match = serve(item_event("PUT", id).header("If-Match", "\"2\"").body(&body).request(), |request| {
+        update_webhook(&ctx, &store, request)
+    })
+    .await;
     assert_eq!(fresh_if_match.status(), 200);
     assert_eq!(json_of(&fresh_if_match)["version"], 3);
 
-    let unversioned = update_webhook(&ctx, &store, item_event("PUT", id).body(&body).request()).await;
+    let unversioned =
+        serve(item_event("PUT", id).body(&body).request(), |request| update_webhook(&ctx, &store, request)).await;
     assert_eq!(unversioned.status(), 422);
     assert_eq!(json_of(&unversioned)["properties"]["errors"][0]["field"], "version");
 }
@@ -163,12 +171,11 @@ async fn patch_pauses_and_merges() {
     let (ctx, store) = (context(), MemoryStore::new());
     let created = create(&ctx, &store).await;
     let id = created["id"].as_str().expect("id");
-    let paused = update_webhook(
-        &ctx,
-        &store,
+    let paused = serve(
         item_event("PATCH", id)
             .body(&json!({"enabled": false, "headers": {"X-Api-Key": "abc"}, "version": 1}))
             .request(),
+        |request| update_webhook(&ctx, &store, request),
     )
     .await;
     assert_eq!(paused.status(), 200);
@@ -179,20 +186,18 @@ async fn patch_pauses_and_merges() {
     assert_eq!(body["eventList"], created["eventList"]);
     assert_eq!(body["headers"], json!({"X-Api-Key": "abc"}));
 
-    let removed = update_webhook(
-        &ctx,
-        &store,
+    let removed = serve(
         item_event("PATCH", id).body(&json!({"headers": {"X-Api-Key": null}, "version": 2})).request(),
+        |request| update_webhook(&ctx, &store, request),
     )
     .await;
     assert_eq!(json_of(&removed)["headers"], json!({}));
 
-    let invalid = update_webhook(
-        &ctx,
-        &store,
-        item_event("PATCH", id).body(&json!({"eventUrl": "ftp://x", "version": 3})).request(),
-    )
-    .await;
+    let invalid =
+        serve(item_event("PATCH", id).body(&json!({"eventUrl": "ftp://x", "version": 3})).request(), |request| {
+            update_webhook(&ctx, &store, request)
+        })
+        .await;
     assert_eq!(invalid.status(), 422);
 }
 
@@ -200,12 +205,24 @@ async fn patch_pauses_and_merges() {
 async fn delete_with_and_without_if_match() {
     let (ctx, store) = (context(), MemoryStore::new());
     let id = create(&ctx, &store).await["id"].as_str().expect("id").to_string();
-    let stale = delete_webhook(&ctx, &store, item_event("DELETE", &id).header("If-Match", "\"7\"").request()).await;
+    let stale = serve(item_event("DELETE", &id).header("If-Match", "\"7\"").request(), |request| {
+        delete_webhook(&ctx, &store, request)
+    })
+    .await;
     assert_eq!(stale.status(), 412);
-    let deleted = delete_webhook(&ctx, &store, item_event("DELETE", &id).header("If-Match", "\"1\"").request()).await;
+    let deleted = serve(item_event("DELETE", &id).header("If-Match", "\"1\"").request(), |request| {
+        delete_webhook(&ctx, &store, request)
+    })
+    .await;
     assert_eq!(deleted.status(), 204);
-    assert_eq!(get_webhook(&ctx, &store, item_event("GET", &id).request()).await.status(), 404);
-    assert_eq!(delete_webhook(&ctx, &store, item_event("DELETE", &id).request()).await.status(), 404);
+    assert_eq!(
+        serve(item_event("GET", &id).request(), |request| get_webhook(&ctx, &store, request)).await.status(),
+        404
+    );
+    assert_eq!(
+        serve(item_event("DELETE", &id).request(), |request| delete_webhook(&ctx, &store, request)).await.status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -215,23 +232,27 @@ async fn another_tenants_entity_is_404_on_every_route() {
     let foreign = |e: Event| e.entities_claim(OTHER_ENTITY).request();
     let body = json!({"name": "x", "eventUrl": "https://a.example.com", "version": 1});
     let statuses = [
-        create_webhook(&ctx, &store, foreign(Event::create_webhook())).await.status(),
-        list_webhooks(&ctx, &store, foreign(Event::list_webhooks())).await.status(),
-        get_webhook(&ctx, &store, foreign(item_event("GET", &id))).await.status(),
-        update_webhook(&ctx, &store, foreign(item_event("PUT", &id).body(&body))).await.status(),
-        update_webhook(&ctx, &store, foreign(item_event("PATCH", &id).body(&body))).await.status(),
-        delete_webhook(&ctx, &store, foreign(item_event("DELETE", &id))).await.status(),
+        serve(foreign(Event::create_webhook()), |request| create_webhook(&ctx, &store, request)).await.status(),
+        serve(foreign(Event::list_webhooks()), |request| list_webhooks(&ctx, &store, request)).await.status(),
+        serve(foreign(item_event("GET", &id)), |request| get_webhook(&ctx, &store, request)).await.status(),
+        serve(foreign(item_event("PUT", &id).body(&body)), |request| update_webhook(&ctx, &store, request))
+            .await
+            .status(),
+        serve(foreign(item_event("PATCH", &id).body(&body)), |request| update_webhook(&ctx, &store, request))
+            .await
+            .status(),
+        serve(foreign(item_event("DELETE", &id)), |request| delete_webhook(&ctx, &store, request)).await.status(),
     ];
     assert!(statuses.iter().all(|s| *s == 404), "{statuses:?}");
     assert_eq!(stored_count(&store).await, 1);
-    let fetched = get_webhook(&ctx, &store, item_event("GET", &id).request()).await;
+    let fetched = serve(item_event("GET", &id).request(), |request| get_webhook(&ctx, &store, request)).await;
     assert_eq!(json_of(&fetched)["version"], 1, "nothing changed");
 }
 
 #[tokio::test]
 async fn refused_requests_change_nothing() {
     let (ctx, store) = (context(), MemoryStore::new());
-    let create_with = |e: Event| create_webhook(&ctx, &store, e.request());
+    let create_with = |e: Event| serve(e.request(), |request| create_webhook(&ctx, &store, request));
     let cases = [
         (create_with(Event::create_webhook().without_authorizer()).await, 401, "/problems/unauthorized"),
         (create_with(Event::create_webhook().raw_body("{\"name\": ")).await, 400, "/problems/bad-request"),
@@ -264,15 +285,15 @@ async fn refused_requests_change_nothing() {
         .collect();
     assert_eq!(fields, [json!("name"), json!("eventUrl"), json!("eventList")]);
     assert_eq!(stored_count(&store).await, 0);
-    let bad_path = get_webhook(&ctx, &store, item_event("GET", "not-a-uuid").request()).await;
+    let bad_path = serve(item_event("GET", "not-a-uuid").request(), |request| get_webhook(&ctx, &store, request)).await;
     assert_eq!(bad_path.status(), 400);
 }
 
 #[tokio::test]
 async fn event_types_need_claims_and_list_the_catalog() {
     let ctx = context();
-    let event = Event::list_webhooks().route("GET", "/api/event-types", &[]);
-    let response = list_event_types(&ctx, &MemoryStore::new(), event.request()).await;
+    let (event, store) = (Event::list_webhooks().route("GET", "/api/event-types", &[]), MemoryStore::new());
+    let response = serve(event.request(), |request| list_event_types(&ctx, &store, request)).await;
     assert_eq!(response.status(), 200);
     let names: Vec<String> = json_of(&response)["items"]
         .as_array()
@@ -290,7 +311,8 @@ async fn event_types_need_claims_and_list_the_catalog() {
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing");
     }
-    assert_eq!(list_event_types(&ctx, &MemoryStore::new(), event.without_authorizer().request()).await.status(), 401);
+    let refused = serve(event.without_authorizer().request(), |request| list_event_types(&ctx, &store, request)).await;
+    assert_eq!(refused.status(), 401);
 }
 
 /// A store where another writer changes a webhook right after each read of it.
@@ -322,14 +344,15 @@ async fn a_global_webhook_changed_after_its_check_is_not_deleted() {
     let (ctx, store) = (context(), MemoryStore::new());
     let body = json!({"name": "Partner", "eventUrl": "https://partner.example.com/hooks", "entities": [ENTITY]});
     let create = Event::create_webhook().route("POST", "/api/webhook", &[]).body(&body);
-    let created = create_webhook(&ctx, &store, create.request()).await;
+    let created = serve(create.request(), |request| create_webhook(&ctx, &store, request)).await;
     assert_eq!(created.status(), 201, "{:?}", created.body());
     let id = json_of(&created)["id"].as_str().expect("id").to_string();
     let item = || Event::create_webhook().route("DELETE", "/api/webhook/{webhookId}", &[("webhookId", &id)]);
     let changing = ChangedAfterRead(store);
-    let refused = delete_webhook(&ctx, &changing, item().request()).await;
+    let refused = serve(item().request(), |request| delete_webhook(&ctx, &changing, request)).await;
     assert_eq!(refused.status(), 409, "the version checked is no longer the stored one");
-    let stale = delete_webhook(&ctx, &changing, item().header("If-Match", "\"1\"").request()).await;
+    let stale =
+        serve(item().header("If-Match", "\"1\"").request(), |request| delete_webhook(&ctx, &changing, request)).await;
     assert_eq!(stale.status(), 412, "If-Match of a version other than the one checked");
     let webhook_id = WebhookId::parse(&id).expect("uuid");
     let kept = changing.0.get_webhook(Owner::Global, webhook_id).await.expect("read");
