@@ -14,22 +14,11 @@ use crate::model::{DeliveryStatus, EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::Context;
-use crate::store::{
-    DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet, RateLimitStore,
-    WebhookSubscribers, delivery_states, event_type,
-};
+use crate::store::{DeliveryGet, EventGet, EventTypeGet, PublishStore, RateLimitStore, delivery_states, event_type};
 
 pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Result<Response<Body>, Error>
 where
-    S: WebhookSubscribers
-        + EventTypeGet
-        + EventInsert
-        + EventGet
-        + DeliveryGet
-        + DeliveryRecord
-        + DeliveryStats
-        + RateLimitStore
-        + ?Sized,
+    S: PublishStore + EventTypeGet + RateLimitStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let scope = scoped(&request, &ctx.settings)?;

@@ -7,9 +7,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::{json_response, scoped};
 use crate::error::Error;
 use crate::model::{Stats, StatsWindow, Timestamp};
-use crate::replay::RETENTION;
 use crate::runtime::Context;
-use crate::store::{DeliveryStats, WebhookGet};
+use crate::store::{DeliveryStats, RETENTION, WebhookGet};
 
 pub async fn webhook_stats<S: WebhookGet + DeliveryStats + ?Sized>(
     ctx: &Context,

@@ -32,7 +32,7 @@ use crate::model::{
 };
 use crate::queue::{DeliveryEnqueue, message_body};
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert, WebhookSubscribers};
+use crate::store::PublishStore;
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -67,7 +67,7 @@ pub async fn publish<S, Q>(
     resend_delay: Duration,
 ) -> Result<Published, Error>
 where
-    S: WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
+    S: PublishStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     let event_id = match (&input.id, &input.idempotency_key) {
@@ -141,7 +141,7 @@ pub struct Notices<'a, S: ?Sized, Q: ?Sized> {
 #[async_trait]
 impl<S, Q> DisableNotice for Notices<'_, S, Q>
 where
-    S: WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized,
+    S: PublishStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
     async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error> {

@@ -17,12 +17,10 @@ use crate::model::{
 };
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::IdGenerator;
-use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, EventGet, WebhookGet};
+use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, EventGet, RETENTION, WebhookGet};
 
 mod pages;
 
-/// How far back a recovery may reach: as long as delivery records are kept.
-pub const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 /// How long a recovery's request resends before the rest of its window goes on from the queue:
 /// well within API Gateway's 29 s.
 const REQUEST_BUDGET: Duration = Duration::from_secs(10);

@@ -21,6 +21,10 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use tally::Tally;
 
+/// How long delivery steps, events and statistics are kept (DynamoDB's TTL), and so how far
+/// back a recovery or the statistics reach.
+pub const RETENTION: Duration = Duration::from_secs(30 * 86_400);
+
 /// Reads in flight at once when a view reads many deliveries.
 const CONCURRENT_READS: usize = 10;
 
@@ -121,17 +125,6 @@ pub trait WebhookHealth: Send + Sync {
     /// changed since it was read (a success stops the clock without a new version);
     /// `VersionConflict` or `NotFound` otherwise.
     async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError>;
-}
-
-/// Every webhook operation: what the local runner and the contract tests hold.
-pub trait WebhookStore:
-    WebhookGet + WebhookList + WebhookSubscribers + WebhookInsert + WebhookReplace + WebhookDelete
-{
-}
-
-impl<T: WebhookGet + WebhookList + WebhookSubscribers + WebhookInsert + WebhookReplace + WebhookDelete> WebhookStore
-    for T
-{
 }
 
 /// The operator's event types; the defaults are `crate::model::Catalog`'s, never stored.
@@ -380,9 +373,26 @@ pub trait RateLimitStore: Send + Sync {
     async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError>;
 }
 
+/// What publishing reads and writes: the subscribers, the event with its plan, and a paused
+/// webhook's skipped delivery, counted in its statistics.
+pub trait PublishStore:
+    WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats
+{
+}
+
+impl<T> PublishStore for T where
+    T: WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized
+{
+}
+
 /// Every operation: what the local runner and the contract tests hold.
 pub trait Store:
-    WebhookStore
+    WebhookGet
+    + WebhookList
+    + WebhookSubscribers
+    + WebhookInsert
+    + WebhookReplace
+    + WebhookDelete
     + EventTypeGet
     + EventTypePut
     + EventInsert
@@ -395,7 +405,12 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: WebhookStore
+    T: WebhookGet
+        + WebhookList
+        + WebhookSubscribers
+        + WebhookInsert
+        + WebhookReplace
+        + WebhookDelete
         + EventTypeGet
         + EventTypePut
         + EventInsert

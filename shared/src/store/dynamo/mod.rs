@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::sealing::Sealer;
-use crate::store::StoreError;
 use crate::store::{Page, PageRequest};
+use crate::store::{RETENTION, StoreError};
 
 mod access_tokens;
 mod deliveries;
@@ -32,8 +32,6 @@ mod webhooks;
 type Item = HashMap<String, AttributeValue>;
 
 const TTL_ATTRIBUTE: &str = "expiresAt";
-/// How long delivery steps and events are kept.
-const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 /// The items a `query_page` reads: partition `pk`, sort keys starting with `prefix` (or, with
 /// `until`, from `prefix` to `until`), in key order or (`newest_first`) the reverse, and only

@@ -77,7 +77,7 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// A store keeping deliveries and events as long as DynamoDB's TTL does (30 days).
     pub fn new() -> Self {
-        Self::with_retention(crate::replay::RETENTION, Arc::new(SystemClock))
+        Self::with_retention(crate::store::RETENTION, Arc::new(SystemClock))
     }
 
     /// A store that forgets a delivery `retention` after it began by `clock` (and its event
