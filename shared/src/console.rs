@@ -11,48 +11,41 @@ use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
 struct Asset {
-    path: &'static str,
+    path: String,
     content_type: &'static str,
     bytes: &'static [u8],
     etag: String,
 }
 
-macro_rules! assets {
-    ($(($path:literal, $file:literal, $type:literal)),* $(,)?) => {
-        vec![$(Asset {
-            path: $path,
-            content_type: $type,
-            bytes: include_bytes!(concat!("../../", $file)),
-            etag: etag(include_bytes!(concat!("../../", $file))),
-        }),*]
-    };
-}
+/// Every file at the top of `console/`, by name, listed at build time (`build.rs`).
+const CONSOLE_FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/console_files.rs"));
 
 fn etag(bytes: &[u8]) -> String {
     format!("\"{}\"", URL_SAFE_NO_PAD.encode(&Sha256::digest(bytes)[..12]))
 }
 
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn asset(path: String, content_type: &'static str, bytes: &'static [u8]) -> Asset {
+    Asset { path, content_type, bytes, etag: etag(bytes) }
+}
+
+/// The console's page at `/`, its other files under `/console/`, and the OpenAPI document.
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    assets![
-        ("/", "console/index.html", "text/html; charset=utf-8"),
-        ("/console/app.js", "console/app.js", "text/javascript; charset=utf-8"),
-        ("/console/api.js", "console/api.js", "text/javascript; charset=utf-8"),
-        ("/console/auth.js", "console/auth.js", "text/javascript; charset=utf-8"),
-        ("/console/dom.js", "console/dom.js", "text/javascript; charset=utf-8"),
-        ("/console/pages.js", "console/pages.js", "text/javascript; charset=utf-8"),
-        ("/console/globals.js", "console/globals.js", "text/javascript; charset=utf-8"),
-        ("/console/rotation.js", "console/rotation.js", "text/javascript; charset=utf-8"),
-        ("/console/replay.js", "console/replay.js", "text/javascript; charset=utf-8"),
-        ("/console/health.js", "console/health.js", "text/javascript; charset=utf-8"),
-        ("/console/catalog.js", "console/catalog.js", "text/javascript; charset=utf-8"),
-        ("/console/delivery.js", "console/delivery.js", "text/javascript; charset=utf-8"),
-        ("/console/events.js", "console/events.js", "text/javascript; charset=utf-8"),
-        ("/console/json.js", "console/json.js", "text/javascript; charset=utf-8"),
-        ("/console/test-event.js", "console/test-event.js", "text/javascript; charset=utf-8"),
-        ("/console/style.css", "console/style.css", "text/css; charset=utf-8"),
-        ("/console/favicon.svg", "console/favicon.svg", "image/svg+xml"),
-        ("/api/openapi.yaml", "openapi.yaml", "application/yaml"),
-    ]
+    let files = CONSOLE_FILES.iter().map(|(name, bytes)| {
+        let path = if *name == "index.html" { "/".to_string() } else { format!("/console/{name}") };
+        asset(path, content_type(name), bytes)
+    });
+    let openapi = asset("/api/openapi.yaml".into(), "application/yaml", include_bytes!("../../openapi.yaml"));
+    files.chain(std::iter::once(openapi)).collect()
 });
 
 /// The console page can reach only this origin: its own files and the API.
@@ -104,15 +97,30 @@ mod tests {
     #[tokio::test]
     async fn serves_every_file_with_its_type_and_revalidates() {
         for asset in ASSETS.iter() {
-            let response = serve_console(get(asset.path, None)).await;
+            let response = serve_console(get(&asset.path, None)).await;
             assert_eq!(response.status(), 200, "{}", asset.path);
             assert_eq!(response.headers()["content-type"], asset.content_type);
             assert_eq!(response.headers()["cache-control"], "no-cache");
             assert!(!response.body().is_empty());
-            let again = serve_console(get(asset.path, Some(&asset.etag))).await;
+            let again = serve_console(get(&asset.path, Some(&asset.etag))).await;
             assert_eq!(again.status(), 304, "{}", asset.path);
         }
         assert_eq!(serve_console(get("/console/secrets.txt", None)).await.status(), 404);
+    }
+
+    #[test]
+    fn every_file_of_the_console_folder_is_served_and_its_tests_are_not() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console");
+        let files = std::fs::read_dir(folder).expect("the console folder").filter_map(Result::ok);
+        let names: Vec<String> = files
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .collect();
+        assert!(names.len() >= 17, "{names:?}");
+        for name in names.iter().filter(|name| *name != "index.html") {
+            assert!(ASSETS.iter().any(|a| a.path == format!("/console/{name}")), "{name} is not served");
+        }
+        assert!(ASSETS.iter().all(|a| !a.path.contains("tests")), "the browser tests are not served");
     }
 
     #[test]
