@@ -1,5 +1,6 @@
 //! The queue contract: every check runs on `MemoryQueue` and on `SqsQueue` (the SQS emulator),
-//! so the embedded runner's queue behaves as SQS does for publish, deliver and the trigger.
+//! a case each (`helpers::backings`), so the embedded runner's queue behaves as SQS does for
+//! publish, deliver and the trigger.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -8,7 +9,10 @@ use serde_json::json;
 use shared::model::{CarriedEvent, DeliveryMessage, EntityId, Event, QueueMessage, Timestamp, WebhookId};
 use shared::queue::{MemoryQueue, Queue, QueueConfig, SqsQueue};
 
-use crate::helpers::{ENTITY, unique_table};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::helpers::{Backing, ENTITY, backings, unique_table};
 
 /// Short, so that a message comes back within a test; whole seconds, as SQS counts them.
 const VISIBILITY: Duration = Duration::from_secs(1);
@@ -39,7 +43,11 @@ fn delivery_id(message: &QueueMessage) -> uuid::Uuid {
     }
 }
 
-async fn a_received_message_is_hidden_until_its_visibility_ends(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn a_received_message_is_hidden_until_its_visibility_ends(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     let sent = message();
     queue.enqueue(std::slice::from_ref(&sent), Duration::ZERO).await.expect("enqueue");
     let first = queue.receive(10, WAIT).await.expect("receive");
@@ -57,7 +65,11 @@ async fn a_received_message_is_hidden_until_its_visibility_ends(queue: &dyn Queu
     assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "deleted for good");
 }
 
-async fn a_delayed_message_comes_back_after_its_delay(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn a_delayed_message_comes_back_after_its_delay(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     queue.enqueue(&[message()], Duration::ZERO).await.expect("enqueue");
     let received = queue.receive(10, WAIT).await.expect("receive");
     queue.delay_message(&received[0].receipt_handle, Duration::from_secs(3)).await.expect("delay");
@@ -68,14 +80,22 @@ async fn a_delayed_message_comes_back_after_its_delay(queue: &dyn Queue) {
     assert_eq!(back.len(), 1, "back after the delay: the retry timer");
 }
 
-async fn a_message_sent_with_a_delay_is_received_after_it(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn a_message_sent_with_a_delay_is_received_after_it(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     queue.enqueue(&[message()], Duration::from_secs(2)).await.expect("enqueue");
     assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "not before its delay");
     let received = queue.receive(10, Duration::from_secs(4)).await.expect("receive");
     assert_eq!((received.len(), received[0].receive_count), (1, 1), "received once its delay passed");
 }
 
-async fn more_than_a_batch_is_enqueued_whole(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn more_than_a_batch_is_enqueued_whole(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     let messages: Vec<QueueMessage> = (0..23).map(|_| message()).collect();
     queue.enqueue(&messages, Duration::ZERO).await.expect("enqueue");
     let mut seen = HashSet::new();
@@ -94,7 +114,11 @@ async fn more_than_a_batch_is_enqueued_whole(queue: &dyn Queue) {
 
 /// Ten messages of 200 KiB events: over SQS's 1 MiB a batch, so in several; and characters SQS
 /// refuses in a message body (U+FFFE, U+FFFF) travel escaped, read back as sent.
-async fn big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     let blob = format!("\u{fffe}{}\u{ffff}", "x".repeat(200 * 1024));
     let messages: Vec<QueueMessage> = (0..10).map(|_| carrying(json!({"blob": blob}))).collect();
     queue.enqueue(&messages, Duration::ZERO).await.expect("enqueue");
@@ -114,7 +138,11 @@ async fn big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives(qu
 
 /// A standard queue's message names its tenant (the entity it is for) as its group: what SQS
 /// fair queues serve in fair shares.
-async fn a_message_names_its_tenant_as_its_group(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn a_message_names_its_tenant_as_its_group(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     queue.enqueue(&[message()], Duration::ZERO).await.expect("enqueue");
     let received = queue.receive(10, WAIT).await.expect("receive");
     assert_eq!(received[0].group.as_deref(), Some(ENTITY));
@@ -122,7 +150,11 @@ async fn a_message_names_its_tenant_as_its_group(queue: &dyn Queue) {
 
 /// A message sent with a delay is counted delayed, then visible, then in flight once received:
 /// what a test reads to show that waiting deliveries hold nothing in flight.
-async fn depths_count_delayed_visible_and_in_flight_messages(queue: &dyn Queue) {
+#[apply(backings)]
+#[tokio::test]
+async fn depths_count_delayed_visible_and_in_flight_messages(#[case] backing: Backing) {
+    let queue = queue_on(backing).await;
+    let queue: &dyn Queue = queue.as_ref();
     queue.enqueue(&[message()], Duration::from_secs(2)).await.expect("enqueue");
     queue.enqueue(&[message()], Duration::ZERO).await.expect("enqueue");
     let depths = queue.depths().await.expect("depths");
@@ -170,34 +202,15 @@ async fn sqs_emulator_a_message_received_too_often_moves_to_the_dead_letters() {
     a_message_received_too_often_moves_to_the_dead_letters(&queue, &dead_letters).await;
 }
 
+/// A new, empty queue on `backing`.
+async fn queue_on(backing: Backing) -> Box<dyn Queue> {
+    match backing {
+        Backing::Memory => Box::new(MemoryQueue::new(VISIBILITY)),
+        Backing::Emulators => Box::new(sqs_queue().await),
+    }
+}
+
 async fn sqs_queue() -> SqsQueue {
     let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config().await);
     SqsQueue::ensure(sqs, &unique_table(), &config(20)).await.expect("create the queue").0
 }
-
-macro_rules! contract {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $check() {
-                super::$check(&super::MemoryQueue::new(super::VISIBILITY)).await;
-            })*
-        }
-        mod sqs_emulator {
-            $(#[tokio::test]
-            async fn $check() {
-                super::$check(&super::sqs_queue().await).await;
-            })*
-        }
-    };
-}
-
-contract!(
-    a_received_message_is_hidden_until_its_visibility_ends,
-    a_delayed_message_comes_back_after_its_delay,
-    a_message_sent_with_a_delay_is_received_after_it,
-    more_than_a_batch_is_enqueued_whole,
-    big_messages_go_in_batches_of_a_mebibyte_and_every_character_arrives,
-    depths_count_delayed_visible_and_in_flight_messages,
-    a_message_names_its_tenant_as_its_group,
-);

@@ -1,5 +1,5 @@
 //! The store contract: every check runs on `MemoryStore` and on `DynamoStore` (DynamoDB
-//! Local), so the embedded runner behaves as production does.
+//! Local), a case each (`helpers::backings`), so the embedded runner behaves as production does.
 
 use serde_json::json;
 use shared::model::{
@@ -11,14 +11,13 @@ use shared::model::{
 use shared::rate_limit::RatePolicy;
 use shared::store::{PageRequest, Recorded, Store, StoreError};
 
-use crate::helpers::{ENTITY, OTHER_ENTITY};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::helpers::{Backing, ENTITY, OTHER_ENTITY, backings, store_on};
 
 mod globals;
 mod sealing;
-use globals::{
-    an_accounts_list_pages_through_its_own_global_webhooks_only,
-    subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it,
-};
 
 fn entity(id: &str) -> EntityId {
     EntityId::parse(id).expect("uuid")
@@ -60,7 +59,11 @@ fn renamed(stored: &Webhook, name: &str) -> Webhook {
     next
 }
 
-async fn insert_then_get_round_trips(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn insert_then_get_round_trips(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let stored = webhook(ENTITY, "Round trip");
     store.insert_webhook(&stored).await.expect("insert");
     let got = store.get_webhook(owner(ENTITY), stored.info.id).await.expect("get");
@@ -70,7 +73,11 @@ async fn insert_then_get_round_trips(store: &dyn Store) {
     assert!(store.insert_webhook(&stored).await.is_err(), "an id is inserted once");
 }
 
-async fn replace_is_conditional_on_version(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn replace_is_conditional_on_version(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let v1 = webhook(ENTITY, "Versioned");
     store.insert_webhook(&v1).await.expect("insert");
     let v2 = renamed(&v1, "Second");
@@ -84,7 +91,11 @@ async fn replace_is_conditional_on_version(store: &dyn Store) {
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
 
-async fn delete_checks_version_and_existence(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn delete_checks_version_and_existence(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let stored = webhook(ENTITY, "Doomed");
     store.insert_webhook(&stored).await.expect("insert");
     let (owner, id) = (owner(ENTITY), stored.info.id);
@@ -97,7 +108,11 @@ async fn delete_checks_version_and_existence(store: &dyn Store) {
     assert!(matches!(store.delete_webhook(owner, id, Some(1)).await, Err(StoreError::NotFound)));
 }
 
-async fn list_pages_in_id_order_without_loss(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn list_pages_in_id_order_without_loss(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let mut ids = Vec::new();
     for i in 0..45 {
         let stored = webhook(ENTITY, &format!("Hook {i}"));
@@ -122,7 +137,11 @@ async fn list_pages_in_id_order_without_loss(store: &dyn Store) {
     assert_eq!((exact.items.len(), exact.next), (45, None), "a full last page has no cursor");
 }
 
-async fn concurrent_writers_of_one_version_one_wins(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn concurrent_writers_of_one_version_one_wins(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let v1 = webhook(ENTITY, "Contended");
     store.insert_webhook(&v1).await.expect("insert");
     let writes = (0..20).map(|i| {
@@ -137,7 +156,11 @@ async fn concurrent_writers_of_one_version_one_wins(store: &dyn Store) {
     assert_eq!(stored.info.version, 2);
 }
 
-async fn fan_out_plans_are_kept_and_hold_their_event_id(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn fan_out_plans_are_kept_and_hold_their_event_id(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let owner = entity(ENTITY);
     let now = Timestamp::new(chrono::Utc::now());
     let ttl = std::time::Duration::from_secs(3600);
@@ -203,7 +226,11 @@ fn step(of: Option<&DeliveryStep>, number: u32, status: DeliveryStatus) -> Deliv
     step
 }
 
-async fn a_step_is_written_once_per_number(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn a_step_is_written_once_per_number(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let first = step(None, 1, DeliveryStatus::Pending);
     let (webhook, id) = (first.webhook_id, first.delivery_id);
     assert_eq!(store.delivery_state(webhook, id).await.expect("state"), None, "nothing before the first step");
@@ -222,7 +249,11 @@ async fn a_step_is_written_once_per_number(store: &dyn Store) {
     assert_eq!(store.get_delivery(webhook, uuid::Uuid::now_v7()).await.expect("get"), None);
 }
 
-async fn delivery_states_are_read_for_any_number_of_keys(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn delivery_states_are_read_for_any_number_of_keys(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let steps: Vec<DeliveryStep> = (0..130).map(|_| step(None, 1, DeliveryStatus::Failed)).collect();
     for step in &steps[..120] {
         store.record_step(step).await.expect("record");
@@ -234,7 +265,11 @@ async fn delivery_states_are_read_for_any_number_of_keys(store: &dyn Store) {
 }
 
 /// 40 deliveries of three steps each (more items than one query reads), every third failed.
-async fn deliveries_page_and_filter_by_status_across_their_steps(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn deliveries_page_and_filter_by_status_across_their_steps(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let webhook = WebhookId(uuid::Uuid::now_v7());
     let mut failed = Vec::new();
     let mut all = Vec::new();
@@ -272,7 +307,11 @@ async fn deliveries_page_and_filter_by_status_across_their_steps(store: &dyn Sto
     assert!(pages(100, Some(DeliveryStatus::Pending)).await.0.is_empty(), "a delivery is its last step");
 }
 
-async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let (webhook, now) = (WebhookId(uuid::Uuid::now_v7()), chrono::Utc::now());
     let at = |seconds: i64| Timestamp::new(now + chrono::Duration::seconds(seconds));
     assert_eq!(store.access_token(webhook, "fp", at(0)).await.expect("read"), None);
@@ -287,7 +326,11 @@ async fn access_tokens_are_kept_until_good_until_and_dropped_only_as_refused(sto
     assert_eq!(store.access_token(webhook, "fp", at(0)).await.expect("read"), None);
 }
 
-async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn rate_limits_count_one_burst_for_every_taker_at_once(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let (policy, key) = (RatePolicy::new(10, 5), uuid::Uuid::new_v4().to_string());
     let now = chrono::Utc::now().timestamp_micros();
     let decisions = futures::future::join_all((0..20).map(|_| store.take(&key, &policy, now))).await;
@@ -304,7 +347,11 @@ async fn rate_limits_count_one_burst_for_every_taker_at_once(store: &dyn Store) 
     assert!(store.take("another", &policy, now).await.expect("take").allowed, "keys are counted apart");
 }
 
-async fn hourly_counters_add_up_and_are_read_by_hour_range(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn hourly_counters_add_up_and_are_read_by_hour_range(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let webhook = WebhookId(uuid::Uuid::now_v7());
     let hour = |n: i64, counts: &[(&str, i64)]| HourCounters {
         hour: 1_795_000_000 - 1_795_000_000 % 3600 + n * 3600,
@@ -320,37 +367,3 @@ async fn hourly_counters_add_up_and_are_read_by_hour_range(store: &dyn Store) {
         [hour(0, &[("succeeded", 2), ("failed", 1), ("ms20", 3), ("pending", -1)]), hour(2, &[("skipped", 1)])];
     assert_eq!(read, expected, "added up per hour, only this webhook's, only the range's");
 }
-
-macro_rules! contract {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $check() {
-                super::$check(&shared::store::MemoryStore::new()).await;
-            })*
-        }
-        mod dynamodb_local {
-            $(#[tokio::test]
-            async fn $check() {
-                super::$check(&crate::helpers::dynamo_store().await).await;
-            })*
-        }
-    };
-}
-
-contract!(
-    insert_then_get_round_trips,
-    replace_is_conditional_on_version,
-    delete_checks_version_and_existence,
-    list_pages_in_id_order_without_loss,
-    concurrent_writers_of_one_version_one_wins,
-    fan_out_plans_are_kept_and_hold_their_event_id,
-    a_step_is_written_once_per_number,
-    delivery_states_are_read_for_any_number_of_keys,
-    deliveries_page_and_filter_by_status_across_their_steps,
-    access_tokens_are_kept_until_good_until_and_dropped_only_as_refused,
-    rate_limits_count_one_burst_for_every_taker_at_once,
-    subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it,
-    an_accounts_list_pages_through_its_own_global_webhooks_only,
-    hourly_counters_add_up_and_are_read_by_hour_range,
-);

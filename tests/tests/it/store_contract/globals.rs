@@ -6,7 +6,10 @@ use shared::model::{Owner, Timestamp, Webhook, WebhookId, WebhookIn, WebhookSecr
 use shared::store::{PageRequest, Store, StoreError, WebhookDelete, WebhookInsert, WebhookList};
 
 use super::{entity, rules, webhook};
-use crate::helpers::{ENTITY, OTHER_ENTITY};
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use crate::helpers::{Backing, ENTITY, OTHER_ENTITY, backings, store_on};
 
 fn global(name: &str, entities: serde_json::Value) -> Webhook {
     global_of(Some("tester"), name, entities)
@@ -27,7 +30,11 @@ fn covering(stored: &Webhook, entities: serde_json::Value) -> Webhook {
     next
 }
 
-pub(super) async fn subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let names = |webhooks: Vec<Webhook>| {
         let mut names: Vec<String> = webhooks.iter().map(|w| w.info.name.as_str().to_string()).collect();
         names.sort();
@@ -74,7 +81,11 @@ pub(super) async fn subscribers_are_the_entitys_own_and_the_global_webhooks_cove
     assert!(matches!(store.delete_webhook(Owner::Global, star.info.id, None).await, Err(StoreError::NotFound)));
 }
 
-pub(super) async fn an_accounts_list_pages_through_its_own_global_webhooks_only(store: &dyn Store) {
+#[apply(backings)]
+#[tokio::test]
+async fn an_accounts_list_pages_through_its_own_global_webhooks_only(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
     let (mine, theirs) = (format!("account-{}", uuid::Uuid::new_v4()), format!("account-{}", uuid::Uuid::new_v4()));
     let mut kept = Vec::new();
     for n in 0..6 {
