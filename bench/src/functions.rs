@@ -203,7 +203,7 @@ pub async fn start_up_and_memory(receiver: &str) -> Result<(), Box<dyn std::erro
     }
     let config = shared::aws::sdk_config().await;
     let table = format!("webhooks-functions-{}", uuid::Uuid::new_v4().simple());
-    let (key, key_text) = LocalKey::generate();
+    let (key, key_text) = LocalKey::generate()?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), &table, Arc::new(Sealer::new(key)));
     store.ensure_table().await?;
     let sqs = aws_sdk_sqs::Client::new(&config);

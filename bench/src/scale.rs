@@ -79,7 +79,7 @@ pub async fn measure(failing_cost: Option<f64>) -> Result<(), Box<dyn std::error
 /// DynamoDB Local + the SQS emulator, on a new table and queues.
 fn new_aws_backend() -> Backend {
     let name = format!("webhooks-scale-{}", uuid::Uuid::new_v4().simple());
-    let sealer = Arc::new(Sealer::with_new_local_key());
+    let sealer = Arc::new(Sealer::with_new_local_key().expect("a sealer"));
     Backend::Aws { table: name.clone(), queue_url: None, fifo_queue_url: None, queue_name: name, sealer }
 }
 

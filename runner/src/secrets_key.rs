@@ -29,7 +29,7 @@ fn kept_key(path: &str) -> Result<LocalKey, shared::Error> {
     }
     // Written whole under another name, then linked into place: a runner starting at the same
     // moment reads the whole key or none, and the first link wins.
-    let (key, text) = LocalKey::generate();
+    let (key, text) = LocalKey::generate().map_err(shared::Error::internal)?;
     let draft = format!("{path}.{}", uuid::Uuid::new_v4().simple());
     let mut file =
         std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&draft).map_err(unreadable)?;

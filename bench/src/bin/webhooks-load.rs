@@ -155,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         url_policy: policy,
         ..DeliverySettings::default()
     };
-    let sealer = Arc::new(Sealer::with_new_local_key());
+    let sealer = Arc::new(Sealer::with_new_local_key().expect("a sealer"));
     let backend =
         Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: table.clone(), sealer };
     let token = auth.issue("load", "*", "events:publish", chrono::Duration::hours(2))?;

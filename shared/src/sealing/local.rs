@@ -28,11 +28,11 @@ impl LocalKey {
     }
 
     /// A new random key, and its base64 to keep.
-    pub fn generate() -> (Self, String) {
+    pub fn generate() -> Result<(Self, String), SealError> {
         let mut bytes = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source");
-        let text = STANDARD.encode(bytes);
-        (Self::from_bytes(&bytes).expect("32 bytes"), text)
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SealError::Unavailable("no random source".into()))?;
+        let key = Self::from_bytes(&bytes).map_err(SealError::Invalid)?;
+        Ok((key, STANDARD.encode(bytes)))
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, String> {

@@ -93,8 +93,8 @@ impl Sealer {
     }
 
     /// A sealer of a new random local key (tests, benchmarks).
-    pub fn with_new_local_key() -> Self {
-        Self::new(LocalKey::generate().0)
+    pub fn with_new_local_key() -> Result<Self, SealError> {
+        Ok(Self::new(LocalKey::generate()?.0))
     }
 
     /// The master key this sealer seals under: a value sealed under another needs rewrapping
@@ -108,14 +108,18 @@ impl Sealer {
     pub async fn seal(&self, secret: &str, context: &str) -> Result<Sealed, SealError> {
         let (key, key_id, data_key) = {
             let mut current = self.current.lock().await;
-            if current.as_ref().is_none_or(|c| c.made.elapsed() > DATA_KEY_LIFETIME) {
-                let made = self.master.new_data_key().await?;
-                let key = Arc::new(aes_key(&made.plaintext)?);
-                self.remember(&made.key_id, &made.wrapped, key.clone());
-                *current = Some(Current { key, key_id: made.key_id, wrapped: made.wrapped, made: Instant::now() });
-            }
-            let current = current.as_ref().expect("made above");
-            (current.key.clone(), current.key_id.clone(), current.wrapped.clone())
+            let fresh = match current.take() {
+                Some(kept) if kept.made.elapsed() <= DATA_KEY_LIFETIME => kept,
+                _ => {
+                    let made = self.master.new_data_key().await?;
+                    let key = Arc::new(aes_key(&made.plaintext)?);
+                    self.remember(&made.key_id, &made.wrapped, key.clone());
+                    Current { key, key_id: made.key_id, wrapped: made.wrapped, made: Instant::now() }
+                }
+            };
+            let used = (fresh.key.clone(), fresh.key_id.clone(), fresh.wrapped.clone());
+            *current = Some(fresh);
+            used
         };
         let mut ciphertext = secret.as_bytes().to_vec();
         let nonce = key
@@ -126,8 +130,7 @@ impl Sealer {
 
     /// The secret `sealed` holds, sealed for `context`.
     pub async fn open(&self, sealed: &Sealed, context: &str) -> Result<String, SealError> {
-        let known =
-            self.opened.lock().expect("not poisoned").get(&(sealed.key_id.clone(), sealed.data_key.clone())).cloned();
+        let known = self.opened().get(&(sealed.key_id.clone(), sealed.data_key.clone())).cloned();
         let key = match known {
             Some(key) => key,
             None => {
@@ -145,8 +148,13 @@ impl Sealer {
         String::from_utf8(opened.to_vec()).map_err(|_| SealError::Invalid("not UTF-8".into()))
     }
 
+    /// The opened data keys; a panic while they were held left them whole (one insert or clear).
+    fn opened(&self) -> std::sync::MutexGuard<'_, OpenedKeys> {
+        self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn remember(&self, key_id: &str, wrapped: &[u8], key: Arc<RandomizedNonceKey>) {
-        let mut opened = self.opened.lock().expect("not poisoned");
+        let mut opened = self.opened();
         if opened.len() >= OPENED_KEYS {
             opened.clear();
         }

@@ -39,7 +39,7 @@ impl MasterKey for Counting {
 
 #[tokio::test]
 async fn a_secret_opens_only_where_it_was_sealed_for() {
-    let sealer = Sealer::with_new_local_key();
+    let sealer = Sealer::with_new_local_key().expect("a sealer");
     let sealed = sealer.seal("whsec_abc", "WEBHOOK#1/secret").await.expect("sealed");
     assert!(!sealed.ciphertext.windows(9).any(|w| w == b"whsec_abc"), "the ciphertext holds the secret");
     assert!(sealed.key_id.starts_with("local:"), "{}", sealed.key_id);
@@ -53,7 +53,7 @@ async fn a_secret_opens_only_where_it_was_sealed_for() {
 
 #[tokio::test]
 async fn the_same_secret_seals_differently_each_time() {
-    let sealer = Sealer::with_new_local_key();
+    let sealer = Sealer::with_new_local_key().expect("a sealer");
     let (a, b) = (sealer.seal("pw", "x").await.expect("a"), sealer.seal("pw", "x").await.expect("b"));
     assert_ne!(a.ciphertext, b.ciphertext);
     assert_eq!(a.data_key, b.data_key, "one data key a process");
@@ -92,15 +92,15 @@ async fn secrets_sealed_under_a_replaced_master_key_still_open() {
 
 #[tokio::test]
 async fn another_local_key_cannot_open_a_secret() {
-    let sealed = Sealer::with_new_local_key().seal("pw", "c").await.expect("sealed");
-    let other = Sealer::with_new_local_key().open(&sealed, "c").await;
+    let sealed = Sealer::with_new_local_key().expect("a sealer").seal("pw", "c").await.expect("sealed");
+    let other = Sealer::with_new_local_key().expect("a sealer").open(&sealed, "c").await;
     let Err(SealError::Invalid(reason)) = other else { panic!("{other:?}") };
     assert!(reason.contains("local key"), "{reason}");
 }
 
 #[test]
 fn a_local_key_is_32_bytes_of_base64() {
-    let (_, text) = LocalKey::generate();
+    let (_, text) = LocalKey::generate().expect("a key");
     assert!(LocalKey::from_base64(&text).is_ok());
     assert!(LocalKey::from_base64("c2hvcnQ=").is_err());
     assert!(LocalKey::from_base64("not base64!").is_err());

@@ -4,6 +4,7 @@
 
 mod dynamo;
 mod error;
+mod groups;
 mod memory;
 mod tally;
 
@@ -18,6 +19,7 @@ use crate::rate_limit::{Decision, RatePolicy};
 
 pub use dynamo::DynamoStore;
 pub use error::StoreError;
+pub use groups::{DeliveryStore, PublishStore, Store};
 pub use memory::MemoryStore;
 pub use tally::Tally;
 
@@ -335,89 +337,9 @@ pub trait AccessTokenStore: Send + Sync {
     async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError>;
 }
 
-/// What the deliver function reads and writes: deliveries, and the pages of fan-outs and
-/// recoveries (publishing a `webhook.disabled` notice aside).
-pub trait DeliveryStore:
-    WebhookGet
-    + WebhookHealth
-    + DeliveryGet
-    + DeliveryRecord
-    + DeliveryStats
-    + DeliveryList
-    + EventGet
-    + FifoGate
-    + AccessTokenStore
-    + RateLimitStore
-{
-}
-
-impl<T> DeliveryStore for T where
-    T: WebhookGet
-        + WebhookHealth
-        + DeliveryGet
-        + DeliveryRecord
-        + DeliveryStats
-        + DeliveryList
-        + EventGet
-        + FifoGate
-        + AccessTokenStore
-        + RateLimitStore
-        + ?Sized
-{
-}
-
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
     /// One request against `key`'s limit at `now_us` (unix microseconds), counted in one
     /// counter that every instance shares (`crate::rate_limit::gcra`).
     async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError>;
-}
-
-/// What publishing reads and writes: the subscribers, the event with its plan, and a paused
-/// webhook's skipped delivery, counted in its statistics.
-pub trait PublishStore:
-    WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats
-{
-}
-
-impl<T> PublishStore for T where
-    T: WebhookSubscribers + EventInsert + EventGet + DeliveryGet + DeliveryRecord + DeliveryStats + ?Sized
-{
-}
-
-/// Every operation: what the local runner and the contract tests hold.
-pub trait Store:
-    WebhookGet
-    + WebhookList
-    + WebhookSubscribers
-    + WebhookInsert
-    + WebhookReplace
-    + WebhookDelete
-    + EventTypeGet
-    + EventTypePut
-    + EventInsert
-    + EventGet
-    + DeliveryList
-    + DeliveryStats
-    + DeliveryStore
-    + RateLimitStore
-{
-}
-
-impl<T> Store for T where
-    T: WebhookGet
-        + WebhookList
-        + WebhookSubscribers
-        + WebhookInsert
-        + WebhookReplace
-        + WebhookDelete
-        + EventTypeGet
-        + EventTypePut
-        + EventInsert
-        + EventGet
-        + DeliveryList
-        + DeliveryStats
-        + DeliveryStore
-        + RateLimitStore
-{
 }

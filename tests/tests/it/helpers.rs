@@ -46,7 +46,7 @@ fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
 
 /// A sealer of a new local key, as a runner makes on first run.
 pub fn new_sealer() -> Arc<Sealer> {
-    Arc::new(Sealer::with_new_local_key())
+    Arc::new(Sealer::with_new_local_key().expect("a sealer"))
 }
 
 pub fn unique_table() -> String {
