@@ -25,16 +25,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
-use shared::api;
-use shared::config::ApiSettings;
-use shared::delivery::{Deliverer, DeliverySettings, EventFor, HttpSender, signed_request};
+use shared::api::Function;
+use shared::config::Settings;
+use shared::delivery::{Deliverer, EventFor, HttpSender, signed_request};
+use shared::deps::Deps;
 use shared::model::{
-    CarriedEvent, Catalog, DeliveryMessage, EntityId, Event, Owner, QueueMessage, Timestamp, UrlPolicy, Webhook,
-    WebhookId, WebhookIn, WebhookRules, WebhookSecret,
+    CarriedEvent, Catalog, DeliveryMessage, EntityId, Event, Owner, QueueMessage, Timestamp, UrlPolicy, WebhookId,
+    WebhookIn, WebhookRecord, WebhookRules, WebhookSecret,
 };
-use shared::publish::Notices;
 use shared::queue::{DeliveryEnqueue, MemoryQueue, Routed, Timer, VisibilityDelay};
-use shared::runtime::{Context, RandomIds, SystemClock};
+use shared::runtime::ApiContext;
 use shared::store::{MemoryStore, WebhookInsert};
 use webhooks_local::gateway;
 
@@ -86,12 +86,12 @@ async fn start_receiver() -> Result<String, std::io::Error> {
     Ok(url)
 }
 
-fn webhook(owner: EntityId, url: &str) -> Result<Webhook, Box<dyn std::error::Error>> {
+fn webhook(owner: EntityId, url: &str) -> Result<WebhookRecord, Box<dyn std::error::Error>> {
     let body = json!({"name": "Bench", "eventUrl": url, "headers": {"X-Api-Key": "abc"}});
     let owner = Owner::Entity(owner);
     let rules = WebhookRules { owner, policy: UrlPolicy { allow_private: true }, catalog: Catalog::defaults() };
     let input = WebhookIn::parse(body.as_object().ok_or("object")?, &rules, None)?;
-    Ok(Webhook::create(
+    Ok(WebhookRecord::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),
         owner,
@@ -158,14 +158,9 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
         .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
     let sender = HttpSender::new(Duration::from_secs(15), UrlPolicy { allow_private: true })?;
-    let settings = DeliverySettings::default();
-    let queue = MemoryQueue::new(Duration::from_secs(60));
-    let notices = Notices { store: &store, queue: &queue, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let (clock, settings) = (&SystemClock, &settings);
+    let settings = Settings::default();
     let queues = Routed { unordered: &NoDelay, fifo: &NoDelay };
-    let (timer, ids) = (&NoDelay, &RandomIds);
-    let deliverer =
-        Deliverer { store: &store, queues, timer, sender: &sender, clock, ids, notices: &notices, settings };
+    let deliverer = Deliverer::new(&store, queues, &NoDelay, &sender, &settings);
     let started = Instant::now();
     for batch in batches {
         let response = deliverer.deliver_batch(batch).await;
@@ -210,8 +205,10 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 }
 
 async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
-    let ctx = Context::new(ApiSettings::default());
-    let store = Arc::new(MemoryStore::new());
+    let queue = || Arc::new(MemoryQueue::new(Duration::from_secs(60)));
+    let (ctx, store) = (ApiContext::new(Settings::default()), Arc::new(MemoryStore::new()));
+    let sender = ctx.settings.sender()?;
+    let deps = Deps { ctx, store, unordered: queue(), fifo: queue(), sender };
     let path = format!("/api/managing-entity/{ENTITY}/webhook");
     let body = json!({"name": "Bench", "eventUrl": "https://api.example.com/hooks", "eventList": ["booking.*"]});
     let (mut create, mut get, mut list) = (Vec::new(), Vec::new(), Vec::new());
@@ -219,7 +216,7 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..HANDLER_CALLS {
         let request = gateway::request(&functions::api_event("POST", &path, Some(&body))?)?;
         let started = Instant::now();
-        let response = api::create_webhook(&ctx, store.as_ref(), request).await?;
+        let response = Function::CreateWebhook.handle(&deps, request).await?;
         create.push(started.elapsed());
         let created: Value = serde_json::from_slice(response.body().as_ref())?;
         ids.push(created["id"].as_str().unwrap_or_default().to_string());
@@ -227,13 +224,13 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     for id in &ids {
         let request = gateway::request(&functions::api_event("GET", &format!("{path}/{id}"), None)?)?;
         let started = Instant::now();
-        api::get_webhook(&ctx, store.as_ref(), request).await?;
+        Function::GetWebhook.handle(&deps, request).await?;
         get.push(started.elapsed());
     }
     for _ in 0..HANDLER_CALLS / 10 {
         let request = gateway::request(&functions::api_event("GET", &path, None)?)?;
         let started = Instant::now();
-        api::list_webhooks(&ctx, store.as_ref(), request).await?;
+        Function::ListWebhooks.handle(&deps, request).await?;
         list.push(started.elapsed());
     }
     report("create", create);

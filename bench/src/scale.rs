@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 use axum::extract::Path;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use shared::config::ApiSettings;
-use shared::delivery::DeliverySettings;
+use shared::config::Settings;
 use shared::model::UrlPolicy;
 use shared::queue::QueueDepths;
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
-use shared::runtime::Context;
+use shared::runtime::ApiContext;
 use shared::sealing::Sealer;
 use webhooks_local::{App, Backend, DevAuth};
 
@@ -133,20 +132,16 @@ struct Runner {
 impl Runner {
     async fn start(backend: &Backend, schedule: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let unthrottled = RatePolicy::parse(crate::UNTHROTTLED)?;
-        let api = ApiSettings {
+        let settings = Settings {
             url_policy: UrlPolicy { allow_private: true },
             api_rate: unthrottled,
             publish_rate: unthrottled,
-            ..ApiSettings::default()
-        };
-        let delivery = DeliverySettings {
             schedule: RetrySchedule::parse(schedule)?,
-            url_policy: UrlPolicy { allow_private: true },
-            ..DeliverySettings::default()
+            ..Settings::default()
         };
         let auth = DevAuth::new("bench-secret", "webhooks-local", "webhooks-api");
         let token = auth.issue("bench", "*", "events:publish", chrono::Duration::hours(2))?;
-        let app = Arc::new(App::new(Context::new(api), delivery, backend, auth).await?);
+        let app = Arc::new(App::new(ApiContext::new(settings), backend, auth).await?);
         let base = format!("http://{}", webhooks_local::spawn(app.clone()).await?);
         Ok(Self { app, base, token, client: reqwest::Client::new() })
     }

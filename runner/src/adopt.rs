@@ -4,7 +4,7 @@
 //! platform disabled, whose last writer was auto-disable); `<webhookId>=<account>` gives the
 //! webhook named the account named.
 
-use shared::model::{AUTO_DISABLE_USER, Webhook};
+use shared::model::{AUTO_DISABLE_USER, WebhookRecord};
 use shared::store::DynamoStore;
 
 type Failure = Box<dyn std::error::Error>;
@@ -38,7 +38,7 @@ pub async fn run(store: &DynamoStore, args: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn by_writer(unowned: &[Webhook]) -> Vec<(String, String)> {
+fn by_writer(unowned: &[WebhookRecord]) -> Vec<(String, String)> {
     let writers = unowned.iter().filter(|w| w.info.user_identifier != AUTO_DISABLE_USER);
     writers.map(|w| (w.info.id.to_string(), w.info.user_identifier.clone())).collect()
 }

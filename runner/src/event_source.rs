@@ -9,10 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::delivery::{Deliverer, record_dead_letters};
-use shared::publish::Notices;
+use shared::delivery::record_dead_letters;
 use shared::queue::{QueueConsumer, Received, lambda_event};
-use shared::runtime::{RandomIds, SystemClock};
 use tokio::sync::Semaphore;
 
 use crate::App;
@@ -45,29 +43,13 @@ pub async fn run(app: Arc<App>) {
             let recorder = app.clone();
             tokio::spawn(poll(dead_letters, DEAD_LETTERS, move |event| {
                 let app = recorder.clone();
-                async move { record_dead_letters(app.store.as_ref(), app.queues().unordered, event).await }
+                async move { record_dead_letters(app.deps.store.as_ref(), app.deps.unordered.as_ref(), event).await }
             }));
         }
         let app = app.clone();
         tokio::spawn(poll(deliveries, polling, move |event| {
             let app = app.clone();
-            async move {
-                let store = app.store.as_ref();
-                let queues = app.queues();
-                let notices =
-                    Notices { store, queue: &queues, ids: &RandomIds, resend_delay: app.delivery.resend_delay };
-                let deliverer = Deliverer {
-                    store,
-                    queues,
-                    timer: app.timer.as_ref(),
-                    sender: app.sender.as_ref(),
-                    clock: &SystemClock,
-                    ids: &RandomIds,
-                    notices: &notices,
-                    settings: &app.delivery,
-                };
-                deliverer.deliver_batch(event).await
-            }
+            async move { app.deps.deliverer(app.timer.as_ref()).deliver_batch(event).await }
         }));
     }
     std::future::pending::<()>().await;

@@ -17,19 +17,17 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, Uri, header};
-use lambda_http::Request;
 use std::time::Duration;
 
-use shared::api;
-use shared::delivery::{DeliverySettings, HttpSender};
-use shared::queue::{MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, Routed, SqsQueue};
-use shared::runtime::Context;
+use shared::deps::Deps;
+use shared::queue::{MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, SqsQueue};
+use shared::runtime::ApiContext;
 use shared::sealing::Sealer;
 use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
 
 pub use dev_auth::DevAuth;
-use routes::{Function, RouteTable};
+use routes::RouteTable;
 
 /// Lambda's own limit on a synchronous request payload.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -95,15 +93,14 @@ async fn sqs_queues(
 }
 
 pub struct App {
-    ctx: Context,
-    store: Arc<dyn Store>,
+    /// What every function is given, as each Lambda's `main` builds it.
+    deps: Deps,
+    /// The delivery queues' consumer sides and dead-letter queues, which the event source reads.
     queue: QueuePair,
     /// FIFO webhooks' deliveries, each webhook's in order, one at a time.
     fifo_queue: QueuePair,
     /// The stand-in for EventBridge Scheduler: waits past SQS's longest delay.
     timer: Arc<MemoryTimer>,
-    sender: Arc<HttpSender>,
-    delivery: DeliverySettings,
     /// How long the deliver trigger waits to fill a batch (the template's `DeliveryBatchWindow`).
     batch_window: Duration,
     auth: DevAuth,
@@ -113,19 +110,13 @@ pub struct App {
 }
 
 impl App {
-    pub async fn new(
-        ctx: Context,
-        delivery: DeliverySettings,
-        backend: &Backend,
-        auth: DevAuth,
-    ) -> Result<Self, shared::Error> {
-        Self::with_queues(ctx, delivery, backend, auth, (&QUEUES, &FIFO_QUEUES)).await
+    pub async fn new(ctx: ApiContext, backend: &Backend, auth: DevAuth) -> Result<Self, shared::Error> {
+        Self::with_queues(ctx, backend, auth, (&QUEUES, &FIFO_QUEUES)).await
     }
 
     /// The same, its queues (when it makes them) made as `standard` and `fifo` say.
     pub async fn with_queues(
-        ctx: Context,
-        delivery: DeliverySettings,
+        ctx: ApiContext,
         backend: &Backend,
         auth: DevAuth,
         (standard, fifo): (&QueueConfig, &QueueConfig),
@@ -150,11 +141,10 @@ impl App {
             }
         };
         let timer = Arc::new(MemoryTimer::new(queue.0.clone()));
-        let sender = Arc::new(delivery.sender()?);
-        let batch_window = Duration::ZERO;
-        let routes = RouteTable::new();
-        let allowed_hosts = Vec::new();
-        Ok(Self { ctx, store, queue, fifo_queue, timer, sender, delivery, batch_window, auth, routes, allowed_hosts })
+        let sender = ctx.settings.sender()?;
+        let deps = Deps { ctx, store, unordered: queue.0.clone(), fifo: fifo_queue.0.clone(), sender };
+        let (batch_window, routes, allowed_hosts) = (Duration::ZERO, RouteTable::new(), Vec::new());
+        Ok(Self { deps, queue, fifo_queue, timer, batch_window, auth, routes, allowed_hosts })
     }
 
     /// The standard delivery queue's messages by state, and those the timer holds: what SQS's
@@ -191,38 +181,6 @@ fn answers_to(allowed: &[String], headers: &HeaderMap) -> bool {
 }
 
 impl App {
-    /// Both delivery queues, each message to its own.
-    pub(crate) fn queues(&self) -> Routed<'_> {
-        Routed { unordered: self.queue.0.as_ref(), fifo: self.fifo_queue.0.as_ref() }
-    }
-
-    /// Invokes `function` as Lambda would, with the event API Gateway would send, under the
-    /// caller's rate limit as each function's `main` (the console's requests carry no caller).
-    async fn invoke(&self, function: Function, request: Request) -> lambda_http::Response<lambda_http::Body> {
-        let (ctx, store) = (&self.ctx, self.store.as_ref());
-        api::limited(ctx, store, request, |request| async move {
-            match function {
-                Function::CreateWebhook => api::create_webhook(ctx, store, request).await,
-                Function::ListWebhooks => api::list_webhooks(ctx, store, request).await,
-                Function::GetWebhook => api::get_webhook(ctx, store, request).await,
-                Function::UpdateWebhook => api::update_webhook(ctx, store, request).await,
-                Function::DeleteWebhook => api::delete_webhook(ctx, store, request).await,
-                Function::ListEventTypes => api::list_event_types(ctx, store, request).await,
-                Function::WriteEventType => api::write_event_type(ctx, store, request).await,
-                Function::PublishEvent => api::publish_event(ctx, store, &self.queues(), request).await,
-                Function::GetEvent => api::get_event(ctx, store, request).await,
-                Function::TestWebhook => api::test_webhook(ctx, store, self.sender.as_ref(), request).await,
-                Function::ListDeliveries => api::list_deliveries(ctx, store, request).await,
-                Function::RotateSecret => api::rotate_secret(ctx, store, request).await,
-                Function::ResendDelivery => api::resend_delivery(ctx, store, &self.queues(), request).await,
-                Function::RecoverDeliveries => api::recover_deliveries(ctx, store, &self.queues(), request).await,
-                Function::WebhookStats => api::webhook_stats(ctx, store, request).await,
-                Function::Console => Ok(shared::console::serve_console(request).await),
-            }
-        })
-        .await
-    }
-
     /// The claims of the bearer token, stringified as the JWT authorizer passes them, or
     /// `None` (the handler then answers 401).
     fn authorize(&self, headers: &HeaderMap) -> Option<serde_json::Map<String, serde_json::Value>> {
@@ -267,7 +225,7 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
     };
     let event = gateway::event(&incoming, &route, app.authorize(&headers));
     match gateway::request(&event) {
-        Ok(request) => gateway::into_http(app.invoke(route.function, request).await).map(axum::body::Body::from),
+        Ok(request) => gateway::into_http(route.function.answer(&app.deps, request).await).map(axum::body::Body::from),
         Err(err) => {
             tracing::error!(error = %err, "could not build the API Gateway event");
             (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal Server Error"}"#).into_response()

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use shared::config::{ConfigError, env_duration, env_or, env_required};
-use shared::delivery::DeliverySettings;
-use shared::runtime::Context;
+use shared::runtime::ApiContext;
 use shared::store::DynamoStore;
 use webhooks_local::{App, Backend, DevAuth};
 
@@ -54,10 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let token = auth.issue("local-developer", "*", DEV_SCOPES, chrono::Duration::days(30))?;
     let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "1s")?;
-    let app = App::new(Context::from_env()?, DeliverySettings::from_env()?, &backend, auth)
-        .await?
-        .with_batch_window(batch_window)
-        .with_allowed_hosts(
+    let app =
+        App::new(ApiContext::from_env()?, &backend, auth).await?.with_batch_window(batch_window).with_allowed_hosts(
             env_or("WEBHOOKS_ALLOWED_HOSTS", "")
                 .split(',')
                 .map(|h| h.trim().to_string())

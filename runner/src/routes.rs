@@ -1,73 +1,8 @@
-//! The HTTP API's routes, as `template.yaml` declares them to API Gateway, and the function
-//! each one invokes.
+//! Which route of `shared::api::routes()` a request takes, matched as API Gateway matches it.
 
 use std::collections::HashMap;
 
-/// One Lambda function of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    CreateWebhook,
-    ListWebhooks,
-    GetWebhook,
-    UpdateWebhook,
-    DeleteWebhook,
-    ListEventTypes,
-    WriteEventType,
-    PublishEvent,
-    GetEvent,
-    TestWebhook,
-    ListDeliveries,
-    RotateSecret,
-    ResendDelivery,
-    RecoverDeliveries,
-    WebhookStats,
-    Console,
-}
-
-const WEBHOOKS: &str = "/api/managing-entity/{entityId}/webhook";
-const WEBHOOK: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
-const GLOBAL_WEBHOOKS: &str = "/api/webhook";
-const GLOBAL_WEBHOOK: &str = "/api/webhook/{webhookId}";
-
-/// Method, path template (API Gateway's syntax), function.
-pub const ROUTES: &[(&str, &str, Function)] = &[
-    ("POST", WEBHOOKS, Function::CreateWebhook),
-    ("GET", WEBHOOKS, Function::ListWebhooks),
-    ("GET", WEBHOOK, Function::GetWebhook),
-    ("PUT", WEBHOOK, Function::UpdateWebhook),
-    ("PATCH", WEBHOOK, Function::UpdateWebhook),
-    ("DELETE", WEBHOOK, Function::DeleteWebhook),
-    ("GET", "/api/event-types", Function::ListEventTypes),
-    ("PUT", "/api/event-types/{name}", Function::WriteEventType),
-    ("DELETE", "/api/event-types/{name}", Function::WriteEventType),
-    ("POST", "/api/managing-entity/{entityId}/event", Function::PublishEvent),
-    ("GET", "/api/managing-entity/{entityId}/event/{eventId}", Function::GetEvent),
-    ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/test", Function::TestWebhook),
-    ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries", Function::ListDeliveries),
-    ("POST", GLOBAL_WEBHOOKS, Function::CreateWebhook),
-    ("GET", GLOBAL_WEBHOOKS, Function::ListWebhooks),
-    ("GET", GLOBAL_WEBHOOK, Function::GetWebhook),
-    ("PUT", GLOBAL_WEBHOOK, Function::UpdateWebhook),
-    ("PATCH", GLOBAL_WEBHOOK, Function::UpdateWebhook),
-    ("DELETE", GLOBAL_WEBHOOK, Function::DeleteWebhook),
-    ("POST", "/api/webhook/{webhookId}/test", Function::TestWebhook),
-    ("GET", "/api/webhook/{webhookId}/deliveries", Function::ListDeliveries),
-    ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/secret/rotate", Function::RotateSecret),
-    ("POST", "/api/webhook/{webhookId}/secret/rotate", Function::RotateSecret),
-    (
-        "POST",
-        "/api/managing-entity/{entityId}/webhook/{webhookId}/deliveries/{deliveryId}/resend",
-        Function::ResendDelivery,
-    ),
-    ("POST", "/api/webhook/{webhookId}/deliveries/{deliveryId}/resend", Function::ResendDelivery),
-    ("POST", "/api/managing-entity/{entityId}/webhook/{webhookId}/recover", Function::RecoverDeliveries),
-    ("POST", "/api/webhook/{webhookId}/recover", Function::RecoverDeliveries),
-    ("GET", "/api/managing-entity/{entityId}/webhook/{webhookId}/stats", Function::WebhookStats),
-    ("GET", "/api/webhook/{webhookId}/stats", Function::WebhookStats),
-    ("GET", "/", Function::Console),
-    ("GET", "/console/{proxy+}", Function::Console),
-    ("GET", "/api/openapi.yaml", Function::Console),
-];
+use shared::api::{Function, Route, routes};
 
 /// A request matched to its route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,15 +13,18 @@ pub struct Matched {
     pub path_parameters: HashMap<String, String>,
 }
 
+/// The routes of one path template.
+type Methods = Vec<Route>;
+
 pub struct RouteTable {
-    paths: matchit::Router<Vec<(&'static str, Function, &'static str)>>,
+    paths: matchit::Router<Methods>,
 }
 
 impl RouteTable {
     pub fn new() -> Self {
-        let mut by_path: HashMap<&str, Vec<(&'static str, Function, &'static str)>> = HashMap::new();
-        for (method, path, function) in ROUTES {
-            by_path.entry(path).or_default().push((method, *function, path));
+        let mut by_path: HashMap<String, Methods> = HashMap::new();
+        for route in routes() {
+            by_path.entry(route.path.clone()).or_default().push(route);
         }
         let mut paths = matchit::Router::new();
         for (path, methods) in by_path {
@@ -103,10 +41,10 @@ impl RouteTable {
     /// The route API Gateway would pick for this method and path, if any.
     pub fn find(&self, method: &str, path: &str) -> Option<Matched> {
         let found = self.paths.at(path).ok()?;
-        let (_, function, template) = found.value.iter().find(|(m, _, _)| *m == method)?;
+        let route = found.value.iter().find(|route| route.method == method)?;
         Some(Matched {
-            function: *function,
-            route_key: format!("{method} {template}"),
+            function: route.function,
+            route_key: format!("{method} {}", route.path),
             path_parameters: found.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         })
     }
@@ -127,7 +65,7 @@ mod tests {
         let table = RouteTable::new();
         let found = table.find("PATCH", "/api/managing-entity/e1/webhook/w1").expect("route");
         assert_eq!(found.function, Function::UpdateWebhook);
-        assert_eq!(found.route_key, format!("PATCH {WEBHOOK}"));
+        assert_eq!(found.route_key, "PATCH /api/managing-entity/{entityId}/webhook/{webhookId}");
         assert_eq!(found.path_parameters["entityId"], "e1");
         assert_eq!(found.path_parameters["webhookId"], "w1");
         let deliveries = table.find("GET", "/api/managing-entity/e1/webhook/w1/deliveries").map(|m| m.function);

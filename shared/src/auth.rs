@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use lambda_http::{Request, RequestExt, request::RequestContext};
 use uuid::Uuid;
 
-use crate::config::ApiSettings;
+use crate::config::Settings;
 use crate::error::Error;
-use crate::model::{Coverage, EntityId, Webhook};
+use crate::model::{Coverage, EntityId, WebhookRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntityScope {
@@ -41,7 +41,7 @@ pub struct Caller {
 impl Caller {
     /// Reads `sub`, the account and the entities claims from the request context. No claims,
     /// or no `sub`, is unauthorized.
-    pub fn from_request(request: &Request, settings: &ApiSettings) -> Result<Self, Error> {
+    pub fn from_request(request: &Request, settings: &Settings) -> Result<Self, Error> {
         let claims = request
             .request_context_ref()
             .and_then(RequestContext::authorizer)
@@ -79,7 +79,7 @@ impl Caller {
 
     /// Whether the caller may see and change `webhook`: an entity's, if it manages the entity;
     /// a global one, if it is of the webhook's account and manages every entity it covers.
-    pub fn may_reach(&self, webhook: &Webhook) -> bool {
+    pub fn may_reach(&self, webhook: &WebhookRecord) -> bool {
         match (&webhook.info.entities, webhook.info.owner_identifier) {
             (Some(coverage), _) => {
                 self.account.is_some() && webhook.info.account_identifier == self.account && self.may_cover(coverage)

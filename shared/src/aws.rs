@@ -1,10 +1,9 @@
 //! AWS clients from the standard SDK environment (region, credentials, `AWS_ENDPOINT_URL*`):
 //! the one way clients are made. Stores and queues take their client in their constructor
 //! (`DynamoStore::new`, `SqsQueue::new`); a function's `main` builds them here from its
-//! configured names (an API function's all at once, `Deps`, served by `serve_api`), the runner,
+//! configured names (all at once, `deps`; an API function's served by `serve_api`), the runner,
 //! tests and bench from names of their own.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,14 +11,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{ConfigError, env_required};
-use lambda_http::{Body, Request, Response};
 
-use crate::error::Error;
-use crate::queue::{Routed, SchedulerTimer, SqsQueue};
-use crate::runtime::Context;
+use crate::api::Function;
+use crate::deps::Deps;
+use crate::queue::{SchedulerTimer, SqsQueue};
+use crate::runtime::ApiContext;
 use crate::sealing::{KmsKey, LocalKey, Sealer};
 use crate::store::DynamoStore;
-use crate::{api, telemetry};
+use crate::telemetry;
 
 /// Every AWS call is bounded, so that a dependency that accepts connections and never answers
 /// costs a 503 within an API function's 10 s timeout rather than the whole invocation. An
@@ -74,43 +73,29 @@ pub fn scheduler_timer(config: &SdkConfig) -> Result<SchedulerTimer, ConfigError
     SchedulerTimer::from_env(aws_sdk_scheduler::Client::new(config))
 }
 
-/// What every API function's handler is given: built once from the environment in `main`,
-/// then borrowed by each request, as the Lambda runtime's examples build their clients.
-pub struct Deps {
-    pub ctx: Context,
-    pub store: DynamoStore,
-    unordered: SqsQueue,
-    fifo: SqsQueue,
+/// Every function's clients from the environment, for `Deps`: the table, both delivery queues,
+/// the HTTP client of attempts, and the settings.
+pub fn deps(config: &SdkConfig) -> Result<Deps, lambda_http::Error> {
+    let ctx = ApiContext::from_env()?;
+    let (unordered, fifo) = sqs_queues(config)?;
+    let sender = ctx.settings.sender()?;
+    Ok(Deps {
+        store: Arc::new(dynamo_store(config)?),
+        unordered: Arc::new(unordered),
+        fifo: Arc::new(fifo),
+        sender,
+        ctx,
+    })
 }
 
-impl Deps {
-    pub async fn from_env() -> Result<Self, lambda_http::Error> {
-        let ctx = Context::from_env()?;
-        let config = sdk_config().await;
-        let (unordered, fifo) = sqs_queues(&config)?;
-        Ok(Self { ctx, store: dynamo_store(&config)?, unordered, fifo })
-    }
-
-    /// Both delivery queues, each message to its own.
-    pub fn queues(&self) -> Routed<'_> {
-        Routed { unordered: &self.unordered, fifo: &self.fifo }
-    }
-}
-
-/// The `main` of an API function: JSON logs, `Deps` from the environment, and every request
-/// under the caller's rate limit (`api::limited`), answered by `handler` as Lambda hands them
-/// over.
-pub async fn serve_api<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static Deps, Request) -> Fut + Sync,
-    Fut: Future<Output = Result<Response<Body>, Error>> + Send,
-{
+/// The `main` of an API function: JSON logs, `Deps` from the environment, and each request
+/// answered by `function` (`Function::answer`) as Lambda hands them over.
+pub async fn serve_api(function: Function) -> Result<(), lambda_http::Error> {
     telemetry::init();
-    // Made once and used until the process ends, as the runtime keeps it.
-    let deps: &'static Deps = Box::leak(Box::new(Deps::from_env().await?));
-    lambda_http::run(lambda_http::service_fn(|request| async {
-        let response = api::limited(&deps.ctx, &deps.store, request, |request| handler(deps, request));
-        Ok::<_, lambda_http::Error>(response.await)
+    let deps = deps(&sdk_config().await)?;
+    let deps = &deps;
+    lambda_http::run(lambda_http::service_fn(|request| async move {
+        Ok::<_, lambda_http::Error>(function.answer(deps, request).await)
     }))
     .await
 }

@@ -1,34 +1,51 @@
-//! Settings read from the environment (docs/contract.md section 4).
+//! Settings read from the environment (docs/contract.md section 4): one `Settings` for every
+//! function, the API's and the deliver function's alike, read once where the process starts.
 
 use std::time::Duration;
 
+use crate::delivery::HttpSender;
+use crate::error::Error;
 use crate::model::UrlPolicy;
+use crate::queue::MAX_SEND_DELAY;
 use crate::rate_limit::RatePolicy;
+use crate::retry::RetrySchedule;
 
 /// `WEBHOOKS_RESEND_DELAY`'s default.
 const RESEND_DELAY: Duration = Duration::from_secs(60);
+/// `WEBHOOKS_RECEIVER_CONCURRENCY`'s default.
+const RECEIVER_CONCURRENCY: u32 = 10;
+const API_RATE: RatePolicy = RatePolicy::new(20, 40);
+const PUBLISH_RATE: RatePolicy = RatePolicy::new(200, 400);
 
-/// What every API handler needs to know beyond the request itself.
 #[derive(Debug, Clone)]
-pub struct ApiSettings {
+pub struct Settings {
     /// The authorizer claim that lists the entities a caller may manage.
     pub entities_claim: String,
     /// The authorizer claim naming the account a caller acts for: global webhooks are its.
     pub account_claim: String,
+    /// Which receiver addresses a webhook may name and a POST may reach.
     pub url_policy: UrlPolicy,
-    /// How long a retried publish's copies of unstarted deliveries wait before they are
-    /// received, so that an original still queued starts first (`crate::publish`).
+    /// How long a retried publish's (or recovery's) copies of unstarted deliveries wait before
+    /// they are received, so that an original still queued starts first (`crate::publish`).
     pub resend_delay: Duration,
     /// Every route, per caller (`WEBHOOKS_API_RATE`).
     pub api_rate: RatePolicy,
     /// Publishing, per entity (`WEBHOOKS_PUBLISH_RATE`).
     pub publish_rate: RatePolicy,
+    pub schedule: RetrySchedule,
+    /// One attempt's time limit.
+    pub timeout: Duration,
+    /// How long a webhook may fail, with no success, before its next failure disables it.
+    pub disable_after: Duration,
+    /// Waits longer than this go to the timer (`crate::queue::Timer`); shorter ones are SQS
+    /// delays. At most SQS's 15 minutes, its default.
+    pub timer_after: Duration,
+    /// The most attempts one webhook with a slow receiver makes at once, across every deliver
+    /// instance (`crate::delivery`'s throttle): its share of the deliver concurrency.
+    pub receiver_concurrency: u32,
 }
 
-const API_RATE: RatePolicy = RatePolicy::new(20, 40);
-const PUBLISH_RATE: RatePolicy = RatePolicy::new(200, 400);
-
-impl Default for ApiSettings {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             entities_claim: "entities".into(),
@@ -37,34 +54,61 @@ impl Default for ApiSettings {
             resend_delay: RESEND_DELAY,
             api_rate: API_RATE,
             publish_rate: PUBLISH_RATE,
+            schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+            disable_after: Duration::from_secs(5 * 86_400),
+            timer_after: MAX_SEND_DELAY,
+            receiver_concurrency: RECEIVER_CONCURRENCY,
         }
     }
 }
 
-impl ApiSettings {
+impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let text = env_or("WEBHOOKS_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h");
+        let schedule = RetrySchedule::parse(&text).map_err(|reason| ConfigError::Invalid {
+            name: "WEBHOOKS_RETRY_SCHEDULE",
+            value: text.clone(),
+            reason,
+        })?;
+        let concurrency = env_or("WEBHOOKS_RECEIVER_CONCURRENCY", &RECEIVER_CONCURRENCY.to_string());
+        let receiver_concurrency = concurrency.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+            name: "WEBHOOKS_RECEIVER_CONCURRENCY",
+            value: concurrency.clone(),
+            reason: "expected a whole number of at least 1".into(),
+        })?;
         Ok(Self {
             entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
             account_claim: env_or("WEBHOOKS_ACCOUNT_CLAIM", "sub"),
             url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
-            resend_delay: env_resend_delay()?,
+            resend_delay: env_within_send_delay("WEBHOOKS_RESEND_DELAY", "60s")?,
             api_rate: env_rate("WEBHOOKS_API_RATE", API_RATE)?,
             publish_rate: env_rate("WEBHOOKS_PUBLISH_RATE", PUBLISH_RATE)?,
+            schedule,
+            timeout: env_duration("WEBHOOKS_DELIVERY_TIMEOUT", "15s")?,
+            disable_after: env_duration("WEBHOOKS_DISABLE_AFTER", "5d")?,
+            timer_after: env_within_send_delay("WEBHOOKS_TIMER_AFTER", "15m")?,
+            receiver_concurrency,
         })
+    }
+
+    /// The HTTP client of attempts, with this attempt timeout and URL policy.
+    pub fn sender(&self) -> Result<HttpSender, Error> {
+        HttpSender::new(self.timeout, self.url_policy)
     }
 }
 
-/// `WEBHOOKS_RESEND_DELAY`: how long a retried publish's copies wait (`crate::publish`).
-pub fn env_resend_delay() -> Result<Duration, ConfigError> {
-    let resend_delay = env_duration("WEBHOOKS_RESEND_DELAY", "60s")?;
-    if resend_delay > crate::queue::MAX_SEND_DELAY {
+/// A duration that SQS can delay a message by: at most 15 minutes.
+fn env_within_send_delay(name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    let duration = env_duration(name, default)?;
+    if duration > MAX_SEND_DELAY {
         return Err(ConfigError::Invalid {
-            name: "WEBHOOKS_RESEND_DELAY",
-            value: format!("{resend_delay:?}"),
+            name,
+            value: format!("{duration:?}"),
             reason: "SQS delays a message at most 15 minutes".into(),
         });
     }
-    Ok(resend_delay)
+    Ok(duration)
 }
 
 fn env_rate(name: &'static str, default: RatePolicy) -> Result<RatePolicy, ConfigError> {

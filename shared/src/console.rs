@@ -84,7 +84,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::fixtures::Event;
+    use crate::testing::Event;
 
     fn get(path: &str, if_none_match: Option<&str>) -> Request {
         let mut event = Event::list_webhooks().route("GET", path, &[]).without_authorizer();

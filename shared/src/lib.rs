@@ -4,22 +4,27 @@
 //! the HTTP adapters (`api`) the Lambda binaries and the local runner call.
 
 pub mod api;
-pub mod auth;
+pub(crate) mod auth;
 pub mod aws;
 pub mod config;
 pub mod console;
 pub mod delivery;
+pub mod deps;
 pub mod error;
 pub mod model;
-pub mod publish;
+pub(crate) mod publish;
 pub mod queue;
 pub mod rate_limit;
-pub mod replay;
+pub(crate) mod replay;
 pub mod retry;
 pub mod runtime;
 pub mod sealing;
-pub mod signing;
+mod service;
+pub(crate) mod signing;
 pub mod store;
 pub mod telemetry;
+
+#[cfg(test)]
+mod testing;
 
 pub use error::{Error, FieldError};

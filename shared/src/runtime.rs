@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::config::{ConfigError, Settings};
 use crate::model::WebhookSecret;
 
 pub trait Clock: Send + Sync {
@@ -16,32 +17,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
-    }
-}
-
-/// A clock tests set and move.
-#[cfg(test)]
-pub(crate) struct ManualClock(pub(crate) std::sync::Mutex<DateTime<Utc>>);
-
-#[cfg(test)]
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("lock")
-    }
-}
-
-#[cfg(test)]
-impl ManualClock {
-    pub(crate) fn at(at: DateTime<Utc>) -> Self {
-        Self(std::sync::Mutex::new(at))
-    }
-
-    pub(crate) fn advance(&self, seconds: i64) {
-        *self.0.lock().expect("lock") += chrono::Duration::seconds(seconds);
-    }
-
-    pub(crate) fn advance_by(&self, by: std::time::Duration) {
-        *self.0.lock().expect("lock") += chrono::Duration::from_std(by).expect("a duration");
     }
 }
 
@@ -65,21 +40,22 @@ impl IdGenerator for RandomIds {
     }
 }
 
-/// The clock, the id source and the settings, handed to every API handler.
+/// The clock, the id source and the settings, handed to every API handler (`crate::deps::Deps`
+/// holds it beside the clients).
 #[derive(Clone)]
-pub struct Context {
+pub struct ApiContext {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
-    pub settings: crate::config::ApiSettings,
+    pub settings: Settings,
 }
 
-impl Context {
-    pub fn new(settings: crate::config::ApiSettings) -> Self {
+impl ApiContext {
+    pub fn new(settings: Settings) -> Self {
         Self { clock: Arc::new(SystemClock), ids: Arc::new(RandomIds), settings }
     }
 
     /// The system clock and random ids, with settings from the environment.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        crate::config::ApiSettings::from_env().map(Self::new)
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Settings::from_env().map(Self::new)
     }
 }

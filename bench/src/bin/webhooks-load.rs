@@ -18,12 +18,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use shared::config::ApiSettings;
-use shared::delivery::DeliverySettings;
+use shared::config::Settings;
 use shared::model::UrlPolicy;
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
-use shared::runtime::Context;
+use shared::runtime::ApiContext;
 use shared::sealing::Sealer;
 use webhooks_local::{App, Backend, DevAuth};
 
@@ -143,23 +142,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = format!("webhooks-load-{}", uuid::Uuid::new_v4().simple());
     let auth = DevAuth::new("load-test-secret", "webhooks-local", "webhooks-api");
     let policy = UrlPolicy { allow_private: true };
-    let ctx = Context::new(ApiSettings {
+    let ctx = ApiContext::new(Settings {
         url_policy: policy,
         api_rate: RAISED_LIMIT,
         publish_rate: RAISED_LIMIT,
-        ..ApiSettings::default()
-    });
-    let delivery = DeliverySettings {
         schedule: RetrySchedule::parse("1s,2s,5s")?,
         timeout: Duration::from_secs(5),
-        url_policy: policy,
-        ..DeliverySettings::default()
-    };
+        ..Settings::default()
+    });
     let sealer = Arc::new(Sealer::with_new_local_key().expect("a sealer"));
     let backend =
         Backend::Aws { table: table.clone(), queue_url: None, fifo_queue_url: None, queue_name: table.clone(), sealer };
     let token = auth.issue("load", "*", "events:publish", chrono::Duration::hours(2))?;
-    let app = App::new(ctx.clone(), delivery.clone(), &backend, auth.clone()).await?;
+    let app = App::new(ctx.clone(), &backend, auth.clone()).await?;
     let addr = webhooks_local::spawn(std::sync::Arc::new(app)).await?;
     let api = Arc::new(Api { client: Client::new(), base: format!("http://{addr}"), token: token.clone() });
 
@@ -228,7 +223,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = if on_aws {
         api
     } else {
-        let app = App::new(ctx, delivery, &Backend::Memory, auth).await?;
+        let app = App::new(ctx, &Backend::Memory, auth).await?;
         let addr = webhooks_local::spawn(std::sync::Arc::new(app)).await?;
         Arc::new(Api { client: Client::new(), base: format!("http://{addr}"), token })
     };

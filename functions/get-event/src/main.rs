@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::aws::serve_api(|deps, request| shared::api::get_event(&deps.ctx, &deps.store, request)).await
+    shared::aws::serve_api(shared::api::Function::GetEvent).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::aws::serve_api(|deps, request| shared::api::list_deliveries(&deps.ctx, &deps.store, request)).await
+    shared::aws::serve_api(shared::api::Function::ListDeliveries).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::aws::serve_api(|deps, request| shared::api::list_webhooks(&deps.ctx, &deps.store, request)).await
+    shared::aws::serve_api(shared::api::Function::ListWebhooks).await
 }

@@ -2,8 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::aws::serve_api(|deps, request| async move {
-        shared::api::resend_delivery(&deps.ctx, &deps.store, &deps.queues(), request).await
-    })
-    .await
+    shared::aws::serve_api(shared::api::Function::ResendDelivery).await
 }

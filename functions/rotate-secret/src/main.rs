@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::aws::serve_api(|deps, request| shared::api::rotate_secret(&deps.ctx, &deps.store, request)).await
+    shared::aws::serve_api(shared::api::Function::RotateSecret).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::aws::serve_api(|deps, request| shared::api::write_event_type(&deps.ctx, &deps.store, request)).await
+    shared::aws::serve_api(shared::api::Function::WriteEventType).await
 }

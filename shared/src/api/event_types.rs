@@ -4,32 +4,31 @@
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 
-use super::{caller, json_object, json_response, path_param};
+use super::Handled;
+use super::{ItemsOut, caller, json_object, json_response, path_param};
 use crate::auth::EVENT_TYPES_SCOPE;
 use crate::error::Error;
 use crate::model::{is_platform_event_type, parse_event_type};
-use crate::runtime::Context;
+use crate::runtime::ApiContext;
 use crate::store::{EventTypeGet, EventTypePut, catalog, event_type};
 
-pub async fn list_event_types<S: EventTypeGet + ?Sized>(
-    ctx: &Context,
+pub(crate) async fn list_event_types<S: EventTypeGet + ?Sized>(
+    ctx: &ApiContext,
     store: &S,
     request: Request,
-) -> Result<Response<Body>, Error> {
+) -> Handled {
     caller(&request, &ctx.settings)?;
     let catalog = catalog(store).await?;
-    json_response(StatusCode::OK, &json!({"items": catalog.types().collect::<Vec<_>>()}))
+    json_response(StatusCode::OK, &ItemsOut { items: catalog.types().collect() })
 }
 
 /// The catalog's writes, one function in AWS: `PUT` (`put_event_type`) or `DELETE`
 /// (`archive_event_type`) of `/api/event-types/{name}`.
-pub async fn write_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
-    ctx: &Context,
-    store: &S,
-    request: Request,
-) -> Result<Response<Body>, Error> {
+pub(crate) async fn write_event_type<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+where
+    S: EventTypeGet + EventTypePut + ?Sized,
+{
     if request.method() == Method::DELETE {
         archive_event_type(ctx, store, request).await
     } else {
@@ -38,18 +37,14 @@ pub async fn write_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
 }
 
 /// The type a catalog write names, once its caller is found to hold the scope to write.
-fn type_to_write(ctx: &Context, request: &Request) -> Result<String, Error> {
+fn type_to_write(ctx: &ApiContext, request: &Request) -> Result<String, Error> {
     caller(request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
     path_param(request, "name", |n| Ok::<_, String>(n.to_string()))
 }
 
 /// `PUT /api/event-types/{name}`: `{"description", "schema"?, "example"?}`; a type archived
 /// before is in use again.
-async fn put_event_type<S: EventTypePut + ?Sized>(
-    ctx: &Context,
-    store: &S,
-    request: Request,
-) -> Result<Response<Body>, Error> {
+async fn put_event_type<S: EventTypePut + ?Sized>(ctx: &ApiContext, store: &S, request: Request) -> Handled {
     let name = type_to_write(ctx, &request)?;
     let event_type = parse_event_type(&name, &json_object(&request)?)?;
     store.put_event_type(&event_type).await?;
@@ -59,11 +54,10 @@ async fn put_event_type<S: EventTypePut + ?Sized>(
 
 /// `DELETE /api/event-types/{name}`: archives the type, which stays listed and delivered to
 /// those subscribed to it.
-async fn archive_event_type<S: EventTypeGet + EventTypePut + ?Sized>(
-    ctx: &Context,
-    store: &S,
-    request: Request,
-) -> Result<Response<Body>, Error> {
+async fn archive_event_type<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+where
+    S: EventTypeGet + EventTypePut + ?Sized,
+{
     let name = type_to_write(ctx, &request)?;
     if is_platform_event_type(&name) {
         return Err(Error::validation("name", format!("{name:?} is the platform's own")));

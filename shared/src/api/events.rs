@@ -1,22 +1,38 @@
 //! `POST /api/managing-entity/{entityId}/event`, the HTTP adapter of `crate::publish`, and
 //! `GET .../event/{eventId}`: the event as published and every delivery it planned.
 
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
-
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use super::rate_limits::take_publish;
-use super::{json_object, json_response, scoped};
+use super::{Handled, json_object, json_response, path_param, scoped};
 use crate::auth::PUBLISH_SCOPE;
 use crate::error::{Error, add_rate_limit_headers};
-use crate::model::{DeliveryStatus, EventIn, Timestamp};
+use crate::model::{EventIn, Timestamp};
 use crate::publish::{Published, publish};
 use crate::queue::DeliveryEnqueue;
-use crate::runtime::Context;
-use crate::store::{DeliveryGet, EventGet, EventTypeGet, PublishStore, RateLimitStore, delivery_states, event_type};
+use crate::runtime::ApiContext;
+use crate::service::event_view;
+use crate::store::{DeliveryGet, EventGet, EventTypeGet, PublishStore, RateLimitStore, event_type};
 
-pub async fn publish_event<S, Q>(ctx: &Context, store: &S, queue: &Q, request: Request) -> Result<Response<Body>, Error>
+/// A publish that planned `deliveries` (202).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AcceptedOut {
+    event_id: String,
+    deliveries: usize,
+}
+
+/// A publish of an event id published before (200).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DuplicateOut {
+    event_id: String,
+    duplicate: bool,
+}
+
+pub(crate) async fn publish_event<S, Q>(ctx: &ApiContext, store: &S, queue: &Q, request: Request) -> Handled
 where
     S: PublishStore + EventTypeGet + RateLimitStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
@@ -29,15 +45,14 @@ where
     // Counted only once the caller may publish for the entity and the event is well formed.
     let verdict = take_publish(ctx, store, entity).await?;
     let now = Timestamp::new(ctx.clock.now());
-    let mut response =
-        match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay).await? {
-            Published::Accepted { event_id, deliveries } => {
-                json_response(StatusCode::ACCEPTED, &json!({"eventId": event_id, "deliveries": deliveries}))
-            }
-            Published::Duplicate { event_id } => {
-                json_response(StatusCode::OK, &json!({"eventId": event_id, "duplicate": true}))
-            }
-        }?;
+    let mut response = match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay)
+        .await?
+    {
+        Published::Accepted { event_id, deliveries } => {
+            json_response(StatusCode::ACCEPTED, &AcceptedOut { event_id, deliveries })
+        }
+        Published::Duplicate { event_id } => json_response(StatusCode::OK, &DuplicateOut { event_id, duplicate: true }),
+    }?;
     add_rate_limit_headers(&mut response, &verdict);
     Ok(response)
 }
@@ -54,36 +69,11 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
     })
 }
 
-pub async fn get_event<S: EventGet + DeliveryGet + ?Sized>(
-    ctx: &Context,
-    store: &S,
-    request: Request,
-) -> Result<Response<Body>, Error> {
+pub(crate) async fn get_event<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+where
+    S: EventGet + DeliveryGet + ?Sized,
+{
     let scope = scoped(&request, &ctx.settings)?;
-    let params = request.path_parameters();
-    let event_id = params.first("eventId").ok_or_else(|| Error::BadRequest("missing path parameter eventId".into()))?;
-    let plan = store.get_plan(scope.entity()?, event_id, None).await?.ok_or(Error::NotFound)?;
-    let keys: Vec<_> = plan.targets.iter().map(|t| (t.webhook_id, t.delivery_id)).collect();
-    let recorded = delivery_states(store, &keys).await?;
-    // A planned delivery has a record from its first attempt; until then it is what the
-    // plan makes it. A delivery to a global webhook is its account's to see: the entity's
-    // view does not show another account that a partner's webhook exists.
-    let deliveries: Vec<_> = plan
-        .targets
-        .iter()
-        .filter(|t| !t.global || (t.account.is_some() && t.account == scope.caller.account))
-        .map(|t| {
-            let planned = if t.enabled { DeliveryStatus::Pending } else { DeliveryStatus::Skipped };
-            let status = recorded.get(&t.delivery_id).map_or(planned, |s| s.status);
-            json!({"webhookId": t.webhook_id, "deliveryId": t.delivery_id, "status": status})
-        })
-        .collect();
-    let view = json!({
-        "id": plan.event_id,
-        "type": plan.event_type,
-        "occurredAt": plan.occurred_at,
-        "data": plan.data,
-        "deliveries": deliveries,
-    });
-    json_response(StatusCode::OK, &view)
+    let event_id = path_param(&request, "eventId", |id| Ok::<_, String>(id.to_string()))?;
+    json_response(StatusCode::OK, &event_view(store, &scope, &event_id).await?)
 }

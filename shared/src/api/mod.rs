@@ -1,12 +1,14 @@
-//! The HTTP handlers, one per route, called by the Lambda binaries and the local runner alike.
-//! Each takes its clients as arguments and returns a response or an error; `serve` turns
-//! every error into problem+json, the one place that happens.
+//! The HTTP adapters, one per route: each parses the request, authorises the caller, calls the
+//! domain and renders the answer, returning a response or an error. `routes` dispatches to
+//! them for the Lambda binaries and the local runner alike, and `serve` turns every error into
+//! problem+json, the one place that happens.
 
 mod deliveries;
 mod event_types;
 mod events;
 mod rate_limits;
 mod replay;
+mod routes;
 mod secrets;
 mod stats;
 mod webhooks;
@@ -21,64 +23,39 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use deliveries::{TEST_EVENT_TYPE, list_deliveries, test_webhook};
-pub use event_types::{list_event_types, write_event_type};
-pub use events::{get_event, publish_event};
-pub use rate_limits::limited;
-pub use replay::{recover_deliveries, resend_delivery};
-pub use secrets::rotate_secret;
-pub use stats::webhook_stats;
-pub use webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
+pub use routes::{Function, Route, routes};
+
+use rate_limits::limited;
 
 use crate::auth::Caller;
-use crate::config::ApiSettings;
+use crate::config::Settings;
 use crate::error::{Error, problem_response};
-use crate::model::{EntityId, Owner, Webhook, WebhookId};
-use crate::store::{StoreError, WebhookGet, WebhookReplace};
+use crate::model::{EntityId, Owner, WebhookId, WebhookRecord};
+use crate::service::{IfMatch, Scoped};
+use crate::store::WebhookGet;
 
 /// Largest accepted request body (docs/contract.md 7: 413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 
+/// What a handler answers: its response, or the error `serve` renders.
+pub(crate) type Handled = Result<Response<Body>, Error>;
+
 /// Runs `handler` on `request` and answers its result, an error as problem+json for the
 /// request's path: the one place an error becomes a response, where handlers are served (the
 /// Lambda entry and the runner's dispatch, both through `limited`).
-pub async fn serve<F, Fut>(request: Request, handler: F) -> Response<Body>
+pub(crate) async fn serve<F, Fut>(request: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, Error>>,
+    Fut: Future<Output = Handled>,
 {
     let path = request.raw_http_path().to_string();
     handler(request).await.unwrap_or_else(|err| problem_response(&err, &path))
 }
 
-/// A caller and the owner of the path: an entity it manages, or (no entity in the path) the
-/// global webhooks, each of which it may reach only if it manages all that webhook covers.
-pub(crate) struct Scoped {
-    pub caller: Caller,
-    pub owner: Owner,
-}
-
-impl Scoped {
-    /// The path's entity, on the routes that have one.
-    pub fn entity(&self) -> Result<EntityId, Error> {
-        match self.owner {
-            Owner::Entity(entity) => Ok(entity),
-            Owner::Global => Err(Error::BadRequest("missing path parameter entityId".into())),
-        }
-    }
-
-    /// The webhook of the path, if the caller may reach it; 404 otherwise, the same as for
-    /// one that does not exist.
-    pub async fn webhook<S: WebhookGet + ?Sized>(&self, store: &S, request: &Request) -> Result<Webhook, Error> {
-        let found = store.get_webhook(self.owner, webhook_id(request)?).await?;
-        found.filter(|w| self.caller.may_reach(w)).ok_or(Error::NotFound)
-    }
-}
-
 /// The checks every route makes first: claims (401), `Wink-Version` (400).
-pub(crate) fn caller(request: &Request, settings: &ApiSettings) -> Result<Caller, Error> {
+pub(crate) fn caller(request: &Request, settings: &Settings) -> Result<Caller, Error> {
     let caller = Caller::from_request(request, settings)?;
     match request.headers().get("wink-version").map(HeaderValue::to_str) {
         None | Some(Ok("2.0")) => Ok(caller),
@@ -89,7 +66,7 @@ pub(crate) fn caller(request: &Request, settings: &ApiSettings) -> Result<Caller
 /// `caller`, then the path's entity (400 if not a UUID), which the caller must manage: any
 /// other entity is a 404, so that other tenants' ids cannot be probed. A path without one is
 /// of the global webhooks, which only a caller with an account may use (401 otherwise).
-pub(crate) fn scoped(request: &Request, settings: &ApiSettings) -> Result<Scoped, Error> {
+pub(crate) fn scoped(request: &Request, settings: &Settings) -> Result<Scoped, Error> {
     let caller = caller(request, settings)?;
     if request.path_parameters().first("entityId").is_none() {
         return match caller.account {
@@ -102,6 +79,18 @@ pub(crate) fn scoped(request: &Request, settings: &ApiSettings) -> Result<Scoped
         return Err(Error::NotFound);
     }
     Ok(Scoped { caller, owner: Owner::Entity(entity) })
+}
+
+/// `scoped`, then the path's webhook, if the caller may reach it (404 otherwise): the start of
+/// every route of one webhook.
+pub(crate) async fn scoped_webhook<S: WebhookGet + ?Sized>(
+    request: &Request,
+    settings: &Settings,
+    store: &S,
+) -> Result<(Scoped, WebhookRecord), Error> {
+    let scope = scoped(request, settings)?;
+    let webhook = scope.webhook(store, webhook_id(request)?).await?;
+    Ok((scope, webhook))
 }
 
 pub(crate) fn webhook_id(request: &Request) -> Result<WebhookId, Error> {
@@ -140,12 +129,6 @@ pub(crate) fn optional_json_object(request: &Request) -> Result<Map<String, Valu
 }
 
 /// `If-Match`: `"3"` (our ETags), `W/"3"`, or `*` (any current version).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IfMatch {
-    Any,
-    Version(u64),
-}
-
 pub(crate) fn if_match(request: &Request) -> Result<Option<IfMatch>, Error> {
     let Some(value) = request.headers().get(header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or_default().trim();
@@ -157,28 +140,6 @@ pub(crate) fn if_match(request: &Request) -> Result<Option<IfMatch>, Error> {
         .parse()
         .map(|version| Some(IfMatch::Version(version)))
         .map_err(|_| Error::BadRequest(format!("If-Match {text:?} is not an ETag of this API")))
-}
-
-/// A write that found another version than the one it read: 412 when the writer stated it
-/// with `If-Match`, 409 otherwise.
-pub(crate) fn stale(condition: Option<IfMatch>, current: u64) -> Error {
-    match condition {
-        Some(_) => Error::PreconditionFailed { current },
-        None => Error::VersionConflict { current },
-    }
-}
-
-/// Writes `webhook` over `read`, the version its writer read; a version stored since is `stale`.
-pub(crate) async fn replace_read<S: WebhookReplace + ?Sized>(
-    store: &S,
-    webhook: &Webhook,
-    read: &Webhook,
-    condition: Option<IfMatch>,
-) -> Result<(), Error> {
-    store.replace_webhook(webhook, read).await.map_err(|err| match err {
-        StoreError::VersionConflict { current } => stale(condition, current),
-        other => other.into(),
-    })
 }
 
 pub(crate) fn etag(version: u64) -> String {
@@ -212,6 +173,12 @@ fn decode_cursor(text: &str) -> Result<Uuid, Error> {
         .ok_or_else(|| Error::BadRequest("cursor is not one this API returned".into()))
 }
 
+/// `{"items": [...]}`, a list read whole.
+#[derive(Serialize)]
+pub(crate) struct ItemsOut<T: Serialize> {
+    pub items: Vec<T>,
+}
+
 /// `{"items": [...], "nextCursor": ...}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -220,7 +187,7 @@ pub(crate) struct ListOut<T: Serialize> {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, Error> {
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Handled {
     json_response_with(status, body, &[])
 }
 
@@ -228,7 +195,7 @@ pub(crate) fn json_response_with(
     status: StatusCode,
     body: &impl Serialize,
     headers: &[(header::HeaderName, String)],
-) -> Result<Response<Body>, Error> {
+) -> Handled {
     let text = serde_json::to_string(body).map_err(Error::internal)?;
     let mut builder = Response::builder().status(status).header(header::CONTENT_TYPE, "application/json");
     for (name, value) in headers {
@@ -236,9 +203,6 @@ pub(crate) fn json_response_with(
     }
     builder.body(Body::Text(text)).map_err(Error::internal)
 }
-
-#[cfg(test)]
-pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests;

@@ -2,153 +2,22 @@
 //! same event id finishes the fan-out, so that every matching webhook receives the event once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use super::fixtures::{ENTITY, Event};
+use super::events::publish_event;
+use super::serve;
 use super::tests::{context, create, json_of};
-use super::{publish_event, serve};
-use crate::delivery::tests::{RecordingTimer, ScriptedSender, answering};
-use crate::delivery::{Deliverer, DeliverySettings, WebhookSender};
-use crate::model::DeliveryStatus;
-use crate::model::{
-    Delivery, DeliveryState, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, QueueMessage, Timestamp,
-    Webhook, WebhookId,
-};
-use crate::publish::Notices;
-use crate::queue::{DeliveryEnqueue, MemoryQueue, QueueConsumer, QueueError, Routed, VisibilityDelay, lambda_event};
-use crate::rate_limit::{Decision, RatePolicy};
+use crate::config::Settings;
+use crate::delivery::{Deliverer, WebhookSender};
+use crate::model::{DeliveryStatus, EntityId};
+use crate::queue::{MemoryQueue, QueueConsumer, Routed, lambda_event};
 use crate::retry::RetrySchedule;
-use crate::runtime::{Context, RandomIds, SystemClock};
-use crate::store::{
-    DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet, MemoryStore,
-    PageRequest, RateLimitStore, Recorded, StoreError, WebhookSubscribers,
-};
-
-/// Fails the `fail_on`-th enqueue call; passes the others to a memory queue.
-struct FlakyQueue {
-    inner: MemoryQueue,
-    calls: AtomicUsize,
-    fail_on: usize,
-}
-
-#[async_trait]
-impl DeliveryEnqueue for FlakyQueue {
-    async fn enqueue(&self, messages: &[QueueMessage], delay: Duration) -> Result<(), QueueError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
-            return Err(QueueError::unavailable("injected: the queue is unreachable"));
-        }
-        self.inner.enqueue(messages, delay).await
-    }
-}
-
-#[async_trait]
-impl VisibilityDelay for FlakyQueue {
-    async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        self.inner.delay_message(receipt_handle, delay).await
-    }
-}
-
-/// Fails the first `failures` plan writes; passes everything else to a memory store.
-struct FlakyStore {
-    inner: MemoryStore,
-    failures: AtomicUsize,
-}
-
-fn take_one(left: &AtomicUsize) -> bool {
-    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
-}
-
-#[async_trait]
-impl WebhookSubscribers for FlakyStore {
-    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
-        self.inner.subscribers(entity).await
-    }
-}
-
-#[async_trait]
-impl EventInsert for FlakyStore {
-    async fn open_fan_out(
-        &self,
-        owner: EntityId,
-        plan: &FanOutPlan,
-        now: Timestamp,
-        ttl: Duration,
-    ) -> Result<(FanOutPlan, bool), StoreError> {
-        if take_one(&self.failures) {
-            return Err(StoreError::unavailable("injected: DynamoDB is unreachable"));
-        }
-        self.inner.open_fan_out(owner, plan, now, ttl).await
-    }
-}
-
-#[async_trait]
-impl EventGet for FlakyStore {
-    async fn get_plan(
-        &self,
-        owner: EntityId,
-        event_id: &str,
-        plan: Option<Uuid>,
-    ) -> Result<Option<FanOutPlan>, StoreError> {
-        self.inner.get_plan(owner, event_id, plan).await
-    }
-}
-
-#[async_trait]
-impl DeliveryGet for FlakyStore {
-    async fn get_delivery(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<Delivery>, StoreError> {
-        self.inner.get_delivery(webhook, delivery).await
-    }
-
-    async fn delivery_state(&self, webhook: WebhookId, delivery: Uuid) -> Result<Option<DeliveryState>, StoreError> {
-        self.inner.delivery_state(webhook, delivery).await
-    }
-}
-
-#[async_trait]
-impl DeliveryRecord for FlakyStore {
-    async fn record_step(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
-        self.inner.record_step(step).await
-    }
-}
-
-#[async_trait]
-impl EventTypeGet for FlakyStore {
-    async fn stored_event_type(&self, name: &str) -> Result<Option<EventType>, StoreError> {
-        self.inner.stored_event_type(name).await
-    }
-
-    async fn stored_event_types(&self) -> Result<Vec<EventType>, StoreError> {
-        self.inner.stored_event_types().await
-    }
-}
-
-#[async_trait]
-impl DeliveryStats for FlakyStore {
-    async fn add_counts(&self, webhook: WebhookId, counters: &HourCounters) -> Result<(), StoreError> {
-        self.inner.add_counts(webhook, counters).await
-    }
-
-    async fn hourly_counters(
-        &self,
-        webhook: WebhookId,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<HourCounters>, StoreError> {
-        self.inner.hourly_counters(webhook, first, last).await
-    }
-}
-
-#[async_trait]
-impl RateLimitStore for FlakyStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
-        self.inner.take(key, policy, now_us).await
-    }
-}
+use crate::runtime::ApiContext;
+use crate::store::{DeliveryList, MemoryStore, PageRequest, WebhookSubscribers};
+use crate::testing::{ENTITY, Event, FlakyQueue, FlakyStore, RecordingTimer, ScriptedSender, answering};
 
 fn publish(id: Option<&str>) -> lambda_http::Request {
     let mut body = json!({"type": "booking.created", "data": {"bookingId": "b-1"}});
@@ -161,7 +30,7 @@ fn publish(id: Option<&str>) -> lambda_http::Request {
         .request()
 }
 
-async fn store_with_webhooks(ctx: &Context, count: usize) -> MemoryStore {
+async fn store_with_webhooks(ctx: &ApiContext, count: usize) -> MemoryStore {
     let store = MemoryStore::new();
     for _ in 0..count {
         create(ctx, &store).await;
@@ -172,12 +41,11 @@ async fn store_with_webhooks(ctx: &Context, count: usize) -> MemoryStore {
 /// What the SQS trigger does until the queue is idle (delayed messages wait, unless time is
 /// moved on): every visible message to the deliver handler, then the handled ones deleted.
 async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn WebhookSender) {
-    let settings = DeliverySettings { schedule: RetrySchedule::parse("5s").expect("schedule"), ..Default::default() };
+    let settings = Settings { schedule: RetrySchedule::parse("5s").expect("schedule"), ..Default::default() };
     let fifo = MemoryQueue::new(Duration::from_secs(60)).fifo();
     let queues = Routed { unordered: queue, fifo: &fifo };
-    let notices = Notices { store, queue: &queues, ids: &RandomIds, resend_delay: settings.resend_delay };
-    let (clock, settings, timer) = (&SystemClock, &settings, &RecordingTimer::default());
-    let deliverer = Deliverer { store, queues, timer, sender, clock, ids: &RandomIds, notices: &notices, settings };
+    let timer = RecordingTimer::default();
+    let deliverer = Deliverer::new(store, queues, &timer, sender, &settings);
     loop {
         let received = queue.receive(10, Duration::ZERO).await.expect("receive");
         if received.is_empty() {
@@ -250,19 +118,8 @@ async fn a_fan_out_page_that_fails_midway_is_sent_back_and_sends_each_delivery_o
     let receiver = answering(200);
     let pages = queue.inner.receive(10, Duration::ZERO).await.expect("receive");
     let queues = Routed { unordered: &queue, fifo: &queue };
-    let notices = Notices { store: &store.inner, queue: &queues, ids: &RandomIds, resend_delay: Duration::ZERO };
-    let settings = DeliverySettings::default();
-    let (timer, ids, clock) = (&RecordingTimer::default(), &RandomIds, &SystemClock);
-    let deliverer = Deliverer {
-        store: &store.inner,
-        queues,
-        timer,
-        sender: &receiver,
-        clock,
-        ids,
-        notices: &notices,
-        settings: &settings,
-    };
+    let (settings, timer) = (Settings::default(), RecordingTimer::default());
+    let deliverer = Deliverer::new(&store.inner, queues, &timer, &receiver, &settings);
     let response = deliverer.deliver_batch(lambda_event(&pages, &queue.inner.arn()).expect("event")).await;
     assert!(response.batch_item_failures.is_empty(), "sent back as a new message, not kept");
     queue.inner.delete(&pages.into_iter().map(|m| m.receipt_handle).collect::<Vec<_>>()).await.expect("delete");

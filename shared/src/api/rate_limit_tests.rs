@@ -6,15 +6,17 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::fixtures::{ENTITY, Event};
+use super::events::publish_event;
+use super::limited;
 use super::tests::{context, create, json_of};
-use super::{limited, list_webhooks, publish_event};
+use super::webhooks::list_webhooks;
 use crate::queue::MemoryQueue;
 use crate::rate_limit::RatePolicy;
-use crate::runtime::Context;
+use crate::runtime::ApiContext;
 use crate::store::MemoryStore;
+use crate::testing::{ENTITY, Event};
 
-fn tight(api: &str, publish: &str) -> Context {
+fn tight(api: &str, publish: &str) -> ApiContext {
     let mut ctx = context();
     ctx.settings.api_rate = RatePolicy::parse(api).expect("rate");
     ctx.settings.publish_rate = RatePolicy::parse(publish).expect("rate");

@@ -10,13 +10,13 @@ use crate::auth::Caller;
 use crate::error::{Error, add_rate_limit_headers};
 use crate::model::EntityId;
 use crate::rate_limit::{RatePolicy, Verdict};
-use crate::runtime::Context;
+use crate::runtime::ApiContext;
 use crate::store::RateLimitStore;
 
 /// Runs `handler` if the caller's limit allows one more request, and says the limit in the
 /// answer's headers; otherwise answers 429 and runs nothing. A request without valid claims
 /// is not counted: its handler answers 401.
-pub async fn limited<S, F, Fut>(ctx: &Context, store: &S, request: Request, handler: F) -> Response<Body>
+pub(crate) async fn limited<S, F, Fut>(ctx: &ApiContext, store: &S, request: Request, handler: F) -> Response<Body>
 where
     S: RateLimitStore + ?Sized,
     F: FnOnce(Request) -> Fut,
@@ -38,7 +38,7 @@ where
 
 /// One publish against `entity`'s limit: its verdict, or 429.
 pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
-    ctx: &Context,
+    ctx: &ApiContext,
     store: &S,
     entity: EntityId,
 ) -> Result<Verdict, Error> {
@@ -46,7 +46,7 @@ pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
 }
 
 async fn take<S: RateLimitStore + ?Sized>(
-    ctx: &Context,
+    ctx: &ApiContext,
     store: &S,
     name: &'static str,
     key: &str,

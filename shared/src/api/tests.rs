@@ -6,13 +6,15 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
-use super::fixtures::{ENTITY, Event, OTHER_ENTITY};
+use super::event_types::list_event_types;
+use super::webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
 use super::*;
-use crate::config::ApiSettings;
+use crate::config::Settings;
 use crate::model::{EntityId, Owner};
-use crate::model::{Webhook, WebhookId};
-use crate::runtime::{Clock, Context, RandomIds};
+use crate::model::{WebhookId, WebhookRecord};
+use crate::runtime::{ApiContext, Clock, RandomIds};
 use crate::store::{MemoryStore, PageRequest, StoreError, WebhookList as _};
+use crate::testing::{ENTITY, Event, OTHER_ENTITY};
 
 const ITEM: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
 
@@ -24,15 +26,15 @@ impl Clock for FixedClock {
     }
 }
 
-pub(super) fn context() -> Context {
-    Context { clock: Arc::new(FixedClock), ids: Arc::new(RandomIds), settings: ApiSettings::default() }
+pub(super) fn context() -> ApiContext {
+    ApiContext { clock: Arc::new(FixedClock), ids: Arc::new(RandomIds), settings: Settings::default() }
 }
 
 pub(super) fn json_of(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).expect("JSON body")
 }
 
-pub(super) async fn create(ctx: &Context, store: &MemoryStore) -> Value {
+pub(super) async fn create(ctx: &ApiContext, store: &MemoryStore) -> Value {
     let response = serve(Event::create_webhook().request(), |request| create_webhook(ctx, store, request)).await;
     assert_eq!(response.status(), 201, "{:?}", response.body());
     json_of(&response)
@@ -320,7 +322,7 @@ struct ChangedAfterRead(MemoryStore);
 
 #[async_trait::async_trait]
 impl crate::store::WebhookGet for ChangedAfterRead {
-    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         use crate::store::WebhookReplace as _;
         let read = self.0.get_webhook(owner, id).await?;
         if let Some(webhook) = &read {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::receiver_auth::authorization;
 use super::{Answer, Outgoing, WebhookSender};
 use crate::error::Error;
-use crate::model::{Attempt, EntityId, Event, ReceiverAuth, Timestamp, Webhook, payload};
+use crate::model::{Attempt, EntityId, Event, ReceiverAuth, Timestamp, WebhookRecord, payload};
 use crate::runtime::Clock;
 use crate::signing::sign;
 use crate::store::AccessTokenStore;
@@ -23,7 +23,7 @@ pub struct EventFor<'a> {
 /// The POST of the event to `webhook`, signed for `timestamp` (unix seconds) per Standard
 /// Webhooks, with the `Authorization` of the webhook's `auth` when it has one.
 pub fn signed_request(
-    webhook: &Webhook,
+    webhook: &WebhookRecord,
     published: EventFor<'_>,
     timestamp: i64,
     authorization: Option<String>,
@@ -60,7 +60,7 @@ pub async fn attempt_delivery<T: AccessTokenStore + ?Sized>(
     sender: &dyn WebhookSender,
     tokens: &T,
     clock: &dyn Clock,
-    webhook: &Webhook,
+    webhook: &WebhookRecord,
     published: EventFor<'_>,
     number: u32,
 ) -> Result<AttemptOutcome, Error> {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::throttle::slowness;
 use super::{AttemptOutcome, Deliverer};
 use crate::error::Error;
-use crate::model::{HealthChange, Timestamp, Webhook};
+use crate::model::{HealthChange, Timestamp, WebhookRecord};
 use crate::store::StoreError;
 
 impl Deliverer<'_> {
@@ -15,7 +15,7 @@ impl Deliverer<'_> {
     /// own writes may fail: the next attempt moves it again.
     pub(super) async fn after_attempt(
         &self,
-        webhook: &Webhook,
+        webhook: &WebhookRecord,
         outcome: &AttemptOutcome,
         delivery: Uuid,
     ) -> Result<(), Error> {
@@ -40,7 +40,7 @@ impl Deliverer<'_> {
 
     /// Disables the webhook `read` (eventually consistent) showed failing for long enough, if a
     /// consistent read still does, and publishes the notice.
-    async fn disable(&self, read: &Webhook, outcome: &AttemptOutcome, delivery: Uuid) -> Result<(), Error> {
+    async fn disable(&self, read: &WebhookRecord, outcome: &AttemptOutcome, delivery: Uuid) -> Result<(), Error> {
         let Some(current) = self.store.get_webhook(read.owner(), read.info.id).await? else { return Ok(()) };
         let change = HealthChange::after_attempt(&current, false, outcome.attempt.at, self.settings.disable_after);
         let HealthChange::Disable { failing_since } = change else { return Ok(()) };
@@ -64,7 +64,7 @@ impl Deliverer<'_> {
 
     /// Publishes again the notice of `webhook` if `delivery`'s attempt disabled it: its
     /// message came back because the first publish failed (publishing it twice plans it once).
-    pub(super) async fn notice_again(&self, webhook: Option<&Webhook>, delivery: Uuid) -> Result<(), Error> {
+    pub(super) async fn notice_again(&self, webhook: Option<&WebhookRecord>, delivery: Uuid) -> Result<(), Error> {
         match webhook {
             Some(webhook) if !webhook.info.enabled && webhook.disabled_by == Some(delivery) => {
                 self.notices.webhook_disabled(webhook, Timestamp::new(self.clock.now())).await

@@ -1,18 +1,21 @@
 //! Auto-disable in the deliver step on an injected clock: a webhook failing for the
 //! disable-after is disabled by its next failure, and its entity's subscriber is told.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::tests::{Waits, answering, event, message, run_with, store_with};
 use super::*;
 use crate::model::{
-    Catalog, DeliveryMessage, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookRules, WebhookSecret,
+    Catalog, DeliveryMessage, Owner, Timestamp, UrlPolicy, WebhookId, WebhookIn, WebhookRecord, WebhookRules,
+    WebhookSecret,
 };
 use crate::queue::QueueConsumer;
-use crate::runtime::ManualClock;
 use crate::store::{MemoryStore, WebhookGet, WebhookInsert};
+use crate::testing::ManualClock;
+use crate::testing::{Waits, answering, event, message, run_with, store_with};
 
 /// A new delivery of the fixture's event to its webhook, received for the first time.
 fn delivery(id: Uuid) -> SqsEvent {
@@ -27,12 +30,12 @@ async fn subscribe_to_notices(store: &MemoryStore) -> WebhookId {
     let input = WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid");
     let id = WebhookId(Uuid::now_v7());
     let now = Timestamp::new(Utc::now());
-    let webhook = Webhook::create(input, id, owner, "user", Some("user"), now, WebhookSecret::from_key(&[4; 32]));
+    let webhook = WebhookRecord::create(input, id, owner, "user", Some("user"), now, WebhookSecret::from_key(&[4; 32]));
     store.insert_webhook(&webhook).await.expect("insert");
     id
 }
 
-async fn stored(store: &MemoryStore) -> Webhook {
+async fn stored(store: &MemoryStore) -> WebhookRecord {
     let message = message();
     store.get_webhook(message.webhook_owner(), message.webhook_id).await.expect("get").expect("the webhook")
 }
@@ -43,7 +46,7 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
     let ops = subscribe_to_notices(&store).await;
     let start = DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("time").with_timezone(&Utc);
     let clock = ManualClock::at(start);
-    let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
+    let settings = Settings { disable_after: Duration::from_secs(2), ..Default::default() };
     let (waits, failing) = (Waits::default(), answering(500));
     let deliver = |id| run_with(&store, &failing, &waits, (&clock, &settings), delivery(id));
 
@@ -76,7 +79,7 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
 async fn a_success_stops_the_clock() {
     let store = store_with(true, "https://api.example.com/hooks").await;
     let clock = ManualClock::at(Utc::now());
-    let settings = DeliverySettings { disable_after: Duration::from_secs(2), ..Default::default() };
+    let settings = Settings { disable_after: Duration::from_secs(2), ..Default::default() };
     let waits = Waits::default();
     let (failing, answering) = (answering(500), answering(200));
     let deliver = |sender, id| run_with(&store, sender, &waits, (&clock, &settings), delivery(id));

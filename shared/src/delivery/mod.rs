@@ -15,110 +15,50 @@ mod step;
 mod throttle;
 mod waiting;
 
-use std::time::Duration;
-
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 
 pub use attempt::{AttemptOutcome, EventFor, attempt_delivery, signed_request};
-pub use dead_letter::{DEAD_LETTERED, record_dead_letters};
-pub use receiver_auth::IssuedToken;
-pub use sender::{Answer, HttpSender, MAX_RESPONSE_BODY, Outgoing, WebhookSender, parse_retry_after};
+pub use dead_letter::record_dead_letters;
+pub use sender::{Answer, HttpSender, Outgoing, WebhookSender};
 
-use crate::config::{ConfigError, env_bool, env_duration, env_or, env_resend_delay};
+use crate::config::Settings;
 use crate::error::Error;
-use crate::model::{QueueMessage, UrlPolicy};
-use crate::publish::DisableNotice;
-use crate::queue::{MAX_SEND_DELAY, Routed, Timer};
-use crate::retry::RetrySchedule;
-use crate::runtime::{Clock, IdGenerator};
-use crate::store::{DeliveryStore, Tally};
-
-/// `WEBHOOKS_RECEIVER_CONCURRENCY`'s default.
-const RECEIVER_CONCURRENCY: u32 = 10;
-
-#[derive(Debug, Clone)]
-pub struct DeliverySettings {
-    pub schedule: RetrySchedule,
-    pub timeout: Duration,
-    pub url_policy: UrlPolicy,
-    /// How long a webhook may fail, with no success, before its next failure disables it.
-    pub disable_after: Duration,
-    /// How long a retried publish of a notice delays its copies (`crate::publish`).
-    pub resend_delay: Duration,
-    /// Waits longer than this go to the timer (`crate::queue::Timer`); shorter ones are SQS
-    /// delays. At most SQS's 15 minutes, its default.
-    pub timer_after: Duration,
-    /// The most attempts one webhook with a slow receiver makes at once, across every deliver
-    /// instance (`throttle`): its share of the deliver concurrency.
-    pub receiver_concurrency: u32,
-}
-
-impl Default for DeliverySettings {
-    fn default() -> Self {
-        Self {
-            schedule: RetrySchedule::default(),
-            timeout: Duration::from_secs(15),
-            url_policy: UrlPolicy::default(),
-            disable_after: Duration::from_secs(5 * 86_400),
-            resend_delay: crate::config::ApiSettings::default().resend_delay,
-            timer_after: MAX_SEND_DELAY,
-            receiver_concurrency: RECEIVER_CONCURRENCY,
-        }
-    }
-}
-
-impl DeliverySettings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let text = env_or("WEBHOOKS_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h");
-        let schedule = RetrySchedule::parse(&text).map_err(|reason| ConfigError::Invalid {
-            name: "WEBHOOKS_RETRY_SCHEDULE",
-            value: text.clone(),
-            reason,
-        })?;
-        let timer_after = env_duration("WEBHOOKS_TIMER_AFTER", "15m")?;
-        if timer_after > MAX_SEND_DELAY {
-            return Err(ConfigError::Invalid {
-                name: "WEBHOOKS_TIMER_AFTER",
-                value: format!("{timer_after:?}"),
-                reason: "SQS delays a message at most 15 minutes".into(),
-            });
-        }
-        let concurrency = env_or("WEBHOOKS_RECEIVER_CONCURRENCY", &RECEIVER_CONCURRENCY.to_string());
-        let receiver_concurrency = concurrency.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
-            name: "WEBHOOKS_RECEIVER_CONCURRENCY",
-            value: concurrency.clone(),
-            reason: "expected a whole number of at least 1".into(),
-        })?;
-        Ok(Self {
-            schedule,
-            timeout: env_duration("WEBHOOKS_DELIVERY_TIMEOUT", "15s")?,
-            url_policy: UrlPolicy { allow_private: env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS")? },
-            disable_after: env_duration("WEBHOOKS_DISABLE_AFTER", "5d")?,
-            resend_delay: env_resend_delay()?,
-            timer_after,
-            receiver_concurrency,
-        })
-    }
-
-    pub fn sender(&self) -> Result<HttpSender, Error> {
-        HttpSender::new(self.timeout, self.url_policy)
-    }
-}
+use crate::model::QueueMessage;
+use crate::publish::Notices;
+use crate::queue::{Routed, Timer};
+use crate::runtime::{Clock, IdGenerator, RandomIds, SystemClock};
+use crate::store::{DeliveryStore, Store, Tally};
 
 /// The clients of the deliver function.
 pub struct Deliverer<'a> {
     pub store: &'a dyn DeliveryStore,
     /// The standard queue, where every wait is a delayed message, and the FIFO queue.
     pub queues: Routed<'a>,
-    /// Where waits longer than `DeliverySettings::timer_after` go.
+    /// Where waits longer than `Settings::timer_after` go.
     pub timer: &'a dyn Timer,
     pub sender: &'a dyn WebhookSender,
     pub clock: &'a dyn Clock,
     /// New delivery ids, for a recovery's pages.
     pub ids: &'a dyn IdGenerator,
-    pub notices: &'a dyn DisableNotice,
-    pub settings: &'a DeliverySettings,
+    pub notices: Notices<'a>,
+    pub settings: &'a Settings,
+}
+
+impl<'a> Deliverer<'a> {
+    /// The deliver function on `store` and `queues`, publishing its notices through the same, on
+    /// the system clock and random ids: what every caller builds, tests changing a field.
+    pub fn new(
+        store: &'a dyn Store,
+        queues: Routed<'a>,
+        timer: &'a dyn Timer,
+        sender: &'a dyn WebhookSender,
+        settings: &'a Settings,
+    ) -> Self {
+        let ids = &RandomIds;
+        let notices = Notices { store, queues, ids, resend_delay: settings.resend_delay };
+        Self { store, queues, timer, sender, clock: &SystemClock, ids, notices, settings }
+    }
 }
 
 /// What became of one message.

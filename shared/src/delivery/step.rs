@@ -1,14 +1,14 @@
 //! One delivery's message, in named steps: (time) a message early for its time waits again, a
-//! FIFO webhook's passes its gate (`fifo`); (classify) where the delivery stands, its webhook and
-//! its event; (turn) its place in the webhook's rate; (attempt) the POST; (record and schedule)
-//! the step, and the next message when there is one.
+//! FIFO webhook's passes its gate (`fifo`); `classify`, where the delivery stands; `target`, its
+//! webhook and its event; `take_turn`, its place in the webhook's rate; `attempt`, the POST,
+//! recorded with its next attempt's time; then the next message when there is one.
 
 use aws_lambda_events::event::sqs::SqsMessage;
 
 use super::fifo::Gate;
 use super::{Deliverer, EventFor, attempt_delivery, from_fifo_queue, random_unit, receive_count};
 use crate::error::Error;
-use crate::model::{DeliveryMessage, DeliveryState, DeliveryStatus, Event, Timestamp};
+use crate::model::{DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, Event, Timestamp, WebhookRecord};
 use crate::store::{DeliveryStore, Recorded, Tally};
 
 /// What became of a delivery's message once handled.
@@ -20,6 +20,29 @@ pub(super) enum Outcome {
     Waiting(DeliveryMessage),
     /// A copy of a message another copy carries: nothing to do.
     Dropped,
+}
+
+/// Where a delivery's message stands before any attempt.
+enum Standing {
+    /// Nothing to attempt: a copy of a message another carries, or a step recorded before.
+    Settled(Outcome),
+    /// Step `number` is to be made.
+    Due(u32),
+}
+
+/// Records `step` of the message's delivery; a copy of the message that recorded it first
+/// makes it `Stale`, and this one stops.
+async fn record_step<'a>(
+    tally: &Tally<'a, dyn DeliveryStore + 'a>,
+    message: &DeliveryMessage,
+    step: DeliveryStep,
+) -> Result<Recorded, Error> {
+    let recorded = tally.record(&step).await?;
+    if recorded == Recorded::Stale {
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+        tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
+    }
+    Ok(recorded)
 }
 
 /// The error recorded for a delivery whose event is no longer kept (at the retention's edge).
@@ -73,30 +96,51 @@ impl<'a> Deliverer<'a> {
         message: &DeliveryMessage,
         tally: &Tally<'a, dyn DeliveryStore + 'a>,
     ) -> Result<Outcome, Error> {
+        let number = match self.classify(record, message).await? {
+            Standing::Settled(outcome) => return Ok(outcome),
+            Standing::Due(number) => number,
+        };
+        let Some((webhook, event)) = self.target(message, number, tally).await? else {
+            return Ok(Outcome::Finished);
+        };
+        if let Some(later) = self.take_turn(&webhook, message).await? {
+            let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+            tracing::info!(%webhook_id, %delivery_id, due = ?later.due, "over the webhook's rate: later, not an attempt");
+            return Ok(Outcome::Waiting(later));
+        }
+        self.attempt(message, number, (&webhook, &event), tally).await
+    }
+
+    /// Where the message's delivery stands: the step it is to make, or settled already.
+    async fn classify(&self, record: &SqsMessage, message: &DeliveryMessage) -> Result<Standing, Error> {
         let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
         // Read every time: SQS's receive count is approximate, so a first receive may not be one.
         let state = self.store.delivery_state(webhook_id, delivery_id).await?;
         let number = if message.step == 0 { state.map_or(1, |s| s.step + 1) } else { message.step };
-        if let Some(state) = state {
-            if message.resent {
-                tracing::info!(%webhook_id, %delivery_id, "a retried publish's copy: its original carries it");
-                // A finished one's copy that a FIFO gate let through as its head still lets
-                // the gate go (`deliver_record`).
-                let finished = state.status != DeliveryStatus::Pending;
-                return Ok(if finished { Outcome::Finished } else { Outcome::Dropped });
-            }
-            if state.status != DeliveryStatus::Pending || state.step >= number {
-                return self.recorded_before(record, message, state).await;
-            }
+        let Some(state) = state else { return Ok(Standing::Due(number)) };
+        if message.resent {
+            tracing::info!(%webhook_id, %delivery_id, "a retried publish's copy: its original carries it");
+            // A finished one's copy that a FIFO gate let through as its head still lets the
+            // gate go (`deliver_record`).
+            let finished = state.status != DeliveryStatus::Pending;
+            return Ok(Standing::Settled(if finished { Outcome::Finished } else { Outcome::Dropped }));
         }
-        let record_step = |step| async move {
-            let recorded = tally.record(&step).await?;
-            if recorded == Recorded::Stale {
-                tracing::warn!(%webhook_id, %delivery_id, "another copy of the message recorded first; this one stops");
-            }
-            Ok::<_, Error>(recorded)
-        };
+        if state.status != DeliveryStatus::Pending || state.step >= number {
+            return self.recorded_before(record, message, state).await.map(Standing::Settled);
+        }
+        Ok(Standing::Due(number))
+    }
 
+    /// The webhook and the event of step `number`; none when there is nothing to attempt, the
+    /// step recorded as skipped (the webhook gone, disabled or no longer covering the entity)
+    /// or failed (the event no longer kept).
+    async fn target(
+        &self,
+        message: &DeliveryMessage,
+        number: u32,
+        tally: &Tally<'a, dyn DeliveryStore + 'a>,
+    ) -> Result<Option<(WebhookRecord, Event)>, Error> {
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
         let read = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
         let webhook = match read {
             // A global webhook that stopped covering the entity gets none of its events any more.
@@ -104,23 +148,30 @@ impl<'a> Deliverer<'a> {
             read => {
                 self.notice_again(read.as_ref(), delivery_id).await?;
                 tracing::info!(%webhook_id, %delivery_id, "webhook gone, disabled or no longer covering the entity: skipped");
-                record_step(self.step_of(message, number, DeliveryStatus::Skipped)).await?;
-                return Ok(Outcome::Finished);
+                record_step(tally, message, self.step_of(message, number, DeliveryStatus::Skipped)).await?;
+                return Ok(None);
             }
         };
         let Some(event) = self.event_of(message).await? else {
             let mut step = self.step_of(message, number, DeliveryStatus::Failed);
             step.error = Some(EVENT_GONE.into());
-            record_step(step).await?;
-            return Ok(Outcome::Finished);
+            record_step(tally, message, step).await?;
+            return Ok(None);
         };
-        if let Some(later) = self.take_turn(&webhook, message).await? {
-            tracing::info!(%webhook_id, %delivery_id, due = ?later.due, "over the webhook's rate: later, not an attempt");
-            return Ok(Outcome::Waiting(later));
-        }
+        Ok(Some((webhook, event)))
+    }
 
-        let published = EventFor { event: &event, entity: Some(message.owner_identifier), test: false };
-        let outcome = attempt_delivery(self.sender, self.store, self.clock, &webhook, published, number).await?;
+    /// Attempt `number`, recorded with its next attempt's time when the schedule has one.
+    async fn attempt(
+        &self,
+        message: &DeliveryMessage,
+        number: u32,
+        (webhook, event): (&WebhookRecord, &Event),
+        tally: &Tally<'a, dyn DeliveryStore + 'a>,
+    ) -> Result<Outcome, Error> {
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+        let published = EventFor { event, entity: Some(message.owner_identifier), test: false };
+        let outcome = attempt_delivery(self.sender, self.store, self.clock, webhook, published, number).await?;
         tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
             status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
         let schedule = &self.settings.schedule;
@@ -136,10 +187,10 @@ impl<'a> Deliverer<'a> {
         let mut step = self.step_of(message, number, status);
         step.attempt = Some(outcome.attempt.clone());
         step.next_attempt_at = next;
-        if record_step(step).await? == Recorded::Stale {
+        if record_step(tally, message, step).await? == Recorded::Stale {
             return Ok(Outcome::Dropped);
         }
-        self.after_attempt(&webhook, &outcome, delivery_id).await?;
+        self.after_attempt(webhook, &outcome, delivery_id).await?;
         Ok(match next {
             None => Outcome::Finished,
             Some(due) => Outcome::Waiting(message.for_step(number + 1, Some(due))),
@@ -182,7 +233,7 @@ impl<'a> Deliverer<'a> {
     }
 
     /// Step `number` of the message's delivery, in its plan.
-    fn step_of(&self, message: &DeliveryMessage, number: u32, status: DeliveryStatus) -> crate::model::DeliveryStep {
+    fn step_of(&self, message: &DeliveryMessage, number: u32, status: DeliveryStatus) -> DeliveryStep {
         let mut step = message.step(number, status);
         step.plan = message.plan;
         step

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::waiting::IN_PROCESS_WAIT;
 use super::{Deliverer, random_unit};
 use crate::error::Error;
-use crate::model::{DeliveryMessage, Timestamp, Webhook};
+use crate::model::{DeliveryMessage, Timestamp, WebhookRecord};
 use crate::queue::MAX_SEND_DELAY;
 use crate::rate_limit::RatePolicy;
 
@@ -35,7 +35,7 @@ pub(super) fn slowness(current: Option<u32>, took_ms: u64) -> Option<Option<u32>
 impl Deliverer<'_> {
     /// The time between the webhook's attempts its rate limit and its receiver's slowness allow,
     /// if either limits it.
-    fn pace(&self, webhook: &Webhook) -> Option<Duration> {
+    fn pace(&self, webhook: &WebhookRecord) -> Option<Duration> {
         let by_rate = webhook.info.options.rate_limit.map(|n| Duration::from_secs(1) / n.max(1));
         let by_share =
             webhook.slow_ms.map(|ms| Duration::from_millis(u64::from(ms)) / self.settings.receiver_concurrency);
@@ -46,7 +46,7 @@ impl Deliverer<'_> {
     /// to send for a turn further off (reserved, the message due at it) or not yet reservable.
     pub(super) async fn take_turn(
         &self,
-        webhook: &Webhook,
+        webhook: &WebhookRecord,
         message: &DeliveryMessage,
     ) -> Result<Option<DeliveryMessage>, Error> {
         let Some(interval) = self.pace(webhook) else { return Ok(None) };

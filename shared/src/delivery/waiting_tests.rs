@@ -3,25 +3,28 @@
 //! never dead-lettered, a FIFO webhook's later messages parked behind its waiting head, and the
 //! next message of a step whose invocation stopped after recording it.
 
+use std::time::Duration;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::tests::{Waits, answering, event, message, run_with, store_of};
 use super::*;
 use crate::model::{DeliveryMessage, DeliveryStatus, Event, FanOutPlan, FanOutTarget, Timestamp};
 use crate::queue::{DeliveryEnqueue, QueueConsumer, Received, TIMER_LEAD, lambda_event};
-use crate::runtime::ManualClock;
+use crate::retry::RetrySchedule;
 use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, FifoGate, MemoryStore};
+use crate::testing::ManualClock;
+use crate::testing::{Waits, answering, event, message, run_with, store_of};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-06T09:00:00Z").expect("time").with_timezone(&Utc)
 }
 
-fn settings(schedule: &str) -> DeliverySettings {
-    DeliverySettings { schedule: RetrySchedule::parse(schedule).expect("schedule"), ..Default::default() }
+fn settings(schedule: &str) -> Settings {
+    Settings { schedule: RetrySchedule::parse(schedule).expect("schedule"), ..Default::default() }
 }
 
 fn carrying(message: &DeliveryMessage) -> SqsEvent {
@@ -165,7 +168,7 @@ async fn drain(
     sender: &dyn WebhookSender,
     waits: &Waits,
     clock: &ManualClock,
-    settings: &DeliverySettings,
+    settings: &Settings,
 ) {
     loop {
         let fifo = waits.fifo.receive(1, Duration::ZERO).await.expect("receive");
@@ -198,7 +201,7 @@ async fn a_fifo_webhooks_later_messages_wait_parked_behind_its_retried_head_and_
         ids.iter().map(|id| DeliveryMessage { delivery_id: *id, fifo: true, ..first.clone() }.into()).collect();
     waits.fifo.enqueue(&messages, Duration::ZERO).await.expect("enqueue");
     // The head fails twice, then everything succeeds.
-    let receiver = super::tests::scripted(&[500, 500, 200]);
+    let receiver = crate::testing::scripted(&[500, 500, 200]);
     drain(&store, &receiver, &waits, &clock, &settings).await;
     let sent = receiver.sent.lock().expect("lock").len();
     assert_eq!(sent, 6, "the head three times, then each of the three after it once");

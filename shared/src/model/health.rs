@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Timestamp, Webhook, WebhookOut};
+use super::{Timestamp, WebhookOut, WebhookRecord};
 
 /// Who `userIdentifier` says last wrote a webhook the platform disabled.
 pub const AUTO_DISABLE_USER: &str = "auto-disable";
@@ -26,7 +26,7 @@ pub enum HealthChange {
 
 impl HealthChange {
     /// The change an attempt made `at` brings to `webhook`.
-    pub fn after_attempt(webhook: &Webhook, delivered: bool, at: Timestamp, disable_after: Duration) -> Self {
+    pub fn after_attempt(webhook: &WebhookRecord, delivered: bool, at: Timestamp, disable_after: Duration) -> Self {
         match (delivered, webhook.failing_since) {
             (true, None) => Self::Unchanged,
             (true, Some(_)) => Self::Recovered,
@@ -39,7 +39,7 @@ impl HealthChange {
     }
 }
 
-impl Webhook {
+impl WebhookRecord {
     /// This webhook disabled by the platform, failing since `failing_since` with `error` last,
     /// by the attempt of `delivery`; one version later.
     pub fn auto_disabled(&self, failing_since: Timestamp, error: &str, delivery: Uuid, now: Timestamp) -> Self {
@@ -79,11 +79,11 @@ mod tests {
         WebhookIn::parse(body, &rules(), None).expect("valid")
     }
 
-    fn webhook() -> Webhook {
+    fn webhook() -> WebhookRecord {
         let body = json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "entities": "*"});
         let input = WebhookIn::parse(body.as_object().expect("object"), &rules(), None);
         let id = WebhookId(Uuid::now_v7());
-        Webhook::create(
+        WebhookRecord::create(
             input.expect("valid"),
             id,
             Owner::Global,

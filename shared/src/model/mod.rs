@@ -18,18 +18,18 @@ mod webhook;
 pub use catalog::{
     Catalog, DISABLED_EVENT_TYPE, EventType, default_event_type, is_platform_event_type, parse_event_type,
 };
-pub use coverage::{Coverage, MAX_COVERED_ENTITIES, Owner};
+pub use coverage::{Coverage, Owner};
 pub use delivery::{
     Attempt, Delivery, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventIn, FanOutPlan, FanOutTarget,
     event_body, payload,
 };
-pub use delivery_options::{DeliveryOptions, MAX_RATE_LIMIT, Ordering};
+pub use delivery_options::{DeliveryOptions, Ordering};
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
-pub use filter::{Filter, MAX_FILTER_BYTES};
+pub use filter::Filter;
 pub use health::{AUTO_DISABLE_USER, HealthChange};
 pub use message::{CarriedEvent, DeliveryMessage, FanOutPage, QueueMessage, RecoveryPage};
-pub use receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
+pub use receiver_auth::{ReceiverAuth, ReceiverCredentials};
 pub use rotation::{PreviousSecret, Rotation};
-pub use stats::{Counts, HourCounters, Latency, SeriesPoint, Stats, StatsWindow};
-pub use types::{CustomHeaders, EntityId, EventList, EventPattern, Timestamp, WebhookId, WebhookName, WebhookSecret};
-pub use webhook::{Webhook, WebhookCreated, WebhookIn, WebhookOut, WebhookRules};
+pub use stats::{HourCounters, Stats, StatsWindow};
+pub use types::{CustomHeaders, EntityId, EventList, Timestamp, WebhookId, WebhookName, WebhookSecret};
+pub use webhook::{WebhookCreated, WebhookIn, WebhookOut, WebhookRecord, WebhookRules};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::fields::{Fields, as_str};
-use super::{Timestamp, Webhook, WebhookOut, WebhookSecret};
+use super::{Timestamp, WebhookOut, WebhookRecord, WebhookSecret};
 use crate::config::parse_duration;
 use crate::error::Error;
 
@@ -50,7 +50,7 @@ impl Rotation {
     }
 }
 
-impl Webhook {
+impl WebhookRecord {
     /// This webhook signing with `secret` from `now`, and with its current secret too until
     /// `overlap` has passed; one version later, its failing clock restarted as by any write.
     pub fn rotated(&self, secret: WebhookSecret, overlap: std::time::Duration, user: &str, now: Timestamp) -> Self {

@@ -41,7 +41,7 @@ pub struct WebhookOut {
     pub headers: CustomHeaders,
     pub send_data: bool,
     pub disabled_reason: Option<String>,
-    /// How attempts authenticate to the receiver; its secret is in `Webhook::auth_secret`.
+    /// How attempts authenticate to the receiver; its secret is in `WebhookRecord::auth_secret`.
     #[serde(default)]
     pub auth: Option<ReceiverAuth>,
     #[serde(flatten)]
@@ -50,7 +50,7 @@ pub struct WebhookOut {
 
 /// A webhook as stored: the public form and its signing secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Webhook {
+pub struct WebhookRecord {
     #[serde(flatten)]
     pub info: WebhookOut,
     pub secret: WebhookSecret,
@@ -71,6 +71,13 @@ pub struct Webhook {
     /// step without a new version, it caps the webhook's share of the deliver concurrency.
     #[serde(default, rename = "slowMs", skip_serializing_if = "Option::is_none")]
     pub slow_ms: Option<u32>,
+}
+
+/// The API's form of a stored webhook: all of it but its secrets and the deliver step's marks.
+impl From<WebhookRecord> for WebhookOut {
+    fn from(record: WebhookRecord) -> Self {
+        record.info
+    }
 }
 
 /// The create response: the only time the secret is shown.
@@ -116,10 +123,10 @@ impl WebhookIn {
     pub fn parse(
         body: &Map<String, Value>,
         rules: &WebhookRules<'_>,
-        previous: Option<&Webhook>,
+        previous: Option<&WebhookRecord>,
     ) -> Result<Self, Error> {
         let (owner, policy) = (rules.owner, rules.policy);
-        let stored = previous.and_then(Webhook::receiver_credentials);
+        let stored = previous.and_then(WebhookRecord::receiver_credentials);
         let stored = stored.as_ref();
         let kept = previous.map(|w| &w.info.event_list);
         let mut fields = Fields::new(body);
@@ -251,7 +258,7 @@ fn parse_entity(fields: &mut Fields<'_>, body: &Map<String, Value>, owner: Owner
     ok.then_some(name)
 }
 
-impl Webhook {
+impl WebhookRecord {
     /// A new webhook at version 1; a global one belongs to `account`.
     pub fn create(
         input: WebhookIn,
@@ -325,33 +332,17 @@ impl Webhook {
     /// why the platform disabled it.
     pub fn updated(&self, input: WebhookIn, user: &str, now: Timestamp) -> Self {
         let disabled = !input.enabled;
-        let info = WebhookOut {
-            last_update: now,
-            version: self.info.version + 1,
-            user_identifier: user.to_string(),
-            owner_name: input.owner_name,
-            entities: input.entities,
-            name: input.name,
-            enabled: input.enabled,
-            event_url: input.event_url,
-            event_list: input.event_list,
-            headers: input.headers,
-            send_data: input.send_data,
-            options: input.options,
-            disabled_reason: self.info.disabled_reason.clone().filter(|_| disabled),
-            ..self.info.clone()
-        };
-        let webhook = Self {
-            info,
-            secret: self.secret.clone(),
-            auth_secret: None,
-            previous_secret: self.previous_secret.clone(),
-            // The health marks start again: the endpoint the write names may be new.
-            failing_since: None,
-            disabled_by: self.disabled_by.filter(|_| disabled),
-            slow_ms: None,
-        };
-        webhook.with_auth(input.auth)
+        let (id, owner, account) = (self.info.id, self.owner(), self.info.account_identifier.as_deref());
+        // Written as a new one at the same id, then given back what a write keeps.
+        let mut updated = Self::create(input, id, owner, user, account, now, self.secret.clone());
+        updated.info.created_date = self.info.created_date;
+        updated.info.version = self.info.version + 1;
+        updated.info.disabled_reason = self.info.disabled_reason.clone().filter(|_| disabled);
+        updated.previous_secret.clone_from(&self.previous_secret);
+        // The health marks start again (the endpoint the write names may be new), but the
+        // delivery that disabled it still owes its notice while it stays disabled.
+        updated.disabled_by = self.disabled_by.filter(|_| disabled);
+        updated
     }
 }
 

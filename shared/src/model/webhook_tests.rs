@@ -78,7 +78,7 @@ fn the_document_of_a_webhook_parses_back_to_it() {
         "headers": {"X-Api-Key": "abc"}, "sendData": false
     }))
     .expect("valid");
-    let webhook = Webhook::create(
+    let webhook = WebhookRecord::create(
         input.clone(),
         WebhookId(uuid::Uuid::nil()),
         Owner::Entity(entity()),

@@ -19,7 +19,6 @@ mod fan_out;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -28,9 +27,9 @@ pub use fan_out::{page_targets, send_page};
 use crate::error::Error;
 use crate::model::{
     CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Ordering,
-    Timestamp, Webhook, WebhookId, event_body, is_platform_event_type,
+    Timestamp, WebhookId, WebhookRecord, event_body, is_platform_event_type,
 };
-use crate::queue::{DeliveryEnqueue, message_body};
+use crate::queue::{DeliveryEnqueue, Routed, message_body};
 use crate::runtime::IdGenerator;
 use crate::store::PublishStore;
 
@@ -120,31 +119,20 @@ where
     Ok(Published::Accepted { event_id: plan.event_id, deliveries: sent })
 }
 
-/// The platform's notice that it disabled a webhook (docs/contract.md 12), which the deliver step
-/// publishes.
-#[async_trait]
-pub trait DisableNotice: Send + Sync {
-    /// Publishes `webhook.disabled` for `webhook`, as the platform disabled it, to its entity's
-    /// webhooks that subscribe to it. Its event id is the webhook's id and version, so that
-    /// publishing it again (after a failure midway) plans nothing twice.
-    async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error>;
-}
-
-/// `DisableNotice` through `publish`.
-pub struct Notices<'a, S: ?Sized, Q: ?Sized> {
-    pub store: &'a S,
-    pub queue: &'a Q,
+/// The platform's notices (docs/contract.md 12), which the deliver step publishes through the
+/// whole publish path.
+pub struct Notices<'a> {
+    pub store: &'a dyn PublishStore,
+    pub queues: Routed<'a>,
     pub ids: &'a dyn IdGenerator,
     pub resend_delay: Duration,
 }
 
-#[async_trait]
-impl<S, Q> DisableNotice for Notices<'_, S, Q>
-where
-    S: PublishStore + ?Sized,
-    Q: DeliveryEnqueue + ?Sized,
-{
-    async fn webhook_disabled(&self, webhook: &Webhook, now: Timestamp) -> Result<(), Error> {
+impl Notices<'_> {
+    /// Publishes `webhook.disabled` for `webhook`, as the platform disabled it, to its entity's
+    /// webhooks that subscribe to it. Its event id is the webhook's id and version, so that
+    /// publishing it again (after a failure midway) plans nothing twice.
+    pub async fn webhook_disabled(&self, webhook: &WebhookRecord, now: Timestamp) -> Result<(), Error> {
         let Some(entity) = webhook.info.owner_identifier else {
             // A global webhook belongs to no entity, whose webhooks would be told; its
             // `disabledReason` says why to whoever manages it.
@@ -158,7 +146,7 @@ where
             data: webhook.disabled_notice(),
             occurred_at: Some(webhook.info.last_update),
         };
-        publish(self.store, self.queue, self.ids, entity, input, now, self.resend_delay).await.map(|_| ())
+        publish(self.store, &self.queues, self.ids, entity, input, now, self.resend_delay).await.map(|_| ())
     }
 }
 

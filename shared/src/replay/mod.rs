@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::model::fields::{Fields, as_str, as_string_array};
 use crate::model::{
     CarriedEvent, Delivery, DeliveryMessage, DeliveryStatus, DeliveryStep, Ordering, QueueMessage, RecoveryPage,
-    Timestamp, Webhook,
+    Timestamp, WebhookRecord,
 };
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::IdGenerator;
@@ -83,7 +83,7 @@ impl Recovery {
 
     /// The recovery's first page, for `webhook` at `now`: a window without an end ends now, so
     /// that it never reaches the deliveries it makes.
-    pub fn first_page(&self, webhook: &Webhook, now: Timestamp) -> RecoveryPage {
+    pub fn first_page(&self, webhook: &WebhookRecord, now: Timestamp) -> RecoveryPage {
         RecoveryPage {
             webhook_id: webhook.info.id,
             owner_identifier: webhook.info.owner_identifier,
@@ -111,7 +111,7 @@ fn first_id_of(at: Timestamp) -> Uuid {
 
 /// The message of a new delivery, `id`, of `delivery`'s event to `webhook`, naming the event
 /// (the deliver step reads it from its plan); none when the delivery's entity is unknown.
-fn again(webhook: &Webhook, delivery: &Delivery, id: Uuid, resent: bool) -> Option<DeliveryMessage> {
+fn again(webhook: &WebhookRecord, delivery: &Delivery, id: Uuid, resent: bool) -> Option<DeliveryMessage> {
     // An entity's own webhook's deliveries are all of its entity.
     let entity = delivery.owner_identifier.or(webhook.info.owner_identifier)?;
     let event = CarriedEvent::Named { id: delivery.event_id.clone(), event_type: delivery.event_type.clone() };
@@ -131,7 +131,7 @@ pub async fn resend<S, Q>(
     store: &S,
     queue: &Q,
     ids: &dyn IdGenerator,
-    webhook: &Webhook,
+    webhook: &WebhookRecord,
     delivery: &Delivery,
 ) -> Result<Uuid, Error>
 where
@@ -155,7 +155,7 @@ where
 
 /// What a recovery's request did: the deliveries it resent, and whether the rest of the window
 /// goes on from the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Recovered {
     pub deliveries: usize,
     pub continues: bool,
@@ -168,7 +168,7 @@ pub async fn recover<S, Q>(
     store: &S,
     queue: &Q,
     ids: &dyn IdGenerator,
-    webhook: &Webhook,
+    webhook: &WebhookRecord,
     recovery: &Recovery,
     (now, copy_delay): (Timestamp, Duration),
 ) -> Result<Recovered, Error>

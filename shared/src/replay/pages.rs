@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{again, created_at};
 use crate::error::Error;
-use crate::model::{DeliveryStatus, DeliveryStep, QueueMessage, RecoveryPage, Webhook};
+use crate::model::{DeliveryStatus, DeliveryStep, QueueMessage, RecoveryPage, WebhookRecord};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::IdGenerator;
 use crate::store::{DeliveryGet, DeliveryList, DeliveryRecord, Recorded};
@@ -24,7 +24,7 @@ pub(super) async fn resend_for<S, Q>(
     store: &S,
     queue: &Q,
     ids: &dyn IdGenerator,
-    webhook: &Webhook,
+    webhook: &WebhookRecord,
     mut page: RecoveryPage,
     (budget, copy_delay): (Duration, Duration),
 ) -> Result<(usize, Option<RecoveryPage>), Error>
@@ -93,17 +93,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::delivery::tests::{OWNER, WEBHOOK, Waits, store_of};
     use crate::model::{DeliveryStatus, EntityId, Owner, Timestamp, WebhookId};
     use crate::replay::Recovery;
     use crate::runtime::RandomIds;
     use crate::store::{DeliveryGet, MemoryStore, WebhookGet};
+    use crate::testing::{OWNER, WEBHOOK, Waits, store_of};
 
     const FAILED: usize = 250;
     const COPY_DELAY: Duration = Duration::from_secs(60);
 
     /// The fixture's webhook, with `FAILED` failed deliveries.
-    async fn with_failed_deliveries() -> (MemoryStore, Webhook) {
+    async fn with_failed_deliveries() -> (MemoryStore, WebhookRecord) {
         let store = store_of(json!({"name": "Down for a while", "eventUrl": "https://api.example.com/hooks"})).await;
         let (owner, id) = (EntityId::parse(OWNER).expect("uuid"), WebhookId::parse(WEBHOOK).expect("uuid"));
         let webhook = store.get_webhook(Owner::Entity(owner), id).await.expect("get").expect("the webhook");

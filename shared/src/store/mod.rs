@@ -32,12 +32,17 @@ const CONCURRENT_READS: usize = 10;
 
 use crate::model::{
     Catalog, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, Event, EventType,
-    FanOutPlan, FanOutTarget, HourCounters, Owner, Timestamp, Webhook, WebhookId, default_event_type,
+    FanOutPlan, FanOutTarget, HourCounters, Owner, Timestamp, WebhookId, WebhookRecord, default_event_type,
 };
 
 /// Targets of a fan-out plan per page: what one fan-out message sends (`crate::publish`), and
 /// what one item of a stored plan holds (about 120 KB, well within DynamoDB's 400 KB).
 pub const FAN_OUT_PAGE: usize = 1000;
+
+/// Page `page` of a whole plan's `targets`: none past its last.
+pub(crate) fn page_of(targets: &[FanOutTarget], page: u32) -> Vec<FanOutTarget> {
+    targets.chunks(FAN_OUT_PAGE).nth(page as usize).map(<[_]>::to_vec).unwrap_or_default()
+}
 
 /// One page request: at most `limit` items after the item with id `after`, in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +74,10 @@ impl<T> Page<T> {
 
 #[async_trait]
 pub trait WebhookGet: Send + Sync {
-    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError>;
     /// The same read, eventually consistent (half DynamoDB's price): for the deliver step, where
     /// a pause or delete may take a second to be seen.
-    async fn get_webhook_eventually(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook_eventually(&self, owner: Owner, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         self.get_webhook(owner, id).await
     }
 }
@@ -81,31 +86,31 @@ pub trait WebhookGet: Send + Sync {
 pub trait WebhookList: Send + Sync {
     /// The owner's webhooks (for `Owner::Global`, every global one) in creation order (their
     /// ids are UUIDv7).
-    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
+    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<WebhookRecord>, StoreError>;
 
     /// The global webhooks of `account`, in creation order; a page may hold fewer than its
     /// limit and still have a `next`.
-    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError>;
+    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<WebhookRecord>, StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookSubscribers: Send + Sync {
     /// Every webhook an event published for `entity` may go to, enabled or not: the entity's
     /// own and the global ones covering it, found without reading other entities' webhooks.
-    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError>;
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookInsert: Send + Sync {
     /// Stores a webhook whose id is new.
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait WebhookReplace: Send + Sync {
     /// Replaces `previous`, the webhook as the writer read it, only if its version is still
     /// the stored one; otherwise `VersionConflict` with the stored version, or `NotFound`.
-    async fn replace_webhook(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError>;
+    async fn replace_webhook(&self, webhook: &WebhookRecord, previous: &WebhookRecord) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -126,7 +131,7 @@ pub trait WebhookHealth: Send + Sync {
     /// Replaces `previous` with `disabled` only if neither its version nor its failing clock
     /// changed since it was read (a success stops the clock without a new version);
     /// `VersionConflict` or `NotFound` otherwise.
-    async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError>;
+    async fn disable_webhook(&self, disabled: &WebhookRecord, previous: &WebhookRecord) -> Result<(), StoreError>;
 }
 
 /// The operator's event types; the defaults are `crate::model::Catalog`'s, never stored.
@@ -198,8 +203,7 @@ pub trait EventGet: Send + Sync {
         page: u32,
     ) -> Result<Option<(Event, Vec<FanOutTarget>)>, StoreError> {
         let Some(whole) = self.get_plan(owner, event_id, Some(plan)).await? else { return Ok(None) };
-        let page: Vec<_> = whole.targets.chunks(FAN_OUT_PAGE).nth(page as usize).map(<[_]>::to_vec).unwrap_or_default();
-        Ok(Some((whole.event(), page)))
+        Ok(Some((whole.event(), page_of(&whole.targets, page))))
     }
 }
 

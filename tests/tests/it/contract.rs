@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
-use webhooks_local::routes::{Function, ROUTES};
+use shared::api::{Function, routes};
 
 use crate::helpers::TestApp;
 
@@ -73,8 +73,18 @@ fn mapping(value: &Value) -> &serde_yaml_ng::Mapping {
 #[test]
 fn the_contract_lists_every_route_the_runner_serves_with_its_function() {
     let listed = functions_listed();
-    let served = ROUTES.iter().map(|(m, p, f)| (((*m).to_string(), (*p).to_string()), package(*f))).collect();
-    assert_eq!(listed, served, "docs/contract.md section 15 against the runner's ROUTES");
+    let served = routes().into_iter().map(|r| ((r.method.to_string(), r.path), package(r.function))).collect();
+    assert_eq!(listed, served, "docs/contract.md section 15 against shared::api::routes()");
+}
+
+#[test]
+fn each_api_functions_main_serves_its_own_entry_of_the_route_table() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for function in routes().into_iter().map(|r| r.function).filter(|f| *f != Function::Console) {
+        let main = root.join("functions").join(package(function)).join("src/main.rs");
+        let text = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{}: {e}", main.display()));
+        assert!(text.contains(&format!("Function::{function:?})")), "{} serves Function::{function:?}", main.display());
+    }
 }
 
 #[test]

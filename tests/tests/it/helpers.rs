@@ -6,13 +6,12 @@ use std::time::Duration;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use rstest_reuse::template;
 use serde_json::{Value, json};
-use shared::config::ApiSettings;
-use shared::delivery::DeliverySettings;
+use shared::config::Settings;
 use shared::model::UrlPolicy;
 use shared::queue::{QueueConfig, QueueConsumer, QueueDepths, SqsQueue};
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
-use shared::runtime::Context;
+use shared::runtime::ApiContext;
 use shared::sealing::Sealer;
 use shared::store::DynamoStore;
 use std::sync::Arc;
@@ -81,16 +80,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 /// they share.
 pub const DISABLE_AFTER: &str = "40s";
 
-fn delivery_settings(schedule: &str, timeout: Duration) -> DeliverySettings {
+/// The runners' settings: private receivers allowed, `schedule`, `timeout`, `DISABLE_AFTER`.
+fn settings(schedule: &str, timeout: Duration) -> Settings {
     let schedule = RetrySchedule::parse(schedule).expect("schedule");
     let disable_after = shared::config::parse_duration(DISABLE_AFTER).expect("duration");
-    DeliverySettings {
-        schedule,
-        timeout,
-        url_policy: UrlPolicy { allow_private: true },
-        disable_after,
-        ..Default::default()
-    }
+    Settings { schedule, timeout, url_policy: UrlPolicy { allow_private: true }, disable_after, ..Default::default() }
 }
 
 /// Where a black-box test runs: the runner in this process on either backend, or the deployed
@@ -183,13 +177,14 @@ impl TestApp {
 
     /// The memory backend with production URL rules.
     pub async fn memory() -> Self {
-        Self::start(Backend::Memory, UrlPolicy::default(), delivery_settings("1s", TIMEOUT)).await
+        let production = Settings { url_policy: UrlPolicy::default(), ..settings("1s", TIMEOUT) };
+        Self::start(Backend::Memory, production).await
     }
 
     /// An app allowed to deliver to loopback receivers, retrying on `schedule`.
     pub async fn delivering(aws: bool, schedule: &str, timeout: Duration) -> Self {
         let backend = if aws { aws_backend() } else { Backend::Memory };
-        Self::start(backend, UrlPolicy { allow_private: true }, delivery_settings(schedule, timeout)).await
+        Self::start(backend, settings(schedule, timeout)).await
     }
 
     /// A black-box target whose webhooks are disabled after failing for `disable_after`; on the
@@ -200,8 +195,7 @@ impl TestApp {
             Target::DynamoDb => aws_backend(),
             Target::Stack => return Self::stack(),
         };
-        let delivery = DeliverySettings { disable_after, ..delivery_settings(SCHEDULE, TIMEOUT) };
-        Self::start(backend, UrlPolicy { allow_private: true }, delivery).await
+        Self::start(backend, Settings { disable_after, ..settings(SCHEDULE, TIMEOUT) }).await
     }
 
     /// Two runners, as two instances would run, on one new table of DynamoDB Local (each with
@@ -215,21 +209,20 @@ impl TestApp {
             queue_name: unique_table(),
             sealer: sealer.clone(),
         };
-        let settings = || delivery_settings(SCHEDULE, TIMEOUT);
-        let first = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
-        let second = Self::start(on_table(), UrlPolicy { allow_private: true }, settings()).await;
+        let first = Self::start(on_table(), settings(SCHEDULE, TIMEOUT)).await;
+        let second = Self::start(on_table(), settings(SCHEDULE, TIMEOUT)).await;
         (first, second)
     }
 
-    async fn start(backend: Backend, url_policy: UrlPolicy, delivery: DeliverySettings) -> Self {
-        Self::start_with(backend, ApiSettings { url_policy, ..ApiSettings::default() }, delivery, QUEUES).await
+    async fn start(backend: Backend, settings: Settings) -> Self {
+        Self::start_with(backend, settings, QUEUES).await
     }
 
-    async fn start_with(backend: Backend, api: ApiSettings, delivery: DeliverySettings, queues: QueueConfig) -> Self {
+    async fn start_with(backend: Backend, settings: Settings, queues: QueueConfig) -> Self {
         let (secret, issuer, audience) = ("integration-test-secret", "webhooks-local", "webhooks-api");
         let auth = DevAuth::new(secret, issuer, audience);
         let fifo = QueueConfig { max_receives: FIFO_QUEUES.max_receives, ..queues };
-        let app = App::with_queues(Context::new(api), delivery, &backend, auth, (&queues, &fifo)).await;
+        let app = App::with_queues(ApiContext::new(settings), &backend, auth, (&queues, &fifo)).await;
         let app = Arc::new(app.expect("start the app"));
         let addr = webhooks_local::spawn(app.clone()).await.expect("bind a loopback port");
         let table = match backend {
@@ -247,19 +240,16 @@ impl TestApp {
             Target::DynamoDb => aws_backend(),
             Target::Stack => return Self::stack(),
         };
-        let api = ApiSettings {
+        let defaults = settings(custom.schedule.unwrap_or(SCHEDULE), TIMEOUT);
+        let settings = Settings {
             url_policy: UrlPolicy { allow_private: !custom.production_urls },
-            api_rate: custom.api_rate.unwrap_or(ApiSettings::default().api_rate),
-            ..ApiSettings::default()
-        };
-        let defaults = delivery_settings(custom.schedule.unwrap_or(SCHEDULE), TIMEOUT);
-        let delivery = DeliverySettings {
+            api_rate: custom.api_rate.unwrap_or(defaults.api_rate),
             disable_after: custom.disable_after.unwrap_or(defaults.disable_after),
             receiver_concurrency: custom.receiver_concurrency.unwrap_or(defaults.receiver_concurrency),
             ..defaults
         };
         let queues = QueueConfig { retention: custom.retention.unwrap_or(QUEUES.retention), ..QUEUES };
-        Self::start_with(backend, api, delivery, queues).await
+        Self::start_with(backend, settings, queues).await
     }
 
     /// The standard delivery queue's counts (SQS's `ApproximateNumberOf...`), and, in the

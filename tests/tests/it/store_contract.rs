@@ -6,7 +6,7 @@ use shared::model::{
     Attempt, Catalog, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget, WebhookRules,
 };
 use shared::model::{
-    EntityId, HourCounters, Owner, Timestamp, UrlPolicy, Webhook, WebhookId, WebhookIn, WebhookSecret,
+    EntityId, HourCounters, Owner, Timestamp, UrlPolicy, WebhookId, WebhookIn, WebhookRecord, WebhookSecret,
 };
 use shared::rate_limit::RatePolicy;
 use shared::store::{PageRequest, Recorded, Store, StoreError};
@@ -31,7 +31,7 @@ fn rules(owner: Owner) -> WebhookRules<'static> {
     WebhookRules { owner, policy: UrlPolicy::default(), catalog: Catalog::defaults() }
 }
 
-fn webhook(owner: &str, name: &str) -> Webhook {
+fn webhook(owner: &str, name: &str) -> WebhookRecord {
     let body = json!({
         "name": name,
         "entity": {"name": "The Siam Residences, Bangkok"},
@@ -41,7 +41,7 @@ fn webhook(owner: &str, name: &str) -> Webhook {
     });
     let owner = Owner::Entity(entity(owner));
     let input = WebhookIn::parse(body.as_object().expect("object"), &rules(owner), None).expect("valid input");
-    Webhook::create(
+    WebhookRecord::create(
         input,
         WebhookId(uuid::Uuid::now_v7()),
         owner,
@@ -52,7 +52,7 @@ fn webhook(owner: &str, name: &str) -> Webhook {
     )
 }
 
-fn renamed(stored: &Webhook, name: &str) -> Webhook {
+fn renamed(stored: &WebhookRecord, name: &str) -> WebhookRecord {
     let mut next = stored.clone();
     next.info.name = shared::model::WebhookName::parse(name).expect("name");
     next.info.version += 1;

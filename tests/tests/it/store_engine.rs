@@ -127,7 +127,7 @@ async fn a_fifo_gate_parks_in_order_and_opens_only_when_every_parked_message_is_
     assert!(!store.park(webhook, &parked(13)).await.expect("park"), "open again");
 }
 
-fn webhook() -> shared::model::Webhook {
+fn webhook() -> shared::model::WebhookRecord {
     let body = json!({"name": "Marked", "eventUrl": "https://api.example.com/hooks"});
     let rules = shared::model::WebhookRules {
         owner: Owner::Entity(entity()),
@@ -137,7 +137,15 @@ fn webhook() -> shared::model::Webhook {
     let input = shared::model::WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid");
     let now = Timestamp::new(chrono::Utc::now());
     let secret = shared::model::WebhookSecret::from_key(&[7; 32]);
-    shared::model::Webhook::create(input, WebhookId(Uuid::now_v7()), Owner::Entity(entity()), "t", None, now, secret)
+    shared::model::WebhookRecord::create(
+        input,
+        WebhookId(Uuid::now_v7()),
+        Owner::Entity(entity()),
+        "t",
+        None,
+        now,
+        secret,
+    )
 }
 
 #[apply(backings)]

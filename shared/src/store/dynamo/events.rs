@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::{DynamoStore, Item, ItemRange, RETENTION, TTL_ATTRIBUTE, s, unavailable};
 use crate::model::{EntityId, Event, FanOutPlan, FanOutTarget, Timestamp};
-use crate::store::{EventGet, EventInsert, FAN_OUT_PAGE, StoreError};
+use crate::store::{EventGet, EventInsert, FAN_OUT_PAGE, StoreError, page_of};
 
 const DEDUPE_UNTIL: &str = "dedupeUntil";
 /// Targets a plan's own item holds; a plan with more keeps them all in pages.
@@ -292,8 +292,7 @@ impl EventGet for DynamoStore {
         let Some(stored) = self.stored_plan(owner, event_id, Some(plan)).await? else { return Ok(None) };
         let event = stored.event()?;
         if stored.pages == 0 {
-            let targets = stored.targets.chunks(FAN_OUT_PAGE).nth(page as usize).map(<[_]>::to_vec).unwrap_or_default();
-            return Ok(Some((event, targets)));
+            return Ok(Some((event, page_of(&stored.targets, page))));
         }
         let read: Option<StoredPage> = self.get_item(page_key(owner, plan, page), true).await?;
         Ok(Some((event, read.map(|p| p.targets).unwrap_or_default())))

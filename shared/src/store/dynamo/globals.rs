@@ -27,7 +27,7 @@ use futures::StreamExt;
 
 use super::webhooks::{if_version, version_value, webhook_key};
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
-use crate::model::{Coverage, EntityId, Owner, Webhook, WebhookId};
+use crate::model::{Coverage, EntityId, Owner, WebhookId, WebhookRecord};
 use crate::store::{Page, PageRequest, StoreError, WebhookGet, WebhookSubscribers};
 
 pub(super) const GLOBAL_PK: &str = "GLOBAL";
@@ -57,23 +57,27 @@ fn pointed_id(item: &Item) -> Option<Result<WebhookId, StoreError>> {
     Some(WebhookId::parse(id).map_err(StoreError::internal))
 }
 
-fn is_star(webhook: &Webhook) -> bool {
+fn is_star(webhook: &WebhookRecord) -> bool {
     matches!(webhook.info.entities, Some(Coverage::All))
 }
 
 /// The partitions that point to the webhook: each listed entity's, and its account's.
-fn pointers(webhook: &Webhook) -> BTreeSet<String> {
+fn pointers(webhook: &WebhookRecord) -> BTreeSet<String> {
     let entities = webhook.info.entities.iter().flat_map(Coverage::listed).map(entity_pointer);
     entities.chain(webhook.info.account_identifier.as_deref().map(account_pointer)).collect()
 }
 
 impl DynamoStore {
-    pub(super) async fn insert_global(&self, webhook: &Webhook) -> Result<(), StoreError> {
+    pub(super) async fn insert_global(&self, webhook: &WebhookRecord) -> Result<(), StoreError> {
         self.put_pointers(webhook, pointers(webhook)).await?;
         self.write_global(webhook, None).await
     }
 
-    pub(super) async fn replace_global(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+    pub(super) async fn replace_global(
+        &self,
+        webhook: &WebhookRecord,
+        previous: &WebhookRecord,
+    ) -> Result<(), StoreError> {
         let (now, before) = (pointers(webhook), pointers(previous));
         self.put_pointers(webhook, now.difference(&before).cloned()).await?;
         self.write_global(webhook, Some(previous)).await?;
@@ -102,7 +106,7 @@ impl DynamoStore {
     }
 
     /// The webhook's item, with its `"*"` copy written or removed in the same transaction.
-    async fn write_global(&self, webhook: &Webhook, previous: Option<&Webhook>) -> Result<(), StoreError> {
+    async fn write_global(&self, webhook: &WebhookRecord, previous: Option<&WebhookRecord>) -> Result<(), StoreError> {
         let expected = previous.map(|p| p.info.version);
         let own = self.webhook_item(webhook).await?;
         let copy = if is_star(webhook) {
@@ -121,7 +125,7 @@ impl DynamoStore {
         self.transact(webhook.info.id, expected, vec![own, copy]).await
     }
 
-    async fn delete_as_read(&self, current: &Webhook) -> Result<(), StoreError> {
+    async fn delete_as_read(&self, current: &WebhookRecord) -> Result<(), StoreError> {
         let (id, version) = (current.info.id, current.info.version);
         let key = webhook_key(Owner::Global, id);
         let mut writes = vec![TransactWriteItem::builder().delete(self.delete(key.clone(), Some(version))?).build()];
@@ -176,7 +180,7 @@ impl DynamoStore {
 
     async fn put_pointers(
         &self,
-        webhook: &Webhook,
+        webhook: &WebhookRecord,
         partitions: impl IntoIterator<Item = String>,
     ) -> Result<(), StoreError> {
         let version = version_value(webhook.info.version);
@@ -230,7 +234,7 @@ impl DynamoStore {
     }
 
     /// The webhooks at `keys`, read consistently.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Webhook>, StoreError> {
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<WebhookRecord>, StoreError> {
         let mut webhooks = Vec::new();
         let mut pending = keys;
         let mut pause = Duration::from_millis(50);
@@ -258,7 +262,11 @@ impl DynamoStore {
 
     /// One page of the account's global webhooks, read through its pointers. A pointer left
     /// over is skipped, and `next` follows the pointers, so a page short of one is not the end.
-    pub(super) async fn account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    pub(super) async fn account_webhooks(
+        &self,
+        account: &str,
+        page: PageRequest,
+    ) -> Result<Page<WebhookRecord>, StoreError> {
         let range = ItemRange::prefixed(account_pointer(account), POINTER_PREFIX);
         let mut start = page.after.map(|after| pointer_key(account_pointer(account), WebhookId(after)));
         let mut ids = Vec::new();
@@ -282,10 +290,10 @@ impl DynamoStore {
 
     /// The global webhooks stored before accounts existed: none has an `accountIdentifier`,
     /// and no caller reaches one until it is given one (`assign_account`).
-    pub async fn unowned_global_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+    pub async fn unowned_global_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         let mut unowned = Vec::new();
         for item in self.query_all(ItemRange::prefixed(GLOBAL_PK, "WEBHOOK#")).await? {
-            let webhook: Webhook = self.read(item).await?;
+            let webhook: WebhookRecord = self.read(item).await?;
             if webhook.info.account_identifier.is_none() {
                 unowned.push(webhook);
             }
@@ -296,7 +304,7 @@ impl DynamoStore {
     /// Gives `webhook`, as read by `unowned_global_webhooks`, to `account`, and writes the
     /// account's pointer; its version is not moved. False when it was written since (or given
     /// an account): read it again.
-    pub async fn assign_account(&self, webhook: &Webhook, account: &str) -> Result<bool, StoreError> {
+    pub async fn assign_account(&self, webhook: &WebhookRecord, account: &str) -> Result<bool, StoreError> {
         self.put_pointers(webhook, [account_pointer(account)]).await?;
         let update = self
             .client
@@ -315,7 +323,7 @@ impl DynamoStore {
         }
     }
 
-    async fn star_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+    async fn star_webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
         let range = ItemRange::prefixed(EVERY_ENTITY_PK, "WEBHOOK#");
         let mut webhooks = Vec::new();
         for mut item in self.query_all(range).await? {
@@ -334,7 +342,7 @@ pub(super) fn star_copy(mut key: Item) -> Item {
 
 #[async_trait]
 impl WebhookSubscribers for DynamoStore {
-    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError> {
         let range = ItemRange::prefixed(format!("OWNER#{entity}"), "WEBHOOK");
         let (mut webhooks, mut pointed) = (Vec::new(), Vec::new());
         for item in self.query_all(range).await? {
@@ -347,7 +355,7 @@ impl WebhookSubscribers for DynamoStore {
         // A webhook changing from a list to "*" may be found both ways for a moment.
         let mut seen = HashSet::new();
         let global = listing.into_iter().chain(self.star_webhooks().await?).filter(|w| w.covers(entity));
-        webhooks.extend(global.filter(|w: &Webhook| seen.insert(w.info.id)));
+        webhooks.extend(global.filter(|w: &WebhookRecord| seen.insert(w.info.id)));
         Ok(webhooks)
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 use super::globals::GLOBAL_PK;
 use super::{DynamoStore, Item, ItemRange, s, unavailable};
-use crate::model::{Owner, Timestamp, Webhook, WebhookId};
+use crate::model::{Owner, Timestamp, WebhookId, WebhookRecord};
 use crate::store::StoreError;
 use crate::store::{
     Page, PageRequest, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert, WebhookList, WebhookReplace,
@@ -27,7 +27,7 @@ pub(super) fn webhook_key(owner: Owner, id: WebhookId) -> Item {
 }
 
 /// The webhook's item, its secrets as they are: only for writes of attributes that are not.
-fn plain_item(webhook: &Webhook) -> Result<Item, StoreError> {
+fn plain_item(webhook: &WebhookRecord) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(webhook).map_err(StoreError::internal)?;
     item.extend(webhook_key(webhook.owner(), webhook.info.id));
     Ok(item)
@@ -58,31 +58,31 @@ pub(super) fn version_value(version: u64) -> AttributeValue {
 
 #[async_trait]
 impl WebhookGet for DynamoStore {
-    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         self.get_item(webhook_key(owner, id), true).await
     }
 
-    async fn get_webhook_eventually(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook_eventually(&self, owner: Owner, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         self.get_item(webhook_key(owner, id), false).await
     }
 }
 
 #[async_trait]
 impl WebhookList for DynamoStore {
-    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<WebhookRecord>, StoreError> {
         let start = page.after.map(|after| webhook_key(owner, WebhookId(after)));
         let range = ItemRange::prefixed(partition(owner), "WEBHOOK#");
-        self.query_page(range, start, page, |w: &Webhook| w.info.id.0).await
+        self.query_page(range, start, page, |w: &WebhookRecord| w.info.id.0).await
     }
 
-    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<WebhookRecord>, StoreError> {
         self.account_webhooks(account, page).await
     }
 }
 
 impl DynamoStore {
     /// The webhook's item, its secrets sealed.
-    pub(super) async fn webhook_item(&self, webhook: &Webhook) -> Result<Item, StoreError> {
+    pub(super) async fn webhook_item(&self, webhook: &WebhookRecord) -> Result<Item, StoreError> {
         let mut item = plain_item(webhook)?;
         self.seal_secrets(&mut item).await?;
         Ok(item)
@@ -90,7 +90,7 @@ impl DynamoStore {
 
     /// Writes the webhook's item if the stored one is at version `expected`, or, without
     /// one, if there is none.
-    async fn put_webhook(&self, webhook: &Webhook, expected: Option<u64>) -> Result<(), StoreError> {
+    async fn put_webhook(&self, webhook: &WebhookRecord, expected: Option<u64>) -> Result<(), StoreError> {
         self.put_webhook_item(self.webhook_item(webhook).await?, expected).await
     }
 
@@ -120,7 +120,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl WebhookInsert for DynamoStore {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+    async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError> {
         match webhook.owner() {
             Owner::Entity(_) => self.put_webhook(webhook, None).await,
             Owner::Global => self.insert_global(webhook).await,
@@ -130,7 +130,7 @@ impl WebhookInsert for DynamoStore {
 
 #[async_trait]
 impl WebhookReplace for DynamoStore {
-    async fn replace_webhook(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+    async fn replace_webhook(&self, webhook: &WebhookRecord, previous: &WebhookRecord) -> Result<(), StoreError> {
         match webhook.owner() {
             Owner::Entity(_) => self.put_webhook(webhook, Some(previous.info.version)).await,
             Owner::Global => self.replace_global(webhook, previous).await,
@@ -185,7 +185,7 @@ impl WebhookHealth for DynamoStore {
         unless_condition_failed(update.send().await)
     }
 
-    async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+    async fn disable_webhook(&self, disabled: &WebhookRecord, previous: &WebhookRecord) -> Result<(), StoreError> {
         // Only the disable's attributes are written, none of them secret: nothing to seal.
         let item = plain_item(disabled)?;
         let key = webhook_key(disabled.owner(), disabled.info.id);

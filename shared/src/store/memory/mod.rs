@@ -19,14 +19,15 @@ use super::{
     WebhookSubscribers,
 };
 use crate::model::{
-    DeliveryMessage, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner, Timestamp, Webhook, WebhookId,
+    DeliveryMessage, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner, Timestamp, WebhookId,
+    WebhookRecord,
 };
 use crate::runtime::{Clock, SystemClock};
 use crate::store::StoreError;
 
 #[derive(Default)]
 struct Tables {
-    webhooks: BTreeMap<(Owner, WebhookId), Webhook>,
+    webhooks: BTreeMap<(Owner, WebhookId), WebhookRecord>,
     /// Each delivery's steps, in step order.
     deliveries: BTreeMap<(WebhookId, Uuid), Vec<DeliveryStep>>,
     /// Each webhook's hourly statistics, by the hour's start.
@@ -113,7 +114,7 @@ impl MemoryStore {
     }
 }
 
-fn key_of(webhook: &Webhook) -> (Owner, WebhookId) {
+fn key_of(webhook: &WebhookRecord) -> (Owner, WebhookId) {
     (webhook.owner(), webhook.info.id)
 }
 
@@ -129,7 +130,7 @@ impl Tables {
     }
 
     /// The owner's webhooks, in id order, after `after` when given.
-    fn webhooks_of(&self, owner: Owner, after: Option<Uuid>) -> impl Iterator<Item = &Webhook> {
+    fn webhooks_of(&self, owner: Owner, after: Option<Uuid>) -> impl Iterator<Item = &WebhookRecord> {
         let lower = match after {
             Some(after) => Bound::Excluded((owner, WebhookId(after))),
             None => Bound::Included((owner, WebhookId(Uuid::nil()))),
@@ -140,22 +141,22 @@ impl Tables {
 
 #[async_trait]
 impl WebhookGet for MemoryStore {
-    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<Webhook>, StoreError> {
+    async fn get_webhook(&self, owner: Owner, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
         Ok(self.tables()?.webhooks.get(&(owner, id)).cloned())
     }
 }
 
 #[async_trait]
 impl WebhookList for MemoryStore {
-    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    async fn list_webhooks(&self, owner: Owner, page: PageRequest) -> Result<Page<WebhookRecord>, StoreError> {
         let tables = self.tables()?;
         let items = tables.webhooks_of(owner, page.after).take(page.limit + 1).cloned().collect();
         Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0))
     }
 
-    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<Webhook>, StoreError> {
+    async fn list_account_webhooks(&self, account: &str, page: PageRequest) -> Result<Page<WebhookRecord>, StoreError> {
         let tables = self.tables()?;
-        let theirs = |w: &&Webhook| w.info.account_identifier.as_deref() == Some(account);
+        let theirs = |w: &&WebhookRecord| w.info.account_identifier.as_deref() == Some(account);
         let items =
             tables.webhooks_of(Owner::Global, page.after).filter(theirs).take(page.limit + 1).cloned().collect();
         Ok(Page::from_overfetch(items, page.limit, |w| w.info.id.0))
@@ -164,7 +165,7 @@ impl WebhookList for MemoryStore {
 
 #[async_trait]
 impl WebhookSubscribers for MemoryStore {
-    async fn subscribers(&self, entity: EntityId) -> Result<Vec<Webhook>, StoreError> {
+    async fn subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError> {
         let tables = self.tables()?;
         let global = tables.webhooks_of(Owner::Global, None).filter(|w| w.covers(entity));
         Ok(tables.webhooks_of(Owner::Entity(entity), None).chain(global).cloned().collect())
@@ -173,7 +174,7 @@ impl WebhookSubscribers for MemoryStore {
 
 #[async_trait]
 impl WebhookInsert for MemoryStore {
-    async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+    async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         if tables.webhooks.contains_key(&key_of(webhook)) {
             return Err(StoreError::internal(format!("webhook {} already exists", webhook.info.id)));
@@ -185,7 +186,7 @@ impl WebhookInsert for MemoryStore {
 
 #[async_trait]
 impl WebhookReplace for MemoryStore {
-    async fn replace_webhook(&self, webhook: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+    async fn replace_webhook(&self, webhook: &WebhookRecord, previous: &WebhookRecord) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         let stored = tables.webhooks.get_mut(&key_of(webhook)).ok_or(StoreError::NotFound)?;
         if stored.info.version != previous.info.version {
@@ -219,7 +220,7 @@ impl WebhookHealth for MemoryStore {
         Ok(())
     }
 
-    async fn disable_webhook(&self, disabled: &Webhook, previous: &Webhook) -> Result<(), StoreError> {
+    async fn disable_webhook(&self, disabled: &WebhookRecord, previous: &WebhookRecord) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         let stored = tables.webhooks.get_mut(&key_of(disabled)).ok_or(StoreError::NotFound)?;
         if stored.info.version != previous.info.version || stored.failing_since != previous.failing_since {

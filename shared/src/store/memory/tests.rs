@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::*;
 use crate::model::{DeliveryStatus, Event, FanOutTarget};
-use crate::runtime::ManualClock;
 use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert};
+use crate::testing::ManualClock;
 
 fn step(webhook: WebhookId) -> DeliveryStep {
     let event = Event {

@@ -2,7 +2,7 @@
 //! publish, an account's list, and the accounts given to those from before accounts.
 
 use serde_json::json;
-use shared::model::{Owner, Timestamp, Webhook, WebhookId, WebhookIn, WebhookSecret};
+use shared::model::{Owner, Timestamp, WebhookId, WebhookIn, WebhookRecord, WebhookSecret};
 use shared::store::{PageRequest, Store, StoreError, WebhookDelete, WebhookInsert, WebhookList};
 
 use super::{entity, rules, webhook};
@@ -11,19 +11,19 @@ use rstest_reuse::apply;
 
 use crate::helpers::{Backing, ENTITY, OTHER_ENTITY, backings, store_on};
 
-fn global(name: &str, entities: serde_json::Value) -> Webhook {
+fn global(name: &str, entities: serde_json::Value) -> WebhookRecord {
     global_of(Some("tester"), name, entities)
 }
 
-fn global_of(account: Option<&str>, name: &str, entities: serde_json::Value) -> Webhook {
+fn global_of(account: Option<&str>, name: &str, entities: serde_json::Value) -> WebhookRecord {
     let body = json!({"name": name, "eventUrl": "https://api.example.com/hooks", "entities": entities});
     let input = WebhookIn::parse(body.as_object().expect("object"), &rules(Owner::Global), None).expect("valid input");
     let (id, now) = (WebhookId(uuid::Uuid::now_v7()), Timestamp::new(chrono::Utc::now()));
-    Webhook::create(input, id, Owner::Global, "tester", account, now, WebhookSecret::from_key(&[9; 32]))
+    WebhookRecord::create(input, id, Owner::Global, "tester", account, now, WebhookSecret::from_key(&[9; 32]))
 }
 
 /// `global` with `entities` replaced, one version later.
-fn covering(stored: &Webhook, entities: serde_json::Value) -> Webhook {
+fn covering(stored: &WebhookRecord, entities: serde_json::Value) -> WebhookRecord {
     let mut next = stored.clone();
     next.info.entities = Some(serde_json::from_value(entities).expect("entities"));
     next.info.version += 1;
@@ -35,7 +35,7 @@ fn covering(stored: &Webhook, entities: serde_json::Value) -> Webhook {
 async fn subscribers_are_the_entitys_own_and_the_global_webhooks_covering_it(#[case] backing: Backing) {
     let store = store_on(backing).await;
     let store: &dyn Store = store.as_ref();
-    let names = |webhooks: Vec<Webhook>| {
+    let names = |webhooks: Vec<WebhookRecord>| {
         let mut names: Vec<String> = webhooks.iter().map(|w| w.info.name.as_str().to_string()).collect();
         names.sort();
         names

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
-use shared::model::{Owner, PreviousSecret, ReceiverAuth, Timestamp, Webhook, WebhookSecret};
+use shared::model::{Owner, PreviousSecret, ReceiverAuth, Timestamp, WebhookRecord, WebhookSecret};
 use shared::sealing::{DataKey, MasterKey, SealError, Sealer};
 use shared::store::{AccessTokenStore, DynamoStore, StoreError, WebhookGet, WebhookReplace};
 
@@ -17,7 +17,7 @@ use crate::helpers::{ENTITY, dynamo_client, new_sealer, unique_table};
 const PASSWORD: &str = "pw-at-rest-61c0";
 const ACCESS_TOKEN: &str = "at-at-rest-0e9b";
 
-fn with_secrets() -> Webhook {
+fn with_secrets() -> WebhookRecord {
     let mut webhook = webhook(ENTITY, "with every secret");
     webhook.info.auth = Some(ReceiverAuth::Basic { username: "u".into() });
     webhook.auth_secret = Some(serde_json::from_value(json!(PASSWORD)).expect("secret"));
@@ -26,7 +26,7 @@ fn with_secrets() -> Webhook {
     webhook
 }
 
-fn clear_values(webhook: &Webhook) -> Vec<String> {
+fn clear_values(webhook: &WebhookRecord) -> Vec<String> {
     let previous = webhook.previous_secret.as_ref().expect("previous").secret.expose().to_string();
     vec![webhook.secret.expose().to_string(), previous, PASSWORD.into(), ACCESS_TOKEN.into()]
 }

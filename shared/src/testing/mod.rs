@@ -1,0 +1,40 @@
+//! What the crate's own tests share: a clock they move, API Gateway events to hand the
+//! handlers, and the deliver function's doubles. Each test module keeps only its own helpers.
+
+mod api_event;
+mod delivery;
+mod faults;
+
+use chrono::{DateTime, Utc};
+
+pub(crate) use api_event::{ENTITY, Event, OTHER_ENTITY};
+pub(crate) use delivery::{
+    OWNER, RecordingTimer, ScriptedSender, WEBHOOK, Waits, answering, event, message, run_with, scripted, store_of,
+    store_with,
+};
+pub(crate) use faults::{FlakyQueue, FlakyStore};
+
+use crate::runtime::Clock;
+
+/// A clock tests set and move.
+pub(crate) struct ManualClock(pub(crate) std::sync::Mutex<DateTime<Utc>>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("lock")
+    }
+}
+
+impl ManualClock {
+    pub(crate) fn at(at: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(at))
+    }
+
+    pub(crate) fn advance(&self, seconds: i64) {
+        *self.0.lock().expect("lock") += chrono::Duration::seconds(seconds);
+    }
+
+    pub(crate) fn advance_by(&self, by: std::time::Duration) {
+        *self.0.lock().expect("lock") += chrono::Duration::from_std(by).expect("a duration");
+    }
+}
