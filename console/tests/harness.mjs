@@ -96,6 +96,12 @@ export async function shoot(target, name) {
 
 // Waits for the page whose heading is `text` (routes render asynchronously).
 export const headingIs = (target, text) => target.getByRole("heading", { level: 1, name: text, exact: true }).waitFor();
+// Opens the printed console link, which signs in, and waits for the list.
+export async function signIn() {
+  await page.goto(consoleLink);
+  await headingIs(page, "Webhooks");
+}
+
 export const activeId = () => page.evaluate(() => document.activeElement.id);
 
 // The entity the printed console link signs in to.
@@ -193,3 +199,47 @@ export async function sendTest(name) {
   await dialog.waitFor({ state: "detached" });
   return said;
 }
+
+// Opens the webhook's delivery log, waits for a succeeded delivery and opens its 200 attempt.
+export async function openSucceededDelivery(name) {
+  await page.getByRole("link", { name: `Deliveries of ${name}` }).click();
+  await headingIs(page, `Deliveries of ${name}`);
+  let summary = page.locator("summary", { hasText: "succeeded" });
+  for (let i = 0; i < 50 && !(await summary.count()); i++) {
+    await page.waitForTimeout(100);
+    await page.reload();
+    summary = page.locator("summary", { hasText: "succeeded" });
+  }
+  await summary.first().click();
+  const attempt = page.getByRole("row", { name: /200/ });
+  await attempt.waitFor();
+  assert.match(await attempt.textContent(), /thanks/);
+}
+
+// Waits until the receiver has got, at `url` and since request number `from`, an event with each
+// of `ids` as its webhook-id.
+export async function receivedEvents(from, url, ids) {
+  const got = () => received.slice(from).filter((r) => r.url === url).map((r) => r.headers["webhook-id"]);
+  for (let i = 0; i < 100 && !ids.every((id) => got().includes(id)); i++) await page.waitForTimeout(100);
+  assert.deepEqual(ids.filter((id) => !got().includes(id)), [], `the receiver got every event again at ${url}`);
+}
+
+// A Standard Webhooks signature of what the receiver got: base64 HMAC-SHA256 of
+// "id.timestamp.body" under the secret's key.
+export function signature(secret, request) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const signed = `${request.headers["webhook-id"]}.${request.headers["webhook-timestamp"]}.${request.body}`;
+  return `v1,${createHmac("sha256", key).update(signed).digest("base64")}`;
+}
+
+// Sends a test to `name` and answers the request the receiver got at `url`.
+export async function testSent(name, url) {
+  const before = received.length;
+  assert.match(await sendTest(name), /delivered: 200/);
+  const got = received.slice(before).filter((r) => r.url === url);
+  assert.equal(got.length, 1, `one test reached ${url}`);
+  return got[0];
+}
+
+// The delivery log's resend buttons, one per delivery.
+export const resendButtons = () => page.getByRole("button", { name: /^Resend \S+ delivery …/ });

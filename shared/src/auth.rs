@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::model::{Coverage, EntityId, WebhookRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntityScope {
+pub(crate) enum EntityScope {
     All,
     Only(HashSet<Uuid>),
 }
@@ -21,12 +21,12 @@ pub enum EntityScope {
 const MAX_ACCOUNT_BYTES: usize = 1024;
 
 /// The scope publishing needs (docs/contract.md 5.4); the template declares it on the route too.
-pub const PUBLISH_SCOPE: &str = "events:publish";
+pub(crate) const PUBLISH_SCOPE: &str = "events:publish";
 /// The scope of the catalog's writes (docs/contract.md 13): the platform operator's.
-pub const EVENT_TYPES_SCOPE: &str = "event-types:write";
+pub(crate) const EVENT_TYPES_SCOPE: &str = "event-types:write";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The token's `sub`, recorded as `userIdentifier` on writes.
     pub subject: String,
     /// The account claim's value (`WEBHOOKS_ACCOUNT_CLAIM`): the global webhooks the caller
@@ -41,7 +41,7 @@ pub struct Caller {
 impl Caller {
     /// Reads `sub`, the account and the entities claims from the request context. No claims,
     /// or no `sub`, is unauthorized.
-    pub fn from_request(request: &Request, settings: &Settings) -> Result<Self, Error> {
+    pub(crate) fn from_request(request: &Request, settings: &Settings) -> Result<Self, Error> {
         let claims = request
             .request_context_ref()
             .and_then(RequestContext::authorizer)
@@ -92,7 +92,7 @@ impl Caller {
 
 /// The entities claim: `*`, or UUIDs as `claim_entries` reads them. Entries that are not
 /// UUIDs grant nothing.
-pub fn parse_entities(claim: &str) -> EntityScope {
+pub(crate) fn parse_entities(claim: &str) -> EntityScope {
     let entries = claim_entries(claim);
     if entries.iter().any(|e| e == "*") {
         return EntityScope::All;

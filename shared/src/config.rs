@@ -132,7 +132,7 @@ pub fn env_required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing { name })
 }
 
-pub fn env_bool(name: &'static str) -> Result<bool, ConfigError> {
+pub(crate) fn env_bool(name: &'static str) -> Result<bool, ConfigError> {
     match std::env::var(name).unwrap_or_default().to_ascii_lowercase().as_str() {
         "" | "false" | "0" | "no" => Ok(false),
         "true" | "1" | "yes" => Ok(true),

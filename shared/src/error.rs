@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::rate_limit::Verdict;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A field that failed validation, as listed in `properties.errors` of a 422.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,7 +129,7 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Turns an error into an RFC 9457 problem+json response. Server errors are logged with their
 /// cause and answered with a body that says nothing about internals.
-pub fn problem_response(err: &Error, instance: &str) -> Response<Body> {
+pub(crate) fn problem_response(err: &Error, instance: &str) -> Response<Body> {
     let (status, problem_type, title) = err.problem();
     if status >= 500 {
         tracing::error!(status, error = %chain(err), instance, "request failed");
@@ -162,7 +162,7 @@ pub fn problem_response(err: &Error, instance: &str) -> Response<Body> {
 
 /// Adds a limit's `RateLimit-Policy` and `RateLimit` to a response, after those of any other
 /// limit it answers to (the draft's headers are lists).
-pub fn add_rate_limit_headers(response: &mut Response<Body>, verdict: &Verdict) {
+pub(crate) fn add_rate_limit_headers(response: &mut Response<Body>, verdict: &Verdict) {
     for (name, value) in [("ratelimit-policy", verdict.policy_header()), ("ratelimit", verdict.limit_header())] {
         let headers = response.headers_mut();
         let joined = match headers.get(name).and_then(|v| v.to_str().ok()) {

@@ -98,7 +98,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// `RateLimit-Policy: "caller";q=40;w=2`: a quota of a burst over the window that refills it.
-    pub fn policy_header(&self) -> String {
+    pub(crate) fn policy_header(&self) -> String {
         let window = self.policy.burst.div_ceil(self.policy.per_second());
         format!("\"{}\";q={};w={window}", self.name, self.policy.burst)
     }
@@ -111,7 +111,7 @@ impl Verdict {
 
 /// The GCRA step: `tat` is the stored arrival time (unix µs, none for a new key), `now` the
 /// time of the request. Answers the decision and, when allowed, the arrival time to store.
-pub fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Option<i64>) {
+pub(crate) fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Option<i64>) {
     let (interval, tolerance) = (policy.interval_us(), policy.tolerance_us());
     let start = tat.unwrap_or(now).max(now);
     if start - now > tolerance {
@@ -129,7 +129,7 @@ pub fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Optio
 }
 
 /// The decision of an allowed request that left the arrival time at `next`.
-pub fn decision_after(next: i64, now: i64, policy: &RatePolicy) -> Decision {
+pub(crate) fn decision_after(next: i64, now: i64, policy: &RatePolicy) -> Decision {
     let left = (policy.tolerance_us() - (next - now)).div_euclid(policy.interval_us()) + 1;
     Decision {
         allowed: true,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::config::parse_duration;
 
 /// The longest delay the schedule takes: a day.
-pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 const JITTER: f64 = 0.2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

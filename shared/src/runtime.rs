@@ -26,7 +26,7 @@ pub trait IdGenerator: Send + Sync {
     fn new_secret(&self) -> Result<WebhookSecret, getrandom::Error>;
 }
 
-pub struct RandomIds;
+pub(crate) struct RandomIds;
 
 impl IdGenerator for RandomIds {
     fn new_id(&self) -> Uuid {

@@ -35,7 +35,7 @@ use crate::service::{IfMatch, Scoped};
 use crate::store::WebhookGet;
 
 /// Largest accepted request body (docs/contract.md 7: 413 above it).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 

@@ -17,7 +17,7 @@ use crate::queue::DeliveryEnqueue;
 use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, Recorded, Tally};
 
 /// The error of a delivery recorded from the dead-letter queue.
-pub const DEAD_LETTERED: &str = "dead-lettered";
+pub(crate) const DEAD_LETTERED: &str = "dead-lettered";
 
 /// Lambda's SQS handler on the dead-letter queues: records each message's delivery as failed
 /// unless it has finished, and keeps on the queue (as batch item failures) the messages it

@@ -29,7 +29,7 @@ pub struct IssuedToken {
 
 impl IssuedToken {
     /// Until when the token may be used, issued at `now`.
-    pub fn good_until(&self, now: chrono::DateTime<chrono::Utc>) -> Timestamp {
+    pub(crate) fn good_until(&self, now: chrono::DateTime<chrono::Utc>) -> Timestamp {
         let lifetime = self.expires_in.unwrap_or(UNSTATED_LIFETIME).saturating_sub(EXPIRY_MARGIN);
         Timestamp::new(now + chrono::Duration::from_std(lifetime).unwrap_or_default())
     }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::model::{ReceiverAuth, ReceiverCredentials, UrlPolicy, is_forbidden_ip};
 
 /// The most of a receiver's answer that is kept.
-pub const MAX_RESPONSE_BODY: usize = 4096;
+pub(crate) const MAX_RESPONSE_BODY: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -222,7 +222,7 @@ fn destination(url: &Url) -> Url {
 }
 
 /// `Retry-After` as seconds or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(seconds) = value.trim().parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::EntityId;
 
 /// Most entities a global webhook may list; more should be `"*"` or several webhooks.
-pub const MAX_COVERED_ENTITIES: usize = 1000;
+pub(crate) const MAX_COVERED_ENTITIES: usize = 1000;
 
 /// Where a webhook is kept and who may reach it: under one entity, or among the global ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

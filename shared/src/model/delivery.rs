@@ -72,7 +72,7 @@ impl EventIn {
 impl EventIn {
     /// Whether this event may be published as `event_type`, the catalog's type of its name:
     /// known, not the platform's own, and its `data` as the type's schema says.
-    pub fn check_type(&self, event_type: Option<&EventType>) -> Result<(), Error> {
+    pub(crate) fn check_type(&self, event_type: Option<&EventType>) -> Result<(), Error> {
         match event_type {
             None => Err(Error::validation("type", format!("{:?} is not a known event type", self.event_type))),
             Some(t) if t.platform => {

@@ -8,7 +8,7 @@ use super::Filter;
 use super::fields::Fields;
 
 /// The highest `rateLimit`, in deliveries a second.
-pub const MAX_RATE_LIMIT: u32 = 10_000;
+pub(crate) const MAX_RATE_LIMIT: u32 = 10_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

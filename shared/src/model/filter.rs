@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::FieldError;
 
 /// The largest filter, as JSON.
-pub const MAX_FILTER_BYTES: usize = 4096;
+pub(crate) const MAX_FILTER_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]

@@ -26,7 +26,12 @@ pub enum HealthChange {
 
 impl HealthChange {
     /// The change an attempt made `at` brings to `webhook`.
-    pub fn after_attempt(webhook: &WebhookRecord, delivered: bool, at: Timestamp, disable_after: Duration) -> Self {
+    pub(crate) fn after_attempt(
+        webhook: &WebhookRecord,
+        delivered: bool,
+        at: Timestamp,
+        disable_after: Duration,
+    ) -> Self {
         match (delivered, webhook.failing_since) {
             (true, None) => Self::Unchanged,
             (true, Some(_)) => Self::Recovered,

@@ -61,7 +61,7 @@ pub struct ReceiverCredentials {
 impl ReceiverCredentials {
     /// A digest of everything the credentials are and the origin they are sent to: a token
     /// kept under it is never used after any part of them, or the receiver's origin, changed.
-    pub fn fingerprint(&self, destination: &EventUrl) -> String {
+    pub(crate) fn fingerprint(&self, destination: &EventUrl) -> String {
         let origin = destination.as_url().origin().ascii_serialization();
         crate::signing::sha256_hex(&serde_json::json!([self.auth, self.secret, origin]).to_string())
     }
@@ -103,7 +103,7 @@ impl ReceiverAuth {
 /// Parses `auth` (an object, or null for none). A secret left out keeps `stored`'s when the
 /// type is the same: a client that read the webhook can write it back without knowing it.
 /// Errors are named `auth.<field>`.
-pub fn parse_receiver_auth(
+pub(crate) fn parse_receiver_auth(
     value: &Value,
     stored: Option<&ReceiverCredentials>,
     policy: UrlPolicy,

@@ -34,11 +34,11 @@ use crate::runtime::IdGenerator;
 use crate::store::PublishStore;
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
-pub const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// What came of a publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Published {
+pub(crate) enum Published {
     /// Planned and enqueued: `deliveries` enabled webhooks will be POSTed.
     Accepted { event_id: String, deliveries: usize },
     /// The event id was published before: nothing new is planned, and a copy of each
@@ -132,7 +132,7 @@ impl Notices<'_> {
     /// Publishes `webhook.disabled` for `webhook`, as the platform disabled it, to its entity's
     /// webhooks that subscribe to it. Its event id is the webhook's id and version, so that
     /// publishing it again (after a failure midway) plans nothing twice.
-    pub async fn webhook_disabled(&self, webhook: &WebhookRecord, now: Timestamp) -> Result<(), Error> {
+    pub(crate) async fn webhook_disabled(&self, webhook: &WebhookRecord, now: Timestamp) -> Result<(), Error> {
         let Some(entity) = webhook.info.owner_identifier else {
             // A global webhook belongs to no entity, whose webhooks would be told; its
             // `disabledReason` says why to whoever manages it.

@@ -26,15 +26,15 @@ pub use timer::{MemoryTimer, TIMER_LEAD, Timer};
 use crate::model::QueueMessage;
 
 /// SQS's longest delay of a message sent.
-pub const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
+pub(crate) const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
 
 /// SQS's largest message, and largest `SendMessageBatch` (both 1 MiB since 2025). A publish body
 /// is at most 256 KiB (docs/contract.md 7), so every message of an event the API accepts fits,
 /// escaped (`message_body`) and with the message's own fields.
-pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// `SendMessageBatch`'s and `DeleteMessageBatch`'s limit.
-pub const ENQUEUE_BATCH: usize = 10;
+pub(crate) const ENQUEUE_BATCH: usize = 10;
 
 /// What a queue holds besides each message's body (its group and deduplication ids, request
 /// framing), kept free in every batch.
@@ -128,7 +128,7 @@ pub const MAX_RETENTION: Duration = Duration::from_secs(14 * 86_400);
 
 /// A message's body as SQS takes it: the two characters of JSON strings SQS refuses (U+FFFE,
 /// U+FFFF) escaped, which any JSON reader reads back; refused when over `MAX_MESSAGE_BYTES`.
-pub fn message_body(message: &QueueMessage) -> Result<String, QueueError> {
+pub(crate) fn message_body(message: &QueueMessage) -> Result<String, QueueError> {
     let body = serde_json::to_string(message).map_err(QueueError::internal)?;
     let body = if body.contains(['\u{fffe}', '\u{ffff}']) {
         body.replace('\u{fffe}', "\\ufffe").replace('\u{ffff}', "\\uffff")
@@ -164,7 +164,7 @@ fn batches(messages: &[QueueMessage]) -> Result<Vec<Vec<(&QueueMessage, String)>
 }
 
 /// Whether `messages` go in one `SendMessageBatch`.
-pub fn fits_one_batch(messages: &[QueueMessage]) -> Result<bool, QueueError> {
+pub(crate) fn fits_one_batch(messages: &[QueueMessage]) -> Result<bool, QueueError> {
     Ok(batches(messages)?.len() <= 1)
 }
 

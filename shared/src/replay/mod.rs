@@ -29,7 +29,7 @@ const PAGE_BUDGET: Duration = Duration::from_secs(20);
 
 /// A recovery's window and the statuses it resends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Recovery {
+pub(crate) struct Recovery {
     pub since: Timestamp,
     pub until: Option<Timestamp>,
     pub statuses: Vec<DeliveryStatus>,
@@ -156,7 +156,7 @@ where
 /// What a recovery's request did: the deliveries it resent, and whether the rest of the window
 /// goes on from the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     pub deliveries: usize,
     pub continues: bool,
 }
@@ -188,7 +188,7 @@ where
 /// The deliver step of a recovery's page: resends for up to `PAGE_BUDGET`, then sends the rest
 /// of the window on as the next page. A webhook deleted since ends it. A copy waits
 /// `copy_delay` (`recover`).
-pub async fn recover_page<S, Q>(
+pub(crate) async fn recover_page<S, Q>(
     store: &S,
     queue: &Q,
     ids: &dyn IdGenerator,

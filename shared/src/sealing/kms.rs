@@ -8,7 +8,7 @@ use aws_sdk_kms::types::DataKeySpec;
 
 use super::{DataKey, MasterKey, SealError};
 
-pub struct KmsKey {
+pub(crate) struct KmsKey {
     client: aws_sdk_kms::Client,
     /// The key new data keys are made under: its ARN (the template's parameter pattern), which
     /// GenerateDataKey answers as the id of what it wrapped.

@@ -13,7 +13,7 @@ use crate::runtime::ApiContext;
 use crate::store::{AccessTokenStore, EventTypeGet, WebhookGet, event_type};
 
 /// The type of the event the test route sends unless the body names a catalog type.
-pub const TEST_EVENT_TYPE: &str = "webhook.test";
+pub(crate) const TEST_EVENT_TYPE: &str = "webhook.test";
 
 /// What a test send asks: a catalog type to send its example, or the caller's `data` for it.
 pub(crate) struct TestRequest {

@@ -25,7 +25,7 @@ pub use tally::Tally;
 
 /// How long delivery steps, events and statistics are kept (DynamoDB's TTL), and so how far
 /// back a recovery or the statistics reach.
-pub const RETENTION: Duration = Duration::from_secs(30 * 86_400);
+pub(crate) const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 /// Reads in flight at once when a view reads many deliveries.
 const CONCURRENT_READS: usize = 10;
@@ -61,7 +61,7 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` items read in order: the extra one only says
     /// that there is more, so that `next` is never a cursor to an empty page.
-    pub fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> Uuid) -> Self {
+    pub(crate) fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> Uuid) -> Self {
         let next = if items.len() > limit {
             items.truncate(limit);
             items.last().map(&id_of)
