@@ -84,10 +84,10 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::Event;
+    use crate::testing::ApiEvent;
 
     fn get(path: &str, if_none_match: Option<&str>) -> Request {
-        let mut event = Event::list_webhooks().route("GET", path, &[]).without_authorizer();
+        let mut event = ApiEvent::list_webhooks().route("GET", path, &[]).without_authorizer();
         if let Some(tag) = if_none_match {
             event = event.header("If-None-Match", tag);
         }

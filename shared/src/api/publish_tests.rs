@@ -17,14 +17,14 @@ use crate::queue::{MemoryQueue, QueueConsumer, Routed, lambda_event};
 use crate::retry::RetrySchedule;
 use crate::runtime::ApiContext;
 use crate::store::{DeliveryList, MemoryStore, PageRequest, WebhookSubscribers};
-use crate::testing::{ENTITY, Event, FlakyQueue, FlakyStore, RecordingTimer, ScriptedSender, answering};
+use crate::testing::{ApiEvent, ENTITY, FlakyQueue, FlakyStore, RecordingTimer, ScriptedSender, answering};
 
 fn publish(id: Option<&str>) -> lambda_http::Request {
     let mut body = json!({"type": "booking.created", "data": {"bookingId": "b-1"}});
     if let Some(id) = id {
         body["id"] = json!(id);
     }
-    Event::create_webhook()
+    ApiEvent::create_webhook()
         .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
         .body(&body)
         .request()
@@ -160,7 +160,7 @@ async fn events_without_an_id_are_each_new_and_a_key_used_for_another_event_is_r
     assert_eq!(queue.inner.len(), 6);
 
     let keyed = |data: Value| {
-        let mut request = Event::create_webhook()
+        let mut request = ApiEvent::create_webhook()
             .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
             .body(&json!({"type": "booking.created", "data": data}))
             .request();
@@ -187,7 +187,7 @@ async fn an_event_at_the_body_limit_reaches_every_webhook() {
     let blob = format!("\u{fffe}{}\u{ffff}", "x".repeat(256 * 1024 - 200));
     let body = json!({"id": "big", "type": "booking.created", "data": {"blob": blob}});
     assert!(body.to_string().len() <= super::MAX_BODY_BYTES);
-    let request = Event::create_webhook()
+    let request = ApiEvent::create_webhook()
         .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
         .body(&body)
         .request();

@@ -14,7 +14,7 @@ use crate::queue::MemoryQueue;
 use crate::rate_limit::RatePolicy;
 use crate::runtime::ApiContext;
 use crate::store::MemoryStore;
-use crate::testing::{ENTITY, Event};
+use crate::testing::{ApiEvent, ENTITY};
 
 fn tight(api: &str, publish: &str) -> ApiContext {
     let mut ctx = context();
@@ -24,7 +24,7 @@ fn tight(api: &str, publish: &str) -> ApiContext {
 }
 
 fn list(subject: &str) -> Request {
-    Event::list_webhooks().claim("sub", subject).request()
+    ApiEvent::list_webhooks().claim("sub", subject).request()
 }
 
 fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
@@ -55,7 +55,7 @@ async fn a_caller_past_the_burst_gets_429_with_the_headers_and_the_handler_does_
     assert_eq!(runs.load(Ordering::SeqCst), 3, "a refused request runs nothing");
 
     assert_eq!(call(list("bob")).await.status(), 200, "another caller has a limit of its own");
-    let anonymous = call(Event::list_webhooks().without_authorizer().request()).await;
+    let anonymous = call(ApiEvent::list_webhooks().without_authorizer().request()).await;
     assert_eq!((anonymous.status().as_u16(), header(&anonymous, "ratelimit")), (401, ""), "no caller, nothing counted");
 }
 
@@ -65,7 +65,7 @@ async fn publishing_is_limited_per_entity_as_well_and_a_refused_event_is_not_pub
     let queue = MemoryQueue::new(Duration::from_secs(60));
     create(&ctx, &store).await;
     let publish = |subject: &str| {
-        Event::create_webhook()
+        ApiEvent::create_webhook()
             .route("POST", "/api/managing-entity/{entityId}/event", &[("entityId", ENTITY)])
             .body(&json!({"type": "booking.created", "data": {}}))
             .claim("sub", subject)

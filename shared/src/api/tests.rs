@@ -14,7 +14,7 @@ use crate::model::{EntityId, Owner};
 use crate::model::{WebhookId, WebhookRecord};
 use crate::runtime::{ApiContext, Clock, RandomIds};
 use crate::store::{MemoryStore, PageRequest, StoreError, WebhookList as _};
-use crate::testing::{ENTITY, Event, OTHER_ENTITY};
+use crate::testing::{ApiEvent, ENTITY, OTHER_ENTITY};
 
 const ITEM: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
 
@@ -35,13 +35,13 @@ pub(super) fn json_of(response: &Response<Body>) -> Value {
 }
 
 pub(super) async fn create(ctx: &ApiContext, store: &MemoryStore) -> Value {
-    let response = serve(Event::create_webhook().request(), |request| create_webhook(ctx, store, request)).await;
+    let response = serve(ApiEvent::create_webhook().request(), |request| create_webhook(ctx, store, request)).await;
     assert_eq!(response.status(), 201, "{:?}", response.body());
     json_of(&response)
 }
 
-fn item_event(method: &str, id: &str) -> Event {
-    Event::create_webhook().route(method, ITEM, &[("entityId", ENTITY), ("webhookId", id)])
+fn item_event(method: &str, id: &str) -> ApiEvent {
+    ApiEvent::create_webhook().route(method, ITEM, &[("entityId", ENTITY), ("webhookId", id)])
 }
 
 async fn stored_count(store: &MemoryStore) -> usize {
@@ -52,7 +52,7 @@ async fn stored_count(store: &MemoryStore) -> usize {
 #[tokio::test]
 async fn create_answers_201_with_secret_location_and_etag() {
     let (ctx, store) = (context(), MemoryStore::new());
-    let response = serve(Event::create_webhook().request(), |request| create_webhook(&ctx, &store, request)).await;
+    let response = serve(ApiEvent::create_webhook().request(), |request| create_webhook(&ctx, &store, request)).await;
     assert_eq!(response.status(), 201);
     let body = json_of(&response);
     let id = body["id"].as_str().expect("id");
@@ -78,7 +78,7 @@ async fn get_and_list_never_show_the_secret() {
     let got = serve(item_event("GET", id).request(), |request| get_webhook(&ctx, &store, request)).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["etag"], "\"1\"");
-    let listed = serve(Event::list_webhooks().request(), |request| list_webhooks(&ctx, &store, request)).await;
+    let listed = serve(ApiEvent::list_webhooks().request(), |request| list_webhooks(&ctx, &store, request)).await;
     for text in [got.body(), listed.body()] {
         let text = std::str::from_utf8(text.as_ref()).expect("utf-8");
         assert!(!text.contains("whsec_") && !text.contains("secret"), "{text}");
@@ -102,7 +102,8 @@ async fn list_pages_through_45_webhooks_without_loss_or_repeats() {
             query.push(("cursor", c));
         }
         let response =
-            serve(Event::list_webhooks().query(&query).request(), |request| list_webhooks(&ctx, &store, request)).await;
+            serve(ApiEvent::list_webhooks().query(&query).request(), |request| list_webhooks(&ctx, &store, request))
+                .await;
         assert_eq!(response.status(), 200);
         let body = json_of(&response);
         pages += 1;
@@ -121,7 +122,8 @@ async fn bad_list_queries_are_400() {
     let (ctx, store) = (context(), MemoryStore::new());
     for query in [[("limit", "0")], [("limit", "101")], [("limit", "ten")], [("cursor", "!!not-ours")]] {
         let response =
-            serve(Event::list_webhooks().query(&query).request(), |request| list_webhooks(&ctx, &store, request)).await;
+            serve(ApiEvent::list_webhooks().query(&query).request(), |request| list_webhooks(&ctx, &store, request))
+                .await;
         assert_eq!(response.status(), 400, "{query:?}");
         assert_eq!(response.headers()["content-type"], "application/problem+json");
     }
@@ -231,11 +233,11 @@ async fn delete_with_and_without_if_match() {
 async fn another_tenants_entity_is_404_on_every_route() {
     let (ctx, store) = (context(), MemoryStore::new());
     let id = create(&ctx, &store).await["id"].as_str().expect("id").to_string();
-    let foreign = |e: Event| e.entities_claim(OTHER_ENTITY).request();
+    let foreign = |e: ApiEvent| e.entities_claim(OTHER_ENTITY).request();
     let body = json!({"name": "x", "eventUrl": "https://a.example.com", "version": 1});
     let statuses = [
-        serve(foreign(Event::create_webhook()), |request| create_webhook(&ctx, &store, request)).await.status(),
-        serve(foreign(Event::list_webhooks()), |request| list_webhooks(&ctx, &store, request)).await.status(),
+        serve(foreign(ApiEvent::create_webhook()), |request| create_webhook(&ctx, &store, request)).await.status(),
+        serve(foreign(ApiEvent::list_webhooks()), |request| list_webhooks(&ctx, &store, request)).await.status(),
         serve(foreign(item_event("GET", &id)), |request| get_webhook(&ctx, &store, request)).await.status(),
         serve(foreign(item_event("PUT", &id).body(&body)), |request| update_webhook(&ctx, &store, request))
             .await
@@ -254,20 +256,20 @@ async fn another_tenants_entity_is_404_on_every_route() {
 #[tokio::test]
 async fn refused_requests_change_nothing() {
     let (ctx, store) = (context(), MemoryStore::new());
-    let create_with = |e: Event| serve(e.request(), |request| create_webhook(&ctx, &store, request));
+    let create_with = |e: ApiEvent| serve(e.request(), |request| create_webhook(&ctx, &store, request));
     let cases = [
-        (create_with(Event::create_webhook().without_authorizer()).await, 401, "/problems/unauthorized"),
-        (create_with(Event::create_webhook().raw_body("{\"name\": ")).await, 400, "/problems/bad-request"),
-        (create_with(Event::create_webhook().raw_body("[1, 2]")).await, 400, "/problems/bad-request"),
-        (create_with(Event::create_webhook().header("Wink-Version", "9.9")).await, 400, "/problems/bad-request"),
+        (create_with(ApiEvent::create_webhook().without_authorizer()).await, 401, "/problems/unauthorized"),
+        (create_with(ApiEvent::create_webhook().raw_body("{\"name\": ")).await, 400, "/problems/bad-request"),
+        (create_with(ApiEvent::create_webhook().raw_body("[1, 2]")).await, 400, "/problems/bad-request"),
+        (create_with(ApiEvent::create_webhook().header("Wink-Version", "9.9")).await, 400, "/problems/bad-request"),
         (
-            create_with(Event::create_webhook().body(&json!({"name": "x", "blob": "a".repeat(300 * 1024)}))).await,
+            create_with(ApiEvent::create_webhook().body(&json!({"name": "x", "blob": "a".repeat(300 * 1024)}))).await,
             413,
             "/problems/payload-too-large",
         ),
         (
             create_with(
-                Event::create_webhook().body(&json!({"name": "", "eventUrl": "http://x", "eventList": ["nope"]})),
+                ApiEvent::create_webhook().body(&json!({"name": "", "eventUrl": "http://x", "eventList": ["nope"]})),
             )
             .await,
             422,
@@ -294,7 +296,7 @@ async fn refused_requests_change_nothing() {
 #[tokio::test]
 async fn event_types_need_claims_and_list_the_catalog() {
     let ctx = context();
-    let (event, store) = (Event::list_webhooks().route("GET", "/api/event-types", &[]), MemoryStore::new());
+    let (event, store) = (ApiEvent::list_webhooks().route("GET", "/api/event-types", &[]), MemoryStore::new());
     let response = serve(event.request(), |request| list_event_types(&ctx, &store, request)).await;
     assert_eq!(response.status(), 200);
     let names: Vec<String> = json_of(&response)["items"]
@@ -345,11 +347,11 @@ impl crate::store::WebhookDelete for ChangedAfterRead {
 async fn a_global_webhook_changed_after_its_check_is_not_deleted() {
     let (ctx, store) = (context(), MemoryStore::new());
     let body = json!({"name": "Partner", "eventUrl": "https://partner.example.com/hooks", "entities": [ENTITY]});
-    let create = Event::create_webhook().route("POST", "/api/webhook", &[]).body(&body);
+    let create = ApiEvent::create_webhook().route("POST", "/api/webhook", &[]).body(&body);
     let created = serve(create.request(), |request| create_webhook(&ctx, &store, request)).await;
     assert_eq!(created.status(), 201, "{:?}", created.body());
     let id = json_of(&created)["id"].as_str().expect("id").to_string();
-    let item = || Event::create_webhook().route("DELETE", "/api/webhook/{webhookId}", &[("webhookId", &id)]);
+    let item = || ApiEvent::create_webhook().route("DELETE", "/api/webhook/{webhookId}", &[("webhookId", &id)]);
     let changing = ChangedAfterRead(store);
     let refused = serve(item().request(), |request| delete_webhook(&ctx, &changing, request)).await;
     assert_eq!(refused.status(), 409, "the version checked is no longer the stored one");

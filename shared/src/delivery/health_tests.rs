@@ -15,12 +15,12 @@ use crate::model::{
 use crate::queue::QueueConsumer;
 use crate::store::{MemoryStore, WebhookGet, WebhookInsert};
 use crate::testing::ManualClock;
-use crate::testing::{Waits, answering, event, message, run_with, store_with};
+use crate::testing::{Waits, answering, message, run_with, sqs_event, store_with};
 
 /// A new delivery of the fixture's event to its webhook, received for the first time.
 fn delivery(id: Uuid) -> SqsEvent {
     let body = serde_json::to_string(&DeliveryMessage { delivery_id: id, ..message() }).expect("JSON");
-    event(1, Some(&body))
+    sqs_event(1, Some(&body))
 }
 
 async fn subscribe_to_notices(store: &MemoryStore) -> WebhookId {

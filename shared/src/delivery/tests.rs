@@ -15,7 +15,7 @@ use crate::retry::RetrySchedule;
 use crate::runtime::SystemClock;
 use crate::signing::sign;
 use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, Recorded, WebhookInsert};
-use crate::testing::{OWNER, WEBHOOK, Waits, answering, event, message, run_with, store_with};
+use crate::testing::{OWNER, WEBHOOK, Waits, answering, message, run_with, sqs_event, store_with};
 
 /// Records `count` attempts the receiver answered 503, as earlier invocations would have.
 async fn with_failed_attempts(store: &MemoryStore, count: usize) {
@@ -52,7 +52,7 @@ async fn run(store: &MemoryStore, sender: &dyn WebhookSender, waits: &Waits, eve
 async fn success_is_recorded_and_the_message_released() {
     let (store, sender, waits) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
-    let failures = run(&store, &sender, &waits, event(1, None)).await;
+    let failures = run(&store, &sender, &waits, sqs_event(1, None)).await;
     assert!(failures.is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!(delivery.status, DeliveryStatus::Succeeded);
@@ -73,7 +73,8 @@ async fn a_failure_with_attempts_left_sends_its_retry_delayed_and_holds_nothing(
         (store_with(true, "https://api.example.com/hooks").await, answering(503), Waits::default());
     with_failed_attempts(&store, 1).await;
     let retry = DeliveryMessage { step: 2, ..message() };
-    let failures = run(&store, &sender, &waits, event(1, Some(&serde_json::to_string(&retry).expect("JSON")))).await;
+    let failures =
+        run(&store, &sender, &waits, sqs_event(1, Some(&serde_json::to_string(&retry).expect("JSON")))).await;
     assert!(failures.is_empty(), "the message goes: its retry is a message of its own");
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts[1].attempt), (DeliveryStatus::Pending, 2));
@@ -92,7 +93,7 @@ async fn the_last_attempt_fails_for_good_and_releases_the_message() {
         (store_with(true, "https://api.example.com/hooks").await, answering(500), Waits::default());
     with_failed_attempts(&store, 3).await;
     let last = serde_json::to_string(&DeliveryMessage { step: 4, ..message() }).expect("JSON");
-    let failures = run(&store, &sender, &waits, event(1, Some(&last))).await;
+    let failures = run(&store, &sender, &waits, sqs_event(1, Some(&last))).await;
     assert!(failures.is_empty() && waits.queue.is_empty());
     assert_eq!(stored_delivery(&store).await.status, DeliveryStatus::Failed);
 }
@@ -102,7 +103,7 @@ async fn a_message_received_again_after_a_crash_is_still_attempt_one() {
     let (store, sender, waits) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
     // SQS counts three receives, but no invocation before this one recorded an attempt.
-    assert!(run(&store, &sender, &waits, event(3, None)).await.is_empty());
+    assert!(run(&store, &sender, &waits, sqs_event(3, None)).await.is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts[0].attempt), (DeliveryStatus::Succeeded, 1));
 }
@@ -111,11 +112,11 @@ async fn a_message_received_again_after_a_crash_is_still_attempt_one() {
 async fn a_copy_of_a_finished_delivery_sends_nothing() {
     let (store, sender, waits) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
-    assert!(run(&store, &sender, &waits, event(1, None)).await.is_empty());
+    assert!(run(&store, &sender, &waits, sqs_event(1, None)).await.is_empty());
     // The message received again, and a copy a retried publish sent: both read the record.
-    assert!(run(&store, &sender, &waits, event(2, None)).await.is_empty(), "the copy is released");
+    assert!(run(&store, &sender, &waits, sqs_event(2, None)).await.is_empty(), "the copy is released");
     let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
-    assert!(run(&store, &sender, &waits, event(1, Some(&resent))).await.is_empty());
+    assert!(run(&store, &sender, &waits, sqs_event(1, Some(&resent))).await.is_empty());
     assert_eq!(sender.sent.lock().expect("lock").len(), 1, "the receiver had it once");
     assert_eq!(stored_delivery(&store).await.attempts.len(), 1);
 }
@@ -125,13 +126,13 @@ async fn a_resent_copy_leaves_a_started_delivery_to_its_original_and_carries_an_
     let (store, sender, waits) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
     let resent = serde_json::to_string(&DeliveryMessage { resent: true, ..message() }).expect("JSON");
-    assert!(run(&store, &sender, &waits, event(1, Some(&resent))).await.is_empty());
+    assert!(run(&store, &sender, &waits, sqs_event(1, Some(&resent))).await.is_empty());
     assert_eq!(sender.sent.lock().expect("lock").len(), 1, "nothing had started: the copy carries it");
 
     let (store, sender) = (store_with(true, "https://api.example.com/hooks").await, answering(200));
     // The original's first attempt failed and it waits for its retry.
     with_failed_attempts(&store, 1).await;
-    assert!(run(&store, &sender, &waits, event(1, Some(&resent))).await.is_empty(), "the copy is dropped");
+    assert!(run(&store, &sender, &waits, sqs_event(1, Some(&resent))).await.is_empty(), "the copy is dropped");
     assert!(sender.sent.lock().expect("lock").is_empty(), "no early retry");
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Pending, 1));
@@ -141,8 +142,10 @@ async fn a_resent_copy_leaves_a_started_delivery_to_its_original_and_carries_an_
 async fn two_first_copies_at_once_record_one_attempt() {
     let (store, sender, waits) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
-    let (first, second) =
-        tokio::join!(run(&store, &sender, &waits, event(1, None)), run(&store, &sender, &waits, event(1, None)));
+    let (first, second) = tokio::join!(
+        run(&store, &sender, &waits, sqs_event(1, None)),
+        run(&store, &sender, &waits, sqs_event(1, None))
+    );
     assert!(first.is_empty() && second.is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Succeeded, 1));
@@ -152,7 +155,7 @@ async fn two_first_copies_at_once_record_one_attempt() {
 async fn a_disabled_webhook_is_skipped_without_a_request() {
     let (store, sender, waits) =
         (store_with(false, "https://api.example.com/hooks").await, answering(200), Waits::default());
-    assert!(run(&store, &sender, &waits, event(1, None)).await.is_empty());
+    assert!(run(&store, &sender, &waits, sqs_event(1, None)).await.is_empty());
     assert!(sender.sent.lock().expect("lock").is_empty());
     let delivery = stored_delivery(&store).await;
     assert_eq!((delivery.status, delivery.attempts.len()), (DeliveryStatus::Skipped, 0));
@@ -162,7 +165,7 @@ async fn a_disabled_webhook_is_skipped_without_a_request() {
 async fn an_unreadable_message_is_kept_for_the_dead_letter_queue() {
     let (store, sender, waits) =
         (store_with(true, "https://api.example.com/hooks").await, answering(200), Waits::default());
-    let failures = run(&store, &sender, &waits, event(1, Some("not json"))).await;
+    let failures = run(&store, &sender, &waits, sqs_event(1, Some("not json"))).await;
     assert_eq!(failures.len(), 1);
     assert!(sender.sent.lock().expect("lock").is_empty());
 }
@@ -184,7 +187,7 @@ async fn a_private_target_is_refused_at_delivery() {
     let store = store_with(true, &format!("http://127.0.0.1:{port}/hooks")).await;
     let strict = HttpSender::new(Duration::from_secs(2), UrlPolicy::default()).expect("sender");
     let waits = Waits::default();
-    assert!(run(&store, &strict, &waits, event(1, None)).await.is_empty());
+    assert!(run(&store, &strict, &waits, sqs_event(1, None)).await.is_empty());
     assert_eq!(waits.sent().await.len(), 1, "retried like any failure");
     let delivery = stored_delivery(&store).await;
     let error = delivery.last_error.expect("an error");
@@ -212,7 +215,7 @@ async fn global_store(entities: Value) -> MemoryStore {
 
 fn global_event() -> SqsEvent {
     let message = DeliveryMessage { global: true, ..message() };
-    event(1, Some(&serde_json::to_string(&message).expect("JSON")))
+    sqs_event(1, Some(&serde_json::to_string(&message).expect("JSON")))
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use crate::queue::{DeliveryEnqueue, QueueConsumer, Received, TIMER_LEAD, lambda_
 use crate::retry::RetrySchedule;
 use crate::store::{DeliveryGet, DeliveryRecord, EventInsert, FifoGate, MemoryStore};
 use crate::testing::ManualClock;
-use crate::testing::{Waits, answering, event, message, run_with, store_of};
+use crate::testing::{Waits, answering, message, run_with, sqs_event, store_of};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-06T09:00:00Z").expect("time").with_timezone(&Utc)
@@ -28,7 +28,7 @@ fn settings(schedule: &str) -> Settings {
 }
 
 fn carrying(message: &DeliveryMessage) -> SqsEvent {
-    event(1, Some(&serde_json::to_string(message).expect("JSON")))
+    sqs_event(1, Some(&serde_json::to_string(message).expect("JSON")))
 }
 
 /// The fixture's message, of its step 1, its event's plan kept in `store` (as publishing keeps it).
@@ -154,7 +154,7 @@ async fn a_step_whose_invocation_stopped_after_recording_it_gets_its_next_messag
     assert!(run_with(&store, &failing, &waits, (&clock, &settings), carrying(&first)).await.is_empty());
     assert!(waits.timer.0.lock().expect("lock").is_empty());
     // The same message received again: its invocation stopped before sending the retry.
-    let again = event(2, Some(&serde_json::to_string(&first).expect("JSON")));
+    let again = sqs_event(2, Some(&serde_json::to_string(&first).expect("JSON")));
     assert!(run_with(&store, &failing, &waits, (&clock, &settings), again).await.is_empty());
     let scheduled = waits.timer.0.lock().expect("lock").clone();
     assert_eq!(scheduled.len(), 1);

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 pub(crate) const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 pub(crate) const OTHER_ENTITY: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
 
-pub(crate) struct Event(Value);
+pub(crate) struct ApiEvent(Value);
 
-impl Event {
+impl ApiEvent {
     pub(crate) fn create_webhook() -> Self {
         Self::fixture(include_str!("../../../events/create-webhook.json"))
     }

@@ -101,7 +101,9 @@ impl Waits {
     }
 }
 
-pub(crate) fn event(receive_count: u32, body: Option<&str>) -> SqsEvent {
+/// The sample SQS event of the deliver function, received `receive_count` times, its body `body`
+/// when given.
+pub(crate) fn sqs_event(receive_count: u32, body: Option<&str>) -> SqsEvent {
     let mut event: Value =
         serde_json::from_str(include_str!("../../../events/deliver-webhooks.json")).expect("fixture");
     event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!(receive_count.to_string());
@@ -135,7 +137,7 @@ pub(crate) async fn store_of(body: Value) -> MemoryStore {
 }
 
 pub(crate) fn message() -> DeliveryMessage {
-    serde_json::from_str(event(1, None).records[0].body.as_deref().expect("body")).expect("message")
+    serde_json::from_str(sqs_event(1, None).records[0].body.as_deref().expect("body")).expect("message")
 }
 
 /// The deliver handler on `event`, at `clock`'s time, its waits and notices sent to `waits`;

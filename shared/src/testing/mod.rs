@@ -7,9 +7,9 @@ mod faults;
 
 use chrono::{DateTime, Utc};
 
-pub(crate) use api_event::{ENTITY, Event, OTHER_ENTITY};
+pub(crate) use api_event::{ApiEvent, ENTITY, OTHER_ENTITY};
 pub(crate) use delivery::{
-    OWNER, RecordingTimer, ScriptedSender, WEBHOOK, Waits, answering, event, message, run_with, scripted, store_of,
+    OWNER, RecordingTimer, ScriptedSender, WEBHOOK, Waits, answering, message, run_with, scripted, sqs_event, store_of,
     store_with,
 };
 pub(crate) use faults::{FlakyQueue, FlakyStore};
