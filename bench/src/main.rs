@@ -207,8 +207,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     let queue = || Arc::new(MemoryQueue::new(Duration::from_secs(60)));
     let (ctx, store) = (ApiContext::new(Settings::default()), Arc::new(MemoryStore::new()));
-    let sender = ctx.settings.sender()?;
-    let deps = Deps { ctx, store, unordered: queue(), fifo: queue(), sender };
+    let deps = Deps::new(ctx, store, (queue(), queue()));
     let path = format!("/api/managing-entity/{ENTITY}/webhook");
     let body = json!({"name": "Bench", "eventUrl": "https://api.example.com/hooks", "eventList": ["booking.*"]});
     let (mut create, mut get, mut list) = (Vec::new(), Vec::new(), Vec::new());

@@ -49,10 +49,28 @@ pub async fn run(app: Arc<App>) {
         let app = app.clone();
         tokio::spawn(poll(deliveries, polling, move |event| {
             let app = app.clone();
-            async move { app.deps.deliverer(app.timer.as_ref()).deliver_batch(event).await }
+            async move {
+                match app.deps.deliverer(app.timer.as_ref()) {
+                    Ok(deliverer) => deliverer.deliver_batch(event).await,
+                    // Made when the app starts, so not seen: every message comes back.
+                    Err(err) => {
+                        tracing::error!(error = %shared::error::chain(&err), "no deliverer");
+                        every_message_failed(&event)
+                    }
+                }
+            }
         }));
     }
     std::future::pending::<()>().await;
+}
+
+/// The answer that keeps every message of `event` on its queue.
+fn every_message_failed(event: &SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in &event.records {
+        response.add_failure(record.message_id.clone().unwrap_or_default());
+    }
+    response
 }
 
 /// Polls `queue` as `polling` says, handing each batch to `function`, until the process ends.

@@ -141,8 +141,9 @@ impl App {
             }
         };
         let timer = Arc::new(MemoryTimer::new(queue.0.clone()));
-        let sender = ctx.settings.sender()?;
-        let deps = Deps { ctx, store, unordered: queue.0.clone(), fifo: fifo_queue.0.clone(), sender };
+        let deps = Deps::new(ctx, store, (queue.0.clone(), fifo_queue.0.clone()));
+        // The deliver function's client, made now so that a bad setting stops the start.
+        deps.sender()?;
         let (batch_window, routes, allowed_hosts) = (Duration::ZERO, RouteTable::new(), Vec::new());
         Ok(Self { deps, queue, fifo_queue, timer, batch_window, auth, routes, allowed_hosts })
     }

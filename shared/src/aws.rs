@@ -14,7 +14,7 @@ use crate::config::{ConfigError, env_required};
 
 use crate::api::Function;
 use crate::deps::Deps;
-use crate::queue::{SchedulerTimer, SqsQueue};
+use crate::queue::{DeliveryQueue, SchedulerTimer, SqsQueue};
 use crate::runtime::ApiContext;
 use crate::sealing::{KmsKey, LocalKey, Sealer};
 use crate::store::DynamoStore;
@@ -74,18 +74,11 @@ pub fn scheduler_timer(config: &SdkConfig) -> Result<SchedulerTimer, ConfigError
 }
 
 /// Every function's clients from the environment, for `Deps`: the table, both delivery queues,
-/// the HTTP client of attempts, and the settings.
+/// and the settings.
 pub fn deps(config: &SdkConfig) -> Result<Deps, lambda_http::Error> {
-    let ctx = ApiContext::from_env()?;
     let (unordered, fifo) = sqs_queues(config)?;
-    let sender = ctx.settings.sender()?;
-    Ok(Deps {
-        store: Arc::new(dynamo_store(config)?),
-        unordered: Arc::new(unordered),
-        fifo: Arc::new(fifo),
-        sender,
-        ctx,
-    })
+    let queues: (Arc<dyn DeliveryQueue>, Arc<dyn DeliveryQueue>) = (Arc::new(unordered), Arc::new(fifo));
+    Ok(Deps::new(ApiContext::from_env()?, Arc::new(dynamo_store(config)?), queues))
 }
 
 /// The `main` of an API function: JSON logs, `Deps` from the environment, and each request

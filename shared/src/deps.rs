@@ -2,9 +2,10 @@
 //! (a Lambda's `main` through `crate::aws::deps`, the runner from its backend) and borrowed by
 //! each invocation, as the Lambda runtime's examples build their clients in `main`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::delivery::{Deliverer, HttpSender};
+use crate::error::Error;
 use crate::queue::{DeliveryQueue, Routed, Timer};
 use crate::runtime::ApiContext;
 use crate::store::Store;
@@ -16,18 +17,37 @@ pub struct Deps {
     /// The standard delivery queue, and the FIFO one of FIFO webhooks.
     pub unordered: Arc<dyn DeliveryQueue>,
     pub fifo: Arc<dyn DeliveryQueue>,
-    /// The HTTP client of attempts (the deliver function's and the test send's).
-    pub sender: HttpSender,
+    /// The HTTP client of attempts, made on first use: only the deliver function and the test
+    /// send POST to receivers, so no other function pays for it at a cold start.
+    sender: OnceLock<HttpSender>,
 }
 
 impl Deps {
+    pub fn new(
+        ctx: ApiContext,
+        store: Arc<dyn Store>,
+        (unordered, fifo): (Arc<dyn DeliveryQueue>, Arc<dyn DeliveryQueue>),
+    ) -> Self {
+        Self { ctx, store, unordered, fifo, sender: OnceLock::new() }
+    }
+
     /// Both delivery queues, each message to its own.
     pub fn queues(&self) -> Routed<'_> {
         Routed { unordered: self.unordered.as_ref(), fifo: self.fifo.as_ref() }
     }
 
+    /// The HTTP client of attempts, with the settings' timeout and URL policy.
+    pub fn sender(&self) -> Result<&HttpSender, Error> {
+        if let Some(sender) = self.sender.get() {
+            return Ok(sender);
+        }
+        let made = self.ctx.settings.sender()?;
+        // Two first uses at once make two; one is kept, the same as the other.
+        Ok(self.sender.get_or_init(|| made))
+    }
+
     /// The deliver function on these clients, its waits past SQS's longest delay given to `timer`.
-    pub fn deliverer<'a>(&'a self, timer: &'a dyn Timer) -> Deliverer<'a> {
-        Deliverer::new(self.store.as_ref(), self.queues(), timer, &self.sender, &self.ctx.settings)
+    pub fn deliverer<'a>(&'a self, timer: &'a dyn Timer) -> Result<Deliverer<'a>, Error> {
+        Ok(Deliverer::new(self.store.as_ref(), self.queues(), timer, self.sender()?, &self.ctx.settings))
     }
 }

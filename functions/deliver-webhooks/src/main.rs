@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = aws::sdk_config().await;
     let (deps, timer) = (aws::deps(&config)?, aws::scheduler_timer(&config)?);
-    let deliverer = deps.deliverer(&timer);
+    let deliverer = deps.deliverer(&timer)?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, Error>(deliverer.deliver_batch(event.payload).await)
     }))

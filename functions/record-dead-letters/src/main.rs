@@ -11,9 +11,9 @@ use shared::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = aws::sdk_config().await;
-    let (store, (queue, _)) = (aws::dynamo_store(&config)?, aws::sqs_queues(&config)?);
+    let deps = aws::deps(&config)?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(record_dead_letters(&store, &queue, event.payload).await)
+        Ok::<_, Error>(record_dead_letters(deps.store.as_ref(), deps.unordered.as_ref(), event.payload).await)
     }))
     .await
 }

@@ -30,9 +30,8 @@ use rate_limits::limited;
 use crate::auth::Caller;
 use crate::config::Settings;
 use crate::error::{Error, problem_response};
-use crate::model::{EntityId, Owner, WebhookId, WebhookRecord};
+use crate::model::{EntityId, Owner, WebhookId};
 use crate::service::{IfMatch, Scoped};
-use crate::store::WebhookGet;
 
 /// Largest accepted request body (docs/contract.md 7: 413 above it).
 pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -81,18 +80,6 @@ pub(crate) fn scoped(request: &Request, settings: &Settings) -> Result<Scoped, E
     Ok(Scoped { caller, owner: Owner::Entity(entity) })
 }
 
-/// `scoped`, then the path's webhook, if the caller may reach it (404 otherwise): the start of
-/// every route of one webhook.
-pub(crate) async fn scoped_webhook<S: WebhookGet + ?Sized>(
-    request: &Request,
-    settings: &Settings,
-    store: &S,
-) -> Result<(Scoped, WebhookRecord), Error> {
-    let scope = scoped(request, settings)?;
-    let webhook = scope.webhook(store, webhook_id(request)?).await?;
-    Ok((scope, webhook))
-}
-
 pub(crate) fn webhook_id(request: &Request) -> Result<WebhookId, Error> {
     path_param(request, "webhookId", WebhookId::parse)
 }
@@ -128,7 +115,7 @@ pub(crate) fn optional_json_object(request: &Request) -> Result<Map<String, Valu
     if request.body().is_empty() { Ok(Map::new()) } else { json_object(request) }
 }
 
-/// `If-Match`: `"3"` (our ETags), `W/"3"`, or `*` (any current version).
+/// The `If-Match` header, when given (400 when it is not an ETag of this API).
 pub(crate) fn if_match(request: &Request) -> Result<Option<IfMatch>, Error> {
     let Some(value) = request.headers().get(header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or_default().trim();

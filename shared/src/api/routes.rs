@@ -93,7 +93,7 @@ impl Function {
             Self::WriteEventType => event_types::write_event_type(ctx, store, request).await,
             Self::PublishEvent => events::publish_event(ctx, store, &deps.queues(), request).await,
             Self::GetEvent => events::get_event(ctx, store, request).await,
-            Self::TestWebhook => deliveries::test_webhook(ctx, store, &deps.sender, request).await,
+            Self::TestWebhook => deliveries::test_webhook(ctx, store, deps.sender()?, request).await,
             Self::ListDeliveries => deliveries::list_deliveries(ctx, store, request).await,
             Self::RotateSecret => secrets::rotate_secret(ctx, store, request).await,
             Self::ResendDelivery => replay::resend_delivery(ctx, store, &deps.queues(), request).await,

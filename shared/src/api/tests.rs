@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::model::{EntityId, Owner};
 use crate::model::{WebhookId, WebhookRecord};
 use crate::runtime::{ApiContext, Clock, RandomIds};
-use crate::store::{MemoryStore, PageRequest, StoreError, WebhookList as _};
+use crate::store::{MemoryStore, PageRequest, StoreError, WebhookGet, WebhookList as _};
 use crate::testing::{ApiEvent, ENTITY, OTHER_ENTITY};
 
 const ITEM: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use super::Handled;
 use super::{
     ListOut, encode_cursor, etag, if_match, json_object, json_response, json_response_with, page_request, scoped,
-    scoped_webhook, webhook_id,
+    webhook_id,
 };
 use crate::error::Error;
 use crate::model::{WebhookCreated, WebhookOut};
@@ -54,7 +54,8 @@ pub(crate) async fn list_webhooks<S: WebhookList + ?Sized>(ctx: &ApiContext, sto
 
 /// `GET /api/managing-entity/{entityId}/webhook/{webhookId}` and `GET /api/webhook/{webhookId}`
 pub(crate) async fn get_webhook<S: WebhookGet + ?Sized>(ctx: &ApiContext, store: &S, request: Request) -> Handled {
-    let (_, webhook) = scoped_webhook(&request, &ctx.settings, store).await?;
+    let scope = scoped(&request, &ctx.settings)?;
+    let webhook = scope.webhook(store, webhook_id(&request)?).await?;
     with_etag(StatusCode::OK, &webhook.info)
 }
 

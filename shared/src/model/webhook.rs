@@ -336,6 +336,7 @@ impl WebhookRecord {
         // Written as a new one at the same id, then given back what a write keeps.
         let mut updated = Self::create(input, id, owner, user, account, now, self.secret.clone());
         updated.info.created_date = self.info.created_date;
+        updated.info.account_identifier.clone_from(&self.info.account_identifier);
         updated.info.version = self.info.version + 1;
         updated.info.disabled_reason = self.info.disabled_reason.clone().filter(|_| disabled);
         updated.previous_secret.clone_from(&self.previous_secret);
