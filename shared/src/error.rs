@@ -3,7 +3,6 @@
 use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::rate_limit::Verdict;
 
@@ -95,16 +94,14 @@ impl Error {
         self.problem().0
     }
 
-    fn properties(&self) -> Option<serde_json::Value> {
+    fn properties(&self) -> Option<Properties<'_>> {
         match self {
             Self::VersionConflict { current } | Self::PreconditionFailed { current } => {
-                Some(json!({ "currentVersion": current }))
+                Some(Properties { current_version: Some(*current), ..Properties::default() })
             }
-            Self::Validation(errors) => Some(json!({ "errors": errors })),
+            Self::Validation(errors) => Some(Properties { errors: Some(errors), ..Properties::default() }),
             Self::Published { event_id, cause } => {
-                let mut properties = cause.properties().unwrap_or_else(|| json!({}));
-                properties["eventId"] = json!(event_id);
-                Some(properties)
+                Some(Properties { event_id: Some(event_id), ..cause.properties().unwrap_or_default() })
             }
             _ => None,
         }
@@ -127,6 +124,34 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// An RFC 9457 problem: the body of every error response.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    problem_type: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    instance: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<Properties<'a>>,
+}
+
+/// What a problem says beyond its detail, as docs/contract.md 7 lists it.
+#[derive(Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Properties<'a> {
+    /// The version stored, for a 409 or a 412.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<u64>,
+    /// Every field that failed validation, for a 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+    /// The event a failed publish stored, to retry it with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<&'a str>,
+}
+
 /// Turns an error into an RFC 9457 problem+json response. Server errors are logged with their
 /// cause and answered with a body that says nothing about internals.
 pub(crate) fn problem_response(err: &Error, instance: &str) -> Response<Body> {
@@ -137,17 +162,10 @@ pub(crate) fn problem_response(err: &Error, instance: &str) -> Response<Body> {
         tracing::info!(status, error = %err, instance, "request refused");
     }
     let detail = if status >= 500 { title.to_string() } else { err.to_string() };
-    let mut body = json!({
-        "type": problem_type,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-    });
-    if let Some(properties) = err.properties() {
-        body["properties"] = properties;
-    }
-    let mut response = Response::new(Body::Text(body.to_string()));
+    let problem = Problem { problem_type, title, status, detail, instance, properties: err.properties() };
+    // A problem of strings and numbers always serialises; the fallback keeps the status.
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() =
         lambda_http::http::StatusCode::from_u16(status).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
     response
@@ -177,6 +195,8 @@ pub(crate) fn add_rate_limit_headers(response: &mut Response<Body>, verdict: &Ve
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn body_json(response: &Response<Body>) -> serde_json::Value {
