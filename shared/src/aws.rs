@@ -10,9 +10,8 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::{ConfigError, env_required};
-
 use crate::api::Function;
+use crate::config::{ConfigError, env_required};
 use crate::deps::Deps;
 use crate::queue::{DeliveryQueue, SchedulerTimer, SqsQueue};
 use crate::runtime::ApiContext;

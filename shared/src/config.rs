@@ -65,18 +65,11 @@ impl Default for Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let text = env_or("WEBHOOKS_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h");
-        let schedule = RetrySchedule::parse(&text).map_err(|reason| ConfigError::Invalid {
-            name: "WEBHOOKS_RETRY_SCHEDULE",
-            value: text.clone(),
-            reason,
-        })?;
-        let concurrency = env_or("WEBHOOKS_RECEIVER_CONCURRENCY", &RECEIVER_CONCURRENCY.to_string());
-        let receiver_concurrency = concurrency.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
-            name: "WEBHOOKS_RECEIVER_CONCURRENCY",
-            value: concurrency.clone(),
-            reason: "expected a whole number of at least 1".into(),
-        })?;
+        let schedule = env_parsed("WEBHOOKS_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h", RetrySchedule::parse)?;
+        let receiver_concurrency =
+            env_parsed("WEBHOOKS_RECEIVER_CONCURRENCY", &RECEIVER_CONCURRENCY.to_string(), |text| {
+                text.parse().ok().filter(|n| *n > 0).ok_or_else(|| "expected a whole number of at least 1".to_string())
+            })?;
         Ok(Self {
             entities_claim: env_or("WEBHOOKS_ENTITIES_CLAIM", "entities"),
             account_claim: env_or("WEBHOOKS_ACCOUNT_CLAIM", "sub"),
@@ -112,8 +105,17 @@ fn env_within_send_delay(name: &'static str, default: &str) -> Result<Duration, 
 }
 
 fn env_rate(name: &'static str, default: RatePolicy) -> Result<RatePolicy, ConfigError> {
-    let value = env_or(name, &default.to_string());
-    RatePolicy::parse(&value).map_err(|reason| ConfigError::Invalid { name, value, reason })
+    env_parsed(name, &default.to_string(), RatePolicy::parse)
+}
+
+/// The variable `name` (or `default`) as `parse` reads it; why not, in the error.
+fn env_parsed<T>(
+    name: &'static str,
+    default: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let value = env_or(name, default);
+    parse(&value).map_err(|reason| ConfigError::Invalid { name, value, reason })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,8 +148,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn env_duration(name: &'static str, default: &str) -> Result<Duration, ConfigError> {
-    let value = env_or(name, default);
-    parse_duration(&value).map_err(|reason| ConfigError::Invalid { name, value, reason })
+    env_parsed(name, default, parse_duration)
 }
 
 #[cfg(test)]

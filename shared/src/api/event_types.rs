@@ -6,7 +6,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use super::Handled;
-use super::{ItemsOut, caller, json_object, json_response, path_param};
+use super::{ItemsOut, caller, json_object, json_response, path_text};
 use crate::auth::EVENT_TYPES_SCOPE;
 use crate::error::Error;
 use crate::model::{is_platform_event_type, parse_event_type};
@@ -39,7 +39,7 @@ where
 /// The type a catalog write names, once its caller is found to hold the scope to write.
 fn type_to_write(ctx: &ApiContext, request: &Request) -> Result<String, Error> {
     caller(request, &ctx.settings)?.require(EVENT_TYPES_SCOPE)?;
-    path_param(request, "name", |n| Ok::<_, String>(n.to_string()))
+    path_text(request, "name")
 }
 
 /// `PUT /api/event-types/{name}`: `{"description", "schema"?, "example"?}`; a type archived

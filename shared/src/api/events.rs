@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use serde::Serialize;
 
 use super::rate_limits::take_publish;
-use super::{Handled, json_object, json_response, path_param, scoped};
+use super::{Handled, json_object, json_response, path_text, scoped};
 use crate::auth::PUBLISH_SCOPE;
 use crate::error::{Error, add_rate_limit_headers};
 use crate::model::{EventIn, Timestamp};
@@ -74,6 +74,6 @@ where
     S: EventGet + DeliveryGet + ?Sized,
 {
     let scope = scoped(&request, &ctx.settings)?;
-    let event_id = path_param(&request, "eventId", |id| Ok::<_, String>(id.to_string()))?;
+    let event_id = path_text(&request, "eventId")?;
     json_response(StatusCode::OK, &event_view(store, &scope, &event_id).await?)
 }

@@ -94,6 +94,11 @@ pub(crate) fn path_param<T>(
     parse(value).map_err(Error::BadRequest)
 }
 
+/// A path parameter as it is, for names checked by what reads them (an event id, a type name).
+pub(crate) fn path_text(request: &Request, name: &str) -> Result<String, Error> {
+    path_param(request, name, |text| Ok(text.to_string()))
+}
+
 /// The body as a JSON object: 413 when too large, 400 when not a JSON object.
 pub(crate) fn json_object(request: &Request) -> Result<Map<String, Value>, Error> {
     let bytes = request.body().as_ref();

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use lambda_http::{Body, Request, Response};
 
-use super::serve;
+use super::{Handled, serve};
 use crate::auth::Caller;
 use crate::error::{Error, add_rate_limit_headers};
 use crate::model::EntityId;
@@ -20,7 +20,7 @@ pub(crate) async fn limited<S, F, Fut>(ctx: &ApiContext, store: &S, request: Req
 where
     S: RateLimitStore + ?Sized,
     F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, Error>>,
+    Fut: Future<Output = Handled>,
 {
     let Ok(caller) = Caller::from_request(&request, &ctx.settings) else {
         return serve(request, handler).await;
