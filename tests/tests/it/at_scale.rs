@@ -76,9 +76,11 @@ async fn a_hundred_deliveries_waiting_for_their_retry_hold_no_message_in_flight(
             assert!(tokio::time::Instant::now() < deadline, "{target:?}: attempts before the wait: {attempts:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        // Waits held in flight would show every waiting delivery in flight on each read; the
-        // fewest of a few reads leaves out wakes the event source mapping holds while it fills a
-        // batch (and a wake that arrived early, on its way back as a delay).
+        // Waits held in flight would show every one of the 100 waiting deliveries in flight on
+        // each read. The fewest of a few reads leaves out what the trigger has in hand at a
+        // moment: attempts being made and recorded (the emulator runs the function natively, and
+        // slowly under a loaded CI machine) and wakes on their way back as a delay. Fewer than
+        // half tells the two apart with room for a slow run.
         let mut in_flight = Vec::new();
         for _ in 0..5 {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -87,7 +89,7 @@ async fn a_hundred_deliveries_waiting_for_their_retry_hold_no_message_in_flight(
             in_flight.push(depths.in_flight);
         }
         let fewest = in_flight.iter().min().copied().unwrap_or_default();
-        assert!(fewest <= 10, "{target:?}: in flight on each read: {in_flight:?}");
+        assert!(fewest < 50, "{target:?}: in flight on each read: {in_flight:?}");
         for id in &ids {
             let ended = |log: &[Value]| {
                 log.len() == 10 && log.iter().all(|d| d["attempts"].as_array().map(Vec::len) == Some(ATTEMPTS))
