@@ -1,14 +1,22 @@
 # The two commands of the README, and the checks CI runs.
-.PHONY: run test stack-test sam-build load bench lint lint-template ci
+.PHONY: run test smoke stack-test sam-build load bench lint lint-template ci
 
 run:
 	cargo run -p webhooks-local
 
 test:
 	scripts/with-services.sh cargo test --workspace
+	$(MAKE) smoke
 	scripts/schemathesis.sh
 	scripts/browser-tests.sh
 	scripts/stack-test.sh
+
+# `make bench` (its sections 1, 2, 3 and 6) and `make load` on a few items each, debug build,
+# in about half a minute: their code runs on every `make test`; the figures mean nothing.
+smoke:
+	cargo build -q -p webhooks-local -p webhooks-bench --bins
+	WEBHOOKS_SMOKE=1 scripts/with-services.sh sh -c \
+	  'cargo run -q -p webhooks-bench --bin webhooks-bench -- 1 2 3 6 && cargo run -q -p webhooks-bench --bin webhooks-load'
 
 # The template deployed to the AWS emulator, the black-box suite through API Gateway, and the
 # IAM audit of every call the functions made (README, "The deployed stack, tested").

@@ -1,5 +1,7 @@
 //! `make bench` (release build): figures, each printed with its method. `webhooks-bench 3 4`
-//! runs only the sections named.
+//! runs only the sections named. `WEBHOOKS_SMOKE=1` makes it a smoke run (`make test`): each
+//! section's code on a few items, in seconds, so that none breaks unseen; its figures mean
+//! nothing.
 //!
 //! 1. Delivery throughput: the deliver function's core (`Deliverer::deliver_batch`: read the
 //!    webhook, build and sign the body, POST, record the attempt in the in-memory store) against
@@ -18,6 +20,8 @@
 //!    SQS emulator side by side (`scale`): publish and last arrival at 1,000 to 10,000
 //!    webhooks, the fair-share wait, messages in flight while deliveries wait, and (from 3) what
 //!    a failing delivery costs through the whole schedule.
+//! 6. Publish-to-arrival (`latency`): the release runner as a process on each backend, one
+//!    webhook, quiet, at saturation and at half the saturation rate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,9 +42,7 @@ use shared::runtime::ApiContext;
 use shared::store::{MemoryStore, WebhookInsert};
 use webhooks_local::gateway;
 
-const DELIVERIES: usize = 20_000;
 const BATCH: usize = 10;
-const HANDLER_CALLS: usize = 10_000;
 const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 /// The rate limits the measured processes run with: the counters are written and counted as
 /// always, but a benchmark's one caller is not held to a person's pace.
@@ -49,10 +51,31 @@ const UNTHROTTLED: &str = "1000/s,100000";
 mod cost;
 mod fan_out;
 mod functions;
+mod latency;
 mod runtime_api;
 mod scale;
 mod wire;
 mod workloads;
+
+/// Whether this is a smoke run (`WEBHOOKS_SMOKE` set).
+pub(crate) fn smoke() -> bool {
+    std::env::var_os("WEBHOOKS_SMOKE").is_some()
+}
+
+/// `full` items, or `few` in a smoke run.
+pub(crate) fn sized(full: usize, few: usize) -> usize {
+    if smoke() { few } else { full }
+}
+
+/// Deliveries of section 1.
+fn deliveries() -> usize {
+    sized(20_000, 200)
+}
+
+/// Calls of each handler in section 2.
+fn handler_calls() -> usize {
+    sized(10_000, 100)
+}
 
 /// Never called: every benchmark delivery succeeds, so none waits.
 struct NoDelay;
@@ -152,7 +175,7 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
         store.insert_webhook(&hook).await?;
         hooks.push(hook.info.id);
     }
-    let messages = planned_deliveries(owner, &hooks, DELIVERIES);
+    let messages = planned_deliveries(owner, &hooks, deliveries());
     let batches = messages
         .chunks(BATCH)
         .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))
@@ -168,7 +191,7 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
             return Err("a benchmark delivery failed".into());
         }
     }
-    Ok(DELIVERIES as f64 / started.elapsed().as_secs_f64())
+    Ok(deliveries() as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Deliveries per second of a bare client of the same library POSTing the same bytes.
@@ -182,7 +205,7 @@ async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
         .timeout(Duration::from_secs(15))
         .build()?;
     let started = Instant::now();
-    for _ in 0..DELIVERIES / BATCH {
+    for _ in 0..deliveries() / BATCH {
         let posts = (0..BATCH).map(|_| {
             let mut builder = client.post(request.url.clone()).header("content-type", "application/json");
             for (name, value) in &request.headers {
@@ -195,7 +218,7 @@ async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
             result?;
         }
     }
-    Ok(DELIVERIES as f64 / started.elapsed().as_secs_f64())
+    Ok(deliveries() as f64 / started.elapsed().as_secs_f64())
 }
 
 fn report(name: &str, mut samples: Vec<Duration>) {
@@ -212,7 +235,7 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
     let body = json!({"name": "Bench", "eventUrl": "https://api.example.com/hooks", "eventList": ["booking.*"]});
     let (mut create, mut get, mut list) = (Vec::new(), Vec::new(), Vec::new());
     let mut ids = Vec::new();
-    for _ in 0..HANDLER_CALLS {
+    for _ in 0..handler_calls() {
         let request = gateway::request(&functions::api_event("POST", &path, Some(&body))?)?;
         let started = Instant::now();
         let response = Function::CreateWebhook.handle(&deps, request).await?;
@@ -226,7 +249,7 @@ async fn handler_overhead() -> Result<(), Box<dyn std::error::Error>> {
         Function::GetWebhook.handle(&deps, request).await?;
         get.push(started.elapsed());
     }
-    for _ in 0..HANDLER_CALLS / 10 {
+    for _ in 0..handler_calls() / 10 {
         let request = gateway::request(&functions::api_event("GET", &path, None)?)?;
         let started = Instant::now();
         Function::ListWebhooks.handle(&deps, request).await?;
@@ -247,12 +270,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut failing_cost = None;
     if runs("1") {
         println!(
-            "1. Delivery throughput: {DELIVERIES} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)"
+            "1. Delivery throughput: {} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)",
+            deliveries()
         );
         delivery_throughput(&url).await?;
     }
     if runs("2") {
-        println!("\n2. Handler overhead in process, in-memory store (a list returns 20 of {HANDLER_CALLS} webhooks)");
+        println!(
+            "\n2. Handler overhead in process, in-memory store (a list returns 20 of {} webhooks)",
+            handler_calls()
+        );
         handler_overhead().await?;
     }
     if runs("3") {
@@ -260,7 +287,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "\n3. Cost per million deliveries: the release runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
         );
         workloads::measure(&workloads::HEALTHY).await?;
-        failing_cost = workloads::measure(&workloads::FAILING).await?;
+        // Minutes of retry schedule, whatever the size: not in a smoke run.
+        if !smoke() {
+            failing_cost = workloads::measure(&workloads::FAILING).await?;
+        }
         fan_out::publish_requests().await?;
     }
     if runs("4") {
@@ -272,6 +302,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if runs("5") {
         println!("\n5. The delivery engine at scale: the runner in this process, on each backend");
         scale::measure(failing_cost).await?;
+    }
+    if runs("6") {
+        println!("\n6. Publish-to-arrival: the release runner process on each backend, one webhook");
+        latency::measure().await?;
     }
     Ok(())
 }

@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env_or("WEBHOOKS_DEV_JWT_AUDIENCE", "webhooks-api"),
     );
     let token = auth.issue("local-developer", "*", DEV_SCOPES, chrono::Duration::days(30))?;
-    let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "1s")?;
+    let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "0s")?;
     let app =
         App::new(ApiContext::from_env()?, &backend, auth).await?.with_batch_window(batch_window).with_allowed_hosts(
             env_or("WEBHOOKS_ALLOWED_HOSTS", "")

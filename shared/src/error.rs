@@ -124,9 +124,10 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// An RFC 9457 problem: the body of every error response.
+/// An RFC 9457 problem: the body of every error response, and the item of a refused event in
+/// a batch publish's answer.
 #[derive(Serialize)]
-struct Problem<'a> {
+pub(crate) struct Problem<'a> {
     #[serde(rename = "type")]
     problem_type: &'a str,
     title: &'a str,
@@ -152,9 +153,9 @@ struct Properties<'a> {
     event_id: Option<&'a str>,
 }
 
-/// Turns an error into an RFC 9457 problem+json response. Server errors are logged with their
-/// cause and answered with a body that says nothing about internals.
-pub(crate) fn problem_response(err: &Error, instance: &str) -> Response<Body> {
+/// The RFC 9457 problem of `err` at `instance`. Server errors are logged with their cause and
+/// told with a detail that says nothing about internals.
+pub(crate) fn problem<'a>(err: &'a Error, instance: &'a str) -> Problem<'a> {
     let (status, problem_type, title) = err.problem();
     if status >= 500 {
         tracing::error!(status, error = %chain(err), instance, "request failed");
@@ -162,7 +163,13 @@ pub(crate) fn problem_response(err: &Error, instance: &str) -> Response<Body> {
         tracing::info!(status, error = %err, instance, "request refused");
     }
     let detail = if status >= 500 { title.to_string() } else { err.to_string() };
-    let problem = Problem { problem_type, title, status, detail, instance, properties: err.properties() };
+    Problem { problem_type, title, status, detail, instance, properties: err.properties() }
+}
+
+/// Turns an error into an RFC 9457 problem+json response.
+pub(crate) fn problem_response(err: &Error, instance: &str) -> Response<Body> {
+    let problem = problem(err, instance);
+    let status = problem.status;
     // A problem of strings and numbers always serialises; the fallback keeps the status.
     let body = serde_json::to_string(&problem).unwrap_or_default();
     let mut response = Response::new(Body::Text(body));

@@ -109,22 +109,24 @@ impl Verdict {
     }
 }
 
-/// The GCRA step: `tat` is the stored arrival time (unix µs, none for a new key), `now` the
-/// time of the request. Answers the decision and, when allowed, the arrival time to store.
-pub(crate) fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy) -> (Decision, Option<i64>) {
+/// The GCRA step for `requests` at once (all or none): `tat` is the stored arrival time (unix
+/// µs, none for a new key), `now` the time of the request. Answers the decision and, when
+/// allowed, the arrival time to store. More requests than the burst are never allowed.
+pub(crate) fn gcra(tat: Option<i64>, now: i64, policy: &RatePolicy, requests: u32) -> (Decision, Option<i64>) {
     let (interval, tolerance) = (policy.interval_us(), policy.tolerance_us());
     let start = tat.unwrap_or(now).max(now);
-    if start - now > tolerance {
+    let beyond_first = interval * (i64::from(requests.max(1)) - 1);
+    if start + beyond_first - now > tolerance {
         let decision = Decision {
             allowed: false,
             remaining: 0,
             reset_seconds: seconds(start - now),
-            retry_after_seconds: seconds(start - now - tolerance).max(1),
+            retry_after_seconds: seconds(start + beyond_first - now - tolerance).max(1),
             wait_us: 0,
         };
         return (decision, None);
     }
-    let next = start + interval;
+    let next = start + beyond_first + interval;
     (decision_after(next, now, policy), Some(next))
 }
 
@@ -166,7 +168,7 @@ mod tests {
         let mut tat = None;
         let mut allowed = 0;
         for _ in 0..100 {
-            let (decision, next) = gcra(tat, 0, &API);
+            let (decision, next) = gcra(tat, 0, &API, 1);
             tat = next.or(tat);
             allowed += u32::from(decision.allowed);
             if allowed == 1 {
@@ -174,20 +176,31 @@ mod tests {
             }
         }
         assert_eq!(allowed, 40, "the burst, all at one instant");
-        let (refused, _) = gcra(tat, 0, &API);
+        let (refused, _) = gcra(tat, 0, &API, 1);
         assert_eq!(
             (refused.allowed, refused.remaining, refused.retry_after_seconds, refused.reset_seconds),
             (false, 0, 1, 2)
         );
         // 50 ms later (one interval), one more fits, and only one.
-        let (decision, next) = gcra(tat, 50_000, &API);
+        let (decision, next) = gcra(tat, 50_000, &API, 1);
         assert!(decision.allowed && decision.remaining == 0);
-        assert!(!gcra(next, 50_000, &API).0.allowed);
+        assert!(!gcra(next, 50_000, &API, 1).0.allowed);
+    }
+
+    #[test]
+    fn several_requests_at_once_take_all_their_places_or_none() {
+        let (thirty, tat) = gcra(None, 0, &API, 30);
+        assert_eq!((thirty.allowed, thirty.remaining), (true, 10));
+        assert!(!gcra(tat, 0, &API, 11).0.allowed, "11 more do not fit the 10 left");
+        let (ten, _) = gcra(tat, 0, &API, 10);
+        assert_eq!((ten.allowed, ten.remaining), (true, 0));
+        let (wider, _) = gcra(None, 0, &API, 41);
+        assert!(!wider.allowed, "more than the burst never fits");
     }
 
     #[test]
     fn verdicts_say_the_ietf_headers() {
-        let (decision, _) = gcra(None, 0, &API);
+        let (decision, _) = gcra(None, 0, &API, 1);
         let verdict = Verdict { name: "caller", policy: API, decision };
         assert_eq!(verdict.policy_header(), "\"caller\";q=40;w=2");
         assert_eq!(verdict.limit_header(), "\"caller\";r=39;t=1");
@@ -195,7 +208,7 @@ mod tests {
 
     #[test]
     fn an_arrival_time_in_the_past_counts_as_idle() {
-        let (decision, next) = gcra(Some(1_000_000), 60_000_000, &API);
+        let (decision, next) = gcra(Some(1_000_000), 60_000_000, &API, 1);
         assert_eq!((decision.allowed, decision.remaining, next), (true, 39, Some(60_050_000)));
     }
 
@@ -206,7 +219,7 @@ mod tests {
         let mut tat = None;
         let waits: Vec<i64> = (0..11)
             .map(|_| {
-                let (decision, next) = gcra(tat, 0, &policy);
+                let (decision, next) = gcra(tat, 0, &policy, 1);
                 tat = next.or(tat);
                 if decision.allowed { decision.wait_us } else { -1 }
             })

@@ -26,14 +26,31 @@ use shared::runtime::ApiContext;
 use shared::sealing::Sealer;
 use webhooks_local::{App, Backend, DevAuth};
 
-const CLIENTS: usize = 50;
-const API_PHASE: Duration = Duration::from_secs(30);
-const EVENTS: usize = 10_000;
 const WEBHOOKS: usize = 5;
 const PUBLISHERS: usize = 20;
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(900);
 /// Above what the clients can send: raised limits, as for any load test.
 const RAISED_LIMIT: RatePolicy = RatePolicy::new(10_000, 20_000);
+
+/// A smoke run (`WEBHOOKS_SMOKE` set; part of `make test`): both phases on a few clients and
+/// events, in seconds, so that the load test never breaks unseen; its figures mean nothing.
+fn smoke() -> bool {
+    std::env::var_os("WEBHOOKS_SMOKE").is_some()
+}
+
+/// API clients of phase 1.
+fn clients() -> usize {
+    if smoke() { 5 } else { 50 }
+}
+
+fn api_phase() -> Duration {
+    Duration::from_secs(if smoke() { 2 } else { 30 })
+}
+
+/// Events of phase 2.
+fn events() -> usize {
+    if smoke() { 200 } else { 10_000 }
+}
 
 type Seen = Arc<Mutex<HashMap<String, HashSet<String>>>>;
 
@@ -159,15 +176,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = Arc::new(Api { client: Client::new(), base: format!("http://{addr}"), token: token.clone() });
 
     println!(
-        "Phase 1: {CLIENTS} API clients for {}s on DynamoDB Local (mixed create 20%, update 20%, get 40%, list 20%)",
-        API_PHASE.as_secs()
+        "Phase 1: {} API clients for {}s on DynamoDB Local (mixed create 20%, update 20%, get 40%, list 20%)",
+        clients(),
+        api_phase().as_secs()
     );
     let mut callers = Vec::new();
-    for i in 0..CLIENTS {
+    for i in 0..clients() {
         let token = auth.issue(&format!("load-{i}"), "*", "", chrono::Duration::hours(2))?;
         callers.push(Arc::new(Api { client: api.client.clone(), base: api.base.clone(), token }));
     }
-    let until = Instant::now() + API_PHASE;
+    let until = Instant::now() + api_phase();
     let started = Instant::now();
     let clients: Vec<_> = callers
         .into_iter()
@@ -229,7 +247,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let where_ = if on_aws { "DynamoDB Local + SQS emulator" } else { "in-process store and queue" };
     println!(
-        "\nPhase 2: {EVENTS} events fanned out to {WEBHOOKS} webhooks on a local receiver ({where_}, {PUBLISHERS} publishers)"
+        "\nPhase 2: {} events fanned out to {WEBHOOKS} webhooks on a local receiver ({where_}, {PUBLISHERS} publishers)",
+        events()
     );
     let seen: Seen = Arc::default();
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -250,7 +269,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (api, entity) = (api.clone(), entity.clone());
             tokio::spawn(async move {
                 let mut failures = 0;
-                for n in (p..EVENTS).step_by(PUBLISHERS) {
+                for n in (p..events()).step_by(PUBLISHERS) {
                     let body = json!({"id": format!("load-{n}"), "type": "booking.created", "data": {"n": n}});
                     // A 503 is retried with the same id, as a publisher should: the stored plan makes it safe.
                     let mut delivered = false;
@@ -277,11 +296,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let published_in = started.elapsed();
     println!(
-        "  published {EVENTS} events in {:.1}s = {:.0} events/s, publish failures: {publish_failures}",
+        "  published {} events in {:.1}s = {:.0} events/s, publish failures: {publish_failures}",
+        events(),
         published_in.as_secs_f64(),
-        EVENTS as f64 / published_in.as_secs_f64()
+        events() as f64 / published_in.as_secs_f64()
     );
-    let expected = EVENTS * WEBHOOKS;
+    let expected = events() * WEBHOOKS;
     let count = |seen: &Seen| seen.lock().map(|s| s.values().map(HashSet::len).sum::<usize>()).unwrap_or(0);
     while count(&seen) < expected && started.elapsed() < DELIVERY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -1,16 +1,20 @@
-//! `POST /api/managing-entity/{entityId}/event`, the HTTP adapter of `crate::publish`, and
-//! `GET .../event/{eventId}`: the event as published and every delivery it planned.
+//! `POST /api/managing-entity/{entityId}/event`, the HTTP adapter of `crate::publish`;
+//! `POST .../events`, a batch of them; and `GET .../event/{eventId}`: the event as published
+//! and every delivery it planned.
 
-use lambda_http::Request;
+use std::collections::{HashMap, HashSet};
+
 use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::rate_limits::take_publish;
-use super::{Handled, json_object, json_response, path_text, scoped};
+use super::{Handled, MAX_BODY_BYTES, json_object, json_object_within, json_response, path_text, scoped};
 use crate::auth::PUBLISH_SCOPE;
-use crate::error::{Error, add_rate_limit_headers};
-use crate::model::{EventIn, Timestamp};
-use crate::publish::{Published, publish};
+use crate::error::{Error, Problem, add_rate_limit_headers, problem};
+use crate::model::{EntityId, EventIn, EventType, Timestamp};
+use crate::publish::{Published, publish, publish_all};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::ApiContext;
 use crate::service::event_view;
@@ -37,13 +41,11 @@ where
     S: PublishStore + EventTypeGet + RateLimitStore + ?Sized,
     Q: DeliveryEnqueue + ?Sized,
 {
-    let scope = scoped(&request, &ctx.settings)?;
-    let entity = scope.entity()?;
-    scope.caller.require(PUBLISH_SCOPE)?;
+    let entity = publishing_entity(ctx, &request)?;
     let input = EventIn { idempotency_key: idempotency_key(&request)?, ..EventIn::parse(&json_object(&request)?)? };
     input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
     // Counted only once the caller may publish for the entity and the event is well formed.
-    let verdict = take_publish(ctx, store, entity).await?;
+    let verdict = take_publish(ctx, store, entity, 1).await?;
     let now = Timestamp::new(ctx.clock.now());
     let mut response = match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay)
         .await?
@@ -55,6 +57,163 @@ where
     }?;
     add_rate_limit_headers(&mut response, &verdict);
     Ok(response)
+}
+
+/// Most events of a batch publish.
+const MAX_BATCH_EVENTS: usize = 100;
+/// Largest batch body: SQS's largest message, so a batch never holds more than one
+/// delivery could carry; each event in it is held to the publish route's own limit too.
+const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
+
+/// What a batch publish answers for one of its events: what the publish route would have.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ItemOut<'a> {
+    Accepted {
+        status: u16,
+        #[serde(flatten)]
+        out: AcceptedOut,
+    },
+    Duplicate {
+        status: u16,
+        #[serde(flatten)]
+        out: DuplicateOut,
+    },
+    Refused(Problem<'a>),
+}
+
+#[derive(Serialize)]
+struct BatchOut<'a> {
+    items: Vec<ItemOut<'a>>,
+}
+
+/// `{"events": [...]}`: each event is published, or refused with its own problem, as the
+/// publish route would answer it; a refusal refuses only its event. The publish limit is taken
+/// once, for every event that may be published.
+pub(crate) async fn publish_events<S, Q>(ctx: &ApiContext, store: &S, queue: &Q, request: Request) -> Handled
+where
+    S: PublishStore + EventTypeGet + RateLimitStore + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    let entity = publishing_entity(ctx, &request)?;
+    if request.headers().contains_key("idempotency-key") {
+        return Err(Error::BadRequest("Idempotency-Key names one event: give each event of a batch its own id".into()));
+    }
+    let events = batch_of(json_object_within(&request, MAX_BATCH_BODY_BYTES)?)?;
+    let (checked, inputs) = check_batch(store, events).await?;
+    let verdict = match u32::try_from(inputs.len()) {
+        Ok(0) => None,
+        Ok(count) => Some(take_publish(ctx, store, entity, count).await?),
+        Err(err) => return Err(Error::internal(err)),
+    };
+    let now = Timestamp::new(ctx.clock.now());
+    let mut published =
+        publish_all(store, queue, ctx.ids.as_ref(), entity, inputs, now, ctx.settings.resend_delay).await.into_iter();
+    let outcomes: Vec<Result<Published, Error>> = checked
+        .into_iter()
+        .map(|checked| match checked {
+            Checked::Publish => published.next().unwrap_or_else(|| Err(Error::internal("a lost publish"))),
+            Checked::Repeat(event_id) => Ok(Published::Duplicate { event_id }),
+            Checked::Refused(err) => Err(err),
+        })
+        .collect();
+    let path = request.raw_http_path();
+    let instances: Vec<String> = (0..outcomes.len()).map(|n| format!("{path}#/events/{n}")).collect();
+    let items = outcomes.iter().zip(&instances).map(|(outcome, instance)| item(outcome, instance)).collect();
+    let mut response = json_response(StatusCode::ACCEPTED, &BatchOut { items })?;
+    if let Some(verdict) = verdict {
+        add_rate_limit_headers(&mut response, &verdict);
+    }
+    Ok(response)
+}
+
+/// What a batch does with one of its events.
+enum Checked {
+    /// Publishes it: the next of the batch's inputs.
+    Publish,
+    /// Answers it as a duplicate: its id is an earlier event's of the same batch, which the
+    /// publish route would have answered so had the two come one after the other.
+    Repeat(String),
+    Refused(Error),
+}
+
+/// What the batch does with each of `events`, and the inputs of those it publishes, in order.
+/// The catalog is read once per type named.
+async fn check_batch<S>(store: &S, events: Vec<Value>) -> Result<(Vec<Checked>, Vec<EventIn>), Error>
+where
+    S: EventTypeGet + ?Sized,
+{
+    let (mut checked, mut inputs) = (Vec::with_capacity(events.len()), Vec::new());
+    let (mut types, mut ids) = (HashMap::<String, Option<EventType>>::new(), HashSet::new());
+    for event in events {
+        let input = match batch_event(event) {
+            Ok(input) => input,
+            Err(err) => {
+                checked.push(Checked::Refused(err));
+                continue;
+            }
+        };
+        let known = match types.get(&input.event_type) {
+            Some(known) => known.clone(),
+            None => event_type(store, &input.event_type).await?,
+        };
+        let check = input.check_type(known.as_ref());
+        types.insert(input.event_type.clone(), known);
+        checked.push(match (check, &input.id) {
+            (Err(err), _) => Checked::Refused(err),
+            (Ok(()), Some(id)) if !ids.insert(id.clone()) => Checked::Repeat(id.clone()),
+            (Ok(()), _) => {
+                inputs.push(input);
+                Checked::Publish
+            }
+        });
+    }
+    Ok((checked, inputs))
+}
+
+/// The events of a batch's body: 1 to `MAX_BATCH_EVENTS` of them.
+fn batch_of(mut body: Map<String, Value>) -> Result<Vec<Value>, Error> {
+    match body.remove("events") {
+        Some(Value::Array(events)) if (1..=MAX_BATCH_EVENTS).contains(&events.len()) => Ok(events),
+        Some(Value::Array(events)) => Err(Error::validation(
+            "events",
+            format!("holds {} events; a batch holds 1 to {MAX_BATCH_EVENTS}", events.len()),
+        )),
+        _ => Err(Error::validation("events", "must be an array of events")),
+    }
+}
+
+/// One event of a batch, as the publish route would take it as its body.
+fn batch_event(event: Value) -> Result<EventIn, Error> {
+    let Value::Object(event) = event else {
+        return Err(Error::BadRequest("an event of a batch must be a JSON object".into()));
+    };
+    // Its own size as a body of the publish route (serialising a JSON value cannot fail).
+    if serde_json::to_vec(&event).map_or(0, |bytes| bytes.len()) > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    EventIn::parse(&event)
+}
+
+fn item<'a>(outcome: &'a Result<Published, Error>, instance: &'a str) -> ItemOut<'a> {
+    match outcome {
+        Ok(Published::Accepted { event_id, deliveries }) => ItemOut::Accepted {
+            status: StatusCode::ACCEPTED.as_u16(),
+            out: AcceptedOut { event_id: event_id.clone(), deliveries: *deliveries },
+        },
+        Ok(Published::Duplicate { event_id }) => ItemOut::Duplicate {
+            status: StatusCode::OK.as_u16(),
+            out: DuplicateOut { event_id: event_id.clone(), duplicate: true },
+        },
+        Err(err) => ItemOut::Refused(problem(err, instance)),
+    }
+}
+
+/// The path's entity, which the caller manages and may publish for.
+fn publishing_entity(ctx: &ApiContext, request: &Request) -> Result<EntityId, Error> {
+    let scope = scoped(request, &ctx.settings)?;
+    scope.caller.require(PUBLISH_SCOPE)?;
+    scope.entity()
 }
 
 /// The longest `Idempotency-Key` taken, as event ids.

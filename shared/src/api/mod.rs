@@ -101,9 +101,14 @@ pub(crate) fn path_text(request: &Request, name: &str) -> Result<String, Error> 
 
 /// The body as a JSON object: 413 when too large, 400 when not a JSON object.
 pub(crate) fn json_object(request: &Request) -> Result<Map<String, Value>, Error> {
+    json_object_within(request, MAX_BODY_BYTES)
+}
+
+/// `json_object` for a route that takes bodies up to `limit` bytes.
+pub(crate) fn json_object_within(request: &Request, limit: usize) -> Result<Map<String, Value>, Error> {
     let bytes = request.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    if bytes.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::BadRequest("a JSON object body is required".into()));

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::events::publish_event;
+use super::events::{publish_event, publish_events};
 use super::limited;
 use super::tests::{context, create, json_of};
 use super::webhooks::list_webhooks;
@@ -83,4 +83,34 @@ async fn publishing_is_limited_per_entity_as_well_and_a_refused_event_is_not_pub
     assert_eq!(refused.status(), 429, "the entity's limit holds whoever publishes");
     assert!(json_of(&refused)["detail"].as_str().is_some_and(|d| d.starts_with("the publish rate limit")));
     assert_eq!(queue.len(), 2, "the refused event was not fanned out");
+}
+
+#[tokio::test]
+async fn a_batch_takes_the_publish_limit_once_for_its_good_events_all_or_none() {
+    let (ctx, store) = (tight("100/s,100", "1/s,3"), MemoryStore::new());
+    let queue = MemoryQueue::new(Duration::from_secs(60));
+    create(&ctx, &store).await;
+    let batch = |events: serde_json::Value| {
+        ApiEvent::create_webhook()
+            .route("POST", "/api/managing-entity/{entityId}/events", &[("entityId", ENTITY)])
+            .body(&json!({ "events": events }))
+            .request()
+    };
+    let good = json!({"type": "booking.created", "data": {}});
+    let call =
+        |request: Request| limited(&ctx, &store, request, |request| publish_events(&ctx, &store, &queue, request));
+
+    let answered = call(batch(json!([good, {"data": {}}, good]))).await;
+    assert_eq!(answered.status(), 202);
+    let statuses: Vec<u64> =
+        json_of(&answered)["items"].as_array().expect("items").iter().filter_map(|i| i["status"].as_u64()).collect();
+    assert_eq!(statuses, [202, 422, 202], "the event without a type refuses only itself");
+    assert!(header(&answered, "ratelimit").starts_with("\"publish\";r=1;"), "two taken of three");
+
+    let refused = call(batch(json!([good, good]))).await;
+    assert_eq!(refused.status(), 429, "two more do not fit the one left");
+    assert_eq!(queue.len(), 2, "and none of them was fanned out");
+    let wider = call(batch(json!([good, good, good, good]))).await;
+    assert_eq!(wider.status(), 400, "more than the burst could never fit: {}", json_of(&wider));
+    assert_eq!(call(batch(json!([good]))).await.status(), 202, "the one left");
 }

@@ -36,13 +36,22 @@ where
     }
 }
 
-/// One publish against `entity`'s limit: its verdict, or 429.
+/// `events` publishes against `entity`'s limit, all or none, in one write: their verdict, or
+/// 429 (400 when they are more than its burst, which they could never fit).
 pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
     ctx: &ApiContext,
     store: &S,
     entity: EntityId,
+    events: u32,
 ) -> Result<Verdict, Error> {
-    take(ctx, store, "publish", &format!("publish#{entity}"), ctx.settings.publish_rate).await
+    let policy = ctx.settings.publish_rate;
+    if events > policy.burst {
+        return Err(Error::BadRequest(format!(
+            "{events} events are more than the publish limit's burst of {}; send them in smaller batches",
+            policy.burst
+        )));
+    }
+    take_many(ctx, store, "publish", &format!("publish#{entity}"), policy, events).await
 }
 
 async fn take<S: RateLimitStore + ?Sized>(
@@ -52,7 +61,18 @@ async fn take<S: RateLimitStore + ?Sized>(
     key: &str,
     policy: RatePolicy,
 ) -> Result<Verdict, Error> {
-    let decision = store.take(key, &policy, ctx.clock.now().timestamp_micros()).await?;
+    take_many(ctx, store, name, key, policy, 1).await
+}
+
+async fn take_many<S: RateLimitStore + ?Sized>(
+    ctx: &ApiContext,
+    store: &S,
+    name: &'static str,
+    key: &str,
+    policy: RatePolicy,
+    requests: u32,
+) -> Result<Verdict, Error> {
+    let decision = store.take_many(key, &policy, requests, ctx.clock.now().timestamp_micros()).await?;
     let verdict = Verdict { name, policy, decision };
     if decision.allowed { Ok(verdict) } else { Err(Error::RateLimited(verdict)) }
 }

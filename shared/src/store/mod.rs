@@ -343,7 +343,19 @@ pub trait AccessTokenStore: Send + Sync {
 
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
-    /// One request against `key`'s limit at `now_us` (unix microseconds), counted in one
-    /// counter that every instance shares (`crate::rate_limit::gcra`).
-    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError>;
+    /// `requests` at once (all or none) against `key`'s limit at `now_us` (unix microseconds),
+    /// counted in one counter that every instance shares (`crate::rate_limit::gcra`): one
+    /// write however many they are.
+    async fn take_many(
+        &self,
+        key: &str,
+        policy: &RatePolicy,
+        requests: u32,
+        now_us: i64,
+    ) -> Result<Decision, StoreError>;
+
+    /// One request against `key`'s limit.
+    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
+        self.take_many(key, policy, 1, now_us).await
+    }
 }

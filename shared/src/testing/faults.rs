@@ -133,7 +133,13 @@ impl DeliveryStats for FlakyStore {
 
 #[async_trait]
 impl RateLimitStore for FlakyStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
-        self.inner.take(key, policy, now_us).await
+    async fn take_many(
+        &self,
+        key: &str,
+        policy: &RatePolicy,
+        requests: u32,
+        now_us: i64,
+    ) -> Result<Decision, StoreError> {
+        self.inner.take_many(key, policy, requests, now_us).await
     }
 }

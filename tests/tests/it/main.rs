@@ -5,6 +5,7 @@
 
 mod api;
 mod at_scale;
+mod batch;
 mod catalog;
 mod contract;
 mod delivery;
@@ -14,6 +15,7 @@ mod filters;
 mod globals;
 mod health;
 mod helpers;
+mod latency;
 mod process;
 mod queue_contract;
 mod rate_limits;

@@ -349,6 +349,23 @@ async fn rate_limits_count_one_burst_for_every_taker_at_once(#[case] backing: Ba
 
 #[apply(backings)]
 #[tokio::test]
+async fn several_requests_taken_at_once_take_their_places_in_one_go_or_none(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
+    let (policy, key) = (RatePolicy::new(10, 5), uuid::Uuid::new_v4().to_string());
+    let now = chrono::Utc::now().timestamp_micros();
+    let three = store.take_many(&key, &policy, 3, now).await.expect("take");
+    assert_eq!((three.allowed, three.remaining), (true, 2), "three of a burst of five");
+    assert!(!store.take_many(&key, &policy, 3, now).await.expect("take").allowed, "three more do not fit the two left");
+    let two = store.take_many(&key, &policy, 2, now).await.expect("take");
+    assert_eq!((two.allowed, two.remaining), (true, 0), "and the refusal took none of them");
+    assert!(!store.take(&key, &policy, now).await.expect("take").allowed);
+    let wider = store.take_many(&uuid::Uuid::new_v4().to_string(), &policy, 6, now).await.expect("take");
+    assert!(!wider.allowed, "more than a burst never fits");
+}
+
+#[apply(backings)]
+#[tokio::test]
 async fn hourly_counters_add_up_and_are_read_by_hour_range(#[case] backing: Backing) {
     let store = store_on(backing).await;
     let store: &dyn Store = store.as_ref();

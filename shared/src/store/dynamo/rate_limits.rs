@@ -1,8 +1,9 @@
 //! Rate-limit counters: `RATE#{key}` / `RATE`, holding the GCRA arrival time `tat` (unix µs).
 //!
 //! An update expression cannot take `max(tat, now)`, so there are two writes, each conditional
-//! on its case: *restart* (no time stored, or one already past: `tat = now + interval`) and
-//! *add* (a time within the tolerance: `tat = tat + interval`). The process remembers the
+//! on its case: *restart* (no time stored, or one already past: `tat = now + cost`) and *add*
+//! (a time that leaves room for the requests: `tat = tat + cost`), where `cost` is an interval
+//! per request taken. The process remembers the
 //! last time it saw for each key and tries the write that time says, so a caller keeping to
 //! its rate, and one in a burst, each cost one write; a wrong guess (another instance wrote
 //! since) costs a second, informed by the stored time the failed condition returns.
@@ -63,9 +64,10 @@ impl DynamoStore {
         key: &str,
         restart: bool,
         policy: &RatePolicy,
+        requests: u32,
         now_us: i64,
     ) -> Result<Outcome, StoreError> {
-        let interval = policy.interval_us();
+        let (interval, cost) = (policy.interval_us(), policy.interval_us() * i64::from(requests));
         let request = self
             .client
             .update_item()
@@ -75,20 +77,20 @@ impl DynamoStore {
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_values(":now", n(now_us))
             // The item outlives its arrival time by a minute; DynamoDB's TTL removes idle keys.
-            .expression_attribute_values(":expires", n((now_us + policy.tolerance_us() + interval) / 1_000_000 + 60))
+            .expression_attribute_values(":expires", n((now_us + policy.tolerance_us() + cost) / 1_000_000 + 60))
             .return_values(ReturnValue::UpdatedNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = if restart {
             request
                 .update_expression("SET tat = :next, #ttl = :expires")
                 .condition_expression("attribute_not_exists(tat) OR tat < :now")
-                .expression_attribute_values(":next", n(now_us + interval))
+                .expression_attribute_values(":next", n(now_us + cost))
         } else {
             request
-                .update_expression("SET tat = tat + :interval, #ttl = :expires")
+                .update_expression("SET tat = tat + :cost, #ttl = :expires")
                 .condition_expression("tat BETWEEN :now AND :limit")
-                .expression_attribute_values(":interval", n(interval))
-                .expression_attribute_values(":limit", n(now_us + policy.tolerance_us()))
+                .expression_attribute_values(":cost", n(cost))
+                .expression_attribute_values(":limit", n(now_us + policy.tolerance_us() - (cost - interval)))
         };
         match request.send().await {
             Ok(output) => {
@@ -106,15 +108,22 @@ impl DynamoStore {
 
 #[async_trait]
 impl RateLimitStore for DynamoStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
+    async fn take_many(
+        &self,
+        key: &str,
+        policy: &RatePolicy,
+        requests: u32,
+        now_us: i64,
+    ) -> Result<Decision, StoreError> {
         let mut known = self.rate_hints.get(key);
         for _ in 0..MAX_TRIES {
             let within = known.is_some_and(|tat| tat >= now_us);
-            if within && known.is_some_and(|tat| tat - now_us > policy.tolerance_us()) {
-                // Refused on what was just read, and nothing is written.
-                return Ok(gcra(known, now_us, policy).0);
+            let (decision, _) = gcra(known.filter(|_| within), now_us, policy, requests);
+            if !decision.allowed {
+                // Refused on what was just read (or wider than the burst), and nothing is written.
+                return Ok(decision);
             }
-            match self.write_tat(key, !within, policy, now_us).await? {
+            match self.write_tat(key, !within, policy, requests, now_us).await? {
                 Outcome::Written(next) => {
                     self.rate_hints.keep(key, next);
                     return Ok(decision_after(next, now_us, policy));

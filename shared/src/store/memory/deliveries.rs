@@ -135,11 +135,17 @@ impl AccessTokenStore for MemoryStore {
 
 #[async_trait]
 impl RateLimitStore for MemoryStore {
-    async fn take(&self, key: &str, policy: &RatePolicy, now_us: i64) -> Result<Decision, StoreError> {
+    async fn take_many(
+        &self,
+        key: &str,
+        policy: &RatePolicy,
+        requests: u32,
+        now_us: i64,
+    ) -> Result<Decision, StoreError> {
         let mut tables = self.tables()?;
         // Arrival times in the past say nothing: dropping them keeps the map to active keys.
         tables.rate_limits.retain(|_, tat| *tat > now_us);
-        let (decision, next) = gcra(tables.rate_limits.get(key).copied(), now_us, policy);
+        let (decision, next) = gcra(tables.rate_limits.get(key).copied(), now_us, policy, requests);
         if let Some(next) = next {
             tables.rate_limits.insert(key.to_string(), next);
         }
