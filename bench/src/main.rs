@@ -10,7 +10,8 @@
 //!    After a warm-up round, three rounds of each, interleaved; the median is printed.
 //! 2. Handler overhead: create, get and list called in process on the in-memory store, with
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
-//! 3. Cost per million deliveries on two workloads, healthy and failing (`workloads`): the
+//! 3. Cost per million deliveries, healthy (5 webhooks an event, 1, and 5 published through the
+//!    batch route) and failing (`workloads`): the
 //!    release runner as a process on DynamoDB Local and the SQS emulator, every request and
 //!    the capacity DynamoDB reports for it recorded on the way (`wire`), priced on demand and
 //!    provisioned (`cost`); capacity per attempt number; the runner's peak resident memory.
@@ -286,7 +287,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "\n3. Cost per million deliveries: the release runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
         );
-        workloads::measure(&workloads::HEALTHY).await?;
+        for healthy in [&workloads::HEALTHY, &workloads::HEALTHY_ONE, &workloads::HEALTHY_BATCHED] {
+            workloads::measure(healthy).await?;
+        }
         // Minutes of retry schedule, whatever the size: not in a smoke run.
         if !smoke() {
             failing_cost = workloads::measure(&workloads::FAILING).await?;

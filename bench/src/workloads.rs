@@ -1,9 +1,10 @@
-//! `make bench` section 3: what a million deliveries cost, on two workloads. The release
+//! `make bench` section 3: what a million deliveries cost, on four workloads. The release
 //! runner runs as a process on DynamoDB Local and the SQS emulator, reached through proxies
 //! that record every request and the capacity DynamoDB says it used (`wire`); an entity's
-//! `WEBHOOKS` webhooks all match every event.
+//! webhooks all match every event.
 //!
-//! - healthy: every receiver answers 200;
+//! - healthy: every receiver answers 200; 5 webhooks an event, 1, and 5 with the events
+//!   published through the batch route;
 //! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule,
 //!   shaped as the default one: seven waits, the first two short enough for an SQS delay and
 //!   five past the timer's threshold (in seconds here: the runner's timer stands in for
@@ -20,7 +21,8 @@ use serde_json::json;
 use crate::wire::{Call, Calls, recording_proxy};
 use crate::{ENTITY, cost, peak_rss_kib};
 
-pub const WEBHOOKS: usize = 5;
+/// Events a request of the batch route carries.
+const BATCH_EVENTS: usize = 100;
 /// The default schedule `5s,5m,30m,2h,5h,10h,10h` in seconds: waits longer than `TIMER_AFTER`
 /// go through the timer, as the default's last five do past SQS's 15 minutes.
 const FAILING_SCHEDULE: &str = "1s,1s,20s,20s,20s,20s,20s";
@@ -31,6 +33,10 @@ const ATTEMPTS: usize = 8;
 pub struct Workload {
     pub name: &'static str,
     events: usize,
+    /// Webhooks of the entity, each matching every event.
+    webhooks: usize,
+    /// Published through the batch route, `BATCH_EVENTS` a request, rather than one a request.
+    batched: bool,
     status: u16,
     body_bytes: usize,
     attempts: usize,
@@ -45,11 +51,25 @@ impl Workload {
     }
 }
 
-pub const HEALTHY: Workload =
-    Workload { name: "healthy", events: 200, status: 200, body_bytes: 2, attempts: 1, timer_waits: 0 };
+pub const HEALTHY: Workload = Workload {
+    name: "healthy",
+    events: 200,
+    webhooks: 5,
+    batched: false,
+    status: 200,
+    body_bytes: 2,
+    attempts: 1,
+    timer_waits: 0,
+};
+pub const HEALTHY_ONE: Workload =
+    Workload { name: "healthy, 1 webhook an event", events: 1000, webhooks: 1, ..HEALTHY };
+pub const HEALTHY_BATCHED: Workload =
+    Workload { name: "healthy, published 100 events a request", batched: true, ..HEALTHY };
 pub const FAILING: Workload = Workload {
     name: "failing",
     events: 40,
+    webhooks: 5,
+    batched: false,
     status: 500,
     body_bytes: 4096,
     attempts: ATTEMPTS,
@@ -98,22 +118,27 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
     let receiver_url = start_receiver(workload, received.clone()).await?;
 
     let client = reqwest::Client::new();
-    for i in 0..WEBHOOKS {
+    for i in 0..workload.webhooks {
         let body = json!({"name": format!("cost-{i}"), "eventUrl": receiver_url});
         let url = format!("{base}/api/managing-entity/{ENTITY}/webhook");
         client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
     }
     calls.lock().map_err(|_| "lock")?.clear();
     let started = Instant::now();
-    let mut publishing = Duration::ZERO;
-    for n in 0..workload.events() {
-        let body = json!({"id": format!("cost-{n}"), "type": "booking.created", "data": {"n": n}});
+    let (mut publishing, mut requests) = (Duration::ZERO, 0);
+    let events: Vec<_> = (0..workload.events())
+        .map(|n| json!({"id": format!("cost-{n}"), "type": "booking.created", "data": {"n": n}}))
+        .collect();
+    for chunk in events.chunks(if workload.batched { BATCH_EVENTS } else { 1 }) {
+        let (route, body) =
+            if workload.batched { ("events", json!({ "events": chunk })) } else { ("event", chunk[0].clone()) };
         let sent = Instant::now();
-        let url = format!("{base}/api/managing-entity/{ENTITY}/event");
+        let url = format!("{base}/api/managing-entity/{ENTITY}/{route}");
         client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
         publishing += sent.elapsed();
+        requests += 1;
     }
-    let deliveries = workload.events() * WEBHOOKS;
+    let deliveries = workload.events() * workload.webhooks;
     let expected = deliveries * workload.attempts;
     while received.load(Ordering::SeqCst) < expected && started.elapsed() < Duration::from_secs(600) {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -128,9 +153,10 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
     let calls = calls.lock().map_err(|_| "lock")?.clone();
     let attempts = received.load(Ordering::SeqCst);
     println!(
-        "  {}: {} events to {WEBHOOKS} webhooks; receivers got {attempts} of {expected} attempts in {:.1}s",
+        "  {}: {} events to {} webhooks in {requests} requests; receivers got {attempts} of {expected} attempts in {:.1}s",
         workload.name,
         workload.events(),
+        workload.webhooks,
         elapsed.as_secs_f64()
     );
     print_calls(&calls, deliveries);
@@ -148,7 +174,7 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
         write_units: sum(&calls, |c| c.is_dynamodb() && is_write(c), |c| c.units),
         read_units: sum(&calls, |c| c.is_dynamodb() && !is_write(c), |c| c.units),
         sqs_requests: sum(&calls, |c| !c.is_dynamodb() && !is_idle_receive(c), |_| 1.0),
-        api_requests: workload.events() as f64,
+        api_requests: f64::from(requests),
         publish_seconds: publishing.as_secs_f64(),
         // One deliver invocation per batch: a receive of up to 10 that returned messages (the
         // receive that tops a short batch up within the batching window asks for fewer).

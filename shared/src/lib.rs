@@ -16,6 +16,7 @@ pub(crate) mod publish;
 pub mod queue;
 pub mod rate_limit;
 pub(crate) mod replay;
+mod reservations;
 pub mod retry;
 pub mod runtime;
 pub mod sealing;

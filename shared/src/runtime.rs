@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::config::{ConfigError, Settings};
 use crate::model::WebhookSecret;
+use crate::reservations::Reservations;
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -41,17 +42,18 @@ impl IdGenerator for RandomIds {
 }
 
 /// The clock, the id source and the settings, handed to every API handler (`crate::deps::Deps`
-/// holds it beside the clients).
+/// holds it beside the clients), and the rate-limit places the process holds.
 #[derive(Clone)]
 pub struct ApiContext {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub settings: Settings,
+    pub(crate) reservations: Arc<Reservations>,
 }
 
 impl ApiContext {
     pub fn new(settings: Settings) -> Self {
-        Self { clock: Arc::new(SystemClock), ids: Arc::new(RandomIds), settings }
+        Self { clock: Arc::new(SystemClock), ids: Arc::new(RandomIds), settings, reservations: Arc::default() }
     }
 
     /// The system clock and random ids, with settings from the environment.

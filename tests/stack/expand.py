@@ -153,16 +153,22 @@ def for_emulator(template: dict, parameters: dict) -> dict:
         for name, resource in _numbers_in(template["Resources"], numbers).items()
         if not resource["Type"].startswith("AWS::ApplicationAutoScaling::")
     }
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                statement["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
-                if any(a.startswith("scheduler:") for a in actions):
-                    statement["Resource"] = _with_default_group(statement["Resource"])
+    for statement in _statements(template["Resources"]):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        statement["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
+        if any(a.startswith("scheduler:") for a in actions):
+            statement["Resource"] = _with_default_group(statement["Resource"])
     return template
+
+
+def _statements(resources: dict):
+    """Every IAM statement: of a role's own policies, and of the policies roles share."""
+    for resource in resources.values():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                yield from policy["PolicyDocument"]["Statement"]
+        elif resource["Type"] == "AWS::IAM::Policy":
+            yield from resource["Properties"]["PolicyDocument"]["Statement"]
 
 
 def _with_default_group(resources):

@@ -240,6 +240,14 @@ class ExpandTest(unittest.TestCase):
         self.assertEqual(statements[1]["Action"], ["sqs:SendMessage", "sqs:SendMessageBatch"])
         self.assertEqual(statements[0]["Action"], ["dynamodb:PutItem"])
 
+    def test_a_policy_roles_share_gets_the_sqs_batch_names_too(self):
+        shared = template(["dynamodb:PutItem"])
+        statement = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:q"}
+        policy = {"PolicyName": "publish", "Roles": [{"Ref": "PublishRole"}], "PolicyDocument": {"Statement": [statement]}}
+        shared["Resources"]["Publish"] = {"Type": "AWS::IAM::Policy", "Properties": policy}
+        expanded = expand.for_emulator(shared, {})["Resources"]["Publish"]["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(expanded[0]["Action"], ["sqs:SendMessage", "sqs:SendMessageBatch"])
+
     def test_number_parameters_become_numbers_for_the_emulator(self):
         scaled = template(["dynamodb:PutItem"])
         scaled["Parameters"] = {"Most": {"Type": "Number", "Default": 20}, "Name": {"Type": "String", "Default": "x"}}

@@ -12,7 +12,7 @@ use super::*;
 use crate::config::Settings;
 use crate::model::{EntityId, Owner};
 use crate::model::{WebhookId, WebhookRecord};
-use crate::runtime::{ApiContext, Clock, RandomIds};
+use crate::runtime::{ApiContext, Clock};
 use crate::store::{MemoryStore, PageRequest, StoreError, WebhookGet, WebhookList as _};
 use crate::testing::{ApiEvent, ENTITY, OTHER_ENTITY};
 
@@ -27,7 +27,7 @@ impl Clock for FixedClock {
 }
 
 pub(super) fn context() -> ApiContext {
-    ApiContext { clock: Arc::new(FixedClock), ids: Arc::new(RandomIds), settings: Settings::default() }
+    ApiContext { clock: Arc::new(FixedClock), ..ApiContext::new(Settings::default()) }
 }
 
 pub(super) fn json_of(response: &Response<Body>) -> Value {
