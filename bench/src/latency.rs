@@ -21,16 +21,16 @@ const CONCURRENCY: usize = 32;
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn quiet_events() -> usize {
-    crate::sized(20, 3)
+    crate::smoke::sized(20, 3)
 }
 
 fn saturation_events() -> usize {
-    crate::sized(2_000, 100)
+    crate::smoke::sized(2_000, 100)
 }
 
 /// How long half saturation is kept up.
 fn paced_for() -> Duration {
-    Duration::from_secs(crate::sized(4, 1) as u64)
+    Duration::from_secs(crate::smoke::sized(4, 1) as u64)
 }
 
 /// When each event's delivery arrived, by event id.

@@ -1,7 +1,5 @@
 //! `make bench` (release build): figures, each printed with its method. `webhooks-bench 3 4`
-//! runs only the sections named. `WEBHOOKS_SMOKE=1` makes it a smoke run (`make test`): each
-//! section's code on a few items, in seconds, so that none breaks unseen; its figures mean
-//! nothing.
+//! runs only the sections named; `WEBHOOKS_SMOKE=1` makes it a smoke run (`smoke`).
 //!
 //! 1. Delivery throughput: the deliver function's core (`Deliverer::deliver_batch`: read the
 //!    webhook, build and sign the body, POST, record the attempt in the in-memory store) against
@@ -55,27 +53,18 @@ mod functions;
 mod latency;
 mod runtime_api;
 mod scale;
+mod smoke;
 mod wire;
 mod workloads;
 
-/// Whether this is a smoke run (`WEBHOOKS_SMOKE` set).
-pub(crate) fn smoke() -> bool {
-    std::env::var_os("WEBHOOKS_SMOKE").is_some()
-}
-
-/// `full` items, or `few` in a smoke run.
-pub(crate) fn sized(full: usize, few: usize) -> usize {
-    if smoke() { few } else { full }
-}
-
 /// Deliveries of section 1.
 fn deliveries() -> usize {
-    sized(20_000, 200)
+    smoke::sized(20_000, 200)
 }
 
 /// Calls of each handler in section 2.
 fn handler_calls() -> usize {
-    sized(10_000, 100)
+    smoke::sized(10_000, 100)
 }
 
 /// Never called: every benchmark delivery succeeds, so none waits.
@@ -291,7 +280,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             workloads::measure(healthy).await?;
         }
         // Minutes of retry schedule, whatever the size: not in a smoke run.
-        if !smoke() {
+        if !smoke::smoke() {
             failing_cost = workloads::measure(&workloads::FAILING).await?;
         }
         fan_out::publish_requests().await?;

@@ -47,7 +47,7 @@ pub struct Workload {
 impl Workload {
     /// Events published: a tenth in a smoke run.
     fn events(&self) -> usize {
-        crate::sized(self.events, self.events / 10)
+        crate::smoke::sized(self.events, self.events / 10)
     }
 }
 

@@ -3,10 +3,13 @@
 //! that a busy caller costs one write for several requests instead of one each; a key asked
 //! once in a while takes exactly what it asks, as before.
 //!
-//! The limit across processes still holds: every place is taken in the shared counter before a
-//! request uses it. What a process holds unused when its hold ends is lost, so a caller spread
-//! over many processes at its limit may be refused a few places early (a write takes at most a
-//! quarter of the burst ahead), and a response's `RateLimit` is this process's view.
+//! What it changes in guarantees. Every place is taken in the shared counter before a request
+//! uses it, but the counter dates it at its write and the request may come up to a second
+//! later, when the counter may have given the place back. A process holds at most a quarter of
+//! the burst, so over any span a caller gets at most a quarter of its burst more than a strict
+//! limit allows from each instance holding places for it; the places an instance holds unused
+//! when its second ends are lost (the caller may be refused that many early); and a response's
+//! `RateLimit` is the answering instance's view.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,30 +17,37 @@ use std::sync::Mutex;
 
 use crate::rate_limit::{Decision, RatePolicy};
 
-/// How long places taken ahead are held after the last write for their key (µs): unused ones
-/// are lost to the caller after it.
+/// How long places taken ahead are held (µs); a key not written for that long takes exactly
+/// what it asks.
 const HOLD_US: i64 = 1_000_000;
 /// Keys held before the expired ones are dropped.
 const MAX_KEYS: usize = 10_000;
 
 /// What this process holds of each key's counter.
 #[derive(Default)]
-pub struct Reservations(Mutex<HashMap<String, Held>>);
+pub(crate) struct Reservations(Mutex<HashMap<String, Held>>);
 
 #[derive(Clone, Copy)]
 struct Held {
     /// Places taken and not handed out yet.
     left: u32,
+    /// Until when (unix µs) they may be handed out.
+    until: i64,
     /// How many the last write took beyond the requests it was for; none after a refusal.
     ahead: Option<u32>,
-    /// When the last write was (unix µs): the places are held until a second after it.
+    /// When the last write was (unix µs).
     taken_at: i64,
     /// What the shared counter answered it (its `remaining` without the places held).
     decision: Decision,
 }
 
 impl Held {
-    fn current(&self, now_us: i64) -> bool {
+    /// The places still held at `now_us`.
+    fn left_at(&self, now_us: i64) -> u32 {
+        if (self.taken_at..self.until).contains(&now_us) { self.left } else { 0 }
+    }
+
+    fn busy(&self, now_us: i64) -> bool {
         (0..HOLD_US).contains(&(now_us - self.taken_at))
     }
 }
@@ -74,7 +84,7 @@ impl Reservations {
     /// `requests` of the places held for `key`, when as many are held.
     fn hand_out(&self, key: &str, requests: u32, now_us: i64) -> Option<Decision> {
         let mut held = self.0.lock().ok()?;
-        let held = held.get_mut(key).filter(|h| h.current(now_us) && h.left >= requests)?;
+        let held = held.get_mut(key).filter(|h| h.left_at(now_us) >= requests)?;
         held.left -= requests;
         Some(Decision { remaining: held.decision.remaining.saturating_add(held.left), ..held.decision })
     }
@@ -85,20 +95,26 @@ impl Reservations {
     fn ahead(&self, key: &str, policy: &RatePolicy, requests: u32, now_us: i64) -> u32 {
         let Ok(held) = self.0.lock() else { return 0 };
         let most = (policy.burst / 4).saturating_sub(requests);
-        let last = held.get(key).filter(|h| h.current(now_us)).and_then(|h| h.ahead);
+        let last = held.get(key).filter(|h| h.busy(now_us)).and_then(|h| h.ahead);
         last.map_or(0, |ahead| ahead.saturating_mul(2).saturating_add(1).min(most))
     }
 
     /// Holds `ahead` more places, taken for `key` at `now_us`, after which the shared counter
-    /// answered `decision`, beside those still held (a concurrent request's); answers the
-    /// decision for the requests they were taken with.
+    /// answered `decision`, beside those still held (a concurrent request's, whose hold then
+    /// ends first: no place is held longer than its own); answers the decision for the
+    /// requests they were taken with.
     fn keep(&self, key: &str, ahead: u32, now_us: i64, decision: Decision) -> Decision {
         let Ok(mut held) = self.0.lock() else { return decision };
         if held.len() >= MAX_KEYS {
-            held.retain(|_, h| h.current(now_us));
+            held.retain(|_, h| h.busy(now_us));
         }
-        let before = held.get(key).filter(|h| h.current(now_us)).map_or(0, |h| h.left);
-        let kept = Held { left: before.saturating_add(ahead), ahead: Some(ahead), taken_at: now_us, decision };
+        let fresh = now_us.saturating_add(HOLD_US);
+        let (left, until) = match held.get(key).filter(|h| h.left_at(now_us) > 0) {
+            None => (ahead, fresh),
+            Some(before) if ahead == 0 => (before.left, before.until),
+            Some(before) => (before.left.saturating_add(ahead), before.until.min(fresh)),
+        };
+        let kept = Held { left, until, ahead: Some(ahead), taken_at: now_us, decision };
         held.insert(key.to_string(), kept);
         Decision { remaining: decision.remaining.saturating_add(kept.left), ..decision }
     }
@@ -158,19 +174,15 @@ mod tests {
     }
 
     #[test]
-    fn places_held_past_the_hold_are_not_handed_out() {
+    fn places_are_held_a_second_and_no_place_longer_than_its_own_hold() {
         let reservations = Reservations::default();
         let decision = Decision { allowed: true, remaining: 30, reset_seconds: 1, retry_after_seconds: 0, wait_us: 0 };
         let kept = reservations.keep("k", 5, 0, decision);
         assert_eq!(kept.remaining, 35, "the places held are still the caller's");
-        let beside = reservations.keep("k", 0, 1, decision);
-        assert_eq!(beside.remaining, 35, "a concurrent write's places are held beside them");
-        assert_eq!(reservations.hand_out("k", 1, 999_999).map(|d| d.remaining), Some(34));
-        assert_eq!(reservations.hand_out("k", 5, 999_999), None, "four are left, not five");
-        assert_eq!(
-            reservations.hand_out("k", 1, 1 + HOLD_US),
-            None,
-            "a second after the last write, the hold has ended"
-        );
+        let beside = reservations.keep("k", 2, 500_000, decision);
+        assert_eq!(beside.remaining, 37, "a concurrent write's places are held beside them");
+        assert_eq!(reservations.hand_out("k", 1, 999_999).map(|d| d.remaining), Some(36));
+        assert_eq!(reservations.hand_out("k", 7, 999_999), None, "six are left, not seven");
+        assert_eq!(reservations.hand_out("k", 1, HOLD_US), None, "the first write's second has ended");
     }
 }

@@ -32,24 +32,21 @@ const DELIVERY_DEADLINE: Duration = Duration::from_secs(900);
 /// Above what the clients can send: raised limits, as for any load test.
 const RAISED_LIMIT: RatePolicy = RatePolicy::new(10_000, 20_000);
 
-/// A smoke run (`WEBHOOKS_SMOKE` set; part of `make test`): both phases on a few clients and
-/// events, in seconds, so that the load test never breaks unseen; its figures mean nothing.
-fn smoke() -> bool {
-    std::env::var_os("WEBHOOKS_SMOKE").is_some()
-}
+#[path = "../smoke.rs"]
+mod smoke;
 
 /// API clients of phase 1.
 fn clients() -> usize {
-    if smoke() { 5 } else { 50 }
+    smoke::sized(50, 5)
 }
 
 fn api_phase() -> Duration {
-    Duration::from_secs(if smoke() { 2 } else { 30 })
+    Duration::from_secs(smoke::sized(30, 2) as u64)
 }
 
 /// Events of phase 2.
 fn events() -> usize {
-    if smoke() { 200 } else { 10_000 }
+    smoke::sized(10_000, 200)
 }
 
 type Seen = Arc<Mutex<HashMap<String, HashSet<String>>>>;

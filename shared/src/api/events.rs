@@ -2,7 +2,7 @@
 //! `POST .../events`, a batch of them; and `GET .../event/{eventId}`: the event as published
 //! and every delivery it planned.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
@@ -61,8 +61,8 @@ where
 
 /// Most events of a batch publish.
 const MAX_BATCH_EVENTS: usize = 100;
-/// Largest batch body: SQS's largest message, so a batch never holds more than one
-/// delivery could carry; each event in it is held to the publish route's own limit too.
+/// Largest batch body: 100 events of 10 KiB, well inside a Lambda's 6 MB request; each event
+/// is held to the publish route's own limit as well, since each is published on its own.
 const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
 
 /// What a batch publish answers for one of its events: what the publish route would have.
@@ -101,22 +101,27 @@ where
     }
     let events = batch_of(json_object_within(&request, MAX_BATCH_BODY_BYTES)?)?;
     let (checked, inputs) = check_batch(store, events).await?;
-    let verdict = match u32::try_from(inputs.len()) {
-        Ok(0) => None,
-        Ok(count) => Some(take_publish(ctx, store, entity, count).await?),
-        Err(err) => return Err(Error::internal(err)),
+    // Every event that may be published counts, a repeat too, as the publish route counts one.
+    let publishable = checked.iter().filter(|c| !matches!(c, Checked::Refused(_))).count();
+    let verdict = match publishable {
+        0 => None,
+        count => Some(take_publish(ctx, store, entity, count).await?),
     };
-    let now = Timestamp::new(ctx.clock.now());
-    let mut published =
-        publish_all(store, queue, ctx.ids.as_ref(), entity, inputs, now, ctx.settings.resend_delay).await.into_iter();
-    let outcomes: Vec<Result<Published, Error>> = checked
-        .into_iter()
-        .map(|checked| match checked {
-            Checked::Publish => published.next().unwrap_or_else(|| Err(Error::internal("a lost publish"))),
-            Checked::Repeat(event_id) => Ok(Published::Duplicate { event_id }),
+    let (now, delay) = (Timestamp::new(ctx.clock.now()), ctx.settings.resend_delay);
+    let firsts = publish_all(store, queue, ctx.ids.as_ref(), entity, inputs, now, delay).await;
+    let published: Vec<bool> = firsts.iter().map(Result::is_ok).collect();
+    let (mut firsts, mut outcomes) = (firsts.into_iter(), Vec::with_capacity(checked.len()));
+    for checked in checked {
+        outcomes.push(match checked {
+            Checked::Publish => firsts.next().unwrap_or_else(|| Err(Error::internal("a lost publish"))),
+            Checked::Repeat { first, input } if published.get(first) == Some(&true) => {
+                Ok(Published::Duplicate { event_id: input.id.unwrap_or_default() })
+            }
+            // Its first was not published: it is published now, as it would be after it.
+            Checked::Repeat { input, .. } => publish(store, queue, ctx.ids.as_ref(), entity, input, now, delay).await,
             Checked::Refused(err) => Err(err),
-        })
-        .collect();
+        });
+    }
     let path = request.raw_http_path();
     let instances: Vec<String> = (0..outcomes.len()).map(|n| format!("{path}#/events/{n}")).collect();
     let items = outcomes.iter().zip(&instances).map(|(outcome, instance)| item(outcome, instance)).collect();
@@ -129,11 +134,15 @@ where
 
 /// What a batch does with one of its events.
 enum Checked {
-    /// Publishes it: the next of the batch's inputs.
+    /// Publishes it with the others: the next of the batch's inputs.
     Publish,
-    /// Answers it as a duplicate: its id is an earlier event's of the same batch, which the
-    /// publish route would have answered so had the two come one after the other.
-    Repeat(String),
+    /// Its id is that of input `first`, an earlier event of the batch: answered as a duplicate
+    /// when that one was published, published itself otherwise, as the publish route would
+    /// answer the two sent one after the other.
+    Repeat {
+        first: usize,
+        input: EventIn,
+    },
     Refused(Error),
 }
 
@@ -144,7 +153,7 @@ where
     S: EventTypeGet + ?Sized,
 {
     let (mut checked, mut inputs) = (Vec::with_capacity(events.len()), Vec::new());
-    let (mut types, mut ids) = (HashMap::<String, Option<EventType>>::new(), HashSet::new());
+    let (mut types, mut firsts) = (HashMap::<String, Option<EventType>>::new(), HashMap::new());
     for event in events {
         let input = match batch_event(event) {
             Ok(input) => input,
@@ -159,10 +168,14 @@ where
         };
         let check = input.check_type(known.as_ref());
         types.insert(input.event_type.clone(), known);
-        checked.push(match (check, &input.id) {
+        let first = input.id.as_ref().and_then(|id| firsts.get(id).copied());
+        checked.push(match (check, first) {
             (Err(err), _) => Checked::Refused(err),
-            (Ok(()), Some(id)) if !ids.insert(id.clone()) => Checked::Repeat(id.clone()),
-            (Ok(()), _) => {
+            (Ok(()), Some(first)) => Checked::Repeat { first, input },
+            (Ok(()), None) => {
+                if let Some(id) = &input.id {
+                    firsts.insert(id.clone(), inputs.len());
+                }
                 inputs.push(input);
                 Checked::Publish
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::events::publish_event;
+use super::events::{publish_event, publish_events};
 use super::serve;
 use super::tests::{context, create, json_of};
 use crate::config::Settings;
@@ -220,4 +220,26 @@ async fn a_publish_retried_after_its_delivery_succeeded_leaves_it_as_it_is() {
     assert_eq!(log.items.len(), 1);
     assert_eq!((log.items[0].status, log.items[0].attempts.len()), (DeliveryStatus::Succeeded, 1));
     assert_eq!(receiver.sent.lock().expect("lock").len(), 1, "the receiver got the event once");
+}
+
+// Paused time: the repeat's copies are delayed, and the delay passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_repeat_in_a_batch_of_an_event_whose_publish_stopped_midway_finishes_it() {
+    let ctx = context();
+    let store = store_with_webhooks(&ctx, 3).await;
+    let queue = FlakyQueue { inner: MemoryQueue::new(Duration::from_secs(60)), calls: AtomicUsize::new(0), fail_on: 1 };
+    let receiver = answering(200);
+    let event = json!({"id": "evt-9", "type": "booking.created", "data": {"bookingId": "b-9"}});
+    let batch = ApiEvent::create_webhook()
+        .route("POST", "/api/managing-entity/{entityId}/events", &[("entityId", ENTITY)])
+        .body(&json!({"events": [event, event]}))
+        .request();
+    let answered = serve(batch, |request| publish_events(&ctx, &store, &queue, request)).await;
+    let statuses: Vec<u64> =
+        json_of(&answered)["items"].as_array().expect("items").iter().filter_map(|i| i["status"].as_u64()).collect();
+    assert_eq!(statuses, [503, 200], "the first stopped after its event was stored; the repeat is its retry");
+    tokio::time::advance(ctx.settings.resend_delay).await;
+    deliver_queued(&store, &queue.inner, &receiver).await;
+    let counts = posts_per_webhook(&receiver);
+    assert_eq!((counts.len(), counts.values().max().copied()), (3, Some(1)), "every matching webhook once");
 }

@@ -42,15 +42,16 @@ pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
     ctx: &ApiContext,
     store: &S,
     entity: EntityId,
-    events: u32,
+    events: usize,
 ) -> Result<Verdict, Error> {
     let policy = ctx.settings.publish_rate;
-    if events > policy.burst {
+    // More than a burst never fits (and more than u32::MAX is more than any burst).
+    let Some(events) = u32::try_from(events).ok().filter(|events| *events <= policy.burst) else {
         return Err(Error::BadRequest(format!(
             "{events} events are more than the publish limit's burst of {}; send them in smaller batches",
             policy.burst
         )));
-    }
+    };
     take_many(ctx, store, "publish", &format!("publish#{entity}"), policy, events).await
 }
 

@@ -3,10 +3,10 @@
 //! An update expression cannot take `max(tat, now)`, so there are two writes, each conditional
 //! on its case: *restart* (no time stored, or one already past: `tat = now + cost`) and *add*
 //! (a time that leaves room for the requests: `tat = tat + cost`), where `cost` is an interval
-//! per request taken. The process remembers the
-//! last time it saw for each key and tries the write that time says, so a caller keeping to
-//! its rate, and one in a burst, each cost one write; a wrong guess (another instance wrote
-//! since) costs a second, informed by the stored time the failed condition returns.
+//! per request taken. The process remembers the last time it saw for each key and tries the
+//! write that time says, so a caller keeping to its rate, and one in a burst, each cost one
+//! write; a wrong guess (another instance wrote since) costs a second, informed by the stored
+//! time the failed condition returns.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,6 +90,8 @@ impl DynamoStore {
                 .update_expression("SET tat = tat + :cost, #ttl = :expires")
                 .condition_expression("tat BETWEEN :now AND :limit")
                 .expression_attribute_values(":cost", n(cost))
+                // At or after `:now`: `take_many` writes only requests that `gcra` found within
+                // the burst, and a BETWEEN whose bounds cross would be an error, not a refusal.
                 .expression_attribute_values(":limit", n(now_us + policy.tolerance_us() - (cost - interval)))
         };
         match request.send().await {
