@@ -42,13 +42,14 @@ struct Held {
 }
 
 impl Held {
-    /// The places still held at `now_us`.
+    /// The places still held at `now_us`. Concurrent requests read the clock before they wait
+    /// on the counter, so a time before the last write is one of them, not the past.
     fn left_at(&self, now_us: i64) -> u32 {
-        if (self.taken_at..self.until).contains(&now_us) { self.left } else { 0 }
+        if now_us < self.until { self.left } else { 0 }
     }
 
     fn busy(&self, now_us: i64) -> bool {
-        (0..HOLD_US).contains(&(now_us - self.taken_at))
+        now_us - self.taken_at < HOLD_US
     }
 }
 
@@ -114,7 +115,13 @@ impl Reservations {
             Some(before) if ahead == 0 => (before.left, before.until),
             Some(before) => (before.left.saturating_add(ahead), before.until.min(fresh)),
         };
-        let kept = Held { left, until, ahead: Some(ahead), taken_at: now_us, decision };
+        let kept = Held {
+            left,
+            until,
+            ahead: Some(ahead),
+            taken_at: now_us.max(held.get(key).map_or(now_us, |h| h.taken_at)),
+            decision,
+        };
         held.insert(key.to_string(), kept);
         Decision { remaining: decision.remaining.saturating_add(kept.left), ..decision }
     }
@@ -181,8 +188,10 @@ mod tests {
         assert_eq!(kept.remaining, 35, "the places held are still the caller's");
         let beside = reservations.keep("k", 2, 500_000, decision);
         assert_eq!(beside.remaining, 37, "a concurrent write's places are held beside them");
-        assert_eq!(reservations.hand_out("k", 1, 999_999).map(|d| d.remaining), Some(36));
-        assert_eq!(reservations.hand_out("k", 7, 999_999), None, "six are left, not seven");
+        let earlier = reservations.hand_out("k", 1, 400_000).map(|d| d.remaining);
+        assert_eq!(earlier, Some(36), "a concurrent request that read the clock before the write");
+        assert_eq!(reservations.hand_out("k", 1, 999_999).map(|d| d.remaining), Some(35));
+        assert_eq!(reservations.hand_out("k", 6, 999_999), None, "five are left, not six");
         assert_eq!(reservations.hand_out("k", 1, HOLD_US), None, "the first write's second has ended");
     }
 }
