@@ -2,7 +2,7 @@
 //! function with the SQS event, delete every message it did not report in
 //! `batchItemFailures`. Failed ones come back when their visibility ends. A mapping feeds the
 //! deliver function from each delivery queue (standard and FIFO), one the dead-letter recorder
-//! from each DLQ.
+//! from each DLQ, one the ingest function from the ingest queue.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::delivery::record_dead_letters;
+use shared::ingest::{IngestQueues, ingest_batch};
 use shared::queue::{QueueConsumer, Received, lambda_event};
 
 use crate::App;
@@ -28,6 +29,8 @@ struct Polling {
 
 /// The dead-letter queues'.
 const DEAD_LETTERS: Polling = Polling { batch: BATCH_SIZE, window: Duration::ZERO, wait: WAIT };
+/// The ingest queue's, as its trigger in `template.yaml`.
+const INGEST: Polling = Polling { batch: BATCH_SIZE, window: Duration::ZERO, wait: WAIT };
 /// The FIFO queue's: a message at a time, as its trigger's `BatchSize: 1` in `template.yaml`.
 const FIFO: Polling = Polling { batch: 1, window: Duration::ZERO, wait: WAIT };
 /// Pollers per queue, as Lambda runs several: each receives a batch, hands it to the function
@@ -40,7 +43,8 @@ const POLLERS: u32 = 4;
 /// (they start so; handling batches moves them about, which on average still spreads them).
 const STAGGER: Duration = Duration::from_millis(25);
 
-/// Feeds both functions from both delivery queues until the process ends.
+/// Feeds the deliver function and the dead-letter recorder from both delivery queues, and the
+/// ingest function from the ingest queue, until the process ends.
 pub async fn run(app: Arc<App>) {
     let standard = Polling { batch: BATCH_SIZE, window: app.batch_window, wait: WAIT };
     let queues = [(app.queue.clone(), standard), (app.fifo_queue.clone(), FIFO)];
@@ -67,6 +71,18 @@ pub async fn run(app: Arc<App>) {
             }
         });
     }
+    let ingest = app.ingest.clone();
+    poll(ingest.queue.clone(), INGEST, move |event| {
+        let (app, ingest) = (app.clone(), ingest.clone());
+        async move {
+            let queues = IngestQueues {
+                ingest: ingest.queue.as_ref(),
+                refused: ingest.dead_letters.as_ref(),
+                deliveries: app.deps.queues(),
+            };
+            ingest_batch(&app.deps.ctx, app.deps.store.as_ref(), &queues, event).await
+        }
+    });
     std::future::pending::<()>().await;
 }
 

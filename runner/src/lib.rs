@@ -20,7 +20,10 @@ use http::{HeaderMap, Method, StatusCode, Uri, header};
 use std::time::Duration;
 
 use shared::deps::Deps;
-use shared::queue::{MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, SqsQueue};
+use shared::ingest::INGEST_MAX_RECEIVES;
+use shared::queue::{
+    MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, RawSend, SqsQueue, VisibilityDelay,
+};
 use shared::runtime::ApiContext;
 use shared::sealing::Sealer;
 use shared::store::{DynamoStore, MemoryStore, Store};
@@ -47,15 +50,33 @@ pub const QUEUES: QueueConfig =
 /// receive each time it backs off, so it takes more receives to dead-letter one.
 pub const FIFO_QUEUES: QueueConfig = QueueConfig { max_receives: 100, ..QUEUES };
 
+/// The ingest queue's: a received message comes back after a minute unless handled, and moves to
+/// the ingest dead-letter queue after `INGEST_MAX_RECEIVES` receives, as `template.yaml`'s.
+pub const INGEST_QUEUES: QueueConfig = QueueConfig { max_receives: INGEST_MAX_RECEIVES, ..QUEUES };
+
+/// What the runner uses of the ingest queue and its dead-letter queue: what the trigger and the
+/// ingest function use of them, and sending, as platform backends (and tests) do.
+pub trait IngestQueue: QueueConsumer + VisibilityDelay + RawSend {}
+
+impl<T: QueueConsumer + VisibilityDelay + RawSend + ?Sized> IngestQueue for T {}
+
+/// The ingest queue and its dead-letter queue.
+#[derive(Clone)]
+pub(crate) struct Ingest {
+    pub(crate) queue: Arc<dyn IngestQueue>,
+    pub(crate) dead_letters: Arc<dyn IngestQueue>,
+}
+
 /// Where the runner keeps its data.
 #[derive(Debug, Clone)]
 pub enum Backend {
-    /// In-process storage and queue: no AWS, no Docker, no Java.
+    /// In-process storage and queues: no AWS, no Docker, no Java.
     Memory,
     /// DynamoDB and SQS through the standard AWS SDK environment. The table is created if
     /// missing; so are the queue `queue_name` and the FIFO queue `{queue_name}.fifo`, each with
     /// its DLQ, unless `queue_url` or `fifo_queue_url` names it (whose DLQ the runner then
-    /// leaves to whoever deployed it). `sealer` seals the secrets the table holds.
+    /// leaves to whoever deployed it), and the ingest queue `{queue_name}-ingest` with its DLQ.
+    /// `sealer` seals the secrets the table holds.
     Aws {
         table: String,
         queue_url: Option<String>,
@@ -99,6 +120,8 @@ pub struct App {
     queue: QueuePair,
     /// FIFO webhooks' deliveries, each webhook's in order, one at a time.
     fifo_queue: QueuePair,
+    /// Events platform backends send instead of calling the API.
+    ingest: Ingest,
     /// The stand-in for EventBridge Scheduler: waits past SQS's longest delay.
     timer: Arc<MemoryTimer>,
     /// How long the deliver trigger waits to fill a batch (the template's `DeliveryBatchWindow`).
@@ -121,13 +144,20 @@ impl App {
         auth: DevAuth,
         (standard, fifo): (&QueueConfig, &QueueConfig),
     ) -> Result<Self, shared::Error> {
-        let (store, queue, fifo_queue): (Arc<dyn Store>, QueuePair, QueuePair) = match backend {
+        let (store, queue, fifo_queue, ingest): (Arc<dyn Store>, QueuePair, QueuePair, Ingest) = match backend {
             Backend::Memory => {
                 // As long as DynamoDB's TTL keeps them, unless shortened (a long session, a load run).
                 let retention = shared::config::env_duration("WEBHOOKS_MEMORY_RETENTION", "30d")
                     .map_err(shared::Error::internal)?;
                 let store = MemoryStore::with_retention(retention, Arc::new(shared::runtime::SystemClock));
-                (Arc::new(store), memory_queues(standard, false), memory_queues(fifo, true))
+                let dead_letters = Arc::new(MemoryQueue::new(INGEST_QUEUES.visibility_timeout));
+                let ingest = MemoryQueue::with_dead_letters(
+                    INGEST_QUEUES.visibility_timeout,
+                    INGEST_QUEUES.max_receives,
+                    dead_letters.clone(),
+                );
+                let ingest = Ingest { queue: Arc::new(ingest), dead_letters };
+                (Arc::new(store), memory_queues(standard, false), memory_queues(fifo, true), ingest)
             }
             Backend::Aws { table, queue_url, fifo_queue_url, queue_name, sealer } => {
                 let config = shared::aws::sdk_config().await;
@@ -137,7 +167,11 @@ impl App {
                 let queue = sqs_queues(&sqs, queue_url.as_ref(), queue_name, standard).await?;
                 let fifo_name = format!("{queue_name}.fifo");
                 let fifo_queue = sqs_queues(&sqs, fifo_queue_url.as_ref(), &fifo_name, fifo).await?;
-                (Arc::new(store), queue, fifo_queue)
+                let ingest_name = format!("{queue_name}-ingest");
+                let (ingest, dead_letters) = SqsQueue::ensure(sqs.clone(), &ingest_name, &INGEST_QUEUES).await?;
+                tracing::info!(url = ingest.url(), "the ingest queue");
+                let ingest = Ingest { queue: Arc::new(ingest), dead_letters: Arc::new(dead_letters) };
+                (Arc::new(store), queue, fifo_queue, ingest)
             }
         };
         let timer = Arc::new(MemoryTimer::new(queue.0.clone()));
@@ -145,13 +179,23 @@ impl App {
         // The deliver function's client, made now so that a bad setting stops the start.
         deps.sender()?;
         let (batch_window, routes, allowed_hosts) = (Duration::ZERO, RouteTable::new(), Vec::new());
-        Ok(Self { deps, queue, fifo_queue, timer, batch_window, auth, routes, allowed_hosts })
+        Ok(Self { deps, queue, fifo_queue, ingest, timer, batch_window, auth, routes, allowed_hosts })
     }
 
     /// The standard delivery queue's messages by state, and those the timer holds: what SQS's
     /// `ApproximateNumberOf...` attributes say of a deployed queue.
     pub async fn queue_depths(&self) -> Result<(shared::queue::QueueDepths, usize), shared::Error> {
         Ok((self.queue.0.depths().await?, self.timer.waiting()))
+    }
+
+    /// The ingest queue, to send events to as a platform backend does.
+    pub fn ingest_queue(&self) -> &dyn RawSend {
+        self.ingest.queue.as_ref()
+    }
+
+    /// The ingest dead-letter queue's messages by state: the refused and the given up.
+    pub async fn ingest_dead_letter_depths(&self) -> Result<shared::queue::QueueDepths, shared::Error> {
+        Ok(self.ingest.dead_letters.depths().await?)
     }
 
     /// The same app, its deliver trigger waiting up to `window` to fill a batch of 10 (none by

@@ -67,6 +67,13 @@ pub fn sqs_queues(config: &SdkConfig) -> Result<(SqsQueue, SqsQueue), ConfigErro
     Ok((SqsQueue::new(client, env_required("DELIVERY_QUEUE_URL")?), fifo))
 }
 
+/// The ingest queue at `INGEST_QUEUE_URL` and its dead-letter queue at `INGEST_DLQ_URL`.
+pub fn ingest_queues(config: &SdkConfig) -> Result<(SqsQueue, SqsQueue), ConfigError> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let dead_letters = SqsQueue::new(client.clone(), env_required("INGEST_DLQ_URL")?);
+    Ok((SqsQueue::new(client, env_required("INGEST_QUEUE_URL")?), dead_letters))
+}
+
 /// The timer of long retry waits: EventBridge Scheduler, as the template configures it.
 pub fn scheduler_timer(config: &SdkConfig) -> Result<SchedulerTimer, ConfigError> {
     SchedulerTimer::from_env(aws_sdk_scheduler::Client::new(config))

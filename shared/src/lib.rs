@@ -11,6 +11,7 @@ pub mod console;
 pub mod delivery;
 pub mod deps;
 pub mod error;
+pub mod ingest;
 pub mod model;
 pub(crate) mod publish;
 pub mod queue;

@@ -242,6 +242,8 @@ def main(build_dir: str, work_dir: str) -> int:
             # For the tests that read the queue's own counts (what waits in flight).
             "awsEndpoint": emulator.url,
             "deliveryQueueUrl": resources["DeliveryQueue"][1],
+            # For the tests that publish through the ingest queue.
+            "ingestQueueUrl": resources["IngestQueue"][1],
             # For the test that scans it for secrets in the clear.
             "tableName": resources["WebhooksTable"][1],
         }

@@ -1,6 +1,6 @@
 //! `POST /api/managing-entity/{entityId}/event`, the HTTP adapter of `crate::publish`;
 //! `POST .../events`, a batch of them; and `GET .../event/{eventId}`: the event as published
-//! and every delivery it planned.
+//! and every delivery it planned; `GET .../refused-events`, what the ingest queue refused.
 
 use std::collections::HashMap;
 
@@ -10,15 +10,17 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::rate_limits::take_publish;
-use super::{Handled, MAX_BODY_BYTES, json_object, json_object_within, json_response, path_text, scoped};
+use super::{
+    Handled, ListOut, encode_cursor, json_object, json_object_within, json_response, page_request, path_text, scoped,
+};
 use crate::auth::PUBLISH_SCOPE;
 use crate::error::{Error, Problem, add_rate_limit_headers, problem};
 use crate::model::{EntityId, EventIn, EventType, Timestamp};
-use crate::publish::{Published, publish, publish_all};
+use crate::publish::{Published, event_in, publish, publish_all};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::ApiContext;
 use crate::service::event_view;
-use crate::store::{DeliveryGet, EventGet, EventTypeGet, PublishStore, RateLimitStore, event_type};
+use crate::store::{DeliveryGet, EventGet, EventTypeGet, PublishStore, RateLimitStore, RefusalList, event_type};
 
 /// A publish that planned `deliveries` (202).
 #[derive(Serialize)]
@@ -201,11 +203,7 @@ fn batch_event(event: Value) -> Result<EventIn, Error> {
     let Value::Object(event) = event else {
         return Err(Error::BadRequest("an event of a batch must be a JSON object".into()));
     };
-    // Its own size as a body of the publish route (serialising a JSON value cannot fail).
-    if serde_json::to_vec(&event).map_or(0, |bytes| bytes.len()) > MAX_BODY_BYTES {
-        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
-    }
-    EventIn::parse(&event)
+    event_in(event)
 }
 
 fn item<'a>(outcome: &'a Result<Published, Error>, instance: &'a str) -> ItemOut<'a> {
@@ -239,6 +237,17 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, Error> {
     key.map(|k| Some(k.to_string())).ok_or_else(|| {
         Error::BadRequest(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"))
     })
+}
+
+/// `GET .../refused-events`: the entity's ingest messages refused in the last 14 days, newest
+/// first, each with the problem the publish route would have answered.
+pub(crate) async fn list_refused_events<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+where
+    S: RefusalList + ?Sized,
+{
+    let entity = scoped(&request, &ctx.settings)?.entity()?;
+    let page = store.list_refusals(entity, page_request(&request)?).await?;
+    json_response(StatusCode::OK, &ListOut { items: page.items, next_cursor: page.next.map(encode_cursor) })
 }
 
 pub(crate) async fn get_event<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled

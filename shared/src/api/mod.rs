@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub(crate) use rate_limits::take_publish;
 pub use routes::{Function, Route, routes};
 
 use rate_limits::limited;

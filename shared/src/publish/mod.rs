@@ -58,6 +58,16 @@ fn keyed_event_id(owner: EntityId, key: &str) -> String {
     uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
 }
 
+/// An event sent apart from a request's body (an event of a batch, an ingest message's), as
+/// the publish route takes its body, held to the same size.
+pub(crate) fn event_in(event: serde_json::Map<String, serde_json::Value>) -> Result<EventIn, Error> {
+    // Serialising a JSON value cannot fail.
+    if serde_json::to_vec(&event).map_or(0, |bytes| bytes.len()) > crate::api::MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge { limit: crate::api::MAX_BODY_BYTES });
+    }
+    EventIn::parse(&event)
+}
+
 /// Publishes each of `inputs` as `publish` does, up to `BATCH_CONCURRENCY` at once; answers
 /// what came of each, in their order. One that fails stops no other.
 pub(crate) async fn publish_all<S, Q>(

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeliveryEnqueue, MAX_RETENTION, MAX_SEND_DELAY, QueueConsumer, Received, VisibilityDelay, message_body};
+use super::{
+    DeliveryEnqueue, MAX_RETENTION, MAX_SEND_DELAY, QueueConsumer, RawSend, Received, VisibilityDelay, message_body,
+};
 use crate::model::QueueMessage;
 use crate::queue::QueueError;
 
@@ -221,13 +223,28 @@ fn fair_share(entries: &[Entry], now: Instant, max: usize) -> Vec<usize> {
 #[async_trait]
 impl DeliveryEnqueue for MemoryQueue {
     async fn enqueue(&self, messages: &[QueueMessage], delay: Duration) -> Result<(), QueueError> {
-        let bodies = messages.iter().map(message_body).collect::<Result<Vec<_>, _>>()?;
+        let bodies = messages.iter().map(|m| Ok((message_body(m)?, m.group()))).collect::<Result<Vec<_>, _>>()?;
+        self.push(bodies, delay)
+    }
+}
+
+#[async_trait]
+impl RawSend for MemoryQueue {
+    /// Attributes are not kept: what reads this queue in the runner reads bodies only.
+    async fn send_raw(&self, body: &str, group: Option<&str>, _attributes: &[(&str, &str)]) -> Result<(), QueueError> {
+        self.push(vec![(body.to_string(), group.unwrap_or_default().to_string())], Duration::ZERO)
+    }
+}
+
+impl MemoryQueue {
+    /// Adds `messages` (each a body and its group), first received once `delay` has passed.
+    fn push(&self, messages: Vec<(String, String)>, delay: Duration) -> Result<(), QueueError> {
         let now = chrono::Utc::now().timestamp_millis();
         // Like SQS FIFO, no delay per message.
         let delay = if self.fifo { Duration::ZERO } else { delay.min(MAX_SEND_DELAY) };
         let sent_at = Instant::now();
         let mut guard = self.entries()?;
-        for (message, body) in messages.iter().zip(bodies) {
+        for (body, group) in messages {
             guard.sequence += 1;
             let sequence = guard.sequence;
             guard.entries.push(Entry {
@@ -238,7 +255,7 @@ impl DeliveryEnqueue for MemoryQueue {
                 sent_at,
                 sent_at_millis: now,
                 visible_at: sent_at + delay,
-                group: message.group(),
+                group,
                 sequence,
             });
         }

@@ -54,6 +54,15 @@ pub trait VisibilityDelay: Send + Sync {
     async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError>;
 }
 
+/// Sends a message whose body someone else wrote: a platform backend's event to the ingest
+/// queue (the tests and the bench, as one would), a refused one kept on its dead-letter queue.
+#[async_trait]
+pub trait RawSend: Send + Sync {
+    /// Sends `body` as it is, in message group `group` when given (SQS fair queues share the
+    /// queue among groups), with the string message attributes `attributes`.
+    async fn send_raw(&self, body: &str, group: Option<&str>, attributes: &[(&str, &str)]) -> Result<(), QueueError>;
+}
+
 /// A message as a consumer receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {

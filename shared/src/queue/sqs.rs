@@ -6,12 +6,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 
 use super::{
     DeliveryEnqueue, ENQUEUE_BATCH, MAX_MESSAGE_BYTES, MAX_SEND_DELAY, QueueConfig, QueueConsumer, QueueDepths,
-    Received, VisibilityDelay, batches,
+    RawSend, Received, VisibilityDelay, batches,
 };
 use crate::model::QueueMessage;
 use crate::queue::QueueError;
@@ -123,6 +124,28 @@ impl DeliveryEnqueue for SqsQueue {
                 )));
             }
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RawSend for SqsQueue {
+    async fn send_raw(&self, body: &str, group: Option<&str>, attributes: &[(&str, &str)]) -> Result<(), QueueError> {
+        let mut send = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .set_message_group_id(group.map(str::to_string));
+        for (name, value) in attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*value)
+                .build()
+                .map_err(QueueError::internal)?;
+            send = send.message_attributes(*name, value);
+        }
+        send.send().await.map_err(QueueError::from_sdk)?;
         Ok(())
     }
 }

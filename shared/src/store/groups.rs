@@ -4,8 +4,8 @@
 
 use super::{
     AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet,
-    EventTypePut, FifoGate, RateLimitStore, WebhookDelete, WebhookGet, WebhookHealth, WebhookInsert, WebhookList,
-    WebhookReplace, WebhookSubscribers,
+    EventTypePut, FifoGate, RateLimitStore, RefusalList, RefusalRecord, WebhookDelete, WebhookGet, WebhookHealth,
+    WebhookInsert, WebhookList, WebhookReplace, WebhookSubscribers,
 };
 
 /// What the deliver function reads and writes: deliveries, and the pages of fan-outs and
@@ -61,6 +61,8 @@ pub trait Store:
     + WebhookDelete
     + EventTypeGet
     + EventTypePut
+    + RefusalRecord
+    + RefusalList
 {
 }
 
@@ -73,5 +75,7 @@ impl<T> Store for T where
         + WebhookDelete
         + EventTypeGet
         + EventTypePut
+        + RefusalRecord
+        + RefusalList
 {
 }

@@ -32,7 +32,7 @@ const CONCURRENT_READS: usize = 10;
 
 use crate::model::{
     Catalog, Delivery, DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, EntityId, Event, EventType,
-    FanOutPlan, FanOutTarget, HourCounters, Owner, Timestamp, WebhookId, WebhookRecord, default_event_type,
+    FanOutPlan, FanOutTarget, HourCounters, Owner, Refusal, Timestamp, WebhookId, WebhookRecord, default_event_type,
 };
 
 /// Targets of a fan-out plan per page: what one fan-out message sends (`crate::publish`), and
@@ -339,6 +339,22 @@ pub trait AccessTokenStore: Send + Sync {
 
     /// Drops `token`, which the receiver refused, unless another was kept since.
     async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// How long a refused ingest message's record is kept: as long as SQS keeps it on the ingest
+/// dead-letter queue (its longest retention).
+pub(crate) const REFUSAL_RETENTION: Duration = Duration::from_secs(14 * 86_400);
+
+#[async_trait]
+pub trait RefusalRecord: Send + Sync {
+    /// Keeps `refusal` for `entity` (`REFUSAL_RETENTION`); the same refusal again rewrites it.
+    async fn record_refusal(&self, entity: EntityId, refusal: &Refusal) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait RefusalList: Send + Sync {
+    /// A page of `entity`'s refusals, newest first.
+    async fn list_refusals(&self, entity: EntityId, page: PageRequest) -> Result<Page<Refusal>, StoreError>;
 }
 
 #[async_trait]

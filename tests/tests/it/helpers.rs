@@ -8,7 +8,7 @@ use rstest_reuse::template;
 use serde_json::{Value, json};
 use shared::config::Settings;
 use shared::model::UrlPolicy;
-use shared::queue::{QueueConfig, QueueConsumer, QueueDepths, SqsQueue};
+use shared::queue::{QueueConfig, QueueConsumer, QueueDepths, RawSend, SqsQueue};
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::ApiContext;
@@ -162,7 +162,7 @@ pub struct TestApp {
 
 enum Queues {
     Runner(Arc<App>),
-    Stack { endpoint: String, url: String },
+    Stack { endpoint: String, url: String, ingest_url: String },
 }
 
 impl TestApp {
@@ -260,10 +260,34 @@ impl TestApp {
                 let (depths, timed) = app.queue_depths().await.expect("the queue's counts");
                 (depths, Some(timed))
             }
-            Queues::Stack { endpoint, url } => {
+            Queues::Stack { endpoint, url, .. } => {
                 let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), url);
                 (queue.depths().await.expect("the stack queue's counts"), None)
             }
+        }
+    }
+
+    /// Sends `body` to the ingest queue as a platform backend does, in its entity's message group.
+    pub async fn ingest(&self, body: &Value) {
+        let (text, group) = (body.to_string(), body["entityId"].as_str());
+        match &self.queues {
+            Queues::Runner(app) => app.ingest_queue().send_raw(&text, group, &[]).await,
+            Queues::Stack { endpoint, ingest_url, .. } => {
+                let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), ingest_url);
+                queue.send_raw(&text, group, &[]).await
+            }
+        }
+        .expect("send to the ingest queue");
+    }
+
+    /// The ingest dead-letter queue's messages, in the runner (the stack's alarm watches its own).
+    pub async fn ingest_dead_letters(&self) -> Option<usize> {
+        match &self.queues {
+            Queues::Runner(app) => {
+                let depths = app.ingest_dead_letter_depths().await.expect("the ingest DLQ's counts");
+                Some(depths.visible + depths.in_flight + depths.delayed)
+            }
+            Queues::Stack { .. } => None,
         }
     }
 
@@ -294,7 +318,11 @@ impl TestApp {
         assert_eq!(deployed, (STACK_SCHEDULE, timeout.as_str(), DISABLE_AFTER), "the stack's delivery settings");
         let tokens =
             Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
-        let queues = Queues::Stack { endpoint: field("awsEndpoint").into(), url: field("deliveryQueueUrl").into() };
+        let queues = Queues::Stack {
+            endpoint: field("awsEndpoint").into(),
+            url: field("deliveryQueueUrl").into(),
+            ingest_url: field("ingestQueueUrl").into(),
+        };
         let table = aws_sdk_dynamodb::Client::new(&emulator_config(field("awsEndpoint")));
         Self::with(field("url").to_string(), tokens, queues, Some((table, field("tableName").into())))
     }

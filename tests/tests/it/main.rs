@@ -15,6 +15,7 @@ mod filters;
 mod globals;
 mod health;
 mod helpers;
+mod ingest;
 mod latency;
 mod process;
 mod queue_contract;

@@ -109,6 +109,16 @@ impl Receiver {
         self.inner.received.lock().expect("lock").clone()
     }
 
+    /// How many times it got each event, by `webhook-id`.
+    pub fn per_event(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for request in self.received() {
+            let id = request.headers["webhook-id"].to_str().expect("webhook-id").to_string();
+            *counts.entry(id).or_default() += 1;
+        }
+        counts
+    }
+
     /// Waits until `count` requests arrived (or `limit` passed) and returns what arrived.
     pub async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + limit;

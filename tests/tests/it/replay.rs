@@ -15,16 +15,6 @@ use crate::receiver::{Answer, Receiver};
 
 const PATIENCE: Duration = Duration::from_secs(90);
 
-/// How many times the receiver got each event, by `webhook-id`.
-fn received_per_event(receiver: &Receiver) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for request in receiver.received() {
-        let id = request.headers["webhook-id"].to_str().expect("webhook-id").to_string();
-        *counts.entry(id).or_default() += 1;
-    }
-    counts
-}
-
 async fn publish(app: &TestApp, n: usize) -> String {
     let response = app.publish(&json!({"type": "booking.created", "data": {"n": n}})).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -60,7 +50,7 @@ async fn recovering_after_an_outage_sends_each_failed_event_exactly_once_more(#[
     receiver.wait_for(2 * ATTEMPTS + 2, PATIENCE).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let expected: BTreeMap<String, usize> = events.iter().map(|e| (e.clone(), ATTEMPTS + 1)).collect();
-    assert_eq!(received_per_event(&receiver), expected, "{target:?}: each event once more");
+    assert_eq!(receiver.per_event(), expected, "{target:?}: each event once more");
     let log =
         app.deliveries_when(id, PATIENCE, |log| log.iter().filter(|d| d["status"] == "succeeded").count() == 2).await;
     let succeeded: Vec<&Value> = log.iter().filter(|d| d["status"] == "succeeded").collect();
@@ -92,7 +82,7 @@ async fn what_a_pause_skipped_is_recovered_and_one_delivery_can_be_resent(#[case
     receiver.wait_for(5, PATIENCE).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let expected: BTreeMap<String, usize> = events.iter().map(|e| (e.clone(), 1)).collect();
-    assert_eq!(received_per_event(&receiver), expected, "{target:?}: the 5 skipped events, once each");
+    assert_eq!(receiver.per_event(), expected, "{target:?}: the 5 skipped events, once each");
 
     let log =
         app.deliveries_when(id, PATIENCE, |log| log.iter().filter(|d| d["status"] == "succeeded").count() == 5).await;
@@ -103,7 +93,7 @@ async fn what_a_pause_skipped_is_recovered_and_one_delivery_can_be_resent(#[case
     let resent: Value = resent.json().await.expect("JSON");
     assert_ne!(resent["deliveryId"], first["deliveryId"], "a new delivery");
     receiver.wait_for(6, PATIENCE).await;
-    assert_eq!(received_per_event(&receiver)[first["eventId"].as_str().expect("event")], 2, "sent once more");
+    assert_eq!(receiver.per_event()[first["eventId"].as_str().expect("event")], 2, "sent once more");
     let missing = format!("{}/deliveries/{}/resend", app.webhook(id), uuid::Uuid::now_v7());
     assert_eq!(app.request(Method::POST, &missing).send().await.expect("resend").status(), StatusCode::NOT_FOUND);
 }

@@ -17,6 +17,7 @@ use rstest_reuse::apply;
 use crate::helpers::{Backing, ENTITY, OTHER_ENTITY, backings, store_on};
 
 mod globals;
+mod refusals;
 mod sealing;
 
 fn entity(id: &str) -> EntityId {

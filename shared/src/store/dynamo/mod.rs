@@ -24,6 +24,7 @@ mod events;
 mod fifo;
 mod globals;
 mod rate_limits;
+mod refusals;
 mod reseal;
 mod sealed;
 mod stats;

@@ -19,11 +19,11 @@ use super::{
     WebhookSubscribers,
 };
 use crate::model::{
-    DeliveryMessage, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner, Timestamp, WebhookId,
+    DeliveryMessage, DeliveryStep, EntityId, EventType, FanOutPlan, HourCounters, Owner, Refusal, Timestamp, WebhookId,
     WebhookRecord,
 };
 use crate::runtime::{Clock, SystemClock};
-use crate::store::StoreError;
+use crate::store::{REFUSAL_RETENTION, RefusalList, RefusalRecord, StoreError};
 
 #[derive(Default)]
 struct Tables {
@@ -45,6 +45,8 @@ struct Tables {
     access_tokens: HashMap<(WebhookId, String), (String, Timestamp)>,
     /// The operator's event types by name.
     event_types: BTreeMap<String, EventType>,
+    /// Refused ingest messages by entity and refusal id.
+    refusals: BTreeMap<(EntityId, Uuid), Refusal>,
     /// Rate-limit arrival times (unix µs) by key.
     rate_limits: HashMap<String, i64>,
     /// When what is past the retention was last forgotten.
@@ -127,6 +129,8 @@ impl Tables {
         self.stats.retain(|(_, hour), _| *hour + 3600 > oldest);
         self.events.retain(|_, (_, _, kept_until)| *kept_until > now);
         self.archived.retain(|_, (_, kept_until)| *kept_until > now);
+        let refused_before = now.get() - chrono::Duration::from_std(REFUSAL_RETENTION).unwrap_or(chrono::Duration::MAX);
+        self.refusals.retain(|_, refusal| refusal.refused_at.get() > refused_before);
     }
 
     /// The owner's webhooks, in id order, after `after` when given.
@@ -250,3 +254,27 @@ impl WebhookDelete for MemoryStore {
 
 #[cfg(test)]
 mod tests;
+
+#[async_trait]
+impl RefusalRecord for MemoryStore {
+    async fn record_refusal(&self, entity: EntityId, refusal: &Refusal) -> Result<(), StoreError> {
+        self.writing()?.refusals.insert((entity, refusal.id), refusal.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RefusalList for MemoryStore {
+    async fn list_refusals(&self, entity: EntityId, page: PageRequest) -> Result<Page<Refusal>, StoreError> {
+        let upper = page.after.map_or(Bound::Included((entity, Uuid::max())), |after| Bound::Excluded((entity, after)));
+        let tables = self.tables()?;
+        let newest: Vec<Refusal> = tables
+            .refusals
+            .range((Bound::Included((entity, Uuid::nil())), upper))
+            .rev()
+            .take(page.limit + 1)
+            .map(|(_, refusal)| refusal.clone())
+            .collect();
+        Ok(Page::from_overfetch(newest, page.limit, |refusal| refusal.id))
+    }
+}
