@@ -12,7 +12,7 @@ const PUBLISHES: usize = 50;
 const LISTING_WEBHOOKS: usize = 20;
 
 pub async fn publish_requests() -> Result<(), Box<dyn std::error::Error>> {
-    let Some(Measured { mut runner, base, token, calls }) = start_measured().await? else { return Ok(()) };
+    let Some(Measured { mut runner, base, token, calls, .. }) = start_measured().await? else { return Ok(()) };
     let client = reqwest::Client::new();
     let post = |path: String, body: Value| {
         let request = client.post(format!("{base}{path}")).bearer_auth(&token).json(&body);

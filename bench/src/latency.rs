@@ -86,7 +86,7 @@ impl Runner {
     async fn start(env: &[(&str, String)]) -> Result<Self, Box<dyn std::error::Error>> {
         let arrivals = Arrivals::default();
         let receiver = start_receiver(arrivals.clone()).await?;
-        let (process, base, token) = crate::workloads::start_runner(env)?;
+        let (process, base, token) = crate::workloads::start_runner(env, std::process::Stdio::inherit())?;
         let runner = Self { process, base, token, client: reqwest::Client::new(), arrivals };
         let url = format!("{}/api/managing-entity/{ENTITY}/webhook", runner.base);
         let body = json!({"name": "Latency", "eventUrl": receiver});

@@ -9,7 +9,7 @@
 //! 2. Handler overhead: create, get and list called in process on the in-memory store, with
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
 //! 3. Cost per million deliveries, healthy (5 webhooks an event, 1, and 5 published through the
-//!    batch route) and failing (`workloads`): the
+//!    batch route or the ingest queue) and failing (`workloads`): the
 //!    release runner as a process on DynamoDB Local and the SQS emulator, every request and
 //!    the capacity DynamoDB reports for it recorded on the way (`wire`), priced on demand and
 //!    provisioned (`cost`); capacity per attempt number; the runner's peak resident memory.
@@ -276,7 +276,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "\n3. Cost per million deliveries: the release runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
         );
-        for healthy in [&workloads::HEALTHY, &workloads::HEALTHY_ONE, &workloads::HEALTHY_BATCHED] {
+        for healthy in
+            [&workloads::HEALTHY, &workloads::HEALTHY_ONE, &workloads::HEALTHY_BATCHED, &workloads::HEALTHY_INGESTED]
+        {
             workloads::measure(healthy).await?;
         }
         // Minutes of retry schedule, whatever the size: not in a smoke run.

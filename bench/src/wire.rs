@@ -23,6 +23,11 @@ pub struct Call {
     /// Messages a `ReceiveMessage` returned, and the most it asked for.
     pub received: usize,
     pub asked_for: usize,
+    /// The SQS queue it named (empty for DynamoDB).
+    pub queue: String,
+    /// The larger of its request's and its answer's bodies: SQS bills each 64 KiB of payload
+    /// as a request.
+    pub payload_bytes: usize,
 }
 
 impl Call {
@@ -33,7 +38,21 @@ impl Call {
     pub fn is_dynamodb(&self) -> bool {
         self.target.starts_with("DynamoDB")
     }
+
+    /// The SQS requests it is billed as: one per 64 KiB of payload, at least one. (Its body as
+    /// the emulator's JSON protocol carries it: a little more than the payload SQS counts.)
+    pub fn sqs_requests(&self) -> f64 {
+        self.payload_bytes.div_ceil(SQS_CHUNK_BYTES).max(1) as f64
+    }
+
+    /// Whether it was a request to the ingest queue (the runner's `{name}-ingest`).
+    pub fn is_ingest(&self) -> bool {
+        self.queue.ends_with("-ingest")
+    }
 }
+
+/// The payload SQS bills as one request.
+const SQS_CHUNK_BYTES: usize = 64 * 1024;
 
 pub type Calls = Arc<Mutex<Vec<Call>>>;
 
@@ -66,6 +85,7 @@ async fn forward(
     if name.starts_with("DynamoDB") {
         request["ReturnConsumedCapacity"] = "TOTAL".into();
     }
+    let sent_bytes = body.len();
     let body = if request.is_null() { body.to_vec() } else { serde_json::to_vec(&request)? };
     let mut forwarded = client.post(format!("http://{target}/")).body(body);
     for (header, value) in &headers {
@@ -84,6 +104,8 @@ async fn forward(
         attempt: attempt(operation, &request, &response),
         received: response["Messages"].as_array().map_or(0, Vec::len),
         asked_for: request["MaxNumberOfMessages"].as_u64().map_or(0, |n| usize::try_from(n).unwrap_or(0)),
+        queue: request["QueueUrl"].as_str().unwrap_or_default().to_string(),
+        payload_bytes: sent_bytes.max(bytes.len()),
         target: name.clone(),
     };
     if let Ok(mut calls) = calls.lock() {

@@ -4,7 +4,7 @@
 //! webhooks all match every event.
 //!
 //! - healthy: every receiver answers 200; 5 webhooks an event, 1, and 5 with the events
-//!   published through the batch route;
+//!   published through the batch route or sent to the ingest queue;
 //! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule,
 //!   shaped as the default one: seven waits, the first two short enough for an SQS delay and
 //!   five past the timer's threshold (in seconds here: the runner's timer stands in for
@@ -23,6 +23,19 @@ use crate::{ENTITY, cost, peak_rss_kib};
 
 /// Events a request of the batch route carries.
 const BATCH_EVENTS: usize = 100;
+/// Events a `SendMessageBatch` to the ingest queue carries: SQS's most.
+const INGEST_EVENTS: usize = 10;
+
+/// How a workload's events are published.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Publish {
+    /// `POST .../event`, one a request.
+    Route,
+    /// `POST .../events`, `BATCH_EVENTS` a request.
+    Batch,
+    /// Sent to the ingest queue, `INGEST_EVENTS` a `SendMessageBatch`.
+    Ingest,
+}
 /// The default schedule `5s,5m,30m,2h,5h,10h,10h` in seconds: waits longer than `TIMER_AFTER`
 /// go through the timer, as the default's last five do past SQS's 15 minutes.
 const FAILING_SCHEDULE: &str = "1s,1s,20s,20s,20s,20s,20s";
@@ -35,8 +48,7 @@ pub struct Workload {
     events: usize,
     /// Webhooks of the entity, each matching every event.
     webhooks: usize,
-    /// Published through the batch route, `BATCH_EVENTS` a request, rather than one a request.
-    batched: bool,
+    publish: Publish,
     status: u16,
     body_bytes: usize,
     attempts: usize,
@@ -55,7 +67,7 @@ pub const HEALTHY: Workload = Workload {
     name: "healthy",
     events: 200,
     webhooks: 5,
-    batched: false,
+    publish: Publish::Route,
     status: 200,
     body_bytes: 2,
     attempts: 1,
@@ -64,12 +76,14 @@ pub const HEALTHY: Workload = Workload {
 pub const HEALTHY_ONE: Workload =
     Workload { name: "healthy, 1 webhook an event", events: 1000, webhooks: 1, ..HEALTHY };
 pub const HEALTHY_BATCHED: Workload =
-    Workload { name: "healthy, published 100 events a request", batched: true, ..HEALTHY };
+    Workload { name: "healthy, published 100 events a request", publish: Publish::Batch, ..HEALTHY };
+pub const HEALTHY_INGESTED: Workload =
+    Workload { name: "healthy, sent to the ingest queue 10 a message batch", publish: Publish::Ingest, ..HEALTHY };
 pub const FAILING: Workload = Workload {
     name: "failing",
     events: 40,
     webhooks: 5,
-    batched: false,
+    publish: Publish::Route,
     status: 500,
     body_bytes: 4096,
     attempts: ATTEMPTS,
@@ -83,6 +97,10 @@ pub struct Measured {
     pub base: String,
     pub token: String,
     pub calls: Calls,
+    /// The SQS emulator, through the recording proxy.
+    pub sqs: String,
+    /// Bytes the runner logged: JSON lines at INFO, as the functions log in Lambda.
+    pub logged: Arc<AtomicUsize>,
 }
 
 /// Starts a `Measured` runner; none outside `make bench`, which starts the emulators.
@@ -96,24 +114,38 @@ pub async fn start_measured() -> Result<Option<Measured>, Box<dyn std::error::Er
     let dynamodb = recording_proxy(dynamodb, calls.clone()).await?;
     let sqs = recording_proxy(sqs, calls.clone()).await?;
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let (runner, base, token) = start_runner(&[
+    let env = [
         ("WEBHOOKS_BACKEND", "aws".into()),
         ("TABLE_NAME", format!("webhooks-bench-{run}")),
         ("DELIVERY_QUEUE_URL", String::new()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
-        ("AWS_ENDPOINT_URL_SQS", sqs),
         ("WEBHOOKS_ALLOW_PRIVATE_URLS", "true".into()),
         ("WEBHOOKS_RETRY_SCHEDULE", FAILING_SCHEDULE.into()),
         ("WEBHOOKS_TIMER_AFTER", TIMER_AFTER.into()),
         ("WEBHOOKS_API_RATE", crate::UNTHROTTLED.into()),
         ("WEBHOOKS_PUBLISH_RATE", crate::UNTHROTTLED.into()),
-    ])?;
-    Ok(Some(Measured { runner, base, token, calls }))
+        ("AWS_ENDPOINT_URL_SQS", sqs.clone()),
+        // The template's level, and JSON lines as Lambda's (`shared::telemetry`).
+        ("RUST_LOG", "info".into()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "webhooks-bench".into()),
+    ];
+    let (mut runner, base, token) = start_runner(&env, std::process::Stdio::piped())?;
+    let logged = Arc::new(AtomicUsize::new(0));
+    let (mut log, counter) = (runner.stderr.take().ok_or("no stderr")?, logged.clone());
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(read @ 1..) = std::io::Read::read(&mut log, &mut chunk) {
+            counter.fetch_add(read, Ordering::SeqCst);
+        }
+    });
+    Ok(Some(Measured { runner, base, token, calls, sqs, logged }))
 }
 
 /// Runs `workload` and prints what it used and cost; answers its dollars per delivery on demand.
 pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::error::Error>> {
-    let Some(Measured { mut runner, base, token, calls }) = start_measured().await? else { return Ok(None) };
+    let Some(Measured { mut runner, base, token, calls, sqs, logged }) = start_measured().await? else {
+        return Ok(None);
+    };
     let received = Arc::new(AtomicUsize::new(0));
     let receiver_url = start_receiver(workload, received.clone()).await?;
 
@@ -123,16 +155,31 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
         let url = format!("{base}/api/managing-entity/{ENTITY}/webhook");
         client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
     }
+    let ingest = ingest_queue(&sqs).await?;
     calls.lock().map_err(|_| "lock")?.clear();
+    logged.store(0, Ordering::SeqCst);
     let started = Instant::now();
     let (mut publishing, mut requests) = (Duration::ZERO, 0);
     let events: Vec<_> = (0..workload.events())
         .map(|n| json!({"id": format!("cost-{n}"), "type": "booking.created", "data": {"n": n}}))
         .collect();
-    for chunk in events.chunks(if workload.batched { BATCH_EVENTS } else { 1 }) {
-        let (route, body) =
-            if workload.batched { ("events", json!({ "events": chunk })) } else { ("event", chunk[0].clone()) };
+    let per_request = match workload.publish {
+        Publish::Route => 1,
+        Publish::Batch => BATCH_EVENTS,
+        Publish::Ingest => INGEST_EVENTS,
+    };
+    for chunk in events.chunks(per_request) {
         let sent = Instant::now();
+        let route = match workload.publish {
+            Publish::Route => Some(("event", chunk[0].clone())),
+            Publish::Batch => Some(("events", json!({ "events": chunk }))),
+            Publish::Ingest => None,
+        };
+        let Some((route, body)) = route else {
+            // On the wire (a `SendMessageBatch`, counted as SQS), not an API request.
+            ingest.send(chunk).await?;
+            continue;
+        };
         let url = format!("{base}/api/managing-entity/{ENTITY}/{route}");
         client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
         publishing += sent.elapsed();
@@ -152,6 +199,7 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
 
     let calls = calls.lock().map_err(|_| "lock")?.clone();
     let attempts = received.load(Ordering::SeqCst);
+    let log_bytes = logged.load(Ordering::SeqCst);
     println!(
         "  {}: {} events to {} webhooks in {requests} requests; receivers got {attempts} of {expected} attempts in {:.1}s",
         workload.name,
@@ -170,28 +218,79 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
         "    idle receives (found nothing; billed by the hour, not per delivery): {}",
         calls.iter().filter(|c| is_idle_receive(c)).count()
     );
+    println!(
+        "    logged: {log_bytes} bytes of JSON lines at INFO, {:.1} a delivery",
+        log_bytes as f64 / deliveries as f64
+    );
     let usage = cost::Usage {
         write_units: sum(&calls, |c| c.is_dynamodb() && is_write(c), |c| c.units),
         read_units: sum(&calls, |c| c.is_dynamodb() && !is_write(c), |c| c.units),
-        sqs_requests: sum(&calls, |c| !c.is_dynamodb() && !is_idle_receive(c), |_| 1.0),
+        sqs_requests: sum(&calls, |c| !c.is_dynamodb() && !is_idle_receive(c), Call::sqs_requests),
         api_requests: f64::from(requests),
         publish_seconds: publishing.as_secs_f64(),
         // One deliver invocation per batch: a receive of up to 10 that returned messages (the
         // receive that tops a short batch up within the batching window asks for fewer).
-        deliver_invocations: sum(&calls, |c| c.received > 0 && c.asked_for == 10, |_| 1.0),
+        deliver_invocations: sum(&calls, |c| c.received > 0 && c.asked_for == 10 && !c.is_ingest(), |_| 1.0),
+        ingest_invocations: sum(&calls, |c| c.received > 0 && c.is_ingest(), |_| 1.0),
         // Not on the wire: the runner's timer is in its process. Its sends to the queue are.
         timer_sends: (deliveries * workload.timer_waits) as f64,
+        log_bytes: log_bytes as f64,
     };
     Ok(Some(print_bill(&usage, deliveries)))
 }
 
+/// The release runner with `env` (logging warnings only unless it sets `RUST_LOG`), its log
+/// going to `log`.
 pub(crate) fn start_runner(
     env: &[(&str, String)],
+    log: std::process::Stdio,
 ) -> Result<(std::process::Child, String, String), Box<dyn std::error::Error>> {
     let binary = std::env::current_exe()?.parent().ok_or("no target dir")?.join("webhooks-local");
     let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
-    env.push(("RUST_LOG".into(), "warn".into()));
-    Ok(webhooks_local::process::start_runner(&binary, &env, std::process::Stdio::inherit())?)
+    if !env.iter().any(|(name, _)| name == "RUST_LOG") {
+        env.push(("RUST_LOG".into(), "warn".into()));
+    }
+    Ok(webhooks_local::process::start_runner(&binary, &env, log)?)
+}
+
+/// The runner's ingest queue, as a platform backend sends to it.
+struct IngestQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+/// The ingest queue the runner made (`webhooks-deliveries-ingest`), reached at `endpoint`.
+async fn ingest_queue(endpoint: &str) -> Result<IngestQueue, Box<dyn std::error::Error>> {
+    let config = shared::aws::sdk_config().await;
+    let client =
+        aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&config).endpoint_url(endpoint).build());
+    let url =
+        client.get_queue_url().queue_name("webhooks-deliveries-ingest").send().await?.queue_url.ok_or("no URL")?;
+    Ok(IngestQueue { client, url })
+}
+
+impl IngestQueue {
+    /// `events`, each with the entity, in one `SendMessageBatch`, grouped by the entity.
+    async fn send(&self, events: &[serde_json::Value]) -> Result<(), Box<dyn std::error::Error>> {
+        let entries = events
+            .iter()
+            .enumerate()
+            .map(|(n, event)| {
+                let mut body = event.clone();
+                body["entityId"] = ENTITY.into();
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .message_body(body.to_string())
+                    .message_group_id(ENTITY)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sent = self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await?;
+        if !sent.failed.is_empty() {
+            return Err(format!("the ingest queue refused {} messages", sent.failed.len()).into());
+        }
+        Ok(())
+    }
 }
 
 /// A receiver answering every POST as `workload` says, counting them.

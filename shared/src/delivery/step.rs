@@ -172,8 +172,14 @@ impl<'a> Deliverer<'a> {
         let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
         let published = EventFor { event, entity: Some(message.owner_identifier), test: false };
         let outcome = attempt_delivery(self.sender, self.store, self.clock, webhook, published, number).await?;
-        tracing::info!(%webhook_id, %delivery_id, attempt = number, delivered = outcome.delivered,
-            status = ?outcome.attempt.status_code, error = ?outcome.attempt.error, "attempt made");
+        // A success is in the attempt log and the stats: a line each would be most of what a
+        // healthy delivery pays CloudWatch Logs (docs/cost.md). A failure is logged.
+        if outcome.delivered {
+            tracing::debug!(%webhook_id, %delivery_id, attempt = number, status = ?outcome.attempt.status_code, "delivered");
+        } else {
+            tracing::info!(%webhook_id, %delivery_id, attempt = number, status = ?outcome.attempt.status_code,
+                error = ?outcome.attempt.error, "attempt failed");
+        }
         let schedule = &self.settings.schedule;
         let delay =
             if outcome.delivered { None } else { schedule.next_delay(number, outcome.retry_after, random_unit()) };

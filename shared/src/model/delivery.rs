@@ -128,7 +128,7 @@ pub struct Attempt {
     pub status_code: Option<u16>,
     pub duration_ms: u64,
     pub error: Option<String>,
-    /// The first 4 KiB of what the receiver answered.
+    /// The first 1 KiB of what the receiver answered.
     pub response_body: Option<String>,
 }
 

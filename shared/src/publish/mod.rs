@@ -151,7 +151,8 @@ where
         tracing::info!(event_id = %plan.event_id, resent = sent, "duplicate publish");
         return Ok(Published::Duplicate { event_id: plan.event_id });
     }
-    tracing::info!(event_id = %plan.event_id, event_type = %plan.event_type, deliveries = sent, "event published");
+    // In the event's own record: at INFO, a line per event would cost more than its deliveries.
+    tracing::debug!(event_id = %plan.event_id, event_type = %plan.event_type, deliveries = sent, "event published");
     Ok(Published::Accepted { event_id: plan.event_id, deliveries: sent })
 }
 

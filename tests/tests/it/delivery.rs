@@ -118,13 +118,17 @@ async fn retries_until_success_then_stops(#[case] target: Target) {
 #[tokio::test]
 async fn gives_up_after_the_last_attempt(#[case] target: Target) {
     let app = TestApp::on(target).await;
-    let receiver = Receiver::start(&[Answer::Status(500)]).await;
+    let receiver = Receiver::start(&[Answer::Sized(500, 4096)]).await;
     let id = webhook_to(&app, &receiver, json!({})).await["id"].as_str().expect("id").to_string();
     assert_eq!(app.publish(&booking(None)).await.status(), 202);
 
     let log = app.deliveries_when(&id, PATIENCE, |d| d.first().is_some_and(|d| d["status"] == "failed")).await;
     assert_eq!(log[0]["status"], "failed", "{target:?}: {log:?}");
-    assert_eq!(log[0]["attempts"].as_array().expect("attempts").len(), ATTEMPTS);
+    let attempts = log[0]["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), ATTEMPTS);
+    // The first 1 KiB of each answer is kept (docs/contract.md 5.2).
+    let kept: Vec<usize> = attempts.iter().map(|a| a["responseBody"].as_str().map_or(0, str::len)).collect();
+    assert_eq!(kept, [1024; ATTEMPTS], "{target:?}");
     assert_eq!(log[0]["lastStatusCode"], 500);
     assert_eq!(log[0]["nextAttemptAt"], Value::Null);
     let by_status = |status: &str| {

@@ -27,6 +27,8 @@ pub enum Answer {
     Hang(Duration),
     /// 302 to this URL.
     Redirect(String),
+    /// This status with a body of this many bytes.
+    Sized(u16, usize),
 }
 
 #[derive(Default)]
@@ -158,6 +160,9 @@ async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
             StatusCode::OK.into_response()
         }
         Answer::Redirect(to) => (StatusCode::FOUND, [("location", to)]).into_response(),
+        Answer::Sized(code, bytes) => {
+            (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), "x".repeat(bytes)).into_response()
+        }
     }
 }
 

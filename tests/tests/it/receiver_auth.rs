@@ -277,7 +277,7 @@ async fn no_secret_reaches_the_debug_log() {
     drop(runner);
     let text = std::fs::read_to_string(&log).expect("read the log");
     std::fs::remove_file(&log).expect("remove the log");
-    assert!(text.contains("attempt made") && text.contains("DEBUG"), "the log is at debug level: {text}");
+    assert!(text.contains("delivered") && text.contains("DEBUG"), "the log is at debug level: {text}");
     assert_no_secret(&text, "the runner's log");
     assert!(!text.contains("token-1"), "the runner's log shows the access token");
 }
