@@ -159,6 +159,10 @@ pub(crate) fn problem<'a>(err: &'a Error, instance: &'a str) -> Problem<'a> {
     let (status, problem_type, title) = err.problem();
     if status >= 500 {
         tracing::error!(status, error = %chain(err), instance, "request failed");
+    } else if let Error::Validation(errors) = err {
+        // The fields only: a schema's messages quote the event's data, which is not for logs.
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        tracing::info!(status, ?fields, instance, "request refused: invalid fields");
     } else {
         tracing::info!(status, error = %err, instance, "request refused");
     }

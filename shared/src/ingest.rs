@@ -22,7 +22,7 @@ use crate::api::take_publish;
 use crate::error::{Error, chain, problem};
 use crate::model::{EntityId, EventIn, Refusal, Timestamp};
 use crate::publish::{event_in, publish};
-use crate::queue::{RawSend, Routed, VisibilityDelay};
+use crate::queue::{RawSend, Routed, VisibilityDelay, sqs_json};
 use crate::runtime::ApiContext;
 use crate::store::{EventTypeGet, PublishStore, RateLimitStore, RefusalRecord, event_type};
 
@@ -71,10 +71,15 @@ where
     S: IngestStore + ?Sized,
 {
     let body = message.body.as_deref().unwrap_or_default();
-    let (entity, input) = match parsed(body) {
+    let (entity, mut input) = match parsed(body) {
         Ok(parsed) => parsed,
         Err((entity, err)) => return refuse(ctx, store, queues, message, entity, None, err).await,
     };
+    // Without an id, the message's own stands for it, as an `Idempotency-Key` would: a message
+    // received again (a retry, a timed-out batch, SQS's at-least-once) publishes nothing twice.
+    if input.id.is_none() {
+        input.idempotency_key = message.message_id.as_ref().map(|id| format!("sqs-message:{id}"));
+    }
     let named = (input.id.clone(), input.event_type.clone());
     let Err(err) = published(ctx, store, queues.deliveries, entity, input).await else { return Ok(()) };
     match err.status() {
@@ -164,6 +169,7 @@ where
     let message_id = message.message_id.clone().unwrap_or_default();
     let problem =
         serde_json::to_value(problem(&err, &format!("urn:sqs:message:{message_id}"))).map_err(Error::internal)?;
+    let problem = bounded(problem);
     if let Some(entity) = entity {
         let sent_at = message.attributes.get("SentTimestamp").and_then(|t| t.parse().ok());
         let (event_id, event_type) = named.map_or((None, None), |(id, event_type)| (id, Some(event_type)));
@@ -178,13 +184,66 @@ where
         store.record_refusal(entity, &refusal).await?;
     }
     let body = message.body.as_deref().unwrap_or_default();
-    queues.refused.send_raw(body, None, &[(REFUSAL_ATTRIBUTE, &problem.to_string())]).await?;
+    queues.refused.send_raw(body, None, &[(REFUSAL_ATTRIBUTE, &sqs_json(problem.to_string()))]).await?;
     Ok(())
+}
+
+/// The most of a refusal's problem kept: a schema's messages quote the event's data, and the
+/// record (DynamoDB's 400 KB item) and the attribute (within the message's 1 MiB) must fit.
+const MAX_PROBLEM_BYTES: usize = 4096;
+const KEPT_ERRORS: usize = 10;
+const KEPT_CHARS: usize = 300;
+
+/// `problem`, its `detail` and each error's message cut to `KEPT_CHARS` and its errors to the
+/// first `KEPT_ERRORS` when it is longer than `MAX_PROBLEM_BYTES`.
+fn bounded(mut problem: Value) -> Value {
+    if problem.to_string().len() <= MAX_PROBLEM_BYTES {
+        return problem;
+    }
+    let cut = |text: &mut Value| {
+        if let Some(long) = text.as_str().filter(|t| t.chars().count() > KEPT_CHARS) {
+            *text = Value::String(long.chars().take(KEPT_CHARS).chain(['…']).collect());
+        }
+    };
+    cut(&mut problem["detail"]);
+    if let Some(errors) = problem.pointer_mut("/properties/errors").and_then(Value::as_array_mut) {
+        errors.truncate(KEPT_ERRORS);
+        errors.iter_mut().for_each(|error| cut(&mut error["message"]));
+    }
+    problem
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::model::default_event_type;
+    use crate::queue::{MemoryQueue, QueueConsumer};
+    use crate::testing::{ENTITY, sqs_event, store_with};
+
+    #[tokio::test]
+    async fn a_message_without_an_id_received_again_plans_its_delivery_once() {
+        let store = store_with(true, "http://127.0.0.1:9/hooks").await;
+        let ctx = ApiContext::new(Settings::default());
+        let queue = || MemoryQueue::new(Duration::from_secs(60));
+        let (deliveries, fifo, ingest, refused) = (queue(), queue().fifo(), queue(), queue());
+        let queues = IngestQueues {
+            ingest: &ingest,
+            refused: &refused,
+            deliveries: Routed { unordered: &deliveries, fifo: &fifo },
+        };
+        let data = default_event_type("booking.created").expect("a default type").example.clone();
+        let body = serde_json::json!({"entityId": ENTITY, "type": "booking.created", "data": data});
+        let message = sqs_event(1, Some(&body.to_string()));
+        for receive in 1..=2 {
+            let answer = ingest_batch(&ctx, &store, &queues, message.clone()).await;
+            assert!(answer.batch_item_failures.is_empty(), "receive {receive}: {answer:?}");
+        }
+        // The second receive is a duplicate: no new delivery, only a delayed copy of the first's.
+        let depths = deliveries.depths().await.expect("depths");
+        assert_eq!((depths.visible, depths.delayed), (1, 1), "{depths:?}");
+        assert_eq!(refused.depths().await.expect("depths").visible, 0);
+    }
 
     #[test]
     fn a_throttled_message_waits_longer_each_receive_up_to_sqs_longest_delay() {
@@ -193,6 +252,18 @@ mod tests {
         assert_eq!(throttled_wait(1, Some(10_000)), MAX_THROTTLED_WAIT);
         let waited: u64 = (1..u64::from(INGEST_MAX_RECEIVES)).map(|n| throttled_wait(1, Some(n)).as_secs()).sum();
         assert!(waited >= 20 * 60, "{waited} s before the redrive");
+    }
+
+    #[test]
+    fn a_long_problem_is_cut_to_its_first_errors_and_characters() {
+        let errors: Vec<Value> =
+            (0..50).map(|n| serde_json::json!({"field": format!("/data/{n}"), "message": "x".repeat(1000)})).collect();
+        let long = serde_json::json!({"detail": "y".repeat(100_000), "properties": {"errors": errors}});
+        let cut = bounded(long);
+        assert!(cut.to_string().len() < 2 * MAX_PROBLEM_BYTES, "{}", cut.to_string().len());
+        assert_eq!(cut["properties"]["errors"].as_array().map(Vec::len), Some(KEPT_ERRORS));
+        let short = serde_json::json!({"detail": "z".repeat(400)});
+        assert_eq!(bounded(short.clone()), short, "a short problem is kept whole");
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub struct Refusal {
     /// Sorts by when the message was sent; the same for every receive of one message, so that
     /// recording it again rewrites one record.
     pub id: Uuid,
-    /// The queue's id of the message, which the dead-letter queue keeps.
+    /// The message's id on the ingest queue (its copy on the dead-letter queue names it in its
+    /// `refusal` attribute's `instance`).
     pub message_id: String,
     pub refused_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -135,15 +135,20 @@ pub struct QueueConfig {
 /// SQS's longest retention, which the delivery queues keep.
 pub const MAX_RETENTION: Duration = Duration::from_secs(14 * 86_400);
 
+/// JSON text as SQS takes it in a body or an attribute: the two characters it refuses (U+FFFE,
+/// U+FFFF) escaped, which any JSON reader reads back.
+pub(crate) fn sqs_json(text: String) -> String {
+    if text.contains(['\u{fffe}', '\u{ffff}']) {
+        text.replace('\u{fffe}', "\\ufffe").replace('\u{ffff}', "\\uffff")
+    } else {
+        text
+    }
+}
+
 /// A message's body as SQS takes it: the two characters of JSON strings SQS refuses (U+FFFE,
 /// U+FFFF) escaped, which any JSON reader reads back; refused when over `MAX_MESSAGE_BYTES`.
 pub(crate) fn message_body(message: &QueueMessage) -> Result<String, QueueError> {
-    let body = serde_json::to_string(message).map_err(QueueError::internal)?;
-    let body = if body.contains(['\u{fffe}', '\u{ffff}']) {
-        body.replace('\u{fffe}', "\\ufffe").replace('\u{ffff}', "\\uffff")
-    } else {
-        body
-    };
+    let body = sqs_json(serde_json::to_string(message).map_err(QueueError::internal)?);
     if body.len() > MAX_MESSAGE_BYTES - BATCH_OVERHEAD_BYTES {
         return Err(QueueError::TooLarge { limit: MAX_MESSAGE_BYTES });
     }
