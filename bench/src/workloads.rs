@@ -99,6 +99,8 @@ pub struct Measured {
     pub calls: Calls,
     /// The SQS emulator, through the recording proxy.
     pub sqs: String,
+    /// The name of the runner's queues (its ingest queue is `{queue}-ingest`).
+    pub queue: String,
     /// Bytes the runner logged: JSON lines at INFO, as the functions log in Lambda.
     pub logged: Arc<AtomicUsize>,
 }
@@ -114,7 +116,11 @@ pub async fn start_measured() -> Result<Option<Measured>, Box<dyn std::error::Er
     let dynamodb = recording_proxy(dynamodb, calls.clone()).await?;
     let sqs = recording_proxy(sqs, calls.clone()).await?;
     let run = uuid::Uuid::new_v4().simple().to_string();
+    // Queues of this run's own: a runner stopped before it keeps receiving on the emulator for
+    // its last long poll, and would hide a message of the next run for the visibility timeout.
+    let queue = format!("webhooks-bench-{run}");
     let env = [
+        ("WEBHOOKS_QUEUE_NAME", queue.clone()),
         ("WEBHOOKS_BACKEND", "aws".into()),
         ("TABLE_NAME", format!("webhooks-bench-{run}")),
         ("DELIVERY_QUEUE_URL", String::new()),
@@ -138,12 +144,12 @@ pub async fn start_measured() -> Result<Option<Measured>, Box<dyn std::error::Er
             counter.fetch_add(read, Ordering::SeqCst);
         }
     });
-    Ok(Some(Measured { runner, base, token, calls, sqs, logged }))
+    Ok(Some(Measured { runner, base, token, calls, sqs, queue, logged }))
 }
 
 /// Runs `workload` and prints what it used and cost; answers its dollars per delivery on demand.
 pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::error::Error>> {
-    let Some(Measured { mut runner, base, token, calls, sqs, logged }) = start_measured().await? else {
+    let Some(Measured { mut runner, base, token, calls, sqs, queue, logged }) = start_measured().await? else {
         return Ok(None);
     };
     let received = Arc::new(AtomicUsize::new(0));
@@ -155,7 +161,7 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
         let url = format!("{base}/api/managing-entity/{ENTITY}/webhook");
         client.post(url).bearer_auth(&token).json(&body).send().await?.error_for_status()?;
     }
-    let ingest = ingest_queue(&sqs).await?;
+    let ingest = ingest_queue(&sqs, &format!("{queue}-ingest")).await?;
     calls.lock().map_err(|_| "lock")?.clear();
     logged.store(0, Ordering::SeqCst);
     let started = Instant::now();
@@ -259,13 +265,12 @@ struct IngestQueue {
     url: String,
 }
 
-/// The ingest queue the runner made (`webhooks-deliveries-ingest`), reached at `endpoint`.
-async fn ingest_queue(endpoint: &str) -> Result<IngestQueue, Box<dyn std::error::Error>> {
+/// The ingest queue `name` the runner made, reached at `endpoint`.
+async fn ingest_queue(endpoint: &str, name: &str) -> Result<IngestQueue, Box<dyn std::error::Error>> {
     let config = shared::aws::sdk_config().await;
     let client =
         aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&config).endpoint_url(endpoint).build());
-    let url =
-        client.get_queue_url().queue_name("webhooks-deliveries-ingest").send().await?.queue_url.ok_or("no URL")?;
+    let url = client.get_queue_url().queue_name(name).send().await?.queue_url.ok_or("no URL")?;
     Ok(IngestQueue { client, url })
 }
 

@@ -36,7 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             table: env_or("TABLE_NAME", "webhooks"),
             queue_url: std::env::var("DELIVERY_QUEUE_URL").ok().filter(|url| !url.is_empty()),
             fifo_queue_url: std::env::var("DELIVERY_FIFO_QUEUE_URL").ok().filter(|url| !url.is_empty()),
-            queue_name: "webhooks-deliveries".into(),
+            // Runners sharing one SQS endpoint (the bench's runs one after another) each their own.
+            queue_name: env_or("WEBHOOKS_QUEUE_NAME", "webhooks-deliveries"),
             sealer: Arc::new(webhooks_local::secrets_key::sealer(&shared::aws::sdk_config().await)?),
         },
         other => Err(ConfigError::Invalid {
