@@ -8,7 +8,7 @@ use rstest_reuse::template;
 use serde_json::{Value, json};
 use shared::config::Settings;
 use shared::model::UrlPolicy;
-use shared::queue::{QueueConfig, QueueConsumer, QueueDepths, RawSend, SqsQueue};
+use shared::queue::QueueConfig;
 use shared::rate_limit::RatePolicy;
 use shared::retry::RetrySchedule;
 use shared::runtime::ApiContext;
@@ -18,6 +18,8 @@ use std::sync::Arc;
 use webhooks_local::{App, Backend, DevAuth, FIFO_QUEUES, QUEUES};
 
 use crate::tokens::Tokens;
+
+mod operator;
 
 pub const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 pub const OTHER_ENTITY: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
@@ -250,61 +252,6 @@ impl TestApp {
         };
         let queues = QueueConfig { retention: custom.retention.unwrap_or(QUEUES.retention), ..QUEUES };
         Self::start_with(backend, settings, queues).await
-    }
-
-    /// The standard delivery queue's counts (SQS's `ApproximateNumberOf...`), and, in the
-    /// runner, how many messages its timer holds.
-    pub async fn queue_depths(&self) -> (QueueDepths, Option<usize>) {
-        match &self.queues {
-            Queues::Runner(app) => {
-                let (depths, timed) = app.queue_depths().await.expect("the queue's counts");
-                (depths, Some(timed))
-            }
-            Queues::Stack { endpoint, url, .. } => {
-                let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), url);
-                (queue.depths().await.expect("the stack queue's counts"), None)
-            }
-        }
-    }
-
-    /// Sends `body` to the ingest queue as a platform backend does, in its entity's message group.
-    pub async fn ingest(&self, body: &Value) {
-        let (text, group) = (body.to_string(), body["entityId"].as_str());
-        match &self.queues {
-            Queues::Runner(app) => app.ingest_queue().send_raw(&text, group, &[]).await,
-            Queues::Stack { endpoint, ingest_url, .. } => {
-                let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), ingest_url);
-                queue.send_raw(&text, group, &[]).await
-            }
-        }
-        .expect("send to the ingest queue");
-    }
-
-    /// The ingest dead-letter queue's messages, in the runner (the stack's alarm watches its own).
-    pub async fn ingest_dead_letters(&self) -> Option<usize> {
-        match &self.queues {
-            Queues::Runner(app) => {
-                let depths = app.ingest_dead_letter_depths().await.expect("the ingest DLQ's counts");
-                Some(depths.visible + depths.in_flight + depths.delayed)
-            }
-            Queues::Stack { .. } => None,
-        }
-    }
-
-    /// Every item of its table, as text (none in memory): what an operator's scan shows.
-    pub async fn stored_items(&self) -> Option<String> {
-        let (client, table) = self.table.as_ref()?;
-        let (mut text, mut start) = (String::new(), None);
-        loop {
-            let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
-            for item in page.items() {
-                text += &format!("{item:?}\n");
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Some(text);
-            }
-        }
     }
 
     /// The stack that `tests/stack/run.py` deployed, described in the file `WEBHOOKS_STACK` names.
