@@ -18,13 +18,12 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::Value;
 
-use crate::api::take_publish;
 use crate::error::{Error, chain, problem};
 use crate::model::{EntityId, EventIn, Refusal, Timestamp};
-use crate::publish::{event_in, publish};
+use crate::publish::{event_in, publish_checked};
 use crate::queue::{RawSend, Routed, VisibilityDelay, sqs_json};
 use crate::runtime::ApiContext;
-use crate::store::{EventTypeGet, PublishStore, RateLimitStore, RefusalRecord, event_type};
+use crate::store::{EventTypeGet, PublishStore, RateLimitStore, RefusalRecord};
 
 /// The message attribute a refused message is kept with: its problem, as JSON.
 pub const REFUSAL_ATTRIBUTE: &str = "refusal";
@@ -81,7 +80,7 @@ where
         input.idempotency_key = message.message_id.as_ref().map(|id| format!("sqs-message:{id}"));
     }
     let named = (input.id.clone(), input.event_type.clone());
-    let Err(err) = published(ctx, store, queues.deliveries, entity, input).await else { return Ok(()) };
+    let Err(err) = publish_checked(ctx, store, &queues.deliveries, entity, input).await else { return Ok(()) };
     match err.status() {
         429 => {
             if let (Error::RateLimited(verdict), Some(receipt)) = (&err, &message.receipt_handle) {
@@ -130,24 +129,6 @@ fn parsed(body: &str) -> Result<(EntityId, EventIn), (Option<EntityId>, Error)> 
 
 fn invalid_entity() -> Error {
     Error::validation("entityId", "must be the UUID of the entity the event is published for")
-}
-
-/// Publishes `input` for `entity` as the publish route would, its type checked and the entity's
-/// limit taken first.
-async fn published<S>(
-    ctx: &ApiContext,
-    store: &S,
-    queues: Routed<'_>,
-    entity: EntityId,
-    input: EventIn,
-) -> Result<(), Error>
-where
-    S: IngestStore + ?Sized,
-{
-    input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
-    take_publish(ctx, store, entity, 1).await?;
-    let now = Timestamp::new(ctx.clock.now());
-    publish(store, &queues, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay).await.map(|_| ())
 }
 
 /// Records the refusal for its entity, when known (with the event's id and type, when read),

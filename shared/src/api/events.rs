@@ -16,7 +16,7 @@ use super::{
 use crate::auth::PUBLISH_SCOPE;
 use crate::error::{Error, Problem, add_rate_limit_headers, problem};
 use crate::model::{EntityId, EventIn, EventType, Timestamp};
-use crate::publish::{Published, event_in, publish, publish_all};
+use crate::publish::{Published, event_in, publish, publish_all, publish_checked};
 use crate::queue::DeliveryEnqueue;
 use crate::runtime::ApiContext;
 use crate::service::event_view;
@@ -45,13 +45,9 @@ where
 {
     let entity = publishing_entity(ctx, &request)?;
     let input = EventIn { idempotency_key: idempotency_key(&request)?, ..EventIn::parse(&json_object(&request)?)? };
-    input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
     // Counted only once the caller may publish for the entity and the event is well formed.
-    let verdict = take_publish(ctx, store, entity, 1).await?;
-    let now = Timestamp::new(ctx.clock.now());
-    let mut response = match publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay)
-        .await?
-    {
+    let (verdict, published) = publish_checked(ctx, store, queue, entity, input).await?;
+    let mut response = match published {
         Published::Accepted { event_id, deliveries } => {
             json_response(StatusCode::ACCEPTED, &AcceptedOut { event_id, deliveries })
         }

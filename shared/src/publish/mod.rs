@@ -24,14 +24,17 @@ use uuid::Uuid;
 
 pub use fan_out::{page_targets, send_page};
 
+use crate::api::take_publish;
 use crate::error::Error;
 use crate::model::{
     CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Ordering,
     Timestamp, WebhookId, WebhookRecord, event_body, is_platform_event_type,
 };
 use crate::queue::{DeliveryEnqueue, Routed, message_body};
+use crate::rate_limit::Verdict;
+use crate::runtime::ApiContext;
 use crate::runtime::IdGenerator;
-use crate::store::PublishStore;
+use crate::store::{EventTypeGet, PublishStore, RateLimitStore, event_type};
 
 /// How long a published event id is remembered, so a repeat publishes nothing.
 pub(crate) const EVENT_ID_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -66,6 +69,27 @@ pub(crate) fn event_in(event: serde_json::Map<String, serde_json::Value>) -> Res
         return Err(Error::PayloadTooLarge { limit: crate::api::MAX_BODY_BYTES });
     }
     EventIn::parse(&event)
+}
+
+/// Publishes one event as the publish route and the ingest queue do: its type checked against
+/// the catalog, then the entity's limit taken (only for an event that may be published), then
+/// `publish`; answers the limit's verdict with what came of it.
+pub(crate) async fn publish_checked<S, Q>(
+    ctx: &ApiContext,
+    store: &S,
+    queue: &Q,
+    entity: EntityId,
+    input: EventIn,
+) -> Result<(Verdict, Published), Error>
+where
+    S: PublishStore + EventTypeGet + RateLimitStore + ?Sized,
+    Q: DeliveryEnqueue + ?Sized,
+{
+    input.check_type(event_type(store, &input.event_type).await?.as_ref())?;
+    let verdict = take_publish(ctx, store, entity, 1).await?;
+    let now = Timestamp::new(ctx.clock.now());
+    let published = publish(store, queue, ctx.ids.as_ref(), entity, input, now, ctx.settings.resend_delay).await?;
+    Ok((verdict, published))
 }
 
 /// Publishes each of `inputs` as `publish` does, up to `BATCH_CONCURRENCY` at once; answers
