@@ -73,8 +73,8 @@ async fn take_many<S: RateLimitStore + ?Sized>(
     policy: RatePolicy,
     requests: u32,
 ) -> Result<Verdict, Error> {
-    let now = ctx.clock.now().timestamp_micros();
-    let take = |places| store.take_many(key, &policy, places, now);
+    let now = || ctx.clock.now().timestamp_micros();
+    let take = |places, now| store.take_many(key, &policy, places, now);
     let decision = ctx.reservations.take(key, &policy, requests, now, take).await?;
     let verdict = Verdict { name, policy, decision };
     if decision.allowed { Ok(verdict) } else { Err(Error::RateLimited(verdict)) }
