@@ -161,6 +161,27 @@ async fn dynamodb_that_never_answers_is_503_within_the_timeouts_and_writes_nothi
     assert_eq!(ids, [webhook["id"].as_str().expect("id")], "the timed-out create wrote nothing");
 }
 
+/// The SDK sends a write again when its answer does not come within the attempt's timeout;
+/// the second finds the first's item, which must read as the write's success, not a conflict.
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_succeeds_on_the_sdks_retry() {
+    let proxy = Proxy::for_endpoint("AWS_ENDPOINT_URL_DYNAMODB").await;
+    let (table, queue) = (unique_table(), new_queue(Duration::from_secs(30)).await);
+    let runner = aws_runner(&table, &queue, &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.url())]).await;
+    let api = Api { client: Client::new(), runner: &runner };
+
+    proxy.lose_the_answer_to("DynamoDB_20120810.PutItem");
+    let created = api.create("https://api.example.com/hooks").await;
+    let item = TestApp::webhook_path(ENTITY, created["id"].as_str().expect("id"));
+    let mut replaced = created.clone();
+    replaced["name"] = json!("Renamed");
+    proxy.lose_the_answer_to("DynamoDB_20120810.PutItem");
+    let (status, body) = api.call(reqwest::Method::PUT, &item, Some(replaced)).await;
+    assert_eq!((status.as_u16(), body["version"].clone()), (200, json!(2)), "{body}");
+    let (_, stored) = api.call(reqwest::Method::GET, &item, None).await;
+    assert_eq!((stored["name"].clone(), stored["version"].clone()), (json!("Renamed"), json!(2)));
+}
+
 #[tokio::test]
 async fn sqs_unreachable_during_publish_is_503_and_a_retry_delivers_each_once() {
     let proxy = Proxy::for_endpoint("AWS_ENDPOINT_URL_SQS").await;

@@ -1,10 +1,12 @@
-//! The runner as a real process, and a TCP proxy that can cut a dependency off: what the
-//! fault tests need to kill deliveries mid-batch and to make DynamoDB or SQS unreachable.
+//! The runner as a real process, and a TCP proxy that can cut a dependency off or lose an
+//! answer: what the fault tests need to kill deliveries mid-batch, to make DynamoDB or SQS
+//! unreachable, and to make a write land while its caller never hears so.
 
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -58,17 +60,20 @@ impl Drop for RunnerProcess {
 
 /// Forwards a loopback port to `target` until cut: then the port refuses connections and
 /// the open ones are closed, as when a dependency goes away; or, hung, takes connections and
-/// never answers, as a dependency that is overloaded or partitioned.
+/// never answers, as a dependency that is overloaded or partitioned; or, armed with a request's
+/// marker, forwards the next request carrying it and never answers it.
 pub struct Proxy {
     pub addr: SocketAddr,
     target: SocketAddr,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    armed: Arc<Mutex<Option<&'static str>>>,
 }
 
 impl Proxy {
     pub async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
-        let proxy = Self { addr: listener.local_addr().expect("address"), target, tasks: Arc::default() };
+        let addr = listener.local_addr().expect("address");
+        let proxy = Self { addr, target, tasks: Arc::default(), armed: Arc::default() };
         proxy.serve(listener);
         proxy
     }
@@ -85,18 +90,25 @@ impl Proxy {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (target, tasks) = (self.target, self.tasks.clone());
+        let (target, tasks, armed) = (self.target, self.tasks.clone(), self.armed.clone());
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let armed = armed.clone();
                 let connection = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(target).await {
+                        forward(inbound, outbound, armed).await;
                     }
                 });
                 tasks.lock().expect("lock").push(connection);
             }
         });
         self.tasks.lock().expect("lock").push(accept);
+    }
+
+    /// The next request whose bytes hold `marker` (e.g. `DynamoDB_20120810.PutItem`) reaches
+    /// the dependency, and its answer never comes back: the caller's attempt times out.
+    pub fn lose_the_answer_to(&self, marker: &'static str) {
+        *self.armed.lock().expect("lock") = Some(marker);
     }
 
     pub fn cut(&self) {
@@ -136,4 +148,48 @@ impl Proxy {
         }
         panic!("could not rebind the proxy's port {}", self.addr)
     }
+}
+
+/// Copies both ways until either side closes. HTTP/1.1 without pipelining answers each
+/// request before the next is sent, so once the armed request is seen, every byte back is
+/// held: the answers before it have already gone.
+async fn forward(inbound: TcpStream, outbound: TcpStream, armed: Arc<Mutex<Option<&'static str>>>) {
+    let ((mut client_read, mut client_write), (mut server_read, mut server_write)) =
+        (inbound.into_split(), outbound.into_split());
+    let muted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mute = muted.clone();
+    let requests = async move {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(read @ 1..) = client_read.read(&mut buffer).await {
+            let chunk = &buffer[..read];
+            if disarm_on(&armed, chunk) {
+                mute.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if server_write.write_all(chunk).await.is_err() {
+                break;
+            }
+        }
+    };
+    let answers = async move {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(read @ 1..) = server_read.read(&mut buffer).await {
+            if muted.load(std::sync::atomic::Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if client_write.write_all(&buffer[..read]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! { () = requests => {}, () = answers => {} }
+}
+
+/// Whether `chunk` holds the armed marker, which it then disarms.
+fn disarm_on(armed: &Mutex<Option<&'static str>>, chunk: &[u8]) -> bool {
+    let mut armed = armed.lock().expect("lock");
+    let hit = armed.is_some_and(|marker| chunk.windows(marker.len()).any(|w| w == marker.as_bytes()));
+    if hit {
+        *armed = None;
+    }
+    hit
 }

@@ -95,12 +95,16 @@ impl DynamoStore {
     }
 
     /// `put_webhook` of the webhook's `item`, sealed.
+    ///
+    /// When an attempt's answer is lost (it timed out after DynamoDB wrote), the SDK sends the
+    /// write again and its condition fails on the item the first attempt wrote: finding our own
+    /// item there (the same sealed bytes, so no other writer's) is our success, not a conflict.
     pub(super) async fn put_webhook_item(&self, item: Item, expected: Option<u64>) -> Result<(), StoreError> {
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(item.clone()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match expected {
             Some(version) => if_version!(request, version),
@@ -109,6 +113,7 @@ impl DynamoStore {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) if c.item() == Some(&item) => Ok(()),
                 Some(PutItemError::ConditionalCheckFailedException(c)) if expected.is_some() => {
                     Err(conflict_from(c.item()))
                 }
