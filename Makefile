@@ -1,5 +1,5 @@
 # The two commands of the README, and the checks CI runs.
-.PHONY: run test smoke stack-test sam-build load bench lint lint-template ci
+.PHONY: run test smoke stack-test sam-build load flamegraph bench lint lint-template ci
 
 run:
 	cargo run -p webhooks-local
@@ -31,6 +31,10 @@ sam-build:
 # Load on DynamoDB Local and the SQS emulator: figures in docs/reliability.md.
 load:
 	scripts/with-services.sh cargo run --profile load -p webhooks-bench --bin webhooks-load
+
+# Where `make load`'s phase 2 spends its time: target/flamegraph-load.svg (docs/performance.md 9).
+flamegraph:
+	scripts/flamegraph.sh
 
 # Throughput, handler overhead, AWS requests and cost, each function's start-up and memory,
 # the delivery engine at scale, artifact sizes; release build. Figures and method in
