@@ -284,6 +284,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Minutes of retry schedule, whatever the size: not in a smoke run.
         if !smoke::smoke() {
             failing_cost = workloads::measure(&workloads::FAILING).await?;
+            workloads::measure(&workloads::FAILING_ONE).await?;
         }
         fan_out::publish_requests().await?;
     }

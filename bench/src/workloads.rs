@@ -5,7 +5,8 @@
 //!
 //! - healthy: every receiver answers 200; 5 webhooks an event, 1, and 5 with the events
 //!   published through the batch route or sent to the ingest queue;
-//! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule,
+//! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule, at 5
+//!   webhooks an event and at 1,
 //!   shaped as the default one: seven waits, the first two short enough for an SQS delay and
 //!   five past the timer's threshold (in seconds here: the runner's timer stands in for
 //!   EventBridge Scheduler, whose invocations are priced, and every SQS request on the way is
@@ -89,6 +90,8 @@ pub const FAILING: Workload = Workload {
     attempts: ATTEMPTS,
     timer_waits: TIMER_WAITS,
 };
+/// As many deliveries as `FAILING`'s, one an event.
+pub const FAILING_ONE: Workload = Workload { name: "failing, 1 webhook an event", events: 200, webhooks: 1, ..FAILING };
 
 /// The release runner on DynamoDB Local and the SQS emulator, reached through proxies that
 /// record every request: the setup of every measurement of this section.
