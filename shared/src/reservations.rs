@@ -11,10 +11,13 @@
 //! when its second ends are lost (the caller may be refused that many early); and a response's
 //! `RateLimit` is the answering instance's view.
 //!
-//! A process writes one key's counter once at a time: requests that find a write in flight
+//! A process writes a busy key's counter once at a time: requests that find a write in flight
 //! wait for the places it takes ahead instead of writing beside it. Writing beside it, they
 //! were refused while places this process held went unused (CI, 2026-12-07: 20 PUTs of one
-//! caller on a busy DynamoDB Local, 6 answered 429 with 40 places in the burst).
+//! caller on a busy DynamoDB Local, 6 answered 429 with 40 places in the burst). A key that
+//! takes nothing ahead (quiet, or refused since) writes beside others as before, so that a
+//! caller over its limit builds no line of waiting requests; and no request waits longer than
+//! `MAX_WAIT`, so that a store that hangs still answers within its own timeouts.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +30,8 @@ use crate::rate_limit::{Decision, RatePolicy};
 const HOLD_US: i64 = 1_000_000;
 /// Keys held before the expired ones are dropped.
 const MAX_KEYS: usize = 10_000;
+/// The longest a request waits for another's write of its key before writing beside it.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What this process holds of each key's counter, and the lock of each key's writes.
 #[derive(Default)]
@@ -50,8 +55,8 @@ struct Held {
 }
 
 impl Held {
-    /// The places still held at `now_us`. Concurrent requests read the clock before they wait
-    /// on the counter, so a time before the last write is one of them, not the past.
+    /// The places still held at `now_us`. A request that read the clock before another's write
+    /// (a quiet key's, or one that waited no longer) is one of them, not the past.
     fn left_at(&self, now_us: i64) -> u32 {
         if now_us < self.until { self.left } else { 0 }
     }
@@ -82,8 +87,11 @@ impl Reservations {
         if let Some(decision) = self.hand_out(key, requests, now_us()) {
             return Ok(decision);
         }
-        let writing = self.writing(key);
-        let _writing = writing.lock().await;
+        let writing = (self.ahead(key, policy, requests, now_us()) > 0).then(|| self.writing(key));
+        let _writing = match &writing {
+            Some(lock) => tokio::time::timeout(MAX_WAIT, lock.lock()).await.ok(),
+            None => None,
+        };
         if let Some(decision) = self.hand_out(key, requests, now_us()) {
             return Ok(decision);
         }
@@ -129,7 +137,7 @@ impl Reservations {
     }
 
     /// Holds `ahead` more places, taken for `key` at `now_us`, after which the shared counter
-    /// answered `decision`, beside those still held (a concurrent request's, whose hold then
+    /// answered `decision`, beside those still held (an earlier write's, whose hold then
     /// ends first: no place is held longer than its own); answers the decision for the
     /// requests they were taken with.
     fn keep(&self, key: &str, ahead: u32, now_us: i64, decision: Decision) -> Decision {
@@ -155,7 +163,7 @@ impl Reservations {
     }
 
     /// After a refusal, a key takes exactly what it asks until a take is allowed again; the
-    /// places still held (a concurrent request's) stay.
+    /// places still held (an earlier write's) stay.
     fn forget(&self, key: &str, refused: Decision) -> Decision {
         if let Ok(mut held) = self.held.lock()
             && let Some(held) = held.get_mut(key)
@@ -169,6 +177,8 @@ impl Reservations {
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::SeqCst;
 
     use super::*;
     use crate::rate_limit::gcra;
@@ -202,28 +212,54 @@ mod tests {
         assert!(writes < 15, "{writes} writes");
     }
 
-    #[tokio::test]
-    async fn requests_at_once_are_refused_only_when_the_limit_is_spent_not_while_places_sit_held() {
-        // A slow counter: every write waits, so 20 requests are in flight at once (as when
-        // DynamoDB is busy). Before, each took places ahead beside the others, the later ones
-        // were refused, and the places the first ones held went unused.
-        let (reservations, tat) = (Reservations::default(), std::sync::Mutex::new(None));
-        let slow_take = |places, now| {
-            let mut tat = tat.lock().expect("lock");
+    /// A shared counter whose every write answers 5 ms late, as a busy DynamoDB's: counts the
+    /// most writes in flight at once.
+    #[derive(Default)]
+    struct SlowCounter {
+        tat: std::sync::Mutex<Option<i64>>,
+        in_flight: AtomicUsize,
+        most_at_once: AtomicUsize,
+    }
+
+    impl SlowCounter {
+        fn take(&self, places: u32, now: i64) -> impl Future<Output = Result<Decision, ()>> + '_ {
+            let mut tat = self.tat.lock().expect("lock");
             let (decision, next) = gcra(*tat, now, &POLICY, places);
             *tat = next.or(*tat);
+            let at_once = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.most_at_once.fetch_max(at_once, SeqCst);
             async move {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                Ok::<_, ()>(decision)
+                self.in_flight.fetch_sub(1, SeqCst);
+                Ok(decision)
             }
-        };
-        let request = || reservations.take("k", &POLICY, 1, || 0, &slow_take);
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_at_once_are_refused_only_when_the_limit_is_spent_not_while_places_sit_held() {
+        // 20 requests in flight at once on a busy key. Before, each took places ahead beside
+        // the others, the later ones were refused, and the places the first ones held went unused.
+        let (reservations, counter) = (Reservations::default(), SlowCounter::default());
+        let request = || reservations.take("k", &POLICY, 1, || 0, |places, now| counter.take(places, now));
         for _ in 0..3 {
             assert!(request().await.expect("take").allowed, "a key made busy");
         }
         let at_once = futures::future::join_all((0..20).map(|_| request())).await;
         let allowed = at_once.iter().filter(|d| d.as_ref().is_ok_and(|d| d.allowed)).count();
         assert_eq!(allowed, 20, "23 requests of a burst of 40");
+    }
+
+    #[tokio::test]
+    async fn requests_of_a_key_over_its_limit_are_refused_side_by_side_not_one_after_another() {
+        let (reservations, counter) = (Reservations::default(), SlowCounter::default());
+        let request = |n| reservations.take("k", &POLICY, n, || 0, |places, now| counter.take(places, now));
+        assert!(request(40).await.expect("take").allowed, "the whole burst");
+        assert!(!request(1).await.expect("take").allowed, "then nothing");
+        counter.most_at_once.store(0, SeqCst);
+        let at_once = futures::future::join_all((0..20).map(|_| request(1))).await;
+        assert!(at_once.iter().all(|d| d.as_ref().is_ok_and(|d| !d.allowed)));
+        assert_eq!(counter.most_at_once.load(SeqCst), 20, "no line of refused requests");
     }
 
     #[tokio::test]
