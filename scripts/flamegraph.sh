@@ -14,11 +14,15 @@ if [ ! -x "$inferno/inferno-flamegraph" ]; then
   cargo install --quiet --locked --root "$root/.tools/inferno" inferno --version 0.12.8
 fi
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
+perf record --quiet -o /dev/null true 2>/dev/null ||
+  { echo "perf may not record here: run as root, or set kernel.perf_event_paranoid to 1" >&2; exit 1; }
 cargo build --profile load -p webhooks-bench --bin webhooks-load
 
 out="$root/target/flamegraph"
 mkdir -p "$out"
+rm -f "$out/perf.data" "$out/load.txt"
 scripts/with-services.sh bash -c '
+  set -euo pipefail
   out=$1 seconds=$2
   target/load/webhooks-load >"$out/load.txt" 2>&1 &
   load=$!
@@ -27,10 +31,12 @@ scripts/with-services.sh bash -c '
     sleep 0.2
   done
   perf record --quiet -F 499 --call-graph dwarf,16384 -p "$load" -o "$out/perf.data" -- sleep "$seconds"
-  wait "$load"
+  status=0
+  wait "$load" || status=$?
+  cat "$out/load.txt"
+  exit "$status"
 ' _ "$out" "$seconds"
-cat "$out/load.txt"
-perf script -i "$out/perf.data" 2>/dev/null | "$inferno/inferno-collapse-perf" >"$out/stacks.folded"
+perf script -i "$out/perf.data" | "$inferno/inferno-collapse-perf" >"$out/stacks.folded"
 "$inferno/inferno-flamegraph" --minwidth 0.25 --title "make load, phase 2: ${seconds} s of publish and deliver" \
   <"$out/stacks.folded" >"$root/target/flamegraph-load.svg"
 echo "target/flamegraph-load.svg (stacks in target/flamegraph/stacks.folded)"

@@ -1,13 +1,12 @@
-//! `make bench` section 3: what a million deliveries cost, on four workloads. The release
+//! `make bench` section 3: what a million deliveries cost, on six workloads. The release
 //! runner runs as a process on DynamoDB Local and the SQS emulator, reached through proxies
 //! that record every request and the capacity DynamoDB says it used (`wire`); an entity's
 //! webhooks all match every event.
 //!
 //! - healthy: every receiver answers 200; 5 webhooks an event, 1, and 5 with the events
 //!   published through the batch route or sent to the ingest queue;
-//! - failing: every attempt is answered 500 with a 4 KiB body, through the whole schedule, at 5
-//!   webhooks an event and at 1,
-//!   shaped as the default one: seven waits, the first two short enough for an SQS delay and
+//! - failing: every attempt is answered 500 with a 4 KiB body, at 5 webhooks an event and at
+//!   1, through the whole schedule, shaped as the default one: seven waits, the first two short enough for an SQS delay and
 //!   five past the timer's threshold (in seconds here: the runner's timer stands in for
 //!   EventBridge Scheduler, whose invocations are priced, and every SQS request on the way is
 //!   counted), so that what the last attempt costs can be set beside the first.

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -156,14 +157,14 @@ impl Proxy {
 async fn forward(inbound: TcpStream, outbound: TcpStream, armed: Arc<Mutex<Option<&'static str>>>) {
     let ((mut client_read, mut client_write), (mut server_read, mut server_write)) =
         (inbound.into_split(), outbound.into_split());
-    let muted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let muted = Arc::new(AtomicBool::new(false));
     let mute = muted.clone();
     let requests = async move {
         let mut buffer = vec![0; 64 * 1024];
         while let Ok(read @ 1..) = client_read.read(&mut buffer).await {
             let chunk = &buffer[..read];
             if disarm_on(&armed, chunk) {
-                mute.store(true, std::sync::atomic::Ordering::SeqCst);
+                mute.store(true, Ordering::SeqCst);
             }
             if server_write.write_all(chunk).await.is_err() {
                 break;
@@ -173,7 +174,7 @@ async fn forward(inbound: TcpStream, outbound: TcpStream, armed: Arc<Mutex<Optio
     let answers = async move {
         let mut buffer = vec![0; 64 * 1024];
         while let Ok(read @ 1..) = server_read.read(&mut buffer).await {
-            if muted.load(std::sync::atomic::Ordering::SeqCst) {
+            if muted.load(Ordering::SeqCst) {
                 std::future::pending::<()>().await;
             }
             if client_write.write_all(&buffer[..read]).await.is_err() {
