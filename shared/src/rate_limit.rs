@@ -4,6 +4,11 @@
 
 use std::fmt;
 
+use crate::error::Error;
+use crate::model::EntityId;
+use crate::runtime::ApiContext;
+use crate::store::RateLimitStore;
+
 /// The fastest rate a policy may set (a webhook's `rateLimit` at most): the shared counter
 /// counts in microseconds.
 const MAX_PER_SECOND: u32 = 10_000;
@@ -145,6 +150,50 @@ pub(crate) fn decision_after(next: i64, now: i64, policy: &RatePolicy) -> Decisi
 /// Whole seconds, rounded up.
 fn seconds(us: i64) -> u64 {
     u64::try_from(us.max(0)).unwrap_or(0).div_ceil(1_000_000)
+}
+
+/// `events` publishes against `entity`'s limit, all or none, in one write: their verdict, or
+/// 429 (400 when they are more than its burst, which they could never fit).
+pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
+    ctx: &ApiContext,
+    store: &S,
+    entity: EntityId,
+    events: usize,
+) -> Result<Verdict, Error> {
+    let policy = ctx.settings.publish_rate;
+    // More than a burst never fits (and more than u32::MAX is more than any burst).
+    let Some(events) = u32::try_from(events).ok().filter(|events| *events <= policy.burst) else {
+        return Err(Error::BadRequest(format!(
+            "{events} events are more than the publish limit's burst of {}; send them in smaller batches",
+            policy.burst
+        )));
+    };
+    take_many(ctx, store, "publish", &format!("publish#{entity}"), policy, events).await
+}
+
+pub(crate) async fn take<S: RateLimitStore + ?Sized>(
+    ctx: &ApiContext,
+    store: &S,
+    name: &'static str,
+    key: &str,
+    policy: RatePolicy,
+) -> Result<Verdict, Error> {
+    take_many(ctx, store, name, key, policy, 1).await
+}
+
+async fn take_many<S: RateLimitStore + ?Sized>(
+    ctx: &ApiContext,
+    store: &S,
+    name: &'static str,
+    key: &str,
+    policy: RatePolicy,
+    requests: u32,
+) -> Result<Verdict, Error> {
+    let now = || ctx.clock.now().timestamp_micros();
+    let take = |places, now| store.take_many(key, &policy, places, now);
+    let decision = ctx.reservations.take(key, &policy, requests, now, take).await?;
+    let verdict = Verdict { name, policy, decision };
+    if decision.allowed { Ok(verdict) } else { Err(Error::RateLimited(verdict)) }
 }
 
 #[cfg(test)]

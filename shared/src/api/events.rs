@@ -9,7 +9,6 @@ use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::rate_limits::take_publish;
 use super::{
     Handled, ListOut, encode_cursor, json_object, json_object_within, json_response, page_request, path_text, scoped,
 };
@@ -18,6 +17,7 @@ use crate::error::{Error, Problem, add_rate_limit_headers, problem};
 use crate::model::{EntityId, EventIn, EventType, Timestamp};
 use crate::publish::{Published, event_in, publish, publish_all, publish_checked};
 use crate::queue::DeliveryEnqueue;
+use crate::rate_limit::take_publish;
 use crate::runtime::ApiContext;
 use crate::service::event_view;
 use crate::store::{DeliveryGet, EventGet, EventTypeGet, PublishStore, RateLimitStore, RefusalList, event_type};

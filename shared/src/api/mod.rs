@@ -23,7 +23,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub(crate) use rate_limits::take_publish;
 pub use routes::{Function, Route, routes};
 
 use rate_limits::limited;

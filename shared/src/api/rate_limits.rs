@@ -1,5 +1,6 @@
-//! Rate limits at the HTTP edge (docs/contract.md 5.5): every route per caller, publishing also per
-//! entity, each a counter every instance shares (`crate::store::RateLimitStore`).
+//! Rate limits at the HTTP edge (docs/contract.md 5.5): every route per caller, a counter every
+//! instance shares (`crate::rate_limit::take`); publishing's per entity is taken where events
+//! are published (`crate::rate_limit::take_publish`).
 
 use std::future::Future;
 
@@ -7,9 +8,8 @@ use lambda_http::{Body, Request, Response};
 
 use super::{Handled, serve};
 use crate::auth::Caller;
-use crate::error::{Error, add_rate_limit_headers};
-use crate::model::EntityId;
-use crate::rate_limit::{RatePolicy, Verdict};
+use crate::error::add_rate_limit_headers;
+use crate::rate_limit::take;
 use crate::runtime::ApiContext;
 use crate::store::RateLimitStore;
 
@@ -34,48 +34,4 @@ where
         }
         Err(err) => serve(request, |_| async { Err(err) }).await,
     }
-}
-
-/// `events` publishes against `entity`'s limit, all or none, in one write: their verdict, or
-/// 429 (400 when they are more than its burst, which they could never fit).
-pub(crate) async fn take_publish<S: RateLimitStore + ?Sized>(
-    ctx: &ApiContext,
-    store: &S,
-    entity: EntityId,
-    events: usize,
-) -> Result<Verdict, Error> {
-    let policy = ctx.settings.publish_rate;
-    // More than a burst never fits (and more than u32::MAX is more than any burst).
-    let Some(events) = u32::try_from(events).ok().filter(|events| *events <= policy.burst) else {
-        return Err(Error::BadRequest(format!(
-            "{events} events are more than the publish limit's burst of {}; send them in smaller batches",
-            policy.burst
-        )));
-    };
-    take_many(ctx, store, "publish", &format!("publish#{entity}"), policy, events).await
-}
-
-async fn take<S: RateLimitStore + ?Sized>(
-    ctx: &ApiContext,
-    store: &S,
-    name: &'static str,
-    key: &str,
-    policy: RatePolicy,
-) -> Result<Verdict, Error> {
-    take_many(ctx, store, name, key, policy, 1).await
-}
-
-async fn take_many<S: RateLimitStore + ?Sized>(
-    ctx: &ApiContext,
-    store: &S,
-    name: &'static str,
-    key: &str,
-    policy: RatePolicy,
-    requests: u32,
-) -> Result<Verdict, Error> {
-    let now = || ctx.clock.now().timestamp_micros();
-    let take = |places, now| store.take_many(key, &policy, places, now);
-    let decision = ctx.reservations.take(key, &policy, requests, now, take).await?;
-    let verdict = Verdict { name, policy, decision };
-    if decision.allowed { Ok(verdict) } else { Err(Error::RateLimited(verdict)) }
 }

@@ -24,14 +24,13 @@ use uuid::Uuid;
 
 pub use fan_out::{page_targets, send_page};
 
-use crate::api::take_publish;
 use crate::error::Error;
 use crate::model::{
     CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Ordering,
     Timestamp, WebhookId, WebhookRecord, event_body, is_platform_event_type,
 };
 use crate::queue::{DeliveryEnqueue, Routed, message_body};
-use crate::rate_limit::Verdict;
+use crate::rate_limit::{Verdict, take_publish};
 use crate::runtime::ApiContext;
 use crate::runtime::IdGenerator;
 use crate::store::{EventTypeGet, PublishStore, RateLimitStore, event_type};

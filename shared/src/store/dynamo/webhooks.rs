@@ -41,12 +41,14 @@ fn conflict_from(old_item: Option<&Item>) -> StoreError {
     }
 }
 
-/// Whether `stored` is what writing `sent` left: its version and its secret, sealed with a
-/// random nonce at each write, so no other write's. Not the whole item: DynamoDB normalises
-/// numbers, and the failing clock may have been set since, without a new version.
-fn written(stored: &Item, sent: &Item) -> bool {
-    let same = |name: &str| stored.get(name).is_some_and(|value| Some(value) == sent.get(name));
-    same("version") && same("secret")
+/// What tells a write's item from any other write's: its version and its secret, sealed with a
+/// random nonce at each write. Not the whole item: DynamoDB normalises numbers, and the
+/// failing clock may have been set since, without a new version.
+const WRITE_MARKS: [&str; 2] = ["version", "secret"];
+
+/// `item`'s `WRITE_MARKS`.
+fn write_marks(item: &Item) -> [Option<AttributeValue>; 2] {
+    WRITE_MARKS.map(|name| item.get(name).cloned())
 }
 
 /// `request` on the condition that the stored item is at `version`.
@@ -108,11 +110,12 @@ impl DynamoStore {
     /// write again and its condition fails on the item the first attempt wrote: finding our own
     /// item there is our success, not a conflict.
     pub(super) async fn put_webhook_item(&self, item: Item, expected: Option<u64>) -> Result<(), StoreError> {
+        let marks = write_marks(&item);
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item.clone()))
+            .set_item(Some(item))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match expected {
             Some(version) => if_version!(request, version),
@@ -122,7 +125,7 @@ impl DynamoStore {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(c))
-                    if c.item().is_some_and(|s| written(s, &item)) =>
+                    if marks.iter().all(Option::is_some) && c.item().is_some_and(|s| write_marks(s) == marks) =>
                 {
                     Ok(())
                 }
