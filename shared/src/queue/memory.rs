@@ -3,11 +3,13 @@
 //! groups with the fewest messages in flight. As a FIFO queue it gives each group's messages in
 //! order, none while one of them is in flight.
 
-use std::collections::{HashMap, VecDeque};
+mod messages;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use messages::{Message, Messages, Redrive};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -16,33 +18,6 @@ use super::{
 };
 use crate::model::QueueMessage;
 use crate::queue::QueueError;
-
-struct Entry {
-    message_id: String,
-    receipt_handle: Option<String>,
-    body: String,
-    receive_count: u32,
-    sent_at: Instant,
-    sent_at_millis: i64,
-    visible_at: Instant,
-    /// Shared with the message before it when that one is of the same group, so that a receive
-    /// tells consecutive messages of one group apart from others without comparing names.
-    group: Arc<str>,
-    sequence: u64,
-}
-
-impl Entry {
-    fn in_flight(&self, now: Instant) -> bool {
-        self.receipt_handle.is_some() && self.visible_at > now
-    }
-}
-
-#[derive(Default)]
-struct Entries {
-    entries: Vec<Entry>,
-    /// The last sequence number given (FIFO).
-    sequence: u64,
-}
 
 /// How many messages a queue holds, as SQS's `ApproximateNumberOf...` attributes count them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,11 +30,11 @@ pub struct QueueDepths {
 }
 
 pub struct MemoryQueue {
-    entries: Mutex<Entries>,
+    messages: Mutex<Messages>,
     arrived: Notify,
     visibility_timeout: Duration,
     retention: Duration,
-    dead_letters: Option<(u32, Arc<MemoryQueue>)>,
+    dead_letters: Option<(Redrive, Arc<MemoryQueue>)>,
     fifo: bool,
     name: String,
 }
@@ -68,7 +43,7 @@ impl MemoryQueue {
     /// A queue whose received messages reappear after `visibility_timeout` unless deleted.
     pub fn new(visibility_timeout: Duration) -> Self {
         Self {
-            entries: Mutex::default(),
+            messages: Mutex::default(),
             arrived: Notify::new(),
             visibility_timeout,
             retention: MAX_RETENTION,
@@ -88,7 +63,7 @@ impl MemoryQueue {
     /// The same, where a message received `max_receives` times moves to `dead_letters` instead
     /// of being received again, as SQS's redrive policy moves it.
     pub fn with_dead_letters(visibility_timeout: Duration, max_receives: u32, dead_letters: Arc<MemoryQueue>) -> Self {
-        Self { dead_letters: Some((max_receives, dead_letters)), ..Self::new(visibility_timeout) }
+        Self { dead_letters: Some((Redrive { max_receives }, dead_letters)), ..Self::new(visibility_timeout) }
     }
 
     /// The same, forgetting a message `retention` after it was sent, as SQS does (without
@@ -98,158 +73,63 @@ impl MemoryQueue {
         Self { retention, ..self }
     }
 
-    fn entries(&self) -> Result<MutexGuard<'_, Entries>, QueueError> {
-        self.entries.lock().map_err(|_| QueueError::internal("memory queue lock poisoned"))
+    fn messages(&self) -> Result<MutexGuard<'_, Messages>, QueueError> {
+        self.messages.lock().map_err(|_| QueueError::internal("memory queue lock poisoned"))
+    }
+
+    /// The queue brought to now: see `Messages::advance`.
+    fn now(&self) -> Result<(MutexGuard<'_, Messages>, Instant), QueueError> {
+        let now = Instant::now();
+        let mut messages = self.messages()?;
+        let redrive = self.dead_letters.as_ref().map(|(redrive, _)| redrive);
+        let dead = messages.advance(now, self.retention, redrive);
+        if let Some((_, dead_letters)) = &self.dead_letters {
+            dead_letters.take_in(dead)?;
+        }
+        Ok((messages, now))
     }
 
     /// Messages not yet deleted, visible or not.
     pub fn len(&self) -> usize {
-        self.entries().map_or(0, |entries| entries.entries.len())
+        self.messages().map_or(0, |messages| messages.len())
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn counts(&self) -> QueueDepths {
-        let now = Instant::now();
-        let Ok(entries) = self.entries() else { return QueueDepths::default() };
-        entries.entries.iter().fold(QueueDepths::default(), |mut depths, e| {
-            if e.in_flight(now) {
-                depths.in_flight += 1;
-            } else if e.visible_at > now {
-                depths.delayed += 1;
-            } else {
-                depths.visible += 1;
-            }
-            depths
-        })
-    }
-
     fn take_visible(&self, max: usize) -> Result<(Vec<Received>, Option<Instant>), QueueError> {
-        let now = Instant::now();
-        let mut guard = self.entries()?;
-        let entries = &mut guard.entries;
-        // Looked for before changing anything: a receive must not move every message.
-        if entries.iter().any(|e| now.duration_since(e.sent_at) >= self.retention) {
-            entries.retain(|e| now.duration_since(e.sent_at) < self.retention);
-        }
-        let dead = |e: &Entry, max_receives: u32| e.visible_at <= now && e.receive_count >= max_receives;
-        if let Some((max_receives, dead_letters)) = &self.dead_letters
-            && entries.iter().any(|e| dead(e, *max_receives))
-        {
-            let (moved, kept) = std::mem::take(entries).into_iter().partition(|e| dead(e, *max_receives));
-            *entries = kept;
-            dead_letters.take_in(moved)?;
-        }
-        let chosen = if self.fifo { fifo_heads(entries, now, max) } else { fair_share(entries, now, max) };
-        let mut received = Vec::with_capacity(chosen.len());
-        for index in chosen {
-            let entry = &mut entries[index];
-            let receipt_handle = uuid::Uuid::new_v4().to_string();
-            entry.receive_count += 1;
-            entry.visible_at = now + self.visibility_timeout;
-            entry.receipt_handle = Some(receipt_handle.clone());
-            received.push(Received {
-                message_id: entry.message_id.clone(),
-                receipt_handle,
-                body: entry.body.clone(),
-                receive_count: entry.receive_count,
-                sent_at_millis: entry.sent_at_millis,
-                group: Some(entry.group.to_string()),
-                sequence: self.fifo.then(|| format!("{:020}", entry.sequence)),
-            });
-        }
-        let next_visible = entries.iter().map(|e| e.visible_at).min();
-        Ok((received, next_visible))
+        let (mut messages, now) = self.now()?;
+        let received = messages.receive(max, self.fifo, now + self.visibility_timeout);
+        Ok((received, messages.next_visible()))
     }
 
-    fn take_in(&self, moved: Vec<Entry>) -> Result<(), QueueError> {
+    fn take_in(&self, moved: Vec<Message>) -> Result<(), QueueError> {
         if moved.is_empty() {
             return Ok(());
         }
-        let now = Instant::now();
-        self.entries()?.entries.extend(moved.into_iter().map(|e| Entry {
-            receive_count: 0,
-            visible_at: now,
-            sent_at: now,
-            receipt_handle: None,
-            ..e
-        }));
+        let mut messages = self.messages()?;
+        for message in moved {
+            messages.push(message, Duration::ZERO);
+        }
+        drop(messages);
         self.arrived.notify_waiters();
         Ok(())
     }
-}
 
-/// The first visible message of each group with none in flight, in order sent: a FIFO queue's.
-fn fifo_heads(entries: &[Entry], now: Instant, max: usize) -> Vec<usize> {
-    let mut busy: std::collections::HashSet<&str> =
-        entries.iter().filter(|e| e.in_flight(now)).map(|e| &*e.group).collect();
-    let mut chosen = Vec::new();
-    for (index, entry) in entries.iter().enumerate() {
-        if chosen.len() == max {
-            break;
+    /// Adds `messages` (each a body and its group), first received once `delay` has passed.
+    fn push(&self, bodies: Vec<(String, String)>, delay: Duration) -> Result<(), QueueError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        // Like SQS FIFO, no delay per message.
+        let delay = if self.fifo { Duration::ZERO } else { delay.min(MAX_SEND_DELAY) };
+        let mut messages = self.messages()?;
+        for (body, group) in bodies {
+            messages.push(Message::new(body, Arc::from(group), now), delay);
         }
-        // A group's first message not in flight holds the rest back, visible or not.
-        if busy.insert(&*entry.group) && entry.visible_at <= now {
-            chosen.push(index);
-        }
+        drop(messages);
+        self.arrived.notify_waiters();
+        Ok(())
     }
-    chosen
-}
-
-/// Up to `max` visible messages, each from the group with the fewest in flight at that point
-/// (its oldest first): a tenant with a backlog cannot keep another's message waiting behind it.
-fn fair_share(entries: &[Entry], now: Instant, max: usize) -> Vec<usize> {
-    /// A group's messages in flight, and its oldest visible ones (at most `max`: no more of
-    /// one group are chosen).
-    #[derive(Default)]
-    struct Group {
-        in_flight: usize,
-        waiting: VecDeque<usize>,
-    }
-    // Every receive looks at every message: consecutive messages of one group, the usual case
-    // of a backlog, share one lookup of their group, which a profile of `make load` found
-    // hashing most of the runner's time.
-    let (mut slots, mut groups) = (HashMap::<&str, usize>::new(), Vec::<Group>::new());
-    let mut last: Option<(&Arc<str>, usize)> = None;
-    for (index, entry) in entries.iter().enumerate() {
-        let in_flight = entry.in_flight(now);
-        if !in_flight && entry.visible_at > now {
-            continue;
-        }
-        let name = &*entry.group;
-        let slot = match last {
-            Some((last_group, slot)) if Arc::ptr_eq(last_group, &entry.group) || **last_group == *name => slot,
-            _ => {
-                let slot = *slots.entry(name).or_insert_with(|| {
-                    groups.push(Group::default());
-                    groups.len() - 1
-                });
-                last = Some((&entry.group, slot));
-                slot
-            }
-        };
-        let group = &mut groups[slot];
-        if in_flight {
-            group.in_flight += 1;
-        } else if group.waiting.len() < max {
-            group.waiting.push_back(index);
-        }
-    }
-    let mut chosen = Vec::new();
-    while chosen.len() < max {
-        let next = groups
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, group)| group.waiting.front().map(|&first| (group.in_flight, first, slot)))
-            .min();
-        let Some((_, index, slot)) = next else { break };
-        chosen.push(index);
-        groups[slot].in_flight += 1;
-        groups[slot].waiting.pop_front();
-    }
-    chosen
 }
 
 #[async_trait]
@@ -268,50 +148,15 @@ impl RawSend for MemoryQueue {
     }
 }
 
-impl MemoryQueue {
-    /// Adds `messages` (each a body and its group), first received once `delay` has passed.
-    fn push(&self, messages: Vec<(String, String)>, delay: Duration) -> Result<(), QueueError> {
-        let now = chrono::Utc::now().timestamp_millis();
-        // Like SQS FIFO, no delay per message.
-        let delay = if self.fifo { Duration::ZERO } else { delay.min(MAX_SEND_DELAY) };
-        let sent_at = Instant::now();
-        let mut guard = self.entries()?;
-        for (body, group) in messages {
-            guard.sequence += 1;
-            let sequence = guard.sequence;
-            let group = match guard.entries.last() {
-                Some(before) if *before.group == *group => before.group.clone(),
-                _ => Arc::from(group),
-            };
-            guard.entries.push(Entry {
-                message_id: uuid::Uuid::new_v4().to_string(),
-                receipt_handle: None,
-                body,
-                receive_count: 0,
-                sent_at,
-                sent_at_millis: now,
-                visible_at: sent_at + delay,
-                group,
-                sequence,
-            });
-        }
-        drop(guard);
-        self.arrived.notify_waiters();
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl VisibilityDelay for MemoryQueue {
     async fn delay_message(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        let mut guard = self.entries()?;
-        let entry = guard
-            .entries
-            .iter_mut()
-            .find(|e| e.receipt_handle.as_deref() == Some(receipt_handle))
-            .ok_or_else(|| QueueError::internal("receipt handle is no longer valid"))?;
-        entry.visible_at = Instant::now() + delay;
-        Ok(())
+        let (mut messages, now) = self.now()?;
+        if messages.hide(receipt_handle, now + delay) {
+            Ok(())
+        } else {
+            Err(QueueError::internal("receipt handle is no longer valid"))
+        }
     }
 }
 
@@ -334,7 +179,10 @@ impl QueueConsumer for MemoryQueue {
     }
 
     async fn delete(&self, receipt_handles: &[String]) -> Result<(), QueueError> {
-        self.entries()?.entries.retain(|e| !e.receipt_handle.as_ref().is_some_and(|r| receipt_handles.contains(r)));
+        let mut messages = self.messages()?;
+        for receipt_handle in receipt_handles {
+            messages.delete(receipt_handle);
+        }
         Ok(())
     }
 
@@ -343,7 +191,7 @@ impl QueueConsumer for MemoryQueue {
     }
 
     async fn depths(&self) -> Result<QueueDepths, QueueError> {
-        Ok(self.counts())
+        Ok(self.now()?.0.depths())
     }
 }
 
@@ -388,6 +236,49 @@ mod tests {
         let batch = queue.receive(10, Duration::ZERO).await.expect("receive");
         let from_y = batch.iter().filter(|r| tenant_of(r) == Y).count();
         assert_eq!(from_y, 5, "half a batch each, not X's 10 first");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_not_deleted_is_received_again_and_its_first_receipt_then_deletes_nothing() {
+        let queue = MemoryQueue::new(Duration::from_secs(30));
+        queue.enqueue(&[for_tenant(X)], Duration::ZERO).await.expect("enqueue");
+        let first = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty(), "in flight");
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let again = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert_eq!((again.len(), again[0].receive_count), (1, 2));
+        queue.delete(&[first[0].receipt_handle.clone()]).await.expect("delete");
+        assert_eq!(queue.len(), 1, "a stale receipt handle deletes nothing");
+        queue.delete(&[again[0].receipt_handle.clone()]).await.expect("delete");
+        assert!(queue.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fifo_group_gives_its_next_message_only_once_the_one_in_flight_is_deleted() {
+        let queue = MemoryQueue::new(Duration::from_secs(30)).fifo();
+        let sent = [for_tenant(X), for_tenant(Y), for_tenant(X)];
+        queue.enqueue(&sent, Duration::ZERO).await.expect("enqueue");
+        let heads = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert_eq!(heads.iter().map(tenant_of).collect::<Vec<_>>(), [X, Y], "one of each group, in order sent");
+        assert!(queue.receive(10, Duration::ZERO).await.expect("receive").is_empty());
+        queue.delete(&[heads[0].receipt_handle.clone()]).await.expect("delete");
+        let next = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert_eq!(next.iter().map(tenant_of).collect::<Vec<_>>(), [X]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_received_too_often_moves_to_the_dead_letters() {
+        let dead_letters = Arc::new(MemoryQueue::new(Duration::from_secs(1)));
+        let queue = MemoryQueue::with_dead_letters(Duration::from_secs(1), 2, dead_letters.clone());
+        queue.enqueue(&[for_tenant(X), for_tenant(Y)], Duration::ZERO).await.expect("enqueue");
+        for _ in 0..2 {
+            assert_eq!(queue.receive(1, Duration::ZERO).await.expect("receive").len(), 1);
+            tokio::time::advance(Duration::from_secs(2)).await;
+        }
+        // X's message was received twice; Y's never.
+        let left = queue.receive(10, Duration::ZERO).await.expect("receive");
+        assert_eq!(left.iter().map(tenant_of).collect::<Vec<_>>(), [Y]);
+        assert_eq!(dead_letters.len(), 1);
     }
 
     #[tokio::test]
