@@ -5,7 +5,8 @@
 //!    webhook, build and sign the body, POST, record the attempt in the in-memory store) against
 //!    a loopback receiver, beside a bare client of the same HTTP library POSTing the same
 //!    bytes to the same receiver, both ten requests at a time; with one webhook and with 1,000.
-//!    After a warm-up round, three rounds of each, interleaved; the median is printed.
+//!    After a warm-up round, five rounds of each, interleaved (a round is about a second, and
+//!    rounds on this shared machine vary by a fifth); the median is printed.
 //! 2. Handler overhead: create, get and list called in process on the in-memory store, with
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
 //! 3. Cost per million deliveries, healthy (5 webhooks an event, 1, and 5 published through the
@@ -22,6 +23,10 @@
 //! 6. Publish-to-arrival (`latency`): the release runner as a process on each backend, one
 //!    webhook, quiet, at saturation and at half the saturation rate.
 
+/// The runner's allocator (runner/src/main.rs), for the code of the runner's that runs in
+/// process here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +61,9 @@ mod scale;
 mod smoke;
 mod wire;
 mod workloads;
+
+/// Rounds of each in section 1.
+const ROUNDS: usize = 5;
 
 /// Deliveries of section 1.
 fn deliveries() -> usize {
@@ -260,7 +268,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut failing_cost = None;
     if runs("1") {
         println!(
-            "1. Delivery throughput: {} deliveries to a loopback receiver, {BATCH} at a time (median of 3 interleaved rounds)",
+            "1. Delivery throughput: {} deliveries to a loopback receiver, {BATCH} at a time (median of {ROUNDS} interleaved rounds)",
             deliveries()
         );
         delivery_throughput(&url).await?;
@@ -309,7 +317,7 @@ async fn delivery_throughput(url: &str) -> Result<(), Box<dyn std::error::Error>
     bare_throughput(url).await?;
     handler_throughput(url, 1).await?;
     let (mut bare, mut one, mut many) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
+    for _ in 0..ROUNDS {
         bare.push(bare_throughput(url).await?);
         one.push(handler_throughput(url, 1).await?);
         many.push(handler_throughput(url, 1000).await?);

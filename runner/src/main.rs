@@ -7,6 +7,12 @@ use shared::runtime::ApiContext;
 use shared::store::DynamoStore;
 use webhooks_local::{App, Backend, DevAuth};
 
+/// One process serves every function here, many requests at once on every core; glibc's
+/// allocator was a fifth of a profile of the deliver path (docs/performance.md 9). The Lambdas
+/// keep the system's: one request at a time each, and their size counts.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEV_SECRET: &str = "webhooks-local-dev-secret-not-for-production";
 /// Every scope (docs/contract.md 5.4): the dev token may publish and change the event catalog.
 const DEV_SCOPES: &str = "events:publish event-types:write";

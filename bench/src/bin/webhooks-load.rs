@@ -9,6 +9,9 @@
 //! time; `LOAD_DELIVERY_BACKEND=aws` runs it there anyway. Prints the figures; exits 1 if
 //! anything was lost.
 
+/// The runner's allocator (runner/src/main.rs): the runner runs in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

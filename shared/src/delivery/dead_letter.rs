@@ -52,8 +52,7 @@ where
     S: DeliveryGet + DeliveryRecord + DeliveryStats + EventGet + ?Sized,
 {
     let body = record.body.as_deref().unwrap_or_default();
-    let message: QueueMessage =
-        serde_json::from_str(body).map_err(|e| Error::internal(format!("unreadable queue message: {e}")))?;
+    let message: QueueMessage = QueueMessage::from_body(body)?;
     match message {
         QueueMessage::Delivery(message) => {
             record_failed(store, tally, &message).await?;

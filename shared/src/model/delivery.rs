@@ -99,15 +99,33 @@ pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
 /// left out when the webhook wants ids only. `owner` is the entity the event was published
 /// for (none for a global webhook's test); a test send's body says `"test": true`.
 pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool, test: bool) -> String {
-    let mut body = event_body(event, owner);
-    body["webhookId"] = json!(webhook);
-    if test {
-        body["test"] = json!(true);
+    /// Written straight from the event, without copying its data into a `Value` first (every
+    /// delivery makes one). Fields in the order of their names, as `event_body`'s object
+    /// writes them: the bytes are the same.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Payload<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<&'a Value>,
+        id: &'a str,
+        occurred_at: &'a Timestamp,
+        owner_identifier: Option<EntityId>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        test: bool,
+        #[serde(rename = "type")]
+        event_type: &'a str,
+        webhook_id: WebhookId,
     }
-    if !send_data && let Some(object) = body.as_object_mut() {
-        object.remove("data");
-    }
-    body.to_string()
+    let payload = Payload {
+        data: send_data.then_some(&event.data),
+        id: &event.id,
+        occurred_at: &event.occurred_at,
+        owner_identifier: owner,
+        test,
+        event_type: &event.event_type,
+        webhook_id: webhook,
+    };
+    serde_json::to_string(&payload).expect("a payload of strings and a JSON value serializes")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,3 +366,7 @@ impl DeliveryState {
         Self { status: step.status, step: step.step, next_attempt_at: step.next_attempt_at }
     }
 }
+
+#[cfg(test)]
+#[path = "delivery_tests.rs"]
+mod tests;

@@ -12,6 +12,7 @@ use super::{DeliveryStatus, DeliveryStep, EntityId, Event, Owner, Timestamp, Web
 /// timer's, a FIFO webhook's parked one, a recovery's), whose deliverer reads it from its plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[serde(from = "Carried")]
 pub enum CarriedEvent {
     Whole(Event),
     Named {
@@ -19,6 +20,35 @@ pub enum CarriedEvent {
         #[serde(rename = "type")]
         event_type: String,
     },
+}
+
+/// A carried event as read: whole when it has its time and data. Read through this rather than
+/// as an untagged enum, which copies the event, data and all, into a buffer before trying each
+/// kind (on every delivery).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Carried {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    occurred_at: Option<Timestamp>,
+    /// Present, even as `null`.
+    #[serde(default, deserialize_with = "present")]
+    data: Option<serde_json::Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
+}
+
+impl From<Carried> for CarriedEvent {
+    fn from(carried: Carried) -> Self {
+        let Carried { id, event_type, occurred_at, data } = carried;
+        match (occurred_at, data) {
+            (Some(occurred_at), Some(data)) => Self::Whole(Event { id, event_type, occurred_at, data }),
+            _ => Self::Named { id, event_type },
+        }
+    }
 }
 
 impl CarriedEvent {
@@ -195,6 +225,16 @@ impl From<DeliveryMessage> for QueueMessage {
 }
 
 impl QueueMessage {
+    /// Reads a queue message's body. A delivery's, by far the most common, is read as one
+    /// first: the untagged enum's reader would copy the whole body into a buffer before trying
+    /// each kind. The same kind results: a delivery is the kind tried first.
+    pub fn from_body(body: &str) -> Result<Self, crate::error::Error> {
+        serde_json::from_str::<DeliveryMessage>(body)
+            .map(Self::Delivery)
+            .or_else(|_| serde_json::from_str(body))
+            .map_err(|e| crate::error::Error::internal(format!("unreadable queue message: {e}")))
+    }
+
     /// Its message group: on the standard queue the tenant it works for, which SQS fair queues
     /// serve in fair shares; on the FIFO queue the webhook, whose messages go in order.
     pub fn group(&self) -> String {
@@ -243,3 +283,7 @@ impl QueueMessage {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "message_tests.rs"]
+mod tests;
