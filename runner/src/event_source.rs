@@ -138,14 +138,7 @@ where
     F: Fn(SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {
-    let event = match lambda_event(&received, &queue.arn()) {
-        Ok(event) => event,
-        Err(err) => {
-            tracing::error!(error = %err, "could not build the SQS event");
-            return;
-        }
-    };
-    let response = function(event).await;
+    let response = function(lambda_event(&received, &queue.arn())).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     let done: Vec<String> =
         received.into_iter().filter(|m| !failed.contains(&m.message_id.as_str())).map(|m| m.receipt_handle).collect();

@@ -51,7 +51,7 @@ async fn deliver_queued(store: &MemoryStore, queue: &MemoryQueue, sender: &dyn W
         if received.is_empty() {
             return;
         }
-        let response = deliverer.deliver_batch(lambda_event(&received, &queue.arn()).expect("event")).await;
+        let response = deliverer.deliver_batch(lambda_event(&received, &queue.arn())).await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
         let handles: Vec<String> = received.into_iter().map(|m| m.receipt_handle).collect();
         queue.delete(&handles).await.expect("delete");
@@ -120,7 +120,7 @@ async fn a_fan_out_page_that_fails_midway_is_sent_back_and_sends_each_delivery_o
     let queues = Routed { unordered: &queue, fifo: &queue };
     let (settings, timer) = (Settings::default(), RecordingTimer::default());
     let deliverer = Deliverer::new(&store.inner, queues, &timer, &receiver, &settings);
-    let response = deliverer.deliver_batch(lambda_event(&pages, &queue.inner.arn()).expect("event")).await;
+    let response = deliverer.deliver_batch(lambda_event(&pages, &queue.inner.arn())).await;
     assert!(response.batch_item_failures.is_empty(), "sent back as a new message, not kept");
     queue.inner.delete(&pages.into_iter().map(|m| m.receipt_handle).collect::<Vec<_>>()).await.expect("delete");
     tokio::time::advance(Duration::from_secs(60)).await;

@@ -43,7 +43,7 @@ impl MemoryQueue {
     /// A queue whose received messages reappear after `visibility_timeout` unless deleted.
     pub fn new(visibility_timeout: Duration) -> Self {
         Self {
-            messages: Mutex::default(),
+            messages: Mutex::new(Messages::new()),
             arrived: Notify::new(),
             visibility_timeout,
             retention: MAX_RETENTION,
@@ -183,6 +183,11 @@ impl QueueConsumer for MemoryQueue {
         for receipt_handle in receipt_handles {
             messages.delete(receipt_handle);
         }
+        drop(messages);
+        // On a FIFO queue a delete may free its group's next message for a waiting receive.
+        if self.fifo {
+            self.arrived.notify_waiters();
+        }
         Ok(())
     }
 
@@ -279,6 +284,47 @@ mod tests {
         let left = queue.receive(10, Duration::ZERO).await.expect("receive");
         assert_eq!(left.iter().map(tenant_of).collect::<Vec<_>>(), [Y]);
         assert_eq!(dead_letters.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_receipt_handle_of_another_queue_deletes_nothing() {
+        let (queue, other) = (MemoryQueue::new(Duration::from_secs(30)), MemoryQueue::new(Duration::from_secs(30)));
+        for q in [&queue, &other] {
+            q.enqueue(&[for_tenant(X)], Duration::ZERO).await.expect("enqueue");
+        }
+        let received = other.receive(10, Duration::ZERO).await.expect("receive");
+        queue.receive(10, Duration::ZERO).await.expect("receive");
+        queue.delete(&[received[0].receipt_handle.clone()]).await.expect("delete");
+        assert_eq!(queue.len(), 1);
+        assert!(queue.delay_message(&received[0].receipt_handle, Duration::ZERO).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fifo_delete_wakes_a_receive_waiting_for_the_groups_next_message() {
+        let queue = Arc::new(MemoryQueue::new(Duration::from_secs(30)).fifo());
+        queue.enqueue(&[for_tenant(X), for_tenant(X)], Duration::ZERO).await.expect("enqueue");
+        let head = queue.receive(10, Duration::ZERO).await.expect("receive");
+        let started = Instant::now();
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.receive(10, Duration::from_secs(20)).await }
+        });
+        tokio::task::yield_now().await;
+        queue.delete(&[head[0].receipt_handle.clone()]).await.expect("delete");
+        let next = waiting.await.expect("task").expect("receive");
+        assert_eq!(next.len(), 1);
+        assert_eq!(started.elapsed(), Duration::ZERO, "woken by the delete, not at the end of its wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deleted_message_leaves_no_time_to_wake_at() {
+        let queue = MemoryQueue::new(Duration::from_secs(30));
+        queue.enqueue(&[for_tenant(X)], Duration::from_secs(5)).await.expect("enqueue");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let received = queue.receive(10, Duration::ZERO).await.expect("receive");
+        queue.delete(&[received[0].receipt_handle.clone()]).await.expect("delete");
+        let (messages, _) = queue.now().expect("lock");
+        assert_eq!(messages.next_visible(), None, "not the deleted message's end of visibility");
     }
 
     #[tokio::test]

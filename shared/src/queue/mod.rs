@@ -11,11 +11,11 @@ mod scheduler;
 mod sqs;
 mod timer;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::SqsEvent;
-use serde_json::{Map, Value, json};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 
 pub use error::QueueError;
 pub use memory::{MemoryQueue, QueueDepths};
@@ -185,40 +185,44 @@ pub(crate) fn fits_one_batch(messages: &[QueueMessage]) -> Result<bool, QueueErr
 /// The event Lambda's SQS trigger would pass for `received` from the queue `source_arn`: the
 /// record shape, attributes included. The runner's trigger and the tests hand it to the
 /// deliver handler.
-pub fn lambda_event(received: &[Received], source_arn: &str) -> Result<SqsEvent, serde_json::Error> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let records: Vec<_> = received
+pub fn lambda_event(received: &[Received], source_arn: &str) -> SqsEvent {
+    let now = chrono::Utc::now().timestamp_millis().to_string();
+    let mut event = SqsEvent::default();
+    event.records = received
         .iter()
         .map(|m| {
-            let mut attributes = Map::new();
-            attributes.insert("ApproximateReceiveCount".into(), json!(m.receive_count.to_string()));
-            attributes.insert("SentTimestamp".into(), json!(m.sent_at_millis.to_string()));
-            attributes.insert("SenderId".into(), json!("local"));
-            attributes.insert("ApproximateFirstReceiveTimestamp".into(), json!(now.to_string()));
+            let mut attributes = HashMap::from([
+                ("ApproximateReceiveCount".to_string(), m.receive_count.to_string()),
+                ("SentTimestamp".to_string(), m.sent_at_millis.to_string()),
+                ("SenderId".to_string(), "local".to_string()),
+                ("ApproximateFirstReceiveTimestamp".to_string(), now.clone()),
+            ]);
             if let Some(group) = &m.group {
-                attributes.insert("MessageGroupId".into(), json!(group));
+                attributes.insert("MessageGroupId".into(), group.clone());
             }
             if let Some(sequence) = &m.sequence {
-                attributes.insert("SequenceNumber".into(), json!(sequence));
+                attributes.insert("SequenceNumber".into(), sequence.clone());
             }
-            json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt_handle,
-                "body": m.body,
-                "attributes": Value::Object(attributes),
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": source_arn,
-                "awsRegion": "local",
-            })
+            // Set field by field: the record type may gain fields (`non_exhaustive`).
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.message_id.clone());
+            record.receipt_handle = Some(m.receipt_handle.clone());
+            record.body = Some(m.body.clone());
+            record.attributes = attributes;
+            record.md5_of_body = Some(String::new());
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(source_arn.into());
+            record.aws_region = Some("local".into());
+            record
         })
         .collect();
-    serde_json::from_value(json!({ "Records": records }))
+    event
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::model::{CarriedEvent, DeliveryMessage, EntityId, Event, Timestamp, WebhookId};
 

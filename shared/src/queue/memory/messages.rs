@@ -64,8 +64,9 @@ pub(super) struct Redrive {
     pub(super) max_receives: u32,
 }
 
-#[derive(Default)]
 pub(super) struct Messages {
+    /// Names this queue in its receipt handles, so that one given to another queue is refused.
+    tag: u64,
     /// By sequence number, which is also the order sent (and so of `sent_at`: retention takes
     /// from the front).
     messages: BTreeMap<u64, Message>,
@@ -79,6 +80,17 @@ pub(super) struct Messages {
 }
 
 impl Messages {
+    pub(super) fn new() -> Self {
+        Self {
+            tag: uuid::Uuid::new_v4().as_u64_pair().0,
+            messages: BTreeMap::new(),
+            groups: HashMap::new(),
+            waiting: HashSet::new(),
+            timeline: BinaryHeap::new(),
+            sequence: 0,
+        }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.messages.len()
     }
@@ -118,15 +130,15 @@ impl Messages {
             self.remove(sequence);
         }
         let mut dead = Vec::new();
+        // Stale entries are dropped from the top even when not due, so that `next_visible` never
+        // wakes a waiting receive for a message deleted since.
         while let Some(&Reverse((at, sequence))) = self.timeline.peek() {
-            if at > now {
+            let live = self.messages.get(&sequence).is_some_and(|m| m.state != State::Visible && m.visible_at == at);
+            if live && at > now {
                 break;
             }
             self.timeline.pop();
-            let Some(message) = self.messages.get_mut(&sequence) else { continue };
-            if message.state == State::Visible || message.visible_at != at {
-                continue;
-            }
+            let Some(message) = self.messages.get_mut(&sequence).filter(|_| live) else { continue };
             if redrive.is_some_and(|r| message.receive_count >= r.max_receives) {
                 dead.extend(self.remove(sequence));
                 continue;
@@ -205,7 +217,7 @@ impl Messages {
         self.timeline.push(Reverse((visible_at, sequence)));
         Received {
             message_id: message.message_id.clone(),
-            receipt_handle: receipt_handle(sequence, message.receive_count),
+            receipt_handle: format!("{:x}.{sequence}.{}", self.tag, message.receive_count),
             body: message.body.clone(),
             receive_count: message.receive_count,
             sent_at_millis: message.sent_at_millis,
@@ -214,9 +226,15 @@ impl Messages {
         }
     }
 
-    /// The message a receipt handle was given for, while that receive is its latest.
+    /// The message a receipt handle was given for, while that receive is its latest: a
+    /// handle names the queue, the message and the receive (`hand_out`), so a later receive of
+    /// the message makes it stale, as SQS's receipt handles are.
     fn received(&self, receipt_handle: &str) -> Option<u64> {
-        let (sequence, count) = receipt_handle.split_once('.')?;
+        let mut parts = receipt_handle.splitn(3, '.');
+        let (tag, sequence, count) = (parts.next()?, parts.next()?, parts.next()?);
+        if u64::from_str_radix(tag, 16) != Ok(self.tag) {
+            return None;
+        }
         let sequence = sequence.parse().ok()?;
         let message = self.messages.get(&sequence)?;
         (message.receive_count > 0 && count.parse() == Ok(message.receive_count)).then_some(sequence)
@@ -278,10 +296,4 @@ impl Messages {
             depths
         })
     }
-}
-
-/// Names a message and the receive it was handed out by: a later receive of the message makes
-/// it stale, as SQS's receipt handles are.
-fn receipt_handle(sequence: u64, receive_count: u32) -> String {
-    format!("{sequence}.{receive_count}")
 }
