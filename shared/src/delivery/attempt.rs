@@ -29,7 +29,7 @@ pub fn signed_request(
     authorization: Option<String>,
 ) -> Result<Outgoing, Error> {
     let (info, event) = (&webhook.info, published.event);
-    let body = payload(event, published.entity, info.id, info.send_data, published.test);
+    let body = payload(event, published.entity, info.id, info.send_data, published.test)?;
     // During a rotation's overlap both secrets sign, so receivers verify with either.
     let at = Timestamp::new(chrono::DateTime::from_timestamp(timestamp, 0).unwrap_or_default());
     let signatures = webhook

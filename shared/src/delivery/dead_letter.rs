@@ -52,7 +52,7 @@ where
     S: DeliveryGet + DeliveryRecord + DeliveryStats + EventGet + ?Sized,
 {
     let body = record.body.as_deref().unwrap_or_default();
-    let message: QueueMessage = QueueMessage::from_body(body)?;
+    let message = QueueMessage::from_body(body)?;
     match message {
         QueueMessage::Delivery(message) => {
             record_failed(store, tally, &message).await?;

@@ -99,7 +99,7 @@ impl<'a> Deliverer<'a> {
         tally: &Tally<'a, dyn DeliveryStore + 'a>,
     ) -> Result<Disposition, Error> {
         let body = record.body.as_deref().unwrap_or_default();
-        let message: QueueMessage = QueueMessage::from_body(body)?;
+        let message = QueueMessage::from_body(body)?;
         let handled = match &message {
             QueueMessage::Delivery(delivery) => self.deliver_record(record, delivery, tally).await,
             QueueMessage::FanOut { fan_out } => crate::publish::send_page(self.store, &self.queues, fan_out).await,

@@ -98,7 +98,13 @@ pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
 /// What a receiver is POSTed (docs/contract.md 6): the event's body with the webhook's id, `data`
 /// left out when the webhook wants ids only. `owner` is the entity the event was published
 /// for (none for a global webhook's test); a test send's body says `"test": true`.
-pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_data: bool, test: bool) -> String {
+pub fn payload(
+    event: &Event,
+    owner: Option<EntityId>,
+    webhook: WebhookId,
+    send_data: bool,
+    test: bool,
+) -> Result<String, Error> {
     /// Written straight from the event, without copying its data into a `Value` first (every
     /// delivery makes one). Fields in the order of their names, as `event_body`'s object
     /// writes them: the bytes are the same.
@@ -125,7 +131,7 @@ pub fn payload(event: &Event, owner: Option<EntityId>, webhook: WebhookId, send_
         event_type: &event.event_type,
         webhook_id: webhook,
     };
-    serde_json::to_string(&payload).expect("a payload of strings and a JSON value serializes")
+    serde_json::to_string(&payload).map_err(Error::internal)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ fn a_payload_is_the_same_bytes_as_the_events_body_with_the_webhooks_fields() {
         for send_data in [true, false] {
             for test in [true, false] {
                 assert_eq!(
-                    payload(&event, owner, webhook, send_data, test),
+                    payload(&event, owner, webhook, send_data, test).expect("serializes"),
                     as_an_object(&event, owner, webhook, send_data, test),
                     "owner {owner:?}, data {send_data}, test {test}"
                 );

@@ -143,7 +143,8 @@ impl Messages {
                 dead.extend(self.remove(sequence));
                 continue;
             }
-            let group = self.groups.get_mut(&message.group).expect("a message's group is held");
+            // Every message's group is held (`push`, `remove`).
+            let Some(group) = self.groups.get_mut(&message.group) else { continue };
             if message.state == State::InFlight {
                 group.in_flight -= 1;
             }
@@ -165,7 +166,7 @@ impl Messages {
     /// FIFO queue the first message of each group with none in flight, in the order sent.
     pub(super) fn receive(&mut self, max: usize, fifo: bool, visible_at: Instant) -> Vec<Received> {
         let chosen = if fifo { self.fifo_heads(max) } else { self.fair_share(max) };
-        chosen.into_iter().map(|sequence| self.hand_out(sequence, visible_at, fifo)).collect()
+        chosen.into_iter().filter_map(|sequence| self.hand_out(sequence, visible_at, fifo)).collect()
     }
 
     fn fifo_heads(&self, max: usize) -> Vec<u64> {
@@ -173,7 +174,7 @@ impl Messages {
         let mut heads: Vec<u64> = self
             .waiting
             .iter()
-            .map(|name| &self.groups[name])
+            .filter_map(|name| self.groups.get(name))
             .filter(|group| group.in_flight == 0)
             .filter_map(|group| group.visible.first().copied())
             .collect();
@@ -186,9 +187,9 @@ impl Messages {
         let mut next: BinaryHeap<Reverse<(usize, u64, &Arc<str>)>> = self
             .waiting
             .iter()
-            .map(|name| {
-                let group = &self.groups[name];
-                Reverse((group.in_flight, *group.visible.first().expect("a waiting group has one"), name))
+            .filter_map(|name| {
+                let group = self.groups.get(name)?;
+                Some(Reverse((group.in_flight, *group.visible.first()?, name)))
             })
             .collect();
         let mut chosen = Vec::with_capacity(max);
@@ -196,16 +197,16 @@ impl Messages {
             && let Some(Reverse((in_flight, sequence, name))) = next.pop()
         {
             chosen.push(sequence);
-            if let Some(&later) = self.groups[name].visible.range(sequence + 1..).next() {
+            if let Some(&later) = self.groups.get(name).and_then(|group| group.visible.range(sequence + 1..).next()) {
                 next.push(Reverse((in_flight + 1, later, name)));
             }
         }
         chosen
     }
 
-    fn hand_out(&mut self, sequence: u64, visible_at: Instant, fifo: bool) -> Received {
-        let message = self.messages.get_mut(&sequence).expect("a visible message is held");
-        let group = self.groups.get_mut(&message.group).expect("a message's group is held");
+    fn hand_out(&mut self, sequence: u64, visible_at: Instant, fifo: bool) -> Option<Received> {
+        let message = self.messages.get_mut(&sequence)?;
+        let group = self.groups.get_mut(&message.group)?;
         group.visible.remove(&sequence);
         group.in_flight += 1;
         if group.visible.is_empty() {
@@ -215,7 +216,7 @@ impl Messages {
         message.state = State::InFlight;
         message.visible_at = visible_at;
         self.timeline.push(Reverse((visible_at, sequence)));
-        Received {
+        Some(Received {
             message_id: message.message_id.clone(),
             receipt_handle: format!("{:x}.{sequence}.{}", self.tag, message.receive_count),
             body: message.body.clone(),
@@ -223,7 +224,7 @@ impl Messages {
             sent_at_millis: message.sent_at_millis,
             group: Some(message.group.to_string()),
             sequence: fifo.then(|| format!("{sequence:020}")),
-        }
+        })
     }
 
     /// The message a receipt handle was given for, while that receive is its latest: a
@@ -249,8 +250,8 @@ impl Messages {
     /// Hides a received message until `visible_at`; false when the receipt handle is stale.
     pub(super) fn hide(&mut self, receipt_handle: &str, visible_at: Instant) -> bool {
         let Some(sequence) = self.received(receipt_handle) else { return false };
-        let message = self.messages.get_mut(&sequence).expect("just found");
-        let group = self.groups.get_mut(&message.group).expect("a message's group is held");
+        let Some(message) = self.messages.get_mut(&sequence) else { return false };
+        let Some(group) = self.groups.get_mut(&message.group) else { return false };
         if message.state == State::Visible {
             group.visible.remove(&sequence);
             if group.visible.is_empty() {
@@ -268,7 +269,7 @@ impl Messages {
 
     fn remove(&mut self, sequence: u64) -> Option<Message> {
         let message = self.messages.remove(&sequence)?;
-        let group = self.groups.get_mut(&message.group).expect("a message's group is held");
+        let Some(group) = self.groups.get_mut(&message.group) else { return Some(message) };
         match message.state {
             State::Visible => {
                 group.visible.remove(&sequence);
