@@ -19,13 +19,6 @@ fn path(app: &TestApp) -> String {
     format!("/api/managing-entity/{}/events", app.entity)
 }
 
-async fn publish_batch(app: &TestApp, events: Value) -> (StatusCode, Value) {
-    let response =
-        TestApp::send_within_limits(app.request(Method::POST, &path(app)).json(&json!({"events": events}))).await;
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
-}
-
 fn booking(id: &str) -> Value {
     json!({"id": id, "type": "booking.created", "data": {"bookingId": id}})
 }
@@ -41,7 +34,7 @@ async fn each_event_of_a_batch_is_answered_in_order_and_a_bad_one_refuses_only_i
     let events =
         json!([booking(&first), {"id": "no-type", "data": {}}, booking(&second), booking(&first), "not an event"]);
 
-    let (status, body) = publish_batch(&app, events).await;
+    let (status, body) = app.publish_batch(events).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{target:?}: {body}");
     let items = body["items"].as_array().expect("items");
     let statuses: Vec<u64> = items.iter().filter_map(|item| item["status"].as_u64()).collect();
@@ -71,7 +64,7 @@ async fn a_batch_that_is_not_one_or_may_not_be_published_changes_nothing(#[case]
         (json!(too_many), "/problems/validation"),
         (json!({"type": "booking.created"}), "/problems/validation"),
     ] {
-        let (status, body) = publish_batch(&app, events).await;
+        let (status, body) = app.publish_batch(events).await;
         assert_eq!(
             (status, body["type"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some(problem)),
@@ -98,7 +91,7 @@ async fn a_batch_that_is_not_one_or_may_not_be_published_changes_nothing(#[case]
     let stranger = stranger.json(&json!({"events": [booking(&run)]})).send().await.expect("send");
     assert_eq!(stranger.status(), StatusCode::NOT_FOUND, "{target:?}: another entity's");
 
-    let (status, body) = publish_batch(&app, json!([booking(&run)])).await;
+    let (status, body) = app.publish_batch(json!([booking(&run)])).await;
     assert_eq!((status, body["items"][0]["status"].as_u64()), (StatusCode::ACCEPTED, Some(202)), "{target:?}: {body}");
     assert_eq!(receiver.wait_for(1, PATIENCE).await.len(), 1, "{target:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Client, Method, RequestBuilder, Response};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use rstest_reuse::template;
 use serde_json::{Value, json};
 use shared::config::Settings;
@@ -342,6 +342,15 @@ impl TestApp {
     pub async fn publish(&self, event: &Value) -> Response {
         let path = format!("/api/managing-entity/{}/event", self.entity);
         Self::send_within_limits(self.request(Method::POST, &path).json(event)).await
+    }
+
+    /// `POST .../events` with `{"events": events}`: its status and body.
+    pub async fn publish_batch(&self, events: Value) -> (StatusCode, Value) {
+        let path = format!("/api/managing-entity/{}/events", self.entity);
+        let response =
+            Self::send_within_limits(self.request(Method::POST, &path).json(&json!({"events": events}))).await;
+        let status = response.status();
+        (status, response.json().await.expect("JSON"))
     }
 
     /// The webhook's delivery log, newest first.
