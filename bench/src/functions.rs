@@ -97,7 +97,7 @@ async fn cases(store: &DynamoStore, receiver: &str) -> Result<Vec<Case>, Box<dyn
     let target = format!("/api/managing-entity/{owner}/webhook/{}", targets[0]);
     let mut batches = Vec::new();
     for _ in 0..INVOCATIONS {
-        let messages = planned_deliveries(owner, &targets, crate::BATCH);
+        let messages = planned_deliveries(owner, &targets, crate::BATCH)?;
         batches.push(sqs_event_json(&messages)?);
     }
 

@@ -5,8 +5,9 @@
 //!    webhook, build and sign the body, POST, record the attempt in the in-memory store) against
 //!    a loopback receiver, beside a bare client of the same HTTP library POSTing the same
 //!    bytes to the same receiver, both ten requests at a time; with one webhook and with 1,000.
-//!    After a warm-up round, five rounds of each, interleaved (a round is about a second, and
-//!    rounds on this shared machine vary by a fifth); the median is printed.
+//!    After a warm-up, 21 short rounds, each timing the three in a turning order; the ratios
+//!    are taken within a round (rounds on this shared machine vary by a fifth) and their median
+//!    and middle half printed. Then the handler's own work alone, its sender answering at once.
 //! 2. Handler overhead: create, get and list called in process on the in-memory store, with
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
 //! 3. Cost per million deliveries, healthy (5 webhooks an event, 1, and 5 published through the
@@ -35,11 +36,11 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
 use shared::api::Function;
 use shared::config::Settings;
-use shared::delivery::{Deliverer, EventFor, HttpSender, signed_request};
+use shared::delivery::{Answer, Deliverer, EventFor, HttpSender, Outgoing, WebhookSender, signed_request};
 use shared::deps::Deps;
 use shared::model::{
-    CarriedEvent, Catalog, DeliveryMessage, EntityId, Event, Owner, QueueMessage, Timestamp, UrlPolicy, WebhookId,
-    WebhookIn, WebhookRecord, WebhookRules, WebhookSecret,
+    CarriedEvent, Catalog, DeliveryMessage, EntityId, Event, EventData, Owner, QueueMessage, Timestamp, UrlPolicy,
+    WebhookId, WebhookIn, WebhookRecord, WebhookRules, WebhookSecret,
 };
 use shared::queue::{DeliveryEnqueue, MemoryQueue, Routed, Timer, VisibilityDelay};
 use shared::runtime::ApiContext;
@@ -62,12 +63,14 @@ mod smoke;
 mod wire;
 mod workloads;
 
-/// Rounds of each in section 1.
-const ROUNDS: usize = 5;
+/// Rounds of section 1. Each round times the bare client and both handlers one after another,
+/// in an order that turns each round, so that the drift of a shared machine (whole rounds 20%
+/// apart here) falls on all three alike; ratios are taken within a round.
+const ROUNDS: usize = 21;
 
-/// Deliveries of section 1.
+/// Deliveries of each timing in section 1.
 fn deliveries() -> usize {
-    smoke::sized(20_000, 200)
+    smoke::sized(10_000, 200)
 }
 
 /// Calls of each handler in section 2.
@@ -99,6 +102,16 @@ impl Timer for NoDelay {
     }
 }
 
+/// Answers every delivery at once, without a request: what is left is the handler's own work.
+struct AtOnce;
+
+#[async_trait]
+impl WebhookSender for AtOnce {
+    async fn send(&self, _: Outgoing) -> Result<Answer, String> {
+        Ok(Answer { status: 200, retry_after: None, body: String::new() })
+    }
+}
+
 async fn start_receiver() -> Result<String, std::io::Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hooks", listener.local_addr()?);
@@ -123,13 +136,15 @@ fn webhook(owner: EntityId, url: &str) -> Result<WebhookRecord, Box<dyn std::err
     ))
 }
 
-fn event() -> Event {
-    Event {
+fn event() -> Result<Event, serde_json::Error> {
+    Ok(Event {
         id: uuid::Uuid::now_v7().to_string(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
-        data: json!({"bookingId": "b7c1e2d4-5f60-4a7b-9c8d-1e2f3a4b5c6d", "reference": "WNK-7Q2X9", "total": {"amount": "742.50", "currency": "USD"}}),
-    }
+        data: EventData::of(
+            &json!({"bookingId": "b7c1e2d4-5f60-4a7b-9c8d-1e2f3a4b5c6d", "reference": "WNK-7Q2X9", "total": {"amount": "742.50", "currency": "USD"}}),
+        )?,
+    })
 }
 
 /// The SQS event Lambda's event source mapping would hand the deliver function for `messages`.
@@ -153,18 +168,27 @@ fn sqs_event_json(messages: &[DeliveryMessage]) -> Result<Value, serde_json::Err
 
 /// `count` deliveries of one new event to `hooks` in turn (their records start with their
 /// first attempt).
-fn planned_deliveries(owner: EntityId, hooks: &[WebhookId], count: usize) -> Vec<DeliveryMessage> {
-    let event = event();
-    (0..count)
+fn planned_deliveries(
+    owner: EntityId,
+    hooks: &[WebhookId],
+    count: usize,
+) -> Result<Vec<DeliveryMessage>, serde_json::Error> {
+    let event = event()?;
+    Ok((0..count)
         .map(|i| {
             let event = CarriedEvent::Whole(event.clone());
             DeliveryMessage::first(uuid::Uuid::now_v7(), hooks[i % hooks.len()], owner, event)
         })
-        .collect()
+        .collect())
 }
 
-/// Deliveries per second through the deliver function's core, over `webhooks` webhooks.
-async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn std::error::Error>> {
+/// Deliveries per second through the deliver function's core, over `webhooks` webhooks, sent
+/// by `sender` (the production one when none).
+async fn handler_throughput(
+    url: &str,
+    webhooks: usize,
+    sender: Option<&dyn WebhookSender>,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let owner = EntityId::parse(ENTITY)?;
     let store = MemoryStore::new();
     let mut hooks = Vec::new();
@@ -173,15 +197,22 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
         store.insert_webhook(&hook).await?;
         hooks.push(hook.info.id);
     }
-    let messages = planned_deliveries(owner, &hooks, deliveries());
+    let messages = planned_deliveries(owner, &hooks, deliveries())?;
     let batches = messages
         .chunks(BATCH)
         .map(|batch| serde_json::from_value::<SqsEvent>(sqs_event_json(batch)?))
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
-    let sender = HttpSender::new(Duration::from_secs(15), UrlPolicy { allow_private: true })?;
+    let http;
+    let sender = match sender {
+        Some(sender) => sender,
+        None => {
+            http = HttpSender::new(Duration::from_secs(15), UrlPolicy { allow_private: true })?;
+            &http
+        }
+    };
     let settings = Settings::default();
     let queues = Routed { unordered: &NoDelay, fifo: &NoDelay };
-    let deliverer = Deliverer::new(&store, queues, &NoDelay, &sender, &settings);
+    let deliverer = Deliverer::new(&store, queues, &NoDelay, sender, &settings);
     let started = Instant::now();
     for batch in batches {
         let response = deliverer.deliver_batch(batch).await;
@@ -195,7 +226,7 @@ async fn handler_throughput(url: &str, webhooks: usize) -> Result<f64, Box<dyn s
 /// Deliveries per second of a bare client of the same library POSTing the same bytes.
 async fn bare_throughput(url: &str) -> Result<f64, Box<dyn std::error::Error>> {
     let owner = EntityId::parse(ENTITY)?;
-    let event = event();
+    let event = event()?;
     let published = EventFor { event: &event, entity: Some(owner), test: false };
     let request = signed_request(&webhook(owner, url)?, published, chrono::Utc::now().timestamp(), None)?;
     let client = reqwest::Client::builder()
@@ -268,7 +299,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut failing_cost = None;
     if runs("1") {
         println!(
-            "1. Delivery throughput: {} deliveries to a loopback receiver, {BATCH} at a time (median of {ROUNDS} interleaved rounds)",
+            "1. Delivery throughput: {} deliveries to a loopback receiver, {BATCH} at a time in each of {ROUNDS} interleaved rounds",
             deliveries()
         );
         delivery_throughput(&url).await?;
@@ -315,22 +346,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn delivery_throughput(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     bare_throughput(url).await?;
-    handler_throughput(url, 1).await?;
+    handler_throughput(url, 1, None).await?;
     let (mut bare, mut one, mut many) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        bare.push(bare_throughput(url).await?);
-        one.push(handler_throughput(url, 1).await?);
-        many.push(handler_throughput(url, 1000).await?);
+    for round in 0..ROUNDS {
+        let mut timed = [0.0; 3];
+        for turn in 0..3 {
+            let which = (round + turn) % 3;
+            timed[which] = match which {
+                0 => bare_throughput(url).await?,
+                1 => handler_throughput(url, 1, None).await?,
+                _ => handler_throughput(url, 1000, None).await?,
+            };
+        }
+        bare.push(timed[0]);
+        one.push(timed[1] / timed[0]);
+        many.push(timed[2] / timed[0]);
     }
-    let median = |mut rounds: Vec<f64>| {
-        rounds.sort_by(f64::total_cmp);
-        rounds[rounds.len() / 2]
-    };
-    let (bare, one, many) = (median(bare), median(one), median(many));
-    println!("  bare reqwest POST of the same bytes: {bare:>8.0} deliveries/s");
-    println!("  deliver handler, 1 webhook:          {one:>8.0} deliveries/s  (ratio {:.2})", one / bare);
-    println!("  deliver handler, 1,000 webhooks:     {many:>8.0} deliveries/s  (ratio {:.2})", many / bare);
+    println!("  bare reqwest POST of the same bytes: {:>8.0} deliveries/s (median round)", quartiles(bare).1);
+    for (name, ratios) in [("1 webhook:     ", one), ("1,000 webhooks:", many)] {
+        let (low, median, high) = quartiles(ratios);
+        println!(
+            "  deliver handler, {name}    ratio {median:.2} (median of rounds; middle half {low:.2} to {high:.2})"
+        );
+    }
+    // The handler's own work alone, in microseconds of one core a delivery: what the ratio
+    // weighs against the client's and the receiver's.
+    let mut own = Vec::new();
+    for _ in 0..ROUNDS {
+        own.push(1e6 / handler_throughput(url, 1, Some(&AtOnce)).await?);
+    }
+    let (low, median, high) = quartiles(own);
+    println!(
+        "  deliver handler's own work (answered at once, no request): {median:.1} µs a delivery (middle half {low:.1} to {high:.1})"
+    );
     Ok(())
+}
+
+/// The lower quartile, median and upper quartile of `samples`.
+fn quartiles(mut samples: Vec<f64>) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: usize| samples[(samples.len() - 1) * q / 4];
+    (at(1), at(2), at(3))
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {

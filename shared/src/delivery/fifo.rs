@@ -45,7 +45,7 @@ impl Deliverer<'_> {
             }
             return Ok(Gate::Parked);
         }
-        let parked = DeliveryMessage { event: message.event.named(), due: None, deferrals: 0, ..message.clone() };
+        let parked = DeliveryMessage { due: None, deferrals: 0, ..message.with_event_named() };
         if !self.store.park(webhook, &parked).await? {
             // The gate opened since it was read: nothing waits ahead of it any more.
             return Ok(Gate::Through(None));

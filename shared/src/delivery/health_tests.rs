@@ -69,7 +69,7 @@ async fn failing_for_two_seconds_disables_the_webhook_by_its_next_failure_and_te
     let notice: DeliveryMessage = serde_json::from_str(&notices[0].body).expect("a delivery message");
     assert_eq!((notice.webhook_id, notice.event.event_type()), (ops, "webhook.disabled"));
     assert_eq!(
-        notice.event.whole().expect("the whole event").data,
+        notice.event.whole().expect("the whole event").data.value().expect("JSON"),
         json!({"webhookId": message().webhook_id, "reason": reason,
         "failingSince": "2026-11-24T09:00:00.000Z"})
     );

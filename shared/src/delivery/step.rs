@@ -3,6 +3,8 @@
 //! webhook and its event; `take_turn`, its place in the webhook's rate; `attempt`, the POST,
 //! recorded with its next attempt's time; then the next message when there is one.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::event::sqs::SqsMessage;
 
 use super::fifo::Gate;
@@ -134,12 +136,12 @@ impl<'a> Deliverer<'a> {
     /// The webhook and the event of step `number`; none when there is nothing to attempt, the
     /// step recorded as skipped (the webhook gone, disabled or no longer covering the entity)
     /// or failed (the event no longer kept).
-    async fn target(
+    async fn target<'m>(
         &self,
-        message: &DeliveryMessage,
+        message: &'m DeliveryMessage,
         number: u32,
         tally: &Tally<'a, dyn DeliveryStore + 'a>,
-    ) -> Result<Option<(WebhookRecord, Event)>, Error> {
+    ) -> Result<Option<(WebhookRecord, Cow<'m, Event>)>, Error> {
         let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
         let read = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
         let webhook = match read {
@@ -245,12 +247,13 @@ impl<'a> Deliverer<'a> {
         step
     }
 
-    /// The event the message carries, or the one its plan holds for a message that only names
-    /// it; none once it is no longer kept.
-    async fn event_of(&self, message: &DeliveryMessage) -> Result<Option<Event>, Error> {
+    /// The event the message carries (borrowed: it is most of the message), or the one its
+    /// plan holds for a message that only names it; none once it is no longer kept.
+    async fn event_of<'m>(&self, message: &'m DeliveryMessage) -> Result<Option<Cow<'m, Event>>, Error> {
         if let Some(event) = message.event.whole() {
-            return Ok(Some(event.clone()));
+            return Ok(Some(Cow::Borrowed(event)));
         }
-        Ok(self.store.published_event(message.owner_identifier, message.event.id(), message.plan).await?)
+        let stored = self.store.published_event(message.owner_identifier, message.event.id(), message.plan).await?;
+        Ok(stored.map(Cow::Owned))
     }
 }

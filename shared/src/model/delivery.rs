@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::fields::{Fields, as_str};
-use super::{EntityId, EventType, Timestamp, WebhookId};
+use super::{EntityId, EventData, EventType, Timestamp, WebhookId};
 use crate::error::Error;
 
 const MAX_EVENT_ID_CHARS: usize = 256;
@@ -18,7 +18,7 @@ pub struct Event {
     #[serde(rename = "type")]
     pub event_type: String,
     pub occurred_at: Timestamp,
-    pub data: Value,
+    pub data: EventData,
 }
 
 /// The publish body `{id?, type, data, occurredAt?}`, parsed, with the request's
@@ -84,14 +84,15 @@ impl EventIn {
 }
 
 /// The event as a filter sees it (docs/contract.md 14): `{"id", "type", "occurredAt",
-/// "ownerIdentifier", "data"}`, `owner` being the entity it was published for.
-pub fn event_body(event: &Event, owner: Option<EntityId>) -> Value {
+/// "ownerIdentifier", "data"}`, `owner` being the entity it was published for and `data` the
+/// event's data as the tree it was parsed into (the event itself holds its text).
+pub fn event_body(event: &Event, data: &Value, owner: Option<EntityId>) -> Value {
     json!({
         "id": event.id,
         "type": event.event_type,
         "occurredAt": event.occurred_at,
         "ownerIdentifier": owner,
-        "data": event.data,
+        "data": data,
     })
 }
 
@@ -112,7 +113,7 @@ pub fn payload(
     #[serde(rename_all = "camelCase")]
     struct Payload<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
-        data: Option<&'a Value>,
+        data: Option<&'a EventData>,
         id: &'a str,
         occurred_at: &'a Timestamp,
         owner_identifier: Option<EntityId>,
@@ -191,7 +192,7 @@ pub struct FanOutPlan {
     pub event_type: String,
     pub occurred_at: Timestamp,
     #[serde(default)]
-    pub data: Value,
+    pub data: EventData,
     pub targets: Vec<FanOutTarget>,
 }
 

@@ -6,7 +6,7 @@ use std::ops::Not;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{DeliveryStatus, DeliveryStep, EntityId, Event, Owner, Timestamp, WebhookId};
+use super::{DeliveryStatus, DeliveryStep, EntityId, Event, EventData, Owner, Timestamp, WebhookId};
 
 /// The event a delivery's message carries: whole, or only named in a message kept small (a
 /// timer's, a FIFO webhook's parked one, a recovery's), whose deliverer reads it from its plan.
@@ -34,11 +34,11 @@ struct Carried {
     occurred_at: Option<Timestamp>,
     /// Present, even as `null`.
     #[serde(default, deserialize_with = "present")]
-    data: Option<serde_json::Value>,
+    data: Option<EventData>,
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
-    serde_json::Value::deserialize(deserializer).map(Some)
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<EventData>, D::Error> {
+    EventData::deserialize(deserializer).map(Some)
 }
 
 impl From<Carried> for CarriedEvent {
@@ -157,7 +157,26 @@ impl DeliveryMessage {
     /// The message of step `step`, due at `due`, carrying the event named only.
     #[must_use]
     pub fn for_step(&self, step: u32, due: Option<Timestamp>) -> Self {
-        Self { event: self.event.named(), step, due, turn: false, deferrals: 0, resent: false, ..self.clone() }
+        Self { step, due, turn: false, deferrals: 0, resent: false, ..self.with_event_named() }
+    }
+
+    /// This message carrying its event named only, made without a copy of the event's data.
+    #[must_use]
+    pub(crate) fn with_event_named(&self) -> Self {
+        Self {
+            delivery_id: self.delivery_id,
+            webhook_id: self.webhook_id,
+            owner_identifier: self.owner_identifier,
+            global: self.global,
+            event: self.event.named(),
+            plan: self.plan,
+            resent: self.resent,
+            fifo: self.fifo,
+            step: self.step,
+            due: self.due,
+            turn: self.turn,
+            deferrals: self.deferrals,
+        }
     }
 }
 
@@ -205,7 +224,7 @@ impl RecoveryPage {
 }
 
 /// What the delivery queues carry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum QueueMessage {
     Delivery(DeliveryMessage),
@@ -224,15 +243,42 @@ impl From<DeliveryMessage> for QueueMessage {
     }
 }
 
+/// The kinds of queue message besides a delivery, as read.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Work {
+    FanOut {
+        #[serde(rename = "fanOut")]
+        fan_out: FanOutPage,
+    },
+    Recovery {
+        recovery: RecoveryPage,
+    },
+}
+
+/// A queue message is JSON text: read as a delivery, by far the most common kind, and only
+/// then as the others. An untagged enum's reader would copy the whole body into a buffer before
+/// trying each kind, and an event's data, kept as text (`EventData`), is not read from one.
+impl<'de> Deserialize<'de> for QueueMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let body = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Self::read(body.get()).map_err(serde::de::Error::custom)
+    }
+}
+
 impl QueueMessage {
-    /// Reads a queue message's body. A delivery's, by far the most common, is read as one
-    /// first: the untagged enum's reader would copy the whole body into a buffer before trying
-    /// each kind. The same kind results: a delivery is the kind tried first.
+    /// Reads a queue message's body.
     pub fn from_body(body: &str) -> Result<Self, crate::error::Error> {
-        serde_json::from_str::<DeliveryMessage>(body)
-            .map(Self::Delivery)
-            .or_else(|_| serde_json::from_str(body))
-            .map_err(|e| crate::error::Error::internal(format!("unreadable queue message: {e}")))
+        Self::read(body).map_err(|e| crate::error::Error::internal(format!("unreadable queue message: {e}")))
+    }
+
+    fn read(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<DeliveryMessage>(body).map(Self::Delivery).or_else(|_| {
+            serde_json::from_str(body).map(|work| match work {
+                Work::FanOut { fan_out } => Self::FanOut { fan_out },
+                Work::Recovery { recovery } => Self::Recovery { recovery },
+            })
+        })
     }
 
     /// Its message group: on the standard queue the tenant it works for, which SQS fair queues

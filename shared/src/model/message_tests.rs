@@ -11,6 +11,7 @@ fn delivery(event: CarriedEvent) -> QueueMessage {
 
 fn whole(data: Value) -> CarriedEvent {
     let occurred_at = Timestamp::new(chrono::Utc::now());
+    let data = EventData::of(&data).expect("JSON");
     CarriedEvent::Whole(Event { id: "evt".into(), event_type: "booking.created".into(), occurred_at, data })
 }
 

@@ -4,6 +4,7 @@ mod catalog;
 mod coverage;
 mod delivery;
 mod delivery_options;
+mod event_data;
 mod event_url;
 pub(crate) mod fields;
 mod filter;
@@ -25,6 +26,7 @@ pub use delivery::{
     event_body, payload,
 };
 pub use delivery_options::{DeliveryOptions, Ordering};
+pub use event_data::EventData;
 pub use event_url::{EventUrl, UrlPolicy, is_forbidden_ip};
 pub use filter::Filter;
 pub use health::{AUTO_DISABLE_USER, HealthChange};

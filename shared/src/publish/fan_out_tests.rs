@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::fan_out::send;
-use crate::model::{EntityId, FanOutPlan, FanOutTarget, QueueMessage, Timestamp, WebhookId};
+use crate::model::{EntityId, EventData, FanOutPlan, FanOutTarget, QueueMessage, Timestamp, WebhookId};
 use crate::queue::{MemoryQueue, QueueConsumer};
 use crate::store::{DeliveryList, MemoryStore};
 
@@ -24,7 +24,7 @@ fn plan(event_id: &str, data: serde_json::Value, targets: Vec<FanOutTarget>) -> 
         event_id: event_id.into(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
-        data,
+        data: EventData::of(&data).expect("JSON"),
         targets,
     }
 }

@@ -26,8 +26,8 @@ pub use fan_out::{page_targets, send_page};
 
 use crate::error::Error;
 use crate::model::{
-    CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventIn, FanOutPlan, FanOutTarget, Ordering,
-    Timestamp, WebhookId, WebhookRecord, event_body, is_platform_event_type,
+    CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventData, EventIn, FanOutPlan, FanOutTarget,
+    Ordering, Timestamp, WebhookId, WebhookRecord, event_body, is_platform_event_type,
 };
 use crate::queue::{DeliveryEnqueue, Routed, message_body};
 use crate::rate_limit::{Verdict, take_publish};
@@ -134,12 +134,14 @@ where
         (None, None) => ids.new_id().to_string(),
     };
     let occurred_at = input.occurred_at.unwrap_or(now);
-    let event = Event { id: event_id, event_type: input.event_type.clone(), occurred_at, data: input.data.clone() };
+    let data = EventData::of(&input.data).map_err(Error::internal)?;
+    let event = Event { id: event_id, event_type: input.event_type.clone(), occurred_at, data };
     // The queue takes messages up to its limit: refuse a larger one before planning anything.
     let sample = DeliveryMessage::first(Uuid::nil(), WebhookId(Uuid::nil()), owner, CarriedEvent::Whole(event.clone()));
     message_body(&sample.into())?;
 
-    let body = event_body(&event, Some(owner));
+    // The event as a filter sees it: a copy of its data, made once and only for a filter.
+    let body = std::cell::OnceCell::new();
     let platform = is_platform_event_type(&event.event_type);
     let targets: Vec<FanOutTarget> = store
         .subscribers(owner)
@@ -149,7 +151,10 @@ where
         .filter(|w| !platform || w.info.owner_identifier.is_some())
         // An event a webhook's filter refuses is neither delivered nor recorded for it.
         .filter(|w| w.info.event_list.matches(&event.event_type))
-        .filter(|w| w.info.options.filter.as_ref().is_none_or(|filter| filter.matches(&body)))
+        .filter(|w| {
+            let as_filtered = || event_body(&event, &input.data, Some(owner));
+            w.info.options.filter.as_ref().is_none_or(|filter| filter.matches(body.get_or_init(as_filtered)))
+        })
         .map(|w| FanOutTarget {
             webhook_id: w.info.id,
             delivery_id: ids.new_id(),
@@ -162,7 +167,7 @@ where
     let Event { id, event_type, occurred_at, data } = event;
     let fresh = FanOutPlan { plan: Some(ids.new_id()), event_id: id, event_type, occurred_at, data, targets };
     let (plan, created) = store.open_fan_out(owner, &fresh, now, EVENT_ID_TTL).await?;
-    if !created && input.idempotency_key.is_some() && (plan.event_type != input.event_type || plan.data != input.data) {
+    if !created && input.idempotency_key.is_some() && (plan.event_type != input.event_type || plan.data != fresh.data) {
         let why = format!("was used with another event (type {:?}) within the last 24 hours", plan.event_type);
         return Err(Error::validation("Idempotency-Key", why));
     }

@@ -224,14 +224,14 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::model::{CarriedEvent, DeliveryMessage, EntityId, Event, Timestamp, WebhookId};
+    use crate::model::{CarriedEvent, DeliveryMessage, EntityId, Event, EventData, Timestamp, WebhookId};
 
     fn carrying(data: Value) -> QueueMessage {
         let event = Event {
             id: "evt".into(),
             event_type: "booking.created".into(),
             occurred_at: Timestamp::new(chrono::Utc::now()),
-            data,
+            data: EventData::of(&data).expect("JSON"),
         };
         let owner = EntityId::parse("d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69").expect("uuid");
         let webhook = WebhookId(uuid::Uuid::now_v7());

@@ -1,12 +1,11 @@
 //! An event as published, with every delivery it planned and where each stands.
 
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::Scoped;
 use crate::error::Error;
-use crate::model::{DeliveryStatus, Timestamp, WebhookId};
+use crate::model::{DeliveryStatus, EventData, Timestamp, WebhookId};
 use crate::store::{DeliveryGet, EventGet, delivery_states};
 
 #[derive(Debug, Serialize)]
@@ -16,7 +15,7 @@ pub(crate) struct EventView {
     #[serde(rename = "type")]
     event_type: String,
     occurred_at: Timestamp,
-    data: Value,
+    data: EventData,
     deliveries: Vec<PlannedDelivery>,
 }
 

@@ -8,7 +8,7 @@ use super::Scoped;
 use crate::auth::PUBLISH_SCOPE;
 use crate::delivery::{EventFor, WebhookSender, attempt_delivery};
 use crate::error::Error;
-use crate::model::{Event, Timestamp, WebhookId, event_body};
+use crate::model::{Event, EventData, Timestamp, WebhookId, event_body};
 use crate::runtime::ApiContext;
 use crate::store::{AccessTokenStore, EventTypeGet, WebhookGet, event_type};
 
@@ -77,10 +77,16 @@ pub(crate) async fn send_test<S: WebhookGet + AccessTokenStore + EventTypeGet + 
             }
         }
     };
-    let event =
-        Event { id: ctx.ids.new_id().to_string(), event_type, occurred_at: Timestamp::new(ctx.clock.now()), data };
+    let occurred_at = Timestamp::new(ctx.clock.now());
+    let event = Event {
+        id: ctx.ids.new_id().to_string(),
+        event_type,
+        occurred_at,
+        data: EventData::of(&data).map_err(Error::internal)?,
+    };
     let entity = webhook.info.owner_identifier;
-    let filter_matches = webhook.info.options.filter.as_ref().is_none_or(|f| f.matches(&event_body(&event, entity)));
+    let filter_matches =
+        webhook.info.options.filter.as_ref().is_none_or(|f| f.matches(&event_body(&event, &data, entity)));
     let published = EventFor { event: &event, entity, test: true };
     let outcome = attempt_delivery(sender, store, ctx.clock.as_ref(), &webhook, published, 1).await?;
     let attempt = outcome.attempt;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::json;
-use shared::model::{CarriedEvent, DeliveryMessage, EntityId, Event, QueueMessage, Timestamp, WebhookId};
+use shared::model::{CarriedEvent, DeliveryMessage, EntityId, Event, EventData, QueueMessage, Timestamp, WebhookId};
 use shared::queue::{MemoryQueue, Queue, QueueConfig, SqsQueue};
 
 use rstest::rstest;
@@ -24,7 +24,7 @@ fn carrying(data: serde_json::Value) -> QueueMessage {
         id: "evt-queue".into(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
-        data,
+        data: EventData::of(&data).expect("JSON"),
     };
     let owner = EntityId::parse(ENTITY).expect("uuid");
     let webhook = WebhookId(uuid::Uuid::now_v7());

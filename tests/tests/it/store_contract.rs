@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use shared::model::{
-    Attempt, Catalog, DeliveryState, DeliveryStatus, DeliveryStep, Event, FanOutPlan, FanOutTarget, WebhookRules,
+    Attempt, Catalog, DeliveryState, DeliveryStatus, DeliveryStep, Event, EventData, FanOutPlan, FanOutTarget,
+    WebhookRules,
 };
 use shared::model::{
     EntityId, HourCounters, Owner, Timestamp, UrlPolicy, WebhookId, WebhookIn, WebhookRecord, WebhookSecret,
@@ -180,7 +181,8 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(#[case] backing: Backing
         event_id: "evt-contract".into(),
         event_type: "booking.created".into(),
         occurred_at: now,
-        data: json!({"bookingId": "b-1", "total": {"amount": "742.50", "currency": "USD"}}),
+        data: EventData::of(&json!({"bookingId": "b-1", "total": {"amount": "742.50", "currency": "USD"}}))
+            .expect("JSON"),
         targets,
     };
     assert_eq!(store.open_fan_out(owner, &plan, now, ttl).await.expect("open"), (plan.clone(), true));
@@ -194,7 +196,11 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(#[case] backing: Backing
     assert_eq!(store.get_plan(entity(OTHER_ENTITY), "evt-contract", None).await.expect("get"), None);
 
     let later = Timestamp::new(now.get() + chrono::Duration::hours(2));
-    let reused = FanOutPlan { plan: Some(uuid::Uuid::now_v7()), data: json!({"bookingId": "b-2"}), ..rival };
+    let reused = FanOutPlan {
+        plan: Some(uuid::Uuid::now_v7()),
+        data: EventData::of(&json!({"bookingId": "b-2"})).expect("JSON"),
+        ..rival
+    };
     let (_, created) = store.open_fan_out(owner, &reused, later, ttl).await.expect("after expiry");
     assert!(created, "a plan past its dedupe window no longer holds the id");
     let current = store.get_plan(owner, "evt-contract", None).await.expect("get").expect("current");
@@ -206,7 +212,7 @@ async fn fan_out_plans_are_kept_and_hold_their_event_id(#[case] backing: Backing
         "the first plan's deliveries keep their event"
     );
     let event = store.published_event(owner, "evt-contract", plan.plan).await.expect("get").expect("event");
-    assert_eq!(event.data["bookingId"], "b-1");
+    assert_eq!(event.data.value().expect("JSON")["bookingId"], "b-1");
 }
 
 /// Step `number` of a new delivery (or of `of`'s), with an attempt in it.
@@ -215,7 +221,7 @@ fn step(of: Option<&DeliveryStep>, number: u32, status: DeliveryStatus) -> Deliv
         id: "evt-contract".into(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
-        data: json!({}),
+        data: EventData::default(),
     };
     let (delivery, webhook) =
         of.map_or_else(|| (uuid::Uuid::now_v7(), WebhookId(uuid::Uuid::now_v7())), |s| (s.delivery_id, s.webhook_id));

@@ -21,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{DynamoStore, Item, ItemRange, RETENTION, TTL_ATTRIBUTE, s, unavailable};
-use crate::model::{EntityId, Event, FanOutPlan, FanOutTarget, Timestamp};
+use crate::model::{EntityId, Event, EventData, FanOutPlan, FanOutTarget, Timestamp};
 use crate::store::{EventGet, EventInsert, FAN_OUT_PAGE, StoreError, page_of};
 
 const DEDUPE_UNTIL: &str = "dedupeUntil";
@@ -49,10 +49,12 @@ struct StoredPlan {
 }
 
 impl StoredPlan {
-    fn event(&self) -> Result<Event, StoreError> {
-        let data = match (&self.data_json, &self.data) {
-            (Some(json), _) => serde_json::from_str(json).map_err(StoreError::internal)?,
-            (None, data) => data.clone().unwrap_or_default(),
+    /// Its event, the data taken out of it rather than copied.
+    fn take_event(&mut self) -> Result<Event, StoreError> {
+        let data = match (self.data_json.take(), self.data.take()) {
+            (Some(json), _) => EventData::from_json(json).map_err(StoreError::internal)?,
+            (None, Some(data)) => EventData::of(&data).map_err(StoreError::internal)?,
+            (None, None) => EventData::default(),
         };
         Ok(Event {
             id: self.event_id.clone(),
@@ -119,7 +121,7 @@ impl DynamoStore {
             event_id: plan.event_id.clone(),
             event_type: plan.event_type.clone(),
             occurred_at: plan.occurred_at,
-            data_json: Some(plan.data.to_string()),
+            data_json: Some(plan.data.json().to_string()),
             data: None,
             targets: if paged { Vec::new() } else { plan.targets.clone() },
             pages,
@@ -130,8 +132,8 @@ impl DynamoStore {
     }
 
     /// The plan `stored` holds, its pages read when it has any.
-    async fn whole(&self, owner: EntityId, stored: StoredPlan) -> Result<FanOutPlan, StoreError> {
-        let event = stored.event()?;
+    async fn whole(&self, owner: EntityId, mut stored: StoredPlan) -> Result<FanOutPlan, StoreError> {
+        let event = stored.take_event()?;
         let mut targets = stored.targets;
         if let (Some(plan), true) = (stored.plan, stored.pages > 0) {
             for item in self.query_all(ItemRange::prefixed(format!("OWNER#{owner}"), pages_prefix(plan))).await? {
@@ -279,7 +281,7 @@ impl EventGet for DynamoStore {
         event_id: &str,
         plan: Option<Uuid>,
     ) -> Result<Option<Event>, StoreError> {
-        self.stored_plan(owner, event_id, plan).await?.map(|stored| stored.event()).transpose()
+        self.stored_plan(owner, event_id, plan).await?.map(|mut stored| stored.take_event()).transpose()
     }
 
     async fn plan_page(
@@ -289,8 +291,8 @@ impl EventGet for DynamoStore {
         plan: Uuid,
         page: u32,
     ) -> Result<Option<(Event, Vec<FanOutTarget>)>, StoreError> {
-        let Some(stored) = self.stored_plan(owner, event_id, Some(plan)).await? else { return Ok(None) };
-        let event = stored.event()?;
+        let Some(mut stored) = self.stored_plan(owner, event_id, Some(plan)).await? else { return Ok(None) };
+        let event = stored.take_event()?;
         if stored.pages == 0 {
             return Ok(Some((event, page_of(&stored.targets, page))));
         }

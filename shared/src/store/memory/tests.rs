@@ -1,9 +1,7 @@
 //! Tests of the memory store's own behaviour; what it shares with DynamoDB is in the store contract.
 
-use serde_json::json;
-
 use super::*;
-use crate::model::{DeliveryStatus, Event, FanOutTarget};
+use crate::model::{DeliveryStatus, Event, EventData, FanOutTarget};
 use crate::store::{DeliveryGet, DeliveryRecord, DeliveryStats, EventGet, EventInsert};
 use crate::testing::ManualClock;
 
@@ -12,7 +10,7 @@ fn step(webhook: WebhookId) -> DeliveryStep {
         id: "evt-old".into(),
         event_type: "booking.created".into(),
         occurred_at: Timestamp::new(chrono::Utc::now()),
-        data: json!({}),
+        data: EventData::default(),
     };
     let entity = EntityId::parse("d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69").expect("uuid");
     DeliveryStep::of(Uuid::now_v7(), webhook, entity, (&event.id, &event.event_type), 1, DeliveryStatus::Succeeded)
@@ -41,7 +39,7 @@ async fn deliveries_events_and_statistics_past_the_retention_are_forgotten() {
         event_id: old.event_id.clone(),
         event_type: old.event_type.clone(),
         occurred_at: Timestamp::new(clock.now()),
-        data: json!({}),
+        data: EventData::default(),
         targets: vec![target],
     };
     let now = Timestamp::new(clock.now());
