@@ -1,4 +1,4 @@
-//! `make bench` section 6: publish-to-arrival, the release runner as a process on each backend
+//! `make bench` section 6: publish-to-arrival, the optimised runner as a process on each backend
 //! (issue 27). One webhook; the receiver notes when each event's POST arrived, by its
 //! `webhook-id`, against when its publish was sent.
 //!

@@ -1,4 +1,5 @@
-//! `make bench` (release build): figures, each printed with its method. `webhooks-bench 3 4`
+//! `make bench` (optimised builds: the functions for size, the runner and the bench for speed):
+//! figures, each printed with its method. `webhooks-bench 3 4`
 //! runs only the sections named; `WEBHOOKS_SMOKE=1` makes it a smoke run (`smoke`).
 //!
 //! 1. Delivery throughput: the deliver function's core (`Deliverer::deliver_batch`: read the
@@ -12,7 +13,7 @@
 //!    requests already parsed from API Gateway events, as p50/p99 in microseconds.
 //! 3. Cost per million deliveries, healthy (5 webhooks an event, 1, and 5 published through the
 //!    batch route or the ingest queue) and failing (`workloads`): the
-//!    release runner as a process on DynamoDB Local and the SQS emulator, every request and
+//!    optimised runner as a process on DynamoDB Local and the SQS emulator, every request and
 //!    the capacity DynamoDB reports for it recorded on the way (`wire`), priced on demand and
 //!    provisioned (`cost`); capacity per attempt number; the runner's peak resident memory.
 //! 4. Start-up and memory of each function's own binary on a local Lambda Runtime API
@@ -21,7 +22,7 @@
 //!    SQS emulator side by side (`scale`): publish and last arrival at 1,000 to 10,000
 //!    webhooks, the fair-share wait, messages in flight while deliveries wait, and (from 3) what
 //!    a failing delivery costs through the whole schedule.
-//! 6. Publish-to-arrival (`latency`): the release runner as a process on each backend, one
+//! 6. Publish-to-arrival (`latency`): the optimised runner as a process on each backend, one
 //!    webhook, quiet, at saturation and at half the saturation rate.
 
 /// The runner's allocator (runner/src/main.rs), for the code of the runner's that runs in
@@ -313,7 +314,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if runs("3") {
         println!(
-            "\n3. Cost per million deliveries: the release runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
+            "\n3. Cost per million deliveries: the optimised runner process on DynamoDB Local + SQS emulator, every request and its capacity recorded"
         );
         for healthy in
             [&workloads::HEALTHY, &workloads::HEALTHY_ONE, &workloads::HEALTHY_BATCHED, &workloads::HEALTHY_INGESTED]
@@ -338,7 +339,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         scale::measure(failing_cost).await?;
     }
     if runs("6") {
-        println!("\n6. Publish-to-arrival: the release runner process on each backend, one webhook");
+        println!("\n6. Publish-to-arrival: the optimised runner process on each backend, one webhook");
         latency::measure().await?;
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `make bench` section 3: what a million deliveries cost, on six workloads. The release
+//! `make bench` section 3: what a million deliveries cost, on six workloads. The optimised
 //! runner runs as a process on DynamoDB Local and the SQS emulator, reached through proxies
 //! that record every request and the capacity DynamoDB says it used (`wire`); an entity's
 //! webhooks all match every event.
@@ -92,7 +92,7 @@ pub const FAILING: Workload = Workload {
 /// As many deliveries as `FAILING`'s, one an event.
 pub const FAILING_ONE: Workload = Workload { name: "failing, 1 webhook an event", events: 200, webhooks: 1, ..FAILING };
 
-/// The release runner on DynamoDB Local and the SQS emulator, reached through proxies that
+/// The optimised runner on DynamoDB Local and the SQS emulator, reached through proxies that
 /// record every request: the setup of every measurement of this section.
 pub struct Measured {
     pub runner: std::process::Child,
@@ -247,7 +247,7 @@ pub async fn measure(workload: &Workload) -> Result<Option<f64>, Box<dyn std::er
     Ok(Some(print_bill(&usage, deliveries)))
 }
 
-/// The release runner with `env` (logging warnings only unless it sets `RUST_LOG`), its log
+/// The optimised runner with `env` (logging warnings only unless it sets `RUST_LOG`), its log
 /// going to `log`.
 pub(crate) fn start_runner(
     env: &[(&str, String)],
