@@ -1,5 +1,5 @@
 # The two commands of the README, and the checks CI runs.
-.PHONY: run test smoke stack-test sam-build load flamegraph bench lint lint-template ci
+.PHONY: run test smoke stack-test sam-local sam-build load flamegraph bench lint lint-template ci
 
 run:
 	cargo run -p webhooks-local
@@ -10,6 +10,7 @@ test:
 	scripts/schemathesis.sh
 	scripts/browser-tests.sh
 	scripts/stack-test.sh
+	scripts/sam-local.sh
 
 # `make bench` (its sections 1, 2, 3 and 6) and `make load` on a few items each, debug build,
 # in about half a minute: their code runs on every `make test`; the figures mean nothing.
@@ -22,6 +23,12 @@ smoke:
 # IAM audit of every call the functions made (README, "The deployed stack, tested").
 stack-test:
 	scripts/stack-test.sh
+
+# Every function under `sam local invoke` with its sample event, and the API's create, get, list
+# and delete through `sam local start-api`, in Docker with an engine and image of the step's own
+# (README, "SAM local invocation"). After the stack test in `make test`: it reuses its build.
+sam-local:
+	scripts/sam-local.sh
 
 # What `sam deploy` uploads: every function for arm64, release build, into .aws-sam/.
 sam-build:

@@ -3,7 +3,8 @@
 # and the standard AWS SDK environment pointing at them. Both stop when the command ends,
 # whether it passed or failed. The SQS emulator is ministack's SQS (the AWS emulator of the
 # stack test): it keeps SQS's semantics the tests rely on and takes 10,000 messages in seconds,
-# where moto's grew with the queue (5,000 sends took it 400 s).
+# where moto's grew with the queue (5,000 sends took it 400 s). They listen on loopback, or on
+# the address WEBHOOKS_SERVICES_HOST names (the SAM local step's: its containers' gateway).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -14,21 +15,23 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+host=${WEBHOOKS_SERVICES_HOST:-127.0.0.1}
+
 # Waits until something answers HTTP on the port at the path (any status will do).
 wait_for_http() {
-  python3 - "$1" "$2" "${3:-/}" <<'PY'
+  python3 - "$host" "$1" "$2" "${3:-/}" <<'PY'
 import sys, time, urllib.request, urllib.error
-port, name, path = sys.argv[1], sys.argv[2], sys.argv[3]
+host, port, name, path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 deadline = time.time() + 60
 while time.time() < deadline:
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1)
+        urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=1)
         sys.exit(0)
     except urllib.error.HTTPError:
         sys.exit(0)
     except Exception:
         time.sleep(0.2)
-sys.exit(f"{name} did not start on port {port} within 60 s")
+sys.exit(f"{name} did not start on {host}:{port} within 60 s")
 PY
 }
 
@@ -47,16 +50,16 @@ ddb_port=$(free_port)
 pids+=($!)
 
 sqs_port=$(free_port)
-(GATEWAY_PORT="$sqs_port" BIND_HOST=127.0.0.1 TMPDIR="$logs" exec "$tools/stack-venv/bin/python" -m ministack \
+(GATEWAY_PORT="$sqs_port" BIND_HOST="$host" TMPDIR="$logs" exec "$tools/stack-venv/bin/python" -m ministack \
   >"$logs/sqs-emulator.log" 2>&1) &
 pids+=($!)
 
 wait_for_http "$ddb_port" "DynamoDB Local"
 wait_for_http "$sqs_port" "the SQS emulator" /_ministack/health
-echo "DynamoDB Local on 127.0.0.1:$ddb_port, SQS emulator on 127.0.0.1:$sqs_port (logs in target/services)" >&2
+echo "DynamoDB Local on $host:$ddb_port, SQS emulator on $host:$sqs_port (logs in target/services)" >&2
 
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
-export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$sqs_port"
+export AWS_ENDPOINT_URL_DYNAMODB="http://$host:$ddb_port"
+export AWS_ENDPOINT_URL_SQS="http://$host:$sqs_port"
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_EC2_METADATA_DISABLED=true

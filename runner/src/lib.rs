@@ -2,7 +2,7 @@
 //! functions run, routed and authorized as API Gateway would (docs/contract.md section 3).
 
 pub mod adopt;
-pub mod dev_auth;
+pub use shared::dev_auth;
 pub mod event_source;
 pub mod gateway;
 pub mod process;

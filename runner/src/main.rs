@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use shared::config::{ConfigError, env_duration, env_or, env_required};
+use shared::dev_auth;
 use shared::runtime::ApiContext;
 use shared::store::DynamoStore;
 use webhooks_local::{App, Backend, DevAuth};
@@ -55,8 +56,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = env_or("PORT", "3000").parse()?;
     let auth = DevAuth::new(
         env_or("WEBHOOKS_DEV_JWT_SECRET", DEV_SECRET),
-        env_or("WEBHOOKS_DEV_JWT_ISSUER", "webhooks-local"),
-        env_or("WEBHOOKS_DEV_JWT_AUDIENCE", "webhooks-api"),
+        env_or("WEBHOOKS_DEV_JWT_ISSUER", dev_auth::ISSUER),
+        env_or("WEBHOOKS_DEV_JWT_AUDIENCE", dev_auth::AUDIENCE),
     );
     let token = auth.issue("local-developer", "*", DEV_SCOPES, chrono::Duration::days(30))?;
     let batch_window = env_duration("WEBHOOKS_DELIVERY_BATCH_WINDOW", "0s")?;

@@ -13,6 +13,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::api::Function;
 use crate::config::{ConfigError, env_required};
 use crate::deps::Deps;
+use crate::dev_auth::DevAuth;
 use crate::queue::{DeliveryQueue, SchedulerTimer, SqsQueue};
 use crate::runtime::ApiContext;
 use crate::sealing::{KmsKey, LocalKey, Sealer};
@@ -92,8 +93,12 @@ pub fn deps(config: &SdkConfig) -> Result<Deps, lambda_http::Error> {
 pub async fn serve_api(function: Function) -> Result<(), lambda_http::Error> {
     telemetry::init();
     let deps = deps(&sdk_config().await)?;
-    let deps = &deps;
+    let (deps, dev_auth) = (&deps, &DevAuth::from_env());
     lambda_http::run(lambda_http::service_fn(|request| async move {
+        let request = match dev_auth {
+            Some(dev_auth) => dev_auth.authorize(request),
+            None => request,
+        };
         Ok::<_, lambda_http::Error>(function.answer(deps, request).await)
     }))
     .await

@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod delivery;
 pub mod deps;
+pub mod dev_auth;
 pub mod error;
 pub mod ingest;
 pub mod model;

@@ -197,12 +197,12 @@ def dead_letter_is_recorded(emulator: Emulator, resources: dict) -> list:
     return ["a message put on the DLQ was not recorded within 30 s"]
 
 
-def run_suite(stack_file: str) -> int:
-    """The suite's `stack` cases (or those `STACK_TESTS` names, a test-name filter, while working
-    on one); fails when none ran (a renamed case must not pass quietly)."""
+def run_suite(variable: str, description: str, only: str) -> int:
+    """The suite's cases whose names hold `only` (a test-name filter), against the target the
+    file `description` describes, named to the tests by the environment's `variable`; fails when
+    none ran (a renamed case must not pass quietly)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["WEBHOOKS_STACK"] = stack_file
-    only = os.environ.get("STACK_TESTS", "stack")
+    env[variable] = description
     command = ["cargo", "test", "-p", "webhooks-tests", "--test", "it", "--", "--ignored", only, "--test-threads", "6"]
     print("$ " + " ".join(command), flush=True)
     cargo = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -216,7 +216,7 @@ def run_suite(stack_file: str) -> int:
     finally:
         stop_group(cargo)
     if status == 0 and ran == 0:
-        print("no stack case ran")
+        print(f"no case matching {only} ran")
         return 1
     return status
 
@@ -251,7 +251,8 @@ def main(build_dir: str, work_dir: str) -> int:
         }
         with open(stack_file, "w") as described:
             json.dump(dict(issuer.describe(), url=url, audience=AUDIENCE, **settings), described)
-        suite = run_suite(stack_file)
+        # The `stack` cases, or those `STACK_TESTS` names while working on one.
+        suite = run_suite("WEBHOOKS_STACK", stack_file, os.environ.get("STACK_TESTS", "stack"))
     finally:
         # The issuer's private keys go with the run; calls still under way end with the emulator.
         if os.path.exists(stack_file):

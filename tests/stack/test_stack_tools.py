@@ -1,5 +1,6 @@
-"""Unit tests of the stack test's own logic: the IAM audit's verdicts and the template
-expansion. Run by scripts/stack-test.sh before it deploys anything."""
+"""Unit tests of the stack test's own logic (the IAM audit's verdicts, the template expansion)
+and of the SAM local step's (its environment). Run by scripts/stack-test.sh before it deploys
+anything."""
 
 import unittest
 
@@ -279,3 +280,34 @@ class ExpandTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SamLocalTest(unittest.TestCase):
+    RESOURCES = {"Table": {"Ref": "Table-1"}, "Queue": {"Ref": "http://q/Queue-1", "Arn": "arn:aws:sqs:us-east-1:0:Queue-1"}}
+
+    def test_refs_and_arns_of_resources_made_resolve_and_others_do_not(self):
+        import sam_local
+
+        self.assertEqual(sam_local.resolve({"Ref": "Table"}, self.RESOURCES), "Table-1")
+        self.assertEqual(sam_local.resolve({"Fn::GetAtt": ["Queue", "Arn"]}, self.RESOURCES), "arn:aws:sqs:us-east-1:0:Queue-1")
+        self.assertEqual(sam_local.resolve({"Fn::GetAtt": "Queue.Arn"}, self.RESOURCES), "arn:aws:sqs:us-east-1:0:Queue-1")
+        self.assertIsNone(sam_local.resolve({"Ref": "Missing"}, self.RESOURCES))
+        self.assertIsNone(sam_local.resolve({"Fn::If": ["C", "a", "b"]}, self.RESOURCES))
+
+    def test_the_env_vars_resolve_resources_and_add_the_local_variables(self):
+        import os
+        from unittest import mock
+
+        import sam_local
+
+        template = {
+            "Globals": {"Function": {"Environment": {"Variables": {"TABLE_NAME": {"Ref": "Table"}, "RUST_LOG": "info"}}}},
+            "Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"Environment": {"Variables": {"Q": {"Ref": "Queue"}}}}}},
+        }
+        endpoints = {"AWS_ENDPOINT_URL_DYNAMODB": "http://d", "AWS_ENDPOINT_URL_SQS": "http://s"}
+        with mock.patch.dict(os.environ, endpoints):
+            variables = sam_local.environment(template, self.RESOURCES, "dev-key")["Parameters"]
+        self.assertEqual((variables["TABLE_NAME"], variables["Q"], variables["SECRETS_KEY_ID"]), ("Table-1", "http://q/Queue-1", ""))
+        self.assertNotIn("RUST_LOG", variables, "SAM itself passes what the template says")
+        self.assertTrue(set(sam_local.LOCAL_VARIABLES) <= set(variables))
+        self.assertEqual(variables["WEBHOOKS_DEV_JWT_SECRET"], "dev-key")

@@ -1,5 +1,6 @@
 //! The API over HTTP, each scenario on every target: the runner on memory and on DynamoDB
-//! Local, and the deployed stack behind API Gateway.
+//! Local, and the deployed stack behind API Gateway. Creating, reading, listing and deleting
+//! run through `sam local start-api` too.
 
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
 }
 
 #[apply(targets)]
+#[ignore = "SAM local: run by scripts/sam-local.sh"]
+#[case::sam_local(Target::SamLocal)]
 #[tokio::test]
 async fn create_get_list_and_the_secret_shown_once(#[case] target: Target) {
     let app = TestApp::on(target).await;
@@ -100,6 +103,8 @@ async fn optimistic_locking_and_pause(#[case] target: Target) {
 }
 
 #[apply(targets)]
+#[ignore = "SAM local: run by scripts/sam-local.sh"]
+#[case::sam_local(Target::SamLocal)]
 #[tokio::test]
 async fn patch_and_delete_with_if_match(#[case] target: Target) {
     let app = TestApp::on(target).await;

@@ -19,6 +19,7 @@ use webhooks_local::{App, Backend, DevAuth, FIFO_QUEUES, QUEUES};
 
 use crate::tokens::Tokens;
 
+mod deployed;
 mod operator;
 
 pub const ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
@@ -89,13 +90,16 @@ fn settings(schedule: &str, timeout: Duration) -> Settings {
     Settings { schedule, timeout, url_policy: UrlPolicy { allow_private: true }, disable_after, ..Default::default() }
 }
 
-/// Where a black-box test runs: the runner in this process on either backend, or the deployed
-/// stack behind API Gateway (`scripts/stack-test.sh`, which runs only the `stack` cases).
+/// Where a black-box test runs: the runner in this process on either backend, the deployed
+/// stack behind API Gateway (`scripts/stack-test.sh`, which runs only the `stack` cases), or the
+/// functions in SAM's containers behind `sam local start-api` (`scripts/sam-local.sh`, which runs
+/// only the `sam_local` cases: a few of the API's, each named where it is declared).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Memory,
     DynamoDb,
     Stack,
+    SamLocal,
 }
 
 /// Every black-box test runs on each target, as a case of its own.
@@ -155,8 +159,8 @@ pub struct TestApp {
     pub token: String,
     /// An entity of this app's own, so that apps sharing a deployed stack never meet.
     pub entity: String,
-    /// Where its delivery queue's counts are read: the runner in this process, or the stack's
-    /// queue on the AWS emulator.
+    /// Where its delivery queue's counts are read: the runner in this process, or the queue of
+    /// the stack or of SAM local on an emulator.
     queues: Queues,
     /// Its DynamoDB table, read as an operator would (none in memory).
     table: Option<(aws_sdk_dynamodb::Client, String)>,
@@ -164,7 +168,12 @@ pub struct TestApp {
 
 enum Queues {
     Runner(Arc<App>),
-    Stack { endpoint: String, url: String, ingest_url: String },
+    /// The queues of functions outside this process, at `endpoint`.
+    Stack {
+        endpoint: String,
+        url: String,
+        ingest_url: String,
+    },
 }
 
 impl TestApp {
@@ -174,6 +183,7 @@ impl TestApp {
             Target::Memory => Self::delivering(false, SCHEDULE, TIMEOUT).await,
             Target::DynamoDb => Self::delivering(true, SCHEDULE, TIMEOUT).await,
             Target::Stack => Self::stack(),
+            Target::SamLocal => Self::sam_local(),
         }
     }
 
@@ -196,6 +206,7 @@ impl TestApp {
             Target::Memory => Backend::Memory,
             Target::DynamoDb => aws_backend(),
             Target::Stack => return Self::stack(),
+            Target::SamLocal => return Self::sam_local(),
         };
         Self::start(backend, Settings { disable_after, ..settings(SCHEDULE, TIMEOUT) }).await
     }
@@ -241,6 +252,7 @@ impl TestApp {
             Target::Memory => Backend::Memory,
             Target::DynamoDb => aws_backend(),
             Target::Stack => return Self::stack(),
+            Target::SamLocal => return Self::sam_local(),
         };
         let defaults = settings(custom.schedule.unwrap_or(SCHEDULE), TIMEOUT);
         let settings = Settings {
@@ -252,26 +264,6 @@ impl TestApp {
         };
         let queues = QueueConfig { retention: custom.retention.unwrap_or(QUEUES.retention), ..QUEUES };
         Self::start_with(backend, settings, queues).await
-    }
-
-    /// The stack that `tests/stack/run.py` deployed, described in the file `WEBHOOKS_STACK` names.
-    fn stack() -> Self {
-        let path = std::env::var("WEBHOOKS_STACK").expect("WEBHOOKS_STACK is not set: run scripts/stack-test.sh");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let stack: Value = serde_json::from_str(&text).expect("the stack file is JSON");
-        let field = |name: &str| stack[name].as_str().unwrap_or_else(|| panic!("{path} has no {name}"));
-        let deployed = (field("retrySchedule"), field("deliveryTimeout"), field("disableAfter"));
-        let timeout = format!("{}s", TIMEOUT.as_secs());
-        assert_eq!(deployed, (STACK_SCHEDULE, timeout.as_str(), DISABLE_AFTER), "the stack's delivery settings");
-        let tokens =
-            Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
-        let queues = Queues::Stack {
-            endpoint: field("awsEndpoint").into(),
-            url: field("deliveryQueueUrl").into(),
-            ingest_url: field("ingestQueueUrl").into(),
-        };
-        let table = aws_sdk_dynamodb::Client::new(&emulator_config(field("awsEndpoint")));
-        Self::with(field("url").to_string(), tokens, queues, Some((table, field("tableName").into())))
     }
 
     fn with(base: String, tokens: Tokens, queues: Queues, table: Option<(aws_sdk_dynamodb::Client, String)>) -> Self {

@@ -1,9 +1,19 @@
 //! HS256 dev tokens: what the local runner issues and checks in place of API Gateway's JWT
-//! authorizer.
+//! authorizer, and what the functions check themselves under `sam local`, which runs no
+//! authorizer, when `WEBHOOKS_DEV_JWT_SECRET` is in their environment (the template never sets
+//! it).
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription};
+use lambda_http::request::RequestContext;
 use serde_json::{Map, Value, json};
+
+/// The issuer and audience of the runner's tokens, unless it is told others.
+pub const ISSUER: &str = "webhooks-local";
+pub const AUDIENCE: &str = "webhooks-api";
+/// The variable that holds the key of the dev tokens a function accepts.
+const SECRET_VARIABLE: &str = "WEBHOOKS_DEV_JWT_SECRET";
 
 #[derive(Clone)]
 pub struct DevAuth {
@@ -55,6 +65,50 @@ impl DevAuth {
         validation.validate_nbf = true;
         jsonwebtoken::decode::<Map<String, Value>>(token, &DecodingKey::from_secret(&self.secret), &validation)
             .map(|data| data.claims)
+    }
+}
+
+impl DevAuth {
+    /// The dev tokens a function accepts: those of the key `WEBHOOKS_DEV_JWT_SECRET` holds, with
+    /// the runner's issuer and audience; `None` (as deployed) when it is unset or empty.
+    pub(crate) fn from_env() -> Option<Self> {
+        let secret = std::env::var(SECRET_VARIABLE).ok().filter(|s| !s.is_empty())?;
+        tracing::warn!("{SECRET_VARIABLE} is set: this function checks dev tokens itself (sam local only)");
+        Some(Self::new(secret, ISSUER, AUDIENCE))
+    }
+
+    /// `request` as API Gateway's JWT authorizer would hand it over: one that no authorizer
+    /// described (`sam local start-api`'s) gets the claims of its bearer token when that
+    /// verifies, and stays without (so 401) when it does not. One that an authorizer described,
+    /// as `sam local invoke`'s sample events say one did, is left as it is.
+    pub(crate) fn authorize(&self, mut request: lambda_http::Request) -> lambda_http::Request {
+        let token = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .map(|token| token.trim().to_string());
+        let Some(RequestContext::ApiGatewayV2(context)) = request.extensions_mut().get_mut::<RequestContext>() else {
+            return request;
+        };
+        if context.authorizer.as_ref().is_some_and(|authorizer| authorizer.jwt.is_some()) {
+            return request;
+        }
+        match token.map(|token| self.verify(&token)) {
+            Some(Ok(claims)) => {
+                let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+                jwt.claims = stringify_claims(&claims)
+                    .into_iter()
+                    .filter_map(|(name, value)| Some((name, value.as_str()?.to_string())))
+                    .collect();
+                let mut authorizer = ApiGatewayRequestAuthorizer::default();
+                authorizer.jwt = Some(jwt);
+                context.authorizer = Some(authorizer);
+            }
+            Some(Err(err)) => tracing::info!(error = %err, "token refused"),
+            None => {}
+        }
+        request
     }
 }
 
@@ -124,5 +178,45 @@ mod tests {
         let claims = json!({"sub": "u", "exp": 5, "entities": ["a", "b"]});
         let flat = stringify_claims(claims.as_object().expect("object"));
         assert_eq!(Value::Object(flat), json!({"sub": "u", "exp": "5", "entities": "[a b]"}));
+    }
+
+    fn claims_of(request: &lambda_http::Request) -> Option<std::collections::HashMap<String, String>> {
+        use lambda_http::RequestExt as _;
+        let authorizer = request.request_context_ref().and_then(RequestContext::authorizer)?;
+        authorizer.jwt.as_ref().map(|jwt| jwt.claims.clone())
+    }
+
+    #[test]
+    fn a_request_no_authorizer_described_gets_its_verified_tokens_claims() {
+        use crate::testing::ApiEvent;
+        let token = auth().issue("dev", "*", "events:publish", chrono::Duration::hours(1)).expect("token");
+        let unchecked = ApiEvent::list_webhooks().without_authorizer();
+        let checked = auth().authorize(unchecked.header("authorization", &format!("Bearer {token}")).request());
+        let claims = claims_of(&checked).expect("claims");
+        assert_eq!((claims["sub"].as_str(), claims["entities"].as_str()), ("dev", "*"));
+        assert_eq!(claims["scope"], "events:publish");
+
+        let forged = DevAuth::new("another key", ISSUER, AUDIENCE).issue("dev", "*", "", chrono::Duration::hours(1));
+        let forged = format!("Bearer {}", forged.expect("token"));
+        let refused = ApiEvent::list_webhooks().without_authorizer().header("authorization", &forged).request();
+        assert_eq!(claims_of(&auth().authorize(refused)), None, "a token of another key gives no claims");
+        let without = auth().authorize(ApiEvent::list_webhooks().without_authorizer().request());
+        assert_eq!(claims_of(&without), None);
+    }
+
+    #[test]
+    fn a_request_an_authorizer_described_is_left_as_it_is() {
+        use crate::testing::ApiEvent;
+        let sample = ApiEvent::list_webhooks().request();
+        let before = claims_of(&sample).expect("the sample event has claims");
+        let token = auth().issue("dev", "*", "", chrono::Duration::hours(1)).expect("token");
+        let with_token = ApiEvent::list_webhooks().header("authorization", &format!("Bearer {token}")).request();
+        assert_eq!(claims_of(&auth().authorize(with_token)), Some(before));
+    }
+
+    #[test]
+    fn the_template_never_sets_the_dev_key() {
+        let template = include_str!("../../template.yaml");
+        assert!(!template.contains(SECRET_VARIABLE), "template.yaml names {SECRET_VARIABLE}");
     }
 }
