@@ -26,7 +26,8 @@ stack-test:
 
 # Every function under `sam local invoke` with its sample event, and the API's create, get, list
 # and delete through `sam local start-api`, in Docker with an engine and image of the step's own
-# (README, "SAM local invocation"). After the stack test in `make test`: it reuses its build.
+# (README, "SAM local invocation"). After the stack test in `make test`, whose x86_64 build it
+# shares (its own `sam build` then takes about 30 s).
 sam-local:
 	scripts/sam-local.sh
 

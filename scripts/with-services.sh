@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs a command with DynamoDB Local and the SQS emulator listening on free loopback ports,
-# and the standard AWS SDK environment pointing at them. Both stop when the command ends,
+# Runs a command with DynamoDB Local and the SQS emulator on free ports, and the standard AWS
+# SDK environment pointing at them. Both stop when the command ends,
 # whether it passed or failed. The SQS emulator is ministack's SQS (the AWS emulator of the
 # stack test): it keeps SQS's semantics the tests rely on and takes 10,000 messages in seconds,
-# where moto's grew with the queue (5,000 sends took it 400 s). They listen on loopback, or on
-# the address WEBHOOKS_SERVICES_HOST names (the SAM local step's: its containers' gateway).
+# where moto's grew with the queue (5,000 sends took it 400 s). Both are reached on loopback, or
+# at the address WEBHOOKS_SERVICES_HOST names (the SAM local step's: its containers' gateway);
+# the SQS emulator listens only there, DynamoDB Local (which has no such setting) everywhere.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"

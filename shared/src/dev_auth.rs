@@ -1,7 +1,7 @@
 //! HS256 dev tokens: what the local runner issues and checks in place of API Gateway's JWT
 //! authorizer, and what the functions check themselves under `sam local`, which runs no
-//! authorizer, when `WEBHOOKS_DEV_JWT_SECRET` is in their environment (the template never sets
-//! it).
+//! authorizer: only in SAM's containers (`AWS_SAM_LOCAL`), and only when
+//! `WEBHOOKS_DEV_JWT_SECRET` is in their environment (the template never sets it).
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -14,6 +14,8 @@ pub const ISSUER: &str = "webhooks-local";
 pub const AUDIENCE: &str = "webhooks-api";
 /// The variable that holds the key of the dev tokens a function accepts.
 const SECRET_VARIABLE: &str = "WEBHOOKS_DEV_JWT_SECRET";
+/// The variable SAM sets to `true` in its containers, which Lambda never sets.
+const SAM_LOCAL_VARIABLE: &str = "AWS_SAM_LOCAL";
 
 #[derive(Clone)]
 pub struct DevAuth {
@@ -66,21 +68,28 @@ impl DevAuth {
         jsonwebtoken::decode::<Map<String, Value>>(token, &DecodingKey::from_secret(&self.secret), &validation)
             .map(|data| data.claims)
     }
-}
 
-impl DevAuth {
-    /// The dev tokens a function accepts: those of the key `WEBHOOKS_DEV_JWT_SECRET` holds, with
-    /// the runner's issuer and audience; `None` (as deployed) when it is unset or empty.
+    /// The dev tokens a function accepts, from its environment (`from_vars`).
     pub(crate) fn from_env() -> Option<Self> {
-        let secret = std::env::var(SECRET_VARIABLE).ok().filter(|s| !s.is_empty())?;
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Those of the key `WEBHOOKS_DEV_JWT_SECRET` holds, with the runner's issuer and audience,
+    /// in SAM's containers only; `None` (as deployed) anywhere else, or when the key is empty.
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let secret = var(SECRET_VARIABLE).filter(|s| !s.is_empty())?;
+        if var(SAM_LOCAL_VARIABLE).as_deref() != Some("true") {
+            tracing::warn!("{SECRET_VARIABLE} is set outside sam local: no dev token is accepted");
+            return None;
+        }
         tracing::warn!("{SECRET_VARIABLE} is set: this function checks dev tokens itself (sam local only)");
         Some(Self::new(secret, ISSUER, AUDIENCE))
     }
 
     /// `request` as API Gateway's JWT authorizer would hand it over: one that no authorizer
     /// described (`sam local start-api`'s) gets the claims of its bearer token when that
-    /// verifies, and stays without (so 401) when it does not. One that an authorizer described,
-    /// as `sam local invoke`'s sample events say one did, is left as it is.
+    /// verifies, and stays without (so 401) when it does not. One that an authorizer of any kind
+    /// described, as `sam local invoke`'s sample events say one did, is left as it is.
     pub(crate) fn authorize(&self, mut request: lambda_http::Request) -> lambda_http::Request {
         let token = request
             .headers()
@@ -91,7 +100,7 @@ impl DevAuth {
         let Some(RequestContext::ApiGatewayV2(context)) = request.extensions_mut().get_mut::<RequestContext>() else {
             return request;
         };
-        if context.authorizer.as_ref().is_some_and(|authorizer| authorizer.jwt.is_some()) {
+        if context.authorizer.is_some() {
             return request;
         }
         match token.map(|token| self.verify(&token)) {
@@ -212,6 +221,21 @@ mod tests {
         let token = auth().issue("dev", "*", "", chrono::Duration::hours(1)).expect("token");
         let with_token = ApiEvent::list_webhooks().header("authorization", &format!("Bearer {token}")).request();
         assert_eq!(claims_of(&auth().authorize(with_token)), Some(before));
+    }
+
+    #[test]
+    fn dev_tokens_are_accepted_only_in_sams_containers() {
+        let vars = |secret: &'static str, sam_local: Option<&'static str>| {
+            move |name: &str| match name {
+                SECRET_VARIABLE => Some(secret.to_string()),
+                SAM_LOCAL_VARIABLE => sam_local.map(str::to_string),
+                _ => None,
+            }
+        };
+        assert!(DevAuth::from_vars(vars("s3cret", Some("true"))).is_some());
+        assert!(DevAuth::from_vars(vars("s3cret", None)).is_none(), "a function deployed with the key");
+        assert!(DevAuth::from_vars(vars("s3cret", Some("false"))).is_none());
+        assert!(DevAuth::from_vars(vars("", Some("true"))).is_none(), "an empty key");
     }
 
     #[test]

@@ -138,14 +138,15 @@ def invoke(template_path: str, logical: str, binary: str, env_file: str, work_di
     started = time.time()
     command = ["sam", "local", "invoke", logical, "--template-file", template_path, "--env-vars", env_file]
     command += ["--event", os.path.join(ROOT, "events", f"{binary}.json"), *SAM_FLAGS]
-    # The log is the command, SAM's and the function's lines (stderr), then the answer (stdout).
+    # The log is the command, SAM's and the function's lines (stderr), then the answer (stdout),
+    # in which a new webhook's secret is not kept.
     with open(os.path.join(work_dir, f"invoke-{binary}.log"), "w") as log:
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, timeout=300)
-        # A new webhook's answer holds its secret, which no log keeps.
-        log.write(re.sub(r"whsec_[A-Za-z0-9+/=]+", "whsec_(not shown)", done.stdout))
-    lines = done.stdout.strip().splitlines()
+        answered = re.sub(r"whsec_[A-Za-z0-9+/=]+", "whsec_(not shown)", done.stdout)
+        log.write(answered)
+    lines = answered.strip().splitlines()
     try:
         answer = json.loads(lines[-1]) if lines else None
     except json.JSONDecodeError:
@@ -180,19 +181,29 @@ def start_api(template_path: str, env_file: str, work_dir: str):
     port = free_port()
     command = ["sam", "local", "start-api", "--template-file", template_path, "--env-vars", env_file]
     command += ["--host", "127.0.0.1", "--port", str(port), *SAM_FLAGS]
-    log = open(os.path.join(work_dir, "start-api.log"), "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(os.path.join(work_dir, "start-api.log"), "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        try:
-            urllib.request.urlopen(f"{url}/api/event-types", timeout=30)
-            return process, url
-        except urllib.error.HTTPError:
-            return process, url  # it answered: 401 without a token
-        except OSError:
-            time.sleep(0.5)
+    try:
+        while time.time() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(f"{url}/api/event-types", timeout=30)
+                return process, url
+            except urllib.error.HTTPError:
+                return process, url  # it answered: 401 without a token
+            except OSError:
+                time.sleep(0.5)
+    except BaseException:
+        stop_group(process)
+        raise
     stop_group(process)
     raise RuntimeError(f"sam local start-api did not answer within 120 s (log: {log.name})")
+
+
+def write_private(path: str, content: dict):
+    """Writes `content` as JSON into a file only this user reads: it holds keys."""
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        json.dump(content, out)
 
 
 def main(build_dir: str, work_dir: str) -> int:
@@ -200,36 +211,33 @@ def main(build_dir: str, work_dir: str) -> int:
     source = expand.load(os.path.join(os.path.dirname(build_dir), "template.yaml"))
     names, resources = expand.functions(source), make_resources(source)
     dev_secret = secrets.token_urlsafe(32)
-    env_file = os.path.join(work_dir, "env-vars.json")
-    with open(env_file, "w") as env:
-        json.dump(environment(source, resources, dev_secret), env)
-    template_path = local_template(build_dir)
-
-    print("sam local invoke of each function with its sample event:", flush=True)
-    failures = invoke_each(template_path, names, env_file, work_dir)
-    print("sam local start-api, and the black-box suite's sam_local cases through it:", flush=True)
-    api, url = start_api(template_path, env_file, work_dir)
-    described = os.path.join(work_dir, "sam-local.json")
+    env_file, described = os.path.join(work_dir, "env-vars.json"), os.path.join(work_dir, "sam-local.json")
+    api = None
     try:
-        with open(described, "w") as out:
-            json.dump(
-                {
-                    "url": url,
-                    "devSecret": dev_secret,
-                    "dynamodbEndpoint": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
-                    "sqsEndpoint": os.environ["AWS_ENDPOINT_URL_SQS"],
-                    "tableName": resources["WebhooksTable"]["Ref"],
-                    "deliveryQueueUrl": resources["DeliveryQueue"]["Ref"],
-                    "ingestQueueUrl": resources["IngestQueue"]["Ref"],
-                },
-                out,
-            )
+        write_private(env_file, environment(source, resources, dev_secret))
+        template_path = local_template(build_dir)
+        print("sam local invoke of each function with its sample event:", flush=True)
+        failures = invoke_each(template_path, names, env_file, work_dir)
+        print("sam local start-api, and the black-box suite's sam_local cases through it:", flush=True)
+        api, url = start_api(template_path, env_file, work_dir)
+        description = {
+            "url": url,
+            "devSecret": dev_secret,
+            "dynamodbEndpoint": os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
+            "sqsEndpoint": os.environ["AWS_ENDPOINT_URL_SQS"],
+            "tableName": resources["WebhooksTable"]["Ref"],
+            "deliveryQueueUrl": resources["DeliveryQueue"]["Ref"],
+            "ingestQueueUrl": resources["IngestQueue"]["Ref"],
+        }
+        write_private(described, description)
         suite = run_suite("WEBHOOKS_SAM_LOCAL", described, "sam_local")
     finally:
-        # The file holds the dev tokens' key; the run's containers end with the engine.
-        os.remove(described)
-        os.remove(env_file)
-        stop_group(api)
+        # The files hold the dev tokens' key and the sealing key; the containers end with the engine.
+        if api is not None:
+            stop_group(api)
+        for path in (described, env_file):
+            if os.path.exists(path):
+                os.remove(path)
     for failure in failures:
         print(f"  FAILED: {failure}")
     if suite != 0:

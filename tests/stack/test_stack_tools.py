@@ -2,10 +2,13 @@
 and of the SAM local step's (its environment). Run by scripts/stack-test.sh before it deploys
 anything."""
 
+import os
 import unittest
+from unittest import mock
 
 import audit
 import expand
+import sam_local
 from proxy import Call, parse_calls
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/webhooks-T"
@@ -278,16 +281,10 @@ class ExpandTest(unittest.TestCase):
         self.assertIn("PublishRole", expand.for_emulator(scaled, {})["Resources"])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class SamLocalTest(unittest.TestCase):
     RESOURCES = {"Table": {"Ref": "Table-1"}, "Queue": {"Ref": "http://q/Queue-1", "Arn": "arn:aws:sqs:us-east-1:0:Queue-1"}}
 
     def test_refs_and_arns_of_resources_made_resolve_and_others_do_not(self):
-        import sam_local
-
         self.assertEqual(sam_local.resolve({"Ref": "Table"}, self.RESOURCES), "Table-1")
         self.assertEqual(sam_local.resolve({"Fn::GetAtt": ["Queue", "Arn"]}, self.RESOURCES), "arn:aws:sqs:us-east-1:0:Queue-1")
         self.assertEqual(sam_local.resolve({"Fn::GetAtt": "Queue.Arn"}, self.RESOURCES), "arn:aws:sqs:us-east-1:0:Queue-1")
@@ -295,11 +292,6 @@ class SamLocalTest(unittest.TestCase):
         self.assertIsNone(sam_local.resolve({"Fn::If": ["C", "a", "b"]}, self.RESOURCES))
 
     def test_the_env_vars_resolve_resources_and_add_the_local_variables(self):
-        import os
-        from unittest import mock
-
-        import sam_local
-
         template = {
             "Globals": {"Function": {"Environment": {"Variables": {"TABLE_NAME": {"Ref": "Table"}, "RUST_LOG": "info"}}}},
             "Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"Environment": {"Variables": {"Q": {"Ref": "Queue"}}}}}},
@@ -311,3 +303,7 @@ class SamLocalTest(unittest.TestCase):
         self.assertNotIn("RUST_LOG", variables, "SAM itself passes what the template says")
         self.assertTrue(set(sam_local.LOCAL_VARIABLES) <= set(variables))
         self.assertEqual(variables["WEBHOOKS_DEV_JWT_SECRET"], "dev-key")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -169,7 +169,7 @@ pub struct TestApp {
 enum Queues {
     Runner(Arc<App>),
     /// The queues of functions outside this process, at `endpoint`.
-    Stack {
+    Remote {
         endpoint: String,
         url: String,
         ingest_url: String,

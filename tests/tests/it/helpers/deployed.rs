@@ -29,7 +29,7 @@ impl TestApp {
         assert_eq!(deployed, (STACK_SCHEDULE, timeout.as_str(), DISABLE_AFTER), "the stack's delivery settings");
         let tokens =
             Tokens::rs256(field("keyPem"), field("foreignKeyPem"), field("kid"), field("issuer"), field("audience"));
-        let queues = Queues::Stack {
+        let queues = Queues::Remote {
             endpoint: field("awsEndpoint").into(),
             url: field("deliveryQueueUrl").into(),
             ingest_url: field("ingestQueueUrl").into(),
@@ -45,7 +45,7 @@ impl TestApp {
         let (path, sam) = description("WEBHOOKS_SAM_LOCAL", "scripts/sam-local.sh");
         let field = |name: &str| field(&path, &sam, name);
         let tokens = Tokens::hs256(field("devSecret").as_bytes(), dev_auth::ISSUER, dev_auth::AUDIENCE);
-        let queues = Queues::Stack {
+        let queues = Queues::Remote {
             endpoint: field("sqsEndpoint").into(),
             url: field("deliveryQueueUrl").into(),
             ingest_url: field("ingestQueueUrl").into(),

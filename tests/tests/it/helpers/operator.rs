@@ -1,5 +1,6 @@
 //! What an operator reads and sends beside the API: the delivery queue's counts, the ingest
-//! queue, the table's items; in the runner of this process or on the stack's emulator.
+//! queue, the table's items; in the runner of this process, or on the emulators of the stack or
+//! of SAM local.
 
 use serde_json::Value;
 use shared::queue::{QueueConsumer, QueueDepths, RawSend, SqsQueue};
@@ -15,9 +16,9 @@ impl TestApp {
                 let (depths, timed) = app.queue_depths().await.expect("the queue's counts");
                 (depths, Some(timed))
             }
-            Queues::Stack { endpoint, url, .. } => {
+            Queues::Remote { endpoint, url, .. } => {
                 let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), url);
-                (queue.depths().await.expect("the stack queue's counts"), None)
+                (queue.depths().await.expect("the queue's counts"), None)
             }
         }
     }
@@ -27,7 +28,7 @@ impl TestApp {
         let (text, group) = (body.to_string(), body["entityId"].as_str());
         match &self.queues {
             Queues::Runner(app) => app.ingest_queue().send_raw(&text, group, &[]).await,
-            Queues::Stack { endpoint, ingest_url, .. } => {
+            Queues::Remote { endpoint, ingest_url, .. } => {
                 let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&emulator_config(endpoint)), ingest_url);
                 queue.send_raw(&text, group, &[]).await
             }
@@ -42,7 +43,7 @@ impl TestApp {
                 let depths = app.ingest_dead_letter_depths().await.expect("the ingest DLQ's counts");
                 Some(depths.visible + depths.in_flight + depths.delayed)
             }
-            Queues::Stack { .. } => None,
+            Queues::Remote { .. } => None,
         }
     }
 
