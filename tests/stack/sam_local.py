@@ -112,7 +112,8 @@ def environment(template: dict, resources: dict, dev_secret: str) -> dict:
     variables.update(
         AWS_ENDPOINT_URL_DYNAMODB=os.environ["AWS_ENDPOINT_URL_DYNAMODB"],
         AWS_ENDPOINT_URL_SQS=os.environ["AWS_ENDPOINT_URL_SQS"],
-        # Sealed with a local key instead of KMS, which neither emulator here serves.
+        # Secrets sealed with a local key instead of KMS: the step points the functions at the
+        # emulators for DynamoDB and SQS only (the stack test seals with KMS).
         SECRETS_KEY_ID="",
         WEBHOOKS_SECRETS_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         WEBHOOKS_DEV_JWT_SECRET=dev_secret,
