@@ -225,22 +225,6 @@ fn answers_to(allowed: &[String], headers: &HeaderMap) -> bool {
         || allowed.iter().any(|name| name.eq_ignore_ascii_case(&host))
 }
 
-impl App {
-    /// The claims of the bearer token, stringified as the JWT authorizer passes them, or
-    /// `None` (the handler then answers 401).
-    fn authorize(&self, headers: &HeaderMap) -> Option<serde_json::Map<String, serde_json::Value>> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
-        match self.auth.verify(token.trim()) {
-            Ok(claims) => Some(dev_auth::stringify_claims(&claims)),
-            Err(err) => {
-                tracing::info!(error = %err, "token refused");
-                None
-            }
-        }
-    }
-}
-
 pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).layer(DefaultBodyLimit::max(LAMBDA_PAYLOAD_LIMIT)).with_state(app)
 }
@@ -268,7 +252,7 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
         headers: &headers,
         body: &body,
     };
-    let event = gateway::event(&incoming, &route, app.authorize(&headers));
+    let event = gateway::event(&incoming, &route, app.auth.bearer_claims(&headers));
     match gateway::request(&event) {
         Ok(request) => gateway::into_http(route.function.answer(&app.deps, request).await).map(axum::body::Body::from),
         Err(err) => {

@@ -69,6 +69,20 @@ impl DevAuth {
             .map(|data| data.claims)
     }
 
+    /// The claims of the bearer token in `headers`, stringified as the JWT authorizer passes
+    /// them, or `None` when there is none or it does not verify (the handler then answers 401).
+    pub fn bearer_claims(&self, headers: &http::HeaderMap) -> Option<Map<String, Value>> {
+        let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        match self.verify(token.trim()) {
+            Ok(claims) => Some(stringify_claims(&claims)),
+            Err(err) => {
+                tracing::info!(error = %err, "token refused");
+                None
+            }
+        }
+    }
+
     /// The dev tokens a function accepts, from its environment (`from_vars`).
     pub(crate) fn from_env() -> Option<Self> {
         Self::from_vars(|name| std::env::var(name).ok())
@@ -91,31 +105,18 @@ impl DevAuth {
     /// verifies, and stays without (so 401) when it does not. One that an authorizer of any kind
     /// described, as `sam local invoke`'s sample events say one did, is left as it is.
     pub(crate) fn authorize(&self, mut request: lambda_http::Request) -> lambda_http::Request {
-        let token = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(|token| token.trim().to_string());
-        let Some(RequestContext::ApiGatewayV2(context)) = request.extensions_mut().get_mut::<RequestContext>() else {
-            return request;
-        };
-        if context.authorizer.is_some() {
-            return request;
+        match request.extensions().get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) if context.authorizer.is_none() => {}
+            _ => return request,
         }
-        match token.map(|token| self.verify(&token)) {
-            Some(Ok(claims)) => {
-                let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-                jwt.claims = stringify_claims(&claims)
-                    .into_iter()
-                    .filter_map(|(name, value)| Some((name, value.as_str()?.to_string())))
-                    .collect();
-                let mut authorizer = ApiGatewayRequestAuthorizer::default();
-                authorizer.jwt = Some(jwt);
-                context.authorizer = Some(authorizer);
-            }
-            Some(Err(err)) => tracing::info!(error = %err, "token refused"),
-            None => {}
+        let Some(claims) = self.bearer_claims(request.headers()) else { return request };
+        if let Some(RequestContext::ApiGatewayV2(context)) = request.extensions_mut().get_mut::<RequestContext>() {
+            let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+            jwt.claims =
+                claims.into_iter().filter_map(|(name, value)| Some((name, value.as_str()?.to_string()))).collect();
+            let mut authorizer = ApiGatewayRequestAuthorizer::default();
+            authorizer.jwt = Some(jwt);
+            context.authorizer = Some(authorizer);
         }
         request
     }
