@@ -7,7 +7,7 @@ import { confirmChoice, field, h, page, replace, showErrors, toast, when } from 
 import { eventPicker } from "./events.js";
 import { healthPanel, setEnabled } from "./health.js";
 import { recoverDeliveries, resendButton, statusFilter } from "./replay.js";
-import { rotateSecret, secretShown } from "./rotation.js";
+import { keyShown, rotateSecret, secretShown, signatureFieldset } from "./rotation.js";
 import { sendTest } from "./test-event.js";
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -190,6 +190,7 @@ export async function edit(main, id, scope = entityWebhooks) {
   const full = h("input", { type: "radio", name: "payload", id: "payload-full", value: "full", checked: value.sendData });
   const thin = h("input", { type: "radio", name: "payload", id: "payload-thin", value: "ids", checked: !value.sendData });
   const auth = authFieldset(value.auth);
+  const signature = signatureFieldset(webhook);
 
   const document_ = () => ({
     name: name.value,
@@ -218,12 +219,9 @@ export async function edit(main, id, scope = entityWebhooks) {
     }
     try {
       if (creating) {
-        const created = await api("POST", scope.path(), { body: document_() });
-        secretShown(main, scope, {
-          title: `${scope.noun[0].toUpperCase()}${scope.noun.slice(1)} created`,
-          intro: `${created.name} is ready. Verify each delivery with this signing secret; it is shown only now.`,
-          secret: created.secret,
-        });
+        const body = { ...document_(), signature: signature.value() };
+        const created = await api("POST", scope.path(), { body });
+        secretShown(main, scope, keyShown(created.name, created, `${scope.noun[0].toUpperCase()}${scope.noun.slice(1)} created`));
       } else {
         await api("PUT", webhookPath(scope, webhook.id), { body: { ...document_(), version: webhook.version } });
         toast(`${name.value} saved.`);
@@ -266,6 +264,7 @@ export async function edit(main, id, scope = entityWebhooks) {
         h("div", { class: "checkbox" }, full, h("label", { for: "payload-full" }, "Full payload: event data included")),
         h("div", { class: "checkbox" }, thin, h("label", { for: "payload-thin" }, "Ids only: fetch details from the API"))),
       auth.element,
+      signature.element,
       h("p", { class: "field-error", id: "version-error" }),
       h("div", { class: "actions" },
         h("button", { type: "submit" }, creating ? `Create ${scope.noun}` : "Save changes"),

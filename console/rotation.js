@@ -1,5 +1,6 @@
-// Signing secrets: the page that shows one, once (after create and after a rotation), and the
-// dialog that rotates a webhook's secret. The API never returns a secret again.
+// Signing keys: the page that shows one (an HMAC secret once, after create and after a rotation;
+// an ed25519 public key, which every read shows too), and the dialog that rotates a webhook's key.
+// The API never returns a secret again, and never an ed25519 private key at all.
 import { api, webhookPath } from "./api.js";
 import { dialogActions, field, h, page, replace, showOnce, when } from "./dom.js";
 
@@ -9,7 +10,8 @@ const DEFAULT_OVERLAP = "24h";
 
 // `note` is anything more the user must know about this secret; `done`, if given, is what Done
 // does instead of following its link (to the page the address already shows, so a no-op).
-export function secretShown(main, scope, { title, intro, secret, note, done }) {
+// `what` names the key shown: the signing secret, or an ed25519 webhook's public key.
+export function secretShown(main, scope, { title, intro, secret, note, done, what = "secret" }) {
   const input = h("input", { id: "secret", readonly: true, value: secret, class: "mono", onfocus: (e) => e.target.select() });
   const copied = h("p", { id: "secret-copied", role: "status", class: "copied" });
   const copy = async () => {
@@ -21,22 +23,39 @@ export function secretShown(main, scope, { title, intro, secret, note, done }) {
     } catch {
       // No clipboard here (permission refused, or not a secure origin): copying is left to the user.
       input.focus();
-      replace(copied, "Could not copy. The secret is selected: copy it with your keyboard.");
+      replace(copied, `Could not copy. The ${what} is selected: copy it with your keyboard.`);
     }
   };
   page(main, title,
     h("div", { class: "card" },
       h("p", {}, intro),
-      h("label", { for: "secret" }, "Signing secret"),
+      h("label", { for: "secret" }, what === "secret" ? "Signing secret" : "Public key"),
       h("div", { class: "secret-row" },
         input,
-        h("button", { type: "button", class: "secondary", onclick: copy }, "Copy secret")),
+        h("button", { type: "button", class: "secondary", onclick: copy }, `Copy ${what}`)),
       copied,
       note ? h("p", { id: "secret-note" }, note) : null,
       h("div", { class: "actions" },
         h("a", { class: "button", href: scope.route, onclick: done && ((e) => { e.preventDefault(); done(); }) }, "Done"))));
   // The route is unchanged, so app.js moves no focus: the heading announces the new page.
   main.querySelector("h1").focus();
+}
+
+// What the page after a create (`created` is its title) or a rotation shows of the webhook's new
+// key, from the API's answer `made`: its HMAC secret, shown only now, or its ed25519 public key.
+export function keyShown(name, made, created) {
+  if (made.signature === "ed25519") {
+    return {
+      title: created || `New key for ${name}`,
+      intro: `${name} signs every delivery with ed25519 (v1a). Your receiver verifies with this public key, which is not a secret: it is also shown on the webhook's page.`,
+      secret: made.publicKey,
+      what: "public key",
+    };
+  }
+  const intro = created
+    ? `${name} is ready. Verify each delivery with this signing secret; it is shown only now.`
+    : `${name} signs every delivery with this secret from now on. It is shown only now: give it to your receiver.`;
+  return { title: created || `New secret for ${name}`, intro, secret: made.secret };
 }
 
 function previousNote(expiresAt) {
@@ -72,9 +91,7 @@ export function rotateSecret(main, scope, webhook, reload) {
         { body: { overlap: overlap.value }, ifMatch: webhook.version });
       dialog.close();
       secretShown(main, scope, {
-        title: `New secret for ${webhook.name}`,
-        intro: `${webhook.name} signs every delivery with this secret from now on. It is shown only now: give it to your receiver.`,
-        secret: rotated.secret,
+        ...keyShown(webhook.name, rotated),
         note: previousNote(rotated.previousSecretExpiresAt),
         done: back,
       });
@@ -117,4 +134,34 @@ export function rotateSecret(main, scope, webhook, reload) {
         "During the overlap every delivery carries two signatures, one by the new secret and one by the previous, so your receiver keeps verifying until it has the new one."),
       dialogActions(submit)));
   showOnce(dialog);
+}
+
+// How a webhook signs: chosen at create (HMAC by default), then shown; a rotation changes it.
+// An ed25519 webhook's public key is shown here, on every visit.
+export function signatureFieldset(webhook) {
+  if (webhook) {
+    const ed25519 = webhook.signature === "ed25519";
+    return {
+      value: () => webhook.signature,
+      element: h("fieldset", { "data-field": "signature" },
+        h("legend", {}, "Signature"),
+        h("p", { class: "hint" }, ed25519
+          ? "Ed25519 (v1a): your receiver verifies with this public key. Rotating the key changes it."
+          : "HMAC-SHA256 (v1) with the signing secret shown when it was made. Rotate it to get a new one."),
+        ed25519
+          ? h("input", { id: "public-key", readonly: true, class: "mono", value: webhook.publicKey, "aria-label": "Public key", onfocus: (e) => e.target.select() })
+          : null),
+    };
+  }
+  const choice = (value, label, hint, checked) => h("div", {},
+    h("div", { class: "checkbox" },
+      h("input", { type: "radio", name: "signature", id: `signature-${value}`, value, checked, "aria-describedby": `signature-${value}-hint` }),
+      h("label", { for: `signature-${value}` }, label)),
+    h("p", { class: "hint", id: `signature-${value}-hint` }, hint));
+  const element = h("fieldset", { "data-field": "signature" },
+    h("legend", {}, "Signature"),
+    choice("hmac", "HMAC-SHA256 (v1)", "A shared secret, shown once when the webhook is made.", true),
+    choice("ed25519", "Ed25519 (v1a)", "Your receiver verifies with a public key and holds no secret.", false),
+    h("p", { class: "field-error", id: "signature-error" }));
+  return { value: () => element.querySelector("input:checked").value, element };
 }

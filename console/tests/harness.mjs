@@ -4,7 +4,7 @@
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, createPublicKey, verify } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import http from "node:http";
 import { chromium } from "playwright-core";
@@ -230,6 +230,16 @@ export function signature(secret, request) {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
   const signed = `${request.headers["webhook-id"]}.${request.headers["webhook-timestamp"]}.${request.body}`;
   return `v1,${createHmac("sha256", key).update(signed).digest("base64")}`;
+}
+
+// Whether one `v1a,` signature of `request` verifies with `publicKey` (whpk_ and the base64 of 32
+// bytes): Standard Webhooks' ed25519 check, by Node's own crypto rather than the service's code.
+export function verifiesEd25519(publicKey, request) {
+  const x = Buffer.from(publicKey.replace(/^whpk_/, ""), "base64").toString("base64url");
+  const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x }, format: "jwk" });
+  const signed = Buffer.from(`${request.headers["webhook-id"]}.${request.headers["webhook-timestamp"]}.${request.body}`);
+  return request.headers["webhook-signature"].split(" ").filter((entry) => entry.startsWith("v1a,"))
+    .some((entry) => verify(null, signed, key, Buffer.from(entry.slice(4), "base64")));
 }
 
 // Sends a test to `name` and answers the request the receiver got at `url`.

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   activeId, base, context, headingIs, page, received, receiver, sendTest, setUp, shoot, signIn, signature, testSent,
-  token,
+  token, verifiesEd25519,
 } from "./harness.mjs";
 
 setUp();
@@ -175,4 +175,30 @@ test("rotate a webhook's secret by keyboard with an hour's overlap: two signatur
   const got = await testSent("Keyboard hook", "/kb");
   assert.deepEqual(got.headers["webhook-signature"].split(" "), [signature(secret, got), signature(previousSecret, got)],
     "the new secret signs, and the previous one beside it");
+});
+
+test("an ed25519 webhook made by mouse shows its public key, never a secret, and its deliveries verify with it", async () => {
+  await page.getByRole("link", { name: "Create webhook" }).click();
+  await headingIs(page, "Create webhook");
+  await page.getByLabel("Name", { exact: true }).fill("Signed hook");
+  await page.getByLabel("Endpoint URL").fill(`http://127.0.0.1:${receiver.address().port}/signed`);
+  await page.getByLabel("Ed25519 (v1a)").check();
+  await shoot(page, "form-signature");
+  await page.getByRole("button", { name: "Create webhook" }).click();
+  await headingIs(page, "Webhook created");
+  const publicKey = await page.getByLabel("Public key").inputValue();
+  assert.match(publicKey, /^whpk_[A-Za-z0-9+/]{43}=$/);
+  assert.ok(!(await page.content()).includes("whsk_"), "the private key is never in the page");
+  await shoot(page, "created-public-key");
+  await page.getByRole("link", { name: "Done" }).click();
+  await headingIs(page, "Webhooks");
+
+  const got = await testSent("Signed hook", "/signed");
+  assert.match(got.headers["webhook-signature"], /^v1a,/);
+  assert.ok(verifiesEd25519(publicKey, got), "the public key verifies the delivery");
+  await page.getByRole("link", { name: "Edit Signed hook" }).click();
+  await headingIs(page, "Edit Signed hook");
+  assert.equal(await page.getByLabel("Public key").inputValue(), publicKey, "shown on every visit");
+  await page.getByRole("link", { name: "Cancel" }).click();
+  await headingIs(page, "Webhooks");
 });

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::config::{ConfigError, Settings};
-use crate::model::WebhookSecret;
+use crate::error::Error;
+use crate::model::{SignatureScheme, WebhookSecret};
 use crate::reservations::Reservations;
 
 pub trait Clock: Send + Sync {
@@ -24,7 +25,7 @@ impl Clock for SystemClock {
 pub trait IdGenerator: Send + Sync {
     /// A time-ordered id (UUIDv7), so that key order is creation order.
     fn new_id(&self) -> Uuid;
-    fn new_secret(&self) -> Result<WebhookSecret, getrandom::Error>;
+    fn new_secret(&self, scheme: SignatureScheme) -> Result<WebhookSecret, Error>;
 }
 
 pub(crate) struct RandomIds;
@@ -34,10 +35,10 @@ impl IdGenerator for RandomIds {
         Uuid::now_v7()
     }
 
-    fn new_secret(&self) -> Result<WebhookSecret, getrandom::Error> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key)?;
-        Ok(WebhookSecret::from_key(&key))
+    fn new_secret(&self, scheme: SignatureScheme) -> Result<WebhookSecret, Error> {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(Error::internal)?;
+        WebhookSecret::generate(scheme, &random).map_err(Error::internal)
     }
 }
 

@@ -7,16 +7,21 @@ use serde::Serialize;
 
 use super::Handled;
 use super::{etag, if_match, json_response_with, optional_json_object, scoped, webhook_id};
-use crate::model::{Rotation, Timestamp};
+use crate::model::{PublicKey, Rotation, SignatureScheme, Timestamp};
 use crate::runtime::ApiContext;
 use crate::service;
 use crate::store::{WebhookGet, WebhookReplace};
 
-/// The new secret, shown this once, and when the previous one stops signing.
+/// The new HMAC secret, shown this once, or the new ed25519 public key, and when the previous
+/// one stops signing.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RotatedOut<'a> {
-    secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    signature: SignatureScheme,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<&'a PublicKey>,
     previous_secret_expires_at: Option<Timestamp>,
 }
 
@@ -30,6 +35,11 @@ where
     let written = (webhook_id(&request)?, condition);
     let rotated = service::rotate_secret(ctx, store, &scope, written, rotation).await?;
     let previous_secret_expires_at = rotated.previous_secret.as_ref().map(|p| p.expires_at);
-    let body = RotatedOut { secret: rotated.secret.expose(), previous_secret_expires_at };
+    let body = RotatedOut {
+        secret: rotated.secret.shown_once(),
+        signature: rotated.info.signature,
+        public_key: rotated.info.public_key.as_ref(),
+        previous_secret_expires_at,
+    };
     json_response_with(StatusCode::OK, &body, &[(header::ETAG, etag(rotated.info.version))])
 }

@@ -33,7 +33,7 @@ where
 {
     let scope = scoped(&request, &ctx.settings)?;
     let webhook = service::create_webhook(ctx, store, &scope, &json_object(&request)?).await?;
-    let body = WebhookCreated { webhook: &webhook.info, secret: webhook.secret.expose() };
+    let body = WebhookCreated::of(&webhook);
     json_response_with(
         StatusCode::CREATED,
         &body,

@@ -34,8 +34,8 @@ pub fn signed_request(
     let at = Timestamp::new(chrono::DateTime::from_timestamp(timestamp, 0).unwrap_or_default());
     let signatures = webhook
         .signing_secrets(at)
-        .map(|secret| Ok(sign(&secret.key()?, &event.id, timestamp, &body)))
-        .collect::<Result<Vec<_>, base64::DecodeError>>()
+        .map(|secret| sign(secret, &event.id, timestamp, &body))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(Error::internal)?;
     let mut headers: Vec<(String, String)> = info.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     headers.extend(authorization.map(|value| ("authorization".to_string(), value)));

@@ -13,6 +13,7 @@ mod message;
 mod receiver_auth;
 mod refusal;
 mod rotation;
+mod secret;
 mod stats;
 mod types;
 mod webhook;
@@ -34,6 +35,8 @@ pub use message::{CarriedEvent, DeliveryMessage, FanOutPage, QueueMessage, Recov
 pub use receiver_auth::{ReceiverAuth, ReceiverCredentials};
 pub use refusal::Refusal;
 pub use rotation::{PreviousSecret, Rotation};
+pub(crate) use secret::SigningKey;
+pub use secret::{InvalidSecret, PublicKey, SignatureScheme, WebhookSecret};
 pub use stats::{HourCounters, Stats, StatsWindow};
-pub use types::{CustomHeaders, EntityId, EventList, Timestamp, WebhookId, WebhookName, WebhookSecret};
+pub use types::{CustomHeaders, EntityId, EventList, Timestamp, WebhookId, WebhookName};
 pub use webhook::{WebhookCreated, WebhookIn, WebhookOut, WebhookRecord, WebhookRules};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::fields::{Fields, as_str};
-use super::{Timestamp, WebhookOut, WebhookRecord, WebhookSecret};
+use super::{SignatureScheme, Timestamp, WebhookOut, WebhookRecord, WebhookSecret};
 use crate::config::parse_duration;
 use crate::error::Error;
 
@@ -23,11 +23,13 @@ pub struct PreviousSecret {
     pub expires_at: Timestamp,
 }
 
-/// A rotation's body: `{"secret"?, "overlap"?}`.
+/// A rotation's body: `{"secret"?, "signature"?, "overlap"?}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rotation {
-    /// The caller's choice; none means a new random one.
+    /// The caller's choice of an HMAC secret; none means a new random one.
     pub secret: Option<WebhookSecret>,
+    /// The new key's scheme; none keeps the webhook's.
+    pub signature: Option<SignatureScheme>,
     pub overlap: Duration,
 }
 
@@ -35,6 +37,7 @@ impl Rotation {
     pub fn parse(body: &Map<String, Value>) -> Result<Self, Error> {
         let mut fields = Fields::new(body);
         let secret = fields.optional("secret", || None, |v| WebhookSecret::parse(as_str(v)?).map(Some));
+        let signature = fields.optional("signature", || None, |v| SignatureScheme::parse(as_str(v)?).map(Some));
         let overlap = fields.optional(
             "overlap",
             || DEFAULT_OVERLAP,
@@ -43,9 +46,23 @@ impl Rotation {
                 if overlap > MAX_OVERLAP { Err("must be at most 7d".into()) } else { Ok(overlap) }
             },
         );
-        match (secret, overlap) {
-            (Some(secret), Some(overlap)) if fields.errors.is_empty() => Ok(Self { secret, overlap }),
+        match (secret, signature, overlap) {
+            (Some(secret), Some(signature), Some(overlap)) if fields.errors.is_empty() => {
+                Ok(Self { secret, signature, overlap })
+            }
             _ => Err(fields.into_error()),
+        }
+    }
+
+    /// The scheme of the new key of `webhook`, and the HMAC secret the caller chose, if any:
+    /// an ed25519 key is made by the platform, never taken from a caller.
+    pub fn new_key(&self, webhook: &WebhookRecord) -> Result<(SignatureScheme, Option<WebhookSecret>), Error> {
+        let scheme = self.signature.unwrap_or_else(|| webhook.secret.scheme());
+        match (scheme, &self.secret) {
+            (SignatureScheme::Ed25519, Some(_)) => {
+                Err(Error::validation("secret", "an ed25519 key is made by the platform: leave secret out"))
+            }
+            (scheme, secret) => Ok((scheme, secret.clone())),
         }
     }
 }
@@ -62,6 +79,8 @@ impl WebhookRecord {
             last_update: now,
             version: self.info.version + 1,
             user_identifier: user.to_string(),
+            signature: secret.scheme(),
+            public_key: secret.public_key(),
             ..self.info.clone()
         };
         Self { info, secret, previous_secret, failing_since: None, ..self.clone() }
@@ -80,6 +99,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::{Catalog, Owner, UrlPolicy, WebhookId, WebhookIn, WebhookRules};
 
     fn parse(body: Value) -> Result<Rotation, Error> {
         Rotation::parse(body.as_object().expect("object"))
@@ -87,7 +107,8 @@ mod tests {
 
     #[test]
     fn an_empty_body_is_a_random_secret_and_a_day_of_overlap() {
-        assert_eq!(parse(json!({})).expect("valid"), Rotation { secret: None, overlap: DEFAULT_OVERLAP });
+        let empty = Rotation { secret: None, signature: None, overlap: DEFAULT_OVERLAP };
+        assert_eq!(parse(json!({})).expect("valid"), empty);
         let chosen =
             parse(json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "overlap": "1h"})).expect("valid");
         assert_eq!(chosen.overlap, Duration::from_secs(3600));
@@ -109,5 +130,38 @@ mod tests {
             assert!(parse(json!({"overlap": overlap})).is_err(), "{overlap}");
         }
         assert!(parse(json!({"overlap": "7d"})).is_ok());
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_scheme_or_switches_it_and_never_takes_a_private_key() {
+        let body = json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "entities": "*"});
+        let rules = WebhookRules { owner: Owner::Global, policy: UrlPolicy::default(), catalog: Catalog::defaults() };
+        let input = WebhookIn::parse(body.as_object().expect("object"), &rules, None).expect("valid");
+        let now = Timestamp::new(chrono::Utc::now());
+        let id = WebhookId(uuid::Uuid::nil());
+        let hmac = WebhookSecret::from_key(&[1; 32]);
+        let webhook = WebhookRecord::create(input, id, Owner::Global, "u", Some("u"), now, hmac);
+
+        let to_ed25519 = parse(json!({"signature": "ed25519"})).expect("valid");
+        assert_eq!(to_ed25519.new_key(&webhook).expect("a key"), (SignatureScheme::Ed25519, None));
+        let key = WebhookSecret::generate(SignatureScheme::Ed25519, &[2; 32]).expect("a key");
+        let rotated = webhook.rotated(key.clone(), Duration::from_secs(60), "u", now);
+        assert_eq!(
+            (rotated.info.signature, rotated.info.public_key.clone()),
+            (SignatureScheme::Ed25519, key.public_key())
+        );
+        let signing: Vec<_> = rotated.signing_secrets(now).map(WebhookSecret::scheme).collect();
+        assert_eq!(signing, [SignatureScheme::Ed25519, SignatureScheme::Hmac], "both sign during the overlap");
+
+        assert_eq!(
+            parse(json!({})).expect("valid").new_key(&rotated).expect("a key"),
+            (SignatureScheme::Ed25519, None)
+        );
+        let chosen = parse(json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})).expect("valid");
+        let Err(Error::Validation(errors)) = chosen.new_key(&rotated) else { panic!("a chosen secret for ed25519") };
+        assert_eq!(errors[0].field, "secret");
+        let back = parse(json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "signature": "hmac"}));
+        assert!(matches!(back.expect("valid").new_key(&rotated), Ok((SignatureScheme::Hmac, Some(_)))));
+        assert!(parse(json!({"signature": "rsa"})).is_err());
     }
 }

@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -236,43 +234,6 @@ impl CustomHeaders {
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-}
-
-/// A signing secret: `whsec_` and the base64 of 32 random bytes. Its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct WebhookSecret(String);
-
-impl WebhookSecret {
-    const PREFIX: &'static str = "whsec_";
-
-    pub fn from_key(key: &[u8]) -> Self {
-        Self(format!("{}{}", Self::PREFIX, STANDARD.encode(key)))
-    }
-
-    /// A secret a caller chose: `whsec_` and the base64 of 24 to 64 bytes.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let key = text.strip_prefix(Self::PREFIX).and_then(|key| STANDARD.decode(key).ok());
-        match key.map(|key| key.len()) {
-            Some(24..=64) => Ok(Self(text.to_string())),
-            _ => Err("must be whsec_ and the base64 of 24 to 64 random bytes".into()),
-        }
-    }
-
-    /// The HMAC key: the base64-decoded part after `whsec_`.
-    pub fn key(&self) -> Result<Vec<u8>, base64::DecodeError> {
-        STANDARD.decode(self.0.strip_prefix(Self::PREFIX).unwrap_or(&self.0))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret(redacted)")
     }
 }
 

@@ -7,8 +7,8 @@ use super::fields::{Fields, as_bool, as_str, as_string_array, as_string_map};
 use super::receiver_auth::{AuthSecret, ReceiverAuth, ReceiverCredentials, parse_receiver_auth};
 use super::rotation::PreviousSecret;
 use super::{
-    Catalog, Coverage, CustomHeaders, DeliveryOptions, EntityId, EventList, EventUrl, Owner, Timestamp, UrlPolicy,
-    WebhookId, WebhookName, WebhookSecret,
+    Catalog, Coverage, CustomHeaders, DeliveryOptions, EntityId, EventList, EventUrl, Owner, PublicKey,
+    SignatureScheme, Timestamp, UrlPolicy, WebhookId, WebhookName, WebhookSecret,
 };
 use crate::error::Error;
 
@@ -46,6 +46,12 @@ pub struct WebhookOut {
     pub auth: Option<ReceiverAuth>,
     #[serde(flatten)]
     pub options: DeliveryOptions,
+    /// `hmac` (`v1`, a shared secret) or `ed25519` (`v1a`, verified with `public_key`).
+    #[serde(default)]
+    pub signature: SignatureScheme,
+    /// An ed25519 webhook's public key, which receivers verify with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PublicKey>,
 }
 
 /// A webhook as stored: the public form and its signing secret.
@@ -80,12 +86,20 @@ impl From<WebhookRecord> for WebhookOut {
     }
 }
 
-/// The create response: the only time the secret is shown.
+/// The create response: the only time an HMAC secret is shown. An ed25519 webhook's private
+/// key is shown never: its `publicKey` is in every read.
 #[derive(Debug, Serialize)]
 pub struct WebhookCreated<'a> {
     #[serde(flatten)]
     pub webhook: &'a WebhookOut,
-    pub secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+}
+
+impl<'a> WebhookCreated<'a> {
+    pub fn of(webhook: &'a WebhookRecord) -> Self {
+        Self { webhook: &webhook.info, secret: webhook.secret.shown_once() }
+    }
 }
 
 /// The mutable fields of a webhook, parsed from a create, PUT or merged PATCH body.
@@ -102,6 +116,9 @@ pub struct WebhookIn {
     /// A global webhook's entities (required for one, refused for an entity's own).
     pub entities: Option<Coverage>,
     pub options: DeliveryOptions,
+    /// How attempts are signed: chosen at create (default `hmac`), then changed only by a
+    /// rotation.
+    pub signature: SignatureScheme,
     /// The version the writer read (for PUT and PATCH), if the body states one.
     pub version: Option<u64>,
 }
@@ -166,13 +183,14 @@ impl WebhookIn {
             fields.push("headers", "must not set Authorization when auth is set");
         }
         let options = DeliveryOptions::parse(body, &mut fields);
+        let signature = parse_signature(&mut fields, previous);
         let version = fields.optional(
             "version",
             || None,
             |v| v.as_u64().filter(|n| *n >= 1).map(Some).ok_or_else(|| "must be a positive integer".into()),
         );
-        match (name, owner_name, entities, enabled, event_url, event_list, headers, send_data, (auth, options), version)
-        {
+        let rest = (auth, options, signature);
+        match (name, owner_name, entities, enabled, event_url, event_list, headers, send_data, rest, version) {
             (
                 Some(name),
                 Some(owner_name),
@@ -182,7 +200,7 @@ impl WebhookIn {
                 Some(event_list),
                 Some(headers),
                 Some(send_data),
-                (Some(auth), Some(options)),
+                (Some(auth), Some(options), Some(signature)),
                 Some(version),
             ) if fields.errors.is_empty() => Ok(Self {
                 name,
@@ -195,6 +213,7 @@ impl WebhookIn {
                 auth,
                 entities,
                 options,
+                signature,
                 version,
             }),
             _ => Err(fields.into_error()),
@@ -215,12 +234,29 @@ impl WebhookIn {
             "filter": webhook.options.filter,
             "rateLimit": webhook.options.rate_limit,
             "ordering": webhook.options.ordering,
+            "signature": webhook.signature,
         });
         if let Some(entities) = &webhook.entities {
             document["entities"] = json!(entities);
         }
         document
     }
+}
+
+/// `signature`: `hmac` when absent at create, the stored one at an update, which may not change
+/// it (a new scheme needs a new key: a rotation makes it).
+fn parse_signature(fields: &mut Fields<'_>, previous: Option<&WebhookRecord>) -> Option<SignatureScheme> {
+    let stored = previous.map(|webhook| webhook.secret.scheme());
+    fields.optional(
+        "signature",
+        || stored.unwrap_or_default(),
+        |v| match (SignatureScheme::parse(as_str(v)?)?, stored) {
+            (scheme, Some(stored)) if scheme != stored => {
+                Err("changes only with a new key: POST .../secret/rotate with {\"signature\": ...}".into())
+            }
+            (scheme, _) => Ok(scheme),
+        },
+    )
 }
 
 /// `entity {id, name}`: the id, when given, must be the path's (a global webhook has none);
@@ -291,6 +327,8 @@ impl WebhookRecord {
             disabled_reason: None,
             auth: None,
             options: input.options,
+            signature: secret.scheme(),
+            public_key: secret.public_key(),
         };
         let webhook = Self {
             info,

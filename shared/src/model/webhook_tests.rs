@@ -89,3 +89,47 @@ fn the_document_of_a_webhook_parses_back_to_it() {
     );
     assert_eq!(parse(WebhookIn::document_of(&webhook.info)).expect("round trip"), input);
 }
+
+fn ed25519_webhook() -> WebhookRecord {
+    let input = parse(json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "signature": "ed25519"}));
+    let input = input.expect("valid");
+    assert_eq!(input.signature, SignatureScheme::Ed25519);
+    let secret = WebhookSecret::generate(input.signature, &[5; 32]).expect("a key");
+    let now = Timestamp::new(chrono::Utc::now());
+    WebhookRecord::create(input, WebhookId(uuid::Uuid::nil()), Owner::Entity(entity()), "user-1", None, now, secret)
+}
+
+#[test]
+fn the_signature_is_hmac_by_default_ed25519_on_request_and_its_public_key_shown() {
+    let hmac = parse(json!({"name": "Sync", "eventUrl": "https://api.example.com/hook"})).expect("valid");
+    assert_eq!(hmac.signature, SignatureScheme::Hmac);
+    let Err(Error::Validation(errors)) =
+        parse(json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "signature": "rsa"}))
+    else {
+        panic!("an unknown scheme accepted")
+    };
+    assert_eq!(errors[0].field, "signature");
+
+    let webhook = ed25519_webhook();
+    assert_eq!(webhook.info.signature, SignatureScheme::Ed25519);
+    assert_eq!(webhook.info.public_key, webhook.secret.public_key());
+    let shown = serde_json::to_value(&webhook.info).expect("JSON");
+    assert_eq!(shown["signature"], "ed25519");
+    assert!(shown["publicKey"].as_str().is_some_and(|key| key.starts_with("whpk_")), "{shown}");
+    assert!(!shown.to_string().contains("whsk_"), "the private key is never shown");
+    assert_eq!(WebhookCreated::of(&webhook).secret, None);
+}
+
+#[test]
+fn an_update_keeps_the_signature_and_refuses_another() {
+    let webhook = ed25519_webhook();
+    let rules = rules(Owner::Entity(entity()));
+    let update = |body: Value| WebhookIn::parse(body.as_object().expect("object"), &rules, Some(&webhook));
+    let kept = update(json!({"name": "Sync", "eventUrl": "https://api.example.com/hook"})).expect("valid");
+    assert_eq!(kept.signature, SignatureScheme::Ed25519);
+    let updated = webhook.updated(kept, "user-2", webhook.info.last_update);
+    assert_eq!((updated.info.public_key, updated.secret), (webhook.info.public_key.clone(), webhook.secret.clone()));
+    let changed = update(json!({"name": "Sync", "eventUrl": "https://api.example.com/hook", "signature": "hmac"}));
+    let Err(Error::Validation(errors)) = changed else { panic!("a new scheme without a new key") };
+    assert_eq!(errors[0].field, "signature");
+}

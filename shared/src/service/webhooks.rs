@@ -35,7 +35,7 @@ pub(crate) async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
     let catalog = catalog(store).await?;
     let input = WebhookIn::parse(body, &rules(ctx, scope, &catalog), None)?;
     check_coverage(scope, &input)?;
-    let secret = ctx.ids.new_secret().map_err(Error::internal)?;
+    let secret = ctx.ids.new_secret(input.signature)?;
     let now = Timestamp::new(ctx.clock.now());
     let (id, caller) = (WebhookId(ctx.ids.new_id()), &scope.caller);
     let webhook =
@@ -139,9 +139,9 @@ pub(crate) async fn rotate_secret<S: WebhookGet + WebhookReplace + ?Sized>(
 ) -> Result<WebhookRecord, Error> {
     let current = scope.webhook(store, id).await?;
     check_if_match(condition, current.info.version)?;
-    let secret = match rotation.secret {
-        Some(secret) => secret,
-        None => ctx.ids.new_secret().map_err(Error::internal)?,
+    let secret = match rotation.new_key(&current)? {
+        (_, Some(chosen)) => chosen,
+        (scheme, None) => ctx.ids.new_secret(scheme)?,
     };
     let now = Timestamp::new(ctx.clock.now());
     let rotated = current.rotated(secret, rotation.overlap, &scope.caller.subject, now);

@@ -1,9 +1,13 @@
-//! Secret rotation (docs/contract.md 12) on every target: during the overlap every delivery verifies
-//! with the standardwebhooks library under the old secret and under the new one; after it,
-//! only under the new.
+//! Signatures and secret rotation (docs/contract.md 11 and 12) on every target: during the overlap
+//! every delivery verifies under the old key and under the new one; after it, only under the new.
+//! HMAC (`v1`) is checked by the standardwebhooks library; ed25519 (`v1a`) by `ed25519-dalek`,
+//! following the spec here: neither shares code with the service.
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signature, VerifyingKey};
 use reqwest::{Method, StatusCode};
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -17,6 +21,25 @@ const OVERLAP: Duration = Duration::from_secs(3);
 
 pub(crate) fn verifies(secret: &str, request: &Received) -> bool {
     standardwebhooks::Webhook::new(secret).expect("secret").verify(&request.body, &request.headers).is_ok()
+}
+
+/// Standard Webhooks' asymmetric check: one `v1a,` entry of `webhook-signature` is the ed25519
+/// signature of `{webhook-id}.{webhook-timestamp}.{body}` by `public_key` (`whpk_` + base64),
+/// and the timestamp is within five minutes.
+pub(crate) fn verifies_ed25519(public_key: &str, request: &Received) -> bool {
+    let key = STANDARD.decode(public_key.strip_prefix("whpk_").expect("whpk_")).expect("base64");
+    let key = VerifyingKey::from_bytes(&key.try_into().expect("32 bytes")).expect("a public key");
+    let header = |name: &str| request.headers[name].to_str().expect("ASCII").to_string();
+    let timestamp: i64 = header("webhook-timestamp").parse().expect("unix seconds");
+    if (chrono::Utc::now().timestamp() - timestamp).abs() > 300 {
+        return false;
+    }
+    let body = std::str::from_utf8(&request.body).expect("UTF-8");
+    let signed = format!("{}.{timestamp}.{body}", header("webhook-id"));
+    header("webhook-signature").split(' ').filter_map(|entry| entry.strip_prefix("v1a,")).any(|signature| {
+        let signature = STANDARD.decode(signature).ok().and_then(|bytes| Signature::from_slice(&bytes).ok());
+        signature.is_some_and(|signature| key.verify_strict(signed.as_bytes(), &signature).is_ok())
+    })
 }
 
 async fn publish_and_receive(app: &TestApp, receiver: &Receiver, count: usize) -> Received {
@@ -64,4 +87,45 @@ async fn during_the_overlap_deliveries_verify_with_either_secret_and_after_it_on
     let after = publish_and_receive(&app, &receiver, 2).await;
     assert!(verifies(new, &after), "{target:?}: the new secret signs");
     assert!(!verifies(old, &after), "{target:?}: the old secret no longer signs once the overlap is over");
+}
+
+#[apply(targets)]
+#[tokio::test]
+async fn an_ed25519_webhooks_deliveries_verify_with_its_public_key_and_during_a_rotation_with_both(
+    #[case] target: Target,
+) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let webhook = app.create_with(&json!({"name": "Signed", "eventUrl": receiver.url(), "signature": "ed25519"})).await;
+    assert_eq!((webhook["signature"].as_str(), webhook.get("secret")), (Some("ed25519"), None), "{webhook}");
+    let (id, old) = (webhook["id"].as_str().expect("id"), webhook["publicKey"].as_str().expect("publicKey"));
+    let shown: Value = app.get(id).await.json().await.expect("JSON");
+    assert_eq!(shown["publicKey"], old, "every read shows the public key");
+    assert!(!shown.to_string().contains("whsk_") && !webhook.to_string().contains("whsk_"), "never the private key");
+
+    let first = publish_and_receive(&app, &receiver, 1).await;
+    assert!(verifies_ed25519(old, &first), "{target:?}: {:?}", first.headers["webhook-signature"]);
+    let another = format!("whpk_{}", STANDARD.encode(ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key()));
+    assert!(!verifies_ed25519(&another, &first), "{target:?}: another key does not verify");
+    let signature = first.headers["webhook-signature"].to_str().expect("header");
+    assert!(signature.starts_with("v1a,") && !signature.contains(' '), "{signature}");
+
+    let rotate = format!("{}/secret/rotate", app.webhook(id));
+    let chosen = json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+    let refused = app.request(Method::POST, &rotate).json(&chosen).send().await.expect("rotate");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "a private key is never the caller's");
+    let overlap = json!({"overlap": format!("{}s", OVERLAP.as_secs())});
+    let rotated = app.request(Method::POST, &rotate).json(&overlap).send().await.expect("rotate");
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.expect("JSON");
+    let new = rotated["publicKey"].as_str().expect("the new public key");
+    assert!(new != old && rotated.get("secret").is_none() && rotated["signature"] == "ed25519", "{rotated}");
+    assert_eq!(app.get(id).await.json::<Value>().await.expect("JSON")["publicKey"], new);
+
+    let during = publish_and_receive(&app, &receiver, 2).await;
+    assert!(verifies_ed25519(old, &during) && verifies_ed25519(new, &during), "{target:?}: both keys sign");
+    tokio::time::sleep(OVERLAP + Duration::from_secs(1)).await;
+    let after = publish_and_receive(&app, &receiver, 3).await;
+    assert!(verifies_ed25519(new, &after), "{target:?}: the new key signs");
+    assert!(!verifies_ed25519(old, &after), "{target:?}: the old key no longer signs once the overlap is over");
 }
