@@ -41,26 +41,27 @@ export function secretShown(main, scope, { title, intro, secret, note, done, wha
   main.querySelector("h1").focus();
 }
 
-// What the page after a create (`created` is its title) or a rotation shows of the webhook's new
-// key, from the API's answer `made`: its HMAC secret, shown only now, or its ed25519 public key.
-export function keyShown(name, made, created) {
+// What the page after a create (titled `createdTitle`) or a rotation (no title given) shows of
+// the webhook's new key, from the API's answer `made`: its HMAC secret, shown only now, or its
+// ed25519 public key.
+export function keyShown(name, made, createdTitle) {
   if (made.signature === "ed25519") {
     return {
-      title: created || `New key for ${name}`,
+      title: createdTitle || `New key for ${name}`,
       intro: `${name} signs every delivery with ed25519 (v1a). Your receiver verifies with this public key, which is not a secret: it is also shown on the webhook's page.`,
       secret: made.publicKey,
       what: "public key",
     };
   }
-  const intro = created
+  const intro = createdTitle
     ? `${name} is ready. Verify each delivery with this signing secret; it is shown only now.`
     : `${name} signs every delivery with this secret from now on. It is shown only now: give it to your receiver.`;
-  return { title: created || `New secret for ${name}`, intro, secret: made.secret };
+  return { title: createdTitle || `New secret for ${name}`, intro, secret: made.secret };
 }
 
-function previousNote(expiresAt) {
-  if (!expiresAt) return "The previous secret stopped signing at once.";
-  return h("span", {}, "The previous secret also signs every delivery until ",
+function previousNote(expiresAt, key) {
+  if (!expiresAt) return `The previous ${key} stopped signing at once.`;
+  return h("span", {}, `The previous ${key} also signs every delivery until `,
     h("time", { datetime: expiresAt }, when(expiresAt)), "; after that only this one does.");
 }
 
@@ -68,6 +69,8 @@ function previousNote(expiresAt) {
 // shows and then shows the new secret. `reload` lists the webhooks again, as they now are: the
 // list's address stays in the bar throughout, so no navigation would.
 export function rotateSecret(main, scope, webhook, reload) {
+  const ed25519 = webhook.signature === "ed25519";
+  const key = ed25519 ? "key" : "secret";
   const overlap = h("select", { id: "overlap", name: "overlap", autofocus: true },
     OVERLAPS.map(([value, label]) => h("option", { value, selected: value === DEFAULT_OVERLAP }, label)));
   const alert = h("div", { role: "alert", class: "alert", tabindex: "-1", hidden: true });
@@ -92,7 +95,7 @@ export function rotateSecret(main, scope, webhook, reload) {
       dialog.close();
       secretShown(main, scope, {
         ...keyShown(webhook.name, rotated),
-        note: previousNote(rotated.previousSecretExpiresAt),
+        note: previousNote(rotated.previousSecretExpiresAt, key),
         done: back,
       });
     } catch (err) {
@@ -127,22 +130,23 @@ export function rotateSecret(main, scope, webhook, reload) {
 
   const dialog = h("dialog", { "aria-labelledby": "rotate-title", "aria-describedby": "rotate-text" },
     h("form", { novalidate: true, onsubmit: rotate },
-      h("h2", { id: "rotate-title" }, `Rotate the secret of ${webhook.name}?`),
-      h("p", { id: "rotate-text" }, "A new secret signs deliveries at once, and is shown to you only once."),
+      h("h2", { id: "rotate-title" }, `Rotate the ${key} of ${webhook.name}?`),
+      h("p", { id: "rotate-text" }, ed25519
+        ? "A new key pair signs deliveries at once; its public key is shown to you, and on the webhook's page."
+        : "A new secret signs deliveries at once, and is shown to you only once."),
       alert,
       field("overlap", "Overlap", overlap,
-        "During the overlap every delivery carries two signatures, one by the new secret and one by the previous, so your receiver keeps verifying until it has the new one."),
+        `During the overlap every delivery carries two signatures, one by the new ${key} and one by the previous, so your receiver keeps verifying until it has the new one.`),
       dialogActions(submit)));
   showOnce(dialog);
 }
 
-// How a webhook signs: chosen at create (HMAC by default), then shown; a rotation changes it.
-// An ed25519 webhook's public key is shown here, on every visit.
+// How a webhook signs: chosen at create (HMAC by default; `value()` is the choice), then shown,
+// an ed25519 webhook's public key with it, on every visit; a rotation changes it.
 export function signatureFieldset(webhook) {
   if (webhook) {
     const ed25519 = webhook.signature === "ed25519";
     return {
-      value: () => webhook.signature,
       element: h("fieldset", { "data-field": "signature" },
         h("legend", {}, "Signature"),
         h("p", { class: "hint" }, ed25519

@@ -38,7 +38,7 @@ impl IdGenerator for RandomIds {
     fn new_secret(&self, scheme: SignatureScheme) -> Result<WebhookSecret, Error> {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(Error::internal)?;
-        WebhookSecret::generate(scheme, &random).map_err(Error::internal)
+        Ok(WebhookSecret::generate(scheme, &random))
     }
 }
 

@@ -34,7 +34,7 @@ pub use health::{AUTO_DISABLE_USER, HealthChange};
 pub use message::{CarriedEvent, DeliveryMessage, FanOutPage, QueueMessage, RecoveryPage};
 pub use receiver_auth::{ReceiverAuth, ReceiverCredentials};
 pub use refusal::Refusal;
-pub use rotation::{PreviousSecret, Rotation};
+pub use rotation::{NewKey, PreviousSecret, Rotation};
 pub(crate) use secret::SigningKey;
 pub use secret::{InvalidSecret, PublicKey, SignatureScheme, WebhookSecret};
 pub use stats::{HourCounters, Stats, StatsWindow};

@@ -23,6 +23,15 @@ pub struct PreviousSecret {
     pub expires_at: Timestamp,
 }
 
+/// What a rotation's new key is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewKey {
+    /// The HMAC secret the caller chose.
+    Chosen(WebhookSecret),
+    /// One the platform makes, of this scheme.
+    Made(SignatureScheme),
+}
+
 /// A rotation's body: `{"secret"?, "signature"?, "overlap"?}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rotation {
@@ -54,15 +63,17 @@ impl Rotation {
         }
     }
 
-    /// The scheme of the new key of `webhook`, and the HMAC secret the caller chose, if any:
-    /// an ed25519 key is made by the platform, never taken from a caller.
-    pub fn new_key(&self, webhook: &WebhookRecord) -> Result<(SignatureScheme, Option<WebhookSecret>), Error> {
-        let scheme = self.signature.unwrap_or_else(|| webhook.secret.scheme());
+    /// The new key of `webhook`: the HMAC secret the caller chose, or one to make of the
+    /// asked scheme (the webhook's when none is asked). An ed25519 key is made by the platform,
+    /// never taken from a caller.
+    pub fn new_key(&self, webhook: &WebhookRecord) -> Result<NewKey, Error> {
+        let scheme = self.signature.unwrap_or(webhook.info.signature);
         match (scheme, &self.secret) {
             (SignatureScheme::Ed25519, Some(_)) => {
                 Err(Error::validation("secret", "an ed25519 key is made by the platform: leave secret out"))
             }
-            (scheme, secret) => Ok((scheme, secret.clone())),
+            (_, Some(chosen)) => Ok(NewKey::Chosen(chosen.clone())),
+            (scheme, None) => Ok(NewKey::Made(scheme)),
         }
     }
 }
@@ -75,12 +86,13 @@ impl WebhookRecord {
         let overlap = chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
         let previous_secret = (overlap > chrono::Duration::zero())
             .then(|| PreviousSecret { secret: self.secret.clone(), expires_at: Timestamp::new(now.get() + overlap) });
+        let (signature, public_key) = secret.shown();
         let info = WebhookOut {
             last_update: now,
             version: self.info.version + 1,
             user_identifier: user.to_string(),
-            signature: secret.scheme(),
-            public_key: secret.public_key(),
+            signature,
+            public_key,
             ..self.info.clone()
         };
         Self { info, secret, previous_secret, failing_since: None, ..self.clone() }
@@ -143,8 +155,8 @@ mod tests {
         let webhook = WebhookRecord::create(input, id, Owner::Global, "u", Some("u"), now, hmac);
 
         let to_ed25519 = parse(json!({"signature": "ed25519"})).expect("valid");
-        assert_eq!(to_ed25519.new_key(&webhook).expect("a key"), (SignatureScheme::Ed25519, None));
-        let key = WebhookSecret::generate(SignatureScheme::Ed25519, &[2; 32]).expect("a key");
+        assert_eq!(to_ed25519.new_key(&webhook).expect("a key"), NewKey::Made(SignatureScheme::Ed25519));
+        let key = WebhookSecret::generate(SignatureScheme::Ed25519, &[2; 32]);
         let rotated = webhook.rotated(key.clone(), Duration::from_secs(60), "u", now);
         assert_eq!(
             (rotated.info.signature, rotated.info.public_key.clone()),
@@ -155,13 +167,13 @@ mod tests {
 
         assert_eq!(
             parse(json!({})).expect("valid").new_key(&rotated).expect("a key"),
-            (SignatureScheme::Ed25519, None)
+            NewKey::Made(SignatureScheme::Ed25519)
         );
         let chosen = parse(json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})).expect("valid");
         let Err(Error::Validation(errors)) = chosen.new_key(&rotated) else { panic!("a chosen secret for ed25519") };
         assert_eq!(errors[0].field, "secret");
         let back = parse(json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "signature": "hmac"}));
-        assert!(matches!(back.expect("valid").new_key(&rotated), Ok((SignatureScheme::Hmac, Some(_)))));
+        assert!(matches!(back.expect("valid").new_key(&rotated), Ok(NewKey::Chosen(_))));
         assert!(parse(json!({"signature": "rsa"})).is_err());
     }
 }

@@ -38,12 +38,6 @@ impl SignatureScheme {
 #[serde(transparent)]
 pub struct PublicKey(String);
 
-impl PublicKey {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A stored secret that does not decode: a bug or a damaged item, never the caller's input.
 #[derive(Debug, thiserror::Error)]
 #[error("a stored signing secret does not decode")]
@@ -69,13 +63,15 @@ impl WebhookSecret {
     }
 
     /// A new secret of `scheme` made from 32 random bytes: the HMAC key, or the ed25519 seed.
-    pub fn generate(scheme: SignatureScheme, random: &[u8; 32]) -> Result<Self, InvalidSecret> {
+    pub fn generate(scheme: SignatureScheme, random: &[u8; 32]) -> Self {
         match scheme {
-            SignatureScheme::Hmac => Ok(Self::from_key(random)),
+            SignatureScheme::Hmac => Self::from_key(random),
             SignatureScheme::Ed25519 => {
-                let pair = Ed25519KeyPair::from_seed_unchecked(random).map_err(|_| InvalidSecret)?;
+                // Any 32 bytes are an ed25519 seed: only a seed of another length is refused.
+                let pair = Ed25519KeyPair::from_seed_unchecked(random)
+                    .unwrap_or_else(|_| unreachable!("a 32-byte seed is an ed25519 key"));
                 let key = [random.as_slice(), pair.public_key().as_ref()].concat();
-                Ok(Self(format!("{PRIVATE_KEY_PREFIX}{}", STANDARD.encode(key))))
+                Self(format!("{PRIVATE_KEY_PREFIX}{}", STANDARD.encode(key)))
             }
         }
     }
@@ -92,6 +88,12 @@ impl WebhookSecret {
 
     pub fn scheme(&self) -> SignatureScheme {
         if self.0.starts_with(PRIVATE_KEY_PREFIX) { SignatureScheme::Ed25519 } else { SignatureScheme::Hmac }
+    }
+
+    /// What every read of a webhook signing with this secret shows of it: its scheme, and an
+    /// ed25519 one's public key.
+    pub fn shown(&self) -> (SignatureScheme, Option<PublicKey>) {
+        (self.scheme(), self.public_key())
     }
 
     /// The public key of an ed25519 secret.
@@ -152,11 +154,10 @@ mod tests {
         let seed: [u8; 32] =
             hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").try_into().expect("32 bytes");
         let public = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
-        let secret = WebhookSecret::generate(SignatureScheme::Ed25519, &seed).expect("a key");
+        let secret = WebhookSecret::generate(SignatureScheme::Ed25519, &seed);
         assert!(secret.expose().starts_with("whsk_"));
-        assert_eq!(secret.scheme(), SignatureScheme::Ed25519);
-        let shown = secret.public_key().expect("a public key");
-        assert_eq!(shown.as_str(), format!("whpk_{}", STANDARD.encode(public)));
+        let shown = PublicKey(format!("whpk_{}", STANDARD.encode(public)));
+        assert_eq!(secret.shown(), (SignatureScheme::Ed25519, Some(shown)));
         assert!(matches!(secret.signing_key(), Ok(SigningKey::Ed25519(_))));
         assert_eq!(format!("{secret:?}"), "WebhookSecret(redacted)");
     }
@@ -164,13 +165,13 @@ mod tests {
     #[test]
     fn a_caller_may_choose_an_hmac_secret_but_never_a_private_key() {
         assert!(WebhookSecret::parse(&format!("whsec_{}", STANDARD.encode([1u8; 32]))).is_ok());
-        let private = WebhookSecret::generate(SignatureScheme::Ed25519, &[1u8; 32]).expect("a key");
+        let private = WebhookSecret::generate(SignatureScheme::Ed25519, &[1u8; 32]);
         assert!(WebhookSecret::parse(private.expose()).is_err());
     }
 
     #[test]
     fn a_damaged_private_key_does_not_sign() {
-        let private = WebhookSecret::generate(SignatureScheme::Ed25519, &[1u8; 32]).expect("a key");
+        let private = WebhookSecret::generate(SignatureScheme::Ed25519, &[1u8; 32]);
         let mut bytes = STANDARD.decode(&private.expose()["whsk_".len()..]).expect("base64");
         bytes[40] ^= 1;
         let damaged = WebhookSecret(format!("whsk_{}", STANDARD.encode(bytes)));

@@ -87,8 +87,8 @@ impl From<WebhookRecord> for WebhookOut {
 }
 
 /// The create response: the only time an HMAC secret is shown. An ed25519 webhook's private
-/// key is shown never: its `publicKey` is in every read.
-#[derive(Debug, Serialize)]
+/// key is shown never: its `publicKey` is in every read. (No `Debug`: it holds the secret.)
+#[derive(Serialize)]
 pub struct WebhookCreated<'a> {
     #[serde(flatten)]
     pub webhook: &'a WebhookOut,
@@ -246,7 +246,7 @@ impl WebhookIn {
 /// `signature`: `hmac` when absent at create, the stored one at an update, which may not change
 /// it (a new scheme needs a new key: a rotation makes it).
 fn parse_signature(fields: &mut Fields<'_>, previous: Option<&WebhookRecord>) -> Option<SignatureScheme> {
-    let stored = previous.map(|webhook| webhook.secret.scheme());
+    let stored = previous.map(|webhook| webhook.info.signature);
     fields.optional(
         "signature",
         || stored.unwrap_or_default(),
@@ -305,6 +305,7 @@ impl WebhookRecord {
         now: Timestamp,
         secret: WebhookSecret,
     ) -> Self {
+        let (signature, public_key) = secret.shown();
         let info = WebhookOut {
             id,
             created_date: now,
@@ -327,8 +328,8 @@ impl WebhookRecord {
             disabled_reason: None,
             auth: None,
             options: input.options,
-            signature: secret.scheme(),
-            public_key: secret.public_key(),
+            signature,
+            public_key,
         };
         let webhook = Self {
             info,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::Scoped;
 use super::versions::{IfMatch, check_if_match, check_update, stale};
 use crate::error::Error;
-use crate::model::{Catalog, Owner, Rotation, Timestamp, WebhookId, WebhookIn, WebhookRecord, WebhookRules};
+use crate::model::{Catalog, NewKey, Owner, Rotation, Timestamp, WebhookId, WebhookIn, WebhookRecord, WebhookRules};
 use crate::runtime::ApiContext;
 use crate::store::{
     EventTypeGet, Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace, catalog,
@@ -140,8 +140,8 @@ pub(crate) async fn rotate_secret<S: WebhookGet + WebhookReplace + ?Sized>(
     let current = scope.webhook(store, id).await?;
     check_if_match(condition, current.info.version)?;
     let secret = match rotation.new_key(&current)? {
-        (_, Some(chosen)) => chosen,
-        (scheme, None) => ctx.ids.new_secret(scheme)?,
+        NewKey::Chosen(secret) => secret,
+        NewKey::Made(scheme) => ctx.ids.new_secret(scheme)?,
     };
     let now = Timestamp::new(ctx.clock.now());
     let rotated = current.rotated(secret, rotation.overlap, &scope.caller.subject, now);

@@ -1,4 +1,4 @@
-//! Signatures and secret rotation (docs/contract.md 11 and 12) on every target: during the overlap
+//! Signatures and secret rotation (docs/contract.md 5.1, 6 and 12) on every target: during the overlap
 //! every delivery verifies under the old key and under the new one; after it, only under the new.
 //! HMAC (`v1`) is checked by the standardwebhooks library; ed25519 (`v1a`) by `ed25519-dalek`,
 //! following the spec here: neither shares code with the service.
@@ -26,7 +26,7 @@ pub(crate) fn verifies(secret: &str, request: &Received) -> bool {
 /// Standard Webhooks' asymmetric check: one `v1a,` entry of `webhook-signature` is the ed25519
 /// signature of `{webhook-id}.{webhook-timestamp}.{body}` by `public_key` (`whpk_` + base64),
 /// and the timestamp is within five minutes.
-pub(crate) fn verifies_ed25519(public_key: &str, request: &Received) -> bool {
+fn verifies_ed25519(public_key: &str, request: &Received) -> bool {
     let key = STANDARD.decode(public_key.strip_prefix("whpk_").expect("whpk_")).expect("base64");
     let key = VerifyingKey::from_bytes(&key.try_into().expect("32 bytes")).expect("a public key");
     let header = |name: &str| request.headers[name].to_str().expect("ASCII").to_string();
@@ -128,4 +128,32 @@ async fn an_ed25519_webhooks_deliveries_verify_with_its_public_key_and_during_a_
     let after = publish_and_receive(&app, &receiver, 3).await;
     assert!(verifies_ed25519(new, &after), "{target:?}: the new key signs");
     assert!(!verifies_ed25519(old, &after), "{target:?}: the old key no longer signs once the overlap is over");
+}
+
+#[apply(targets)]
+#[tokio::test]
+async fn a_rotation_switches_the_scheme_with_both_keys_signing_and_an_update_cannot(#[case] target: Target) {
+    let app = TestApp::on(target).await;
+    let receiver = Receiver::start(&[Answer::Status(200)]).await;
+    let webhook = app.create_with(&json!({"name": "Switching", "eventUrl": receiver.url()})).await;
+    let (id, secret) = (webhook["id"].as_str().expect("id"), webhook["secret"].as_str().expect("secret"));
+    assert_eq!((webhook["signature"].as_str(), webhook.get("publicKey")), (Some("hmac"), None), "{webhook}");
+    let path = app.webhook(id);
+    let patch = |body: Value| app.request(Method::PATCH, &path).header("if-match", "\"1\"").json(&body);
+    let switched = TestApp::send_within_limits(patch(json!({"signature": "ed25519"}))).await;
+    assert_eq!(switched.status(), StatusCode::UNPROCESSABLE_ENTITY, "{target:?}: a new scheme needs a new key");
+    let kept = TestApp::send_within_limits(patch(json!({"name": "Switching", "signature": null}))).await;
+    let kept: Value = kept.json().await.expect("JSON");
+    assert_eq!((kept["signature"].as_str(), kept["version"].as_u64()), (Some("hmac"), Some(2)), "{kept}");
+
+    let rotate = app.request(Method::POST, &format!("{path}/secret/rotate"));
+    let rotated = rotate.json(&json!({"signature": "ed25519", "overlap": "1h"})).send().await.expect("rotate");
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.expect("JSON");
+    assert!(rotated.get("secret").is_none() && rotated["signature"] == "ed25519", "{rotated}");
+    let public_key = rotated["publicKey"].as_str().expect("a public key");
+    let during = publish_and_receive(&app, &receiver, 1).await;
+    let signatures = during.headers["webhook-signature"].to_str().expect("header");
+    assert!(signatures.starts_with("v1a,") && signatures.contains(" v1,"), "{target:?}: {signatures}");
+    assert!(verifies_ed25519(public_key, &during) && verifies(secret, &during), "{target:?}: both sign");
 }
