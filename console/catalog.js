@@ -174,7 +174,7 @@ export async function eventTypeForm(main, name) {
     h("form", { class: "card", novalidate: true, onsubmit: save },
       alert,
       field("name", "Name", controls.name, creating
-        ? "Dot-separated lowercase words (a-z, 0-9, _), such as review.posted; at most 100 characters. The webhook. family is the platform's own."
+        ? "Dot-separated lowercase words (a-z, 0-9, _), such as review.posted; at most 100 characters. The webhook. and delivery. families are the platform's own."
         : "A type's name never changes."),
       field("description", "Description", controls.description, "Shown to people choosing the events of a webhook."),
       field("schema", "Schema (JSON)", controls.schema,

@@ -4,13 +4,13 @@ import { h } from "./dom.js";
 
 // Whether a webhook listing `eventList` is sent events of catalog type `type`: a type it names,
 // and otherwise an active type in a family it names (say "booking.*") or in every event (an empty
-// list or "*"). The platform's own types go only to those naming them, and an archived type no
-// longer widens a list (docs/contract.md 13).
+// list or "*"). The platform's own types go only to those naming them or their family, and an
+// archived type no longer widens a list (docs/contract.md 12 and 13).
 export function receives(eventList, type) {
   if (eventList.includes(type.name)) return true;
-  if (type.platform || type.archived) return false;
-  return eventList.length === 0
-    || eventList.some((entry) => entry === "*" || (entry.endsWith(".*") && type.name.startsWith(entry.slice(0, -1))));
+  if (type.archived) return false;
+  const family = eventList.some((entry) => entry.endsWith(".*") && type.name.startsWith(entry.slice(0, -1)));
+  return family || (!type.platform && (eventList.length === 0 || eventList.includes("*")));
 }
 
 // A checkbox with its label, checked when the webhook lists `entry`.

@@ -24,15 +24,21 @@ const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // An operator's commands on a table (README): global webhooks from before accounts, and
-    // secrets from before sealing. The key is named, never a new one made: a deployed table's
-    // secrets sealed with a key its functions cannot use would not open.
-    if let Some(command) = args.first().filter(|c| ["adopt-global-webhooks", "seal-secrets"].contains(&c.as_str())) {
+    // An operator's commands on a table (README): global webhooks from before accounts, secrets
+    // from before sealing, and webhooks from before the notices index. The key is named, never a
+    // new one made: a deployed table's secrets sealed with a key its functions cannot use would
+    // not open.
+    const COMMANDS: [&str; 3] = ["adopt-global-webhooks", "seal-secrets", "index-notices"];
+    if let Some(command) = args.first().filter(|c| COMMANDS.contains(&c.as_str())) {
         let config = shared::aws::sdk_config().await;
         let sealer = Arc::new(shared::aws::sealer(&config)?);
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), env_required("TABLE_NAME")?, sealer);
         if command == "adopt-global-webhooks" {
             return webhooks_local::adopt::run(&store, &args[1..]).await;
+        }
+        if command == "index-notices" {
+            println!("indexed {} webhooks for the platform's notices", store.index_notice_subscribers().await?);
+            return Ok(());
         }
         println!("sealed the secrets of {} items", store.seal_stored_secrets().await?);
         return Ok(());

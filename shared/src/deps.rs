@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::delivery::{Deliverer, HttpSender};
 use crate::error::Error;
+use crate::publish::Notices;
 use crate::queue::{DeliveryQueue, Routed, Timer};
 use crate::runtime::ApiContext;
 use crate::store::Store;
@@ -34,6 +35,12 @@ impl Deps {
     /// Both delivery queues, each message to its own.
     pub fn queues(&self) -> Routed<'_> {
         Routed { unordered: self.unordered.as_ref(), fifo: self.fifo.as_ref() }
+    }
+
+    /// What publishes the platform's notices, through these clients.
+    pub fn notices(&self) -> Notices<'_> {
+        let (store, ids) = (self.store.as_ref(), self.ctx.ids.as_ref());
+        Notices { store, queues: self.queues(), ids, resend_delay: self.ctx.settings.resend_delay }
     }
 
     /// The HTTP client of attempts, with the settings' timeout and URL policy.

@@ -68,11 +68,16 @@ def make_resources(template: dict) -> dict:
         kind, properties = resource["Type"], resource.get("Properties", {})
         if kind == "AWS::DynamoDB::Table":
             name = f"{logical}-{run}"
+            indexes = [
+                {key: value for key, value in index.items() if key != "ProvisionedThroughput"}
+                for index in properties.get("GlobalSecondaryIndexes", [])
+            ]
             dynamodb.create_table(
                 TableName=name,
                 AttributeDefinitions=properties["AttributeDefinitions"],
                 KeySchema=properties["KeySchema"],
                 BillingMode="PAY_PER_REQUEST",
+                **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
             )
             resources[logical] = {"Ref": name}
         elif kind == "AWS::SQS::Queue":

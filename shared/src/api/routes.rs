@@ -88,11 +88,11 @@ impl Function {
         use super::{deliveries, event_types, events, replay, secrets, stats, webhooks};
         let (ctx, store) = (&deps.ctx, deps.store.as_ref());
         match self {
-            Self::CreateWebhook => webhooks::create_webhook(ctx, store, request).await,
+            Self::CreateWebhook => webhooks::create_webhook(ctx, store, &deps.notices(), request).await,
             Self::ListWebhooks => webhooks::list_webhooks(ctx, store, request).await,
             Self::GetWebhook => webhooks::get_webhook(ctx, store, request).await,
-            Self::UpdateWebhook => webhooks::update_webhook(ctx, store, request).await,
-            Self::DeleteWebhook => webhooks::delete_webhook(ctx, store, request).await,
+            Self::UpdateWebhook => webhooks::update_webhook(ctx, store, &deps.notices(), request).await,
+            Self::DeleteWebhook => webhooks::delete_webhook(ctx, store, &deps.notices(), request).await,
             Self::ListEventTypes => event_types::list_event_types(ctx, store, request).await,
             Self::WriteEventType => event_types::write_event_type(ctx, store, request).await,
             Self::PublishEvent => events::publish_event(ctx, store, &deps.queues(), request).await,

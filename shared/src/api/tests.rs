@@ -3,18 +3,21 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use super::event_types::list_event_types;
-use super::webhooks::{create_webhook, delete_webhook, get_webhook, list_webhooks, update_webhook};
+use super::webhooks::{self, get_webhook, list_webhooks};
 use super::*;
 use crate::config::Settings;
 use crate::model::{EntityId, Owner};
 use crate::model::{WebhookId, WebhookRecord};
 use crate::runtime::{ApiContext, Clock};
-use crate::store::{MemoryStore, PageRequest, StoreError, WebhookGet, WebhookList as _};
-use crate::testing::{ApiEvent, ENTITY, OTHER_ENTITY};
+use crate::store::{
+    EventTypeGet, MemoryStore, PageRequest, StoreError, WebhookDelete, WebhookGet, WebhookInsert, WebhookList as _,
+    WebhookReplace,
+};
+use crate::testing::{ApiEvent, ENTITY, OTHER_ENTITY, Unheard};
 
 const ITEM: &str = "/api/managing-entity/{entityId}/webhook/{webhookId}";
 
@@ -28,6 +31,29 @@ impl Clock for FixedClock {
 
 pub(super) fn context() -> ApiContext {
     ApiContext { clock: Arc::new(FixedClock), ..ApiContext::new(Settings::default()) }
+}
+
+async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
+    ctx: &ApiContext,
+    store: &S,
+    request: Request,
+) -> Handled {
+    webhooks::create_webhook(ctx, store, &Unheard::new().notices(ctx), request).await
+}
+
+async fn update_webhook<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+where
+    S: WebhookGet + WebhookReplace + EventTypeGet + ?Sized,
+{
+    webhooks::update_webhook(ctx, store, &Unheard::new().notices(ctx), request).await
+}
+
+async fn delete_webhook<S: WebhookGet + WebhookDelete + ?Sized>(
+    ctx: &ApiContext,
+    store: &S,
+    request: Request,
+) -> Handled {
+    webhooks::delete_webhook(ctx, store, &Unheard::new().notices(ctx), request).await
 }
 
 pub(super) fn json_of(response: &Response<Body>) -> Value {

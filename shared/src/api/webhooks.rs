@@ -10,6 +10,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::model::{WebhookCreated, WebhookOut};
+use crate::publish::Notices;
 use crate::runtime::ApiContext;
 use crate::service::{self, Change};
 use crate::store::{EventTypeGet, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace};
@@ -27,12 +28,12 @@ fn with_etag(status: StatusCode, webhook: &WebhookOut) -> Handled {
 }
 
 /// `POST /api/managing-entity/{entityId}/webhook` and `POST /api/webhook`
-pub(crate) async fn create_webhook<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+pub(crate) async fn create_webhook<S>(ctx: &ApiContext, store: &S, notices: &Notices<'_>, request: Request) -> Handled
 where
     S: WebhookInsert + EventTypeGet + ?Sized,
 {
     let scope = scoped(&request, &ctx.settings)?;
-    let webhook = service::create_webhook(ctx, store, &scope, &json_object(&request)?).await?;
+    let webhook = service::create_webhook(ctx, store, notices, &scope, &json_object(&request)?).await?;
     let body = WebhookCreated::of(&webhook);
     json_response_with(
         StatusCode::CREATED,
@@ -62,7 +63,7 @@ pub(crate) async fn get_webhook<S: WebhookGet + ?Sized>(ctx: &ApiContext, store:
 /// `PUT` (replace every mutable field) and `PATCH` (JSON merge patch) of
 /// `/api/managing-entity/{entityId}/webhook/{webhookId}` and `/api/webhook/{webhookId}`, both
 /// guarded by the version the writer read (docs/contract.md 5.3).
-pub(crate) async fn update_webhook<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+pub(crate) async fn update_webhook<S>(ctx: &ApiContext, store: &S, notices: &Notices<'_>, request: Request) -> Handled
 where
     S: WebhookGet + WebhookReplace + EventTypeGet + ?Sized,
 {
@@ -70,17 +71,18 @@ where
     let written = (webhook_id(&request)?, if_match(&request)?);
     let body = json_object(&request)?;
     let change = if request.method() == Method::PATCH { Change::Merge(body) } else { Change::Replace(body) };
-    let updated = service::update_webhook(ctx, store, &scope, written, change).await?;
+    let updated = service::update_webhook(ctx, store, notices, &scope, written, change).await?;
     with_etag(StatusCode::OK, &updated.info)
 }
 
 /// `DELETE /api/managing-entity/{entityId}/webhook/{webhookId}` and
 /// `DELETE /api/webhook/{webhookId}`, `If-Match` optional.
-pub(crate) async fn delete_webhook<S>(ctx: &ApiContext, store: &S, request: Request) -> Handled
+pub(crate) async fn delete_webhook<S>(ctx: &ApiContext, store: &S, notices: &Notices<'_>, request: Request) -> Handled
 where
     S: WebhookGet + WebhookDelete + ?Sized,
 {
     let scope = scoped(&request, &ctx.settings)?;
-    service::delete_webhook(store, &scope, (webhook_id(&request)?, if_match(&request)?)).await?;
+    let deleted = (webhook_id(&request)?, if_match(&request)?);
+    service::delete_webhook(ctx, store, notices, &scope, deleted).await?;
     Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).map_err(Error::internal)
 }

@@ -11,6 +11,7 @@ use super::fifo::Gate;
 use super::{Deliverer, EventFor, attempt_delivery, from_fifo_queue, random_unit, receive_count};
 use crate::error::Error;
 use crate::model::{DeliveryMessage, DeliveryState, DeliveryStatus, DeliveryStep, Event, Timestamp, WebhookRecord};
+use crate::publish::FailedDelivery;
 use crate::store::{DeliveryStore, Recorded, Tally};
 
 /// What became of a delivery's message once handled.
@@ -49,6 +50,8 @@ async fn record_step<'a>(
 
 /// The error recorded for a delivery whose event is no longer kept (at the retention's edge).
 const EVENT_GONE: &str = "its event is no longer kept";
+/// The error a failed attempt that named none is told with.
+const ATTEMPT_FAILED: &str = "the attempt failed";
 /// A next message more than this late is taken as lost, and sent again.
 const OVERDUE: chrono::Duration = chrono::Duration::minutes(1);
 
@@ -198,7 +201,14 @@ impl<'a> Deliverer<'a> {
         if record_step(tally, message, step).await? == Recorded::Stale {
             return Ok(Outcome::Dropped);
         }
-        self.after_attempt(webhook, &outcome, delivery_id).await?;
+        let error = outcome.attempt.error.as_deref().unwrap_or(ATTEMPT_FAILED);
+        let (event_id, event_type) = (event.id.as_str(), event.event_type.as_str());
+        let failed = FailedDelivery { webhook_id, delivery_id, event_id, event_type, attempt: number, error };
+        self.after_attempt(webhook, &outcome, &failed).await?;
+        if status == DeliveryStatus::Failed {
+            // Not published: the message comes back, and `recorded_before` publishes it again.
+            self.tell_exhausted(message, &failed).await?;
+        }
         Ok(match next {
             None => Outcome::Finished,
             Some(due) => Outcome::Waiting(message.for_step(number + 1, Some(due))),
@@ -231,13 +241,37 @@ impl<'a> Deliverer<'a> {
                 })
             }
             DeliveryStatus::Failed => {
-                // Back because its last attempt's notice could not be published, perhaps.
+                // Back because its last attempt's notices could not be published, perhaps.
                 let webhook = self.store.get_webhook_eventually(message.webhook_owner(), webhook_id).await?;
                 self.notice_again(webhook.as_ref(), delivery_id).await?;
+                if state.step >= self.settings.schedule.max_attempts() {
+                    self.exhausted_again(message).await?;
+                }
                 Ok(Outcome::Finished)
             }
             DeliveryStatus::Succeeded | DeliveryStatus::Skipped => Ok(Outcome::Finished),
         }
+    }
+
+    /// Publishes `delivery.exhausted` for `failed`, the last attempt of `message`'s delivery,
+    /// unless it is a notice's or to a global webhook (no entity's own).
+    async fn tell_exhausted(&self, message: &DeliveryMessage, failed: &FailedDelivery<'_>) -> Result<(), Error> {
+        if message.global || !failed.is_told() {
+            return Ok(());
+        }
+        let now = Timestamp::new(self.clock.now());
+        self.notices.delivery_exhausted(Some(message.owner_identifier), failed, now).await
+    }
+
+    /// `delivery.exhausted` again for `message`'s delivery, which failed after its last
+    /// attempt, as its record says (publishing it twice plans it once).
+    async fn exhausted_again(&self, message: &DeliveryMessage) -> Result<(), Error> {
+        let (webhook_id, delivery_id) = (message.webhook_id, message.delivery_id);
+        let Some(delivery) = self.store.get_delivery(webhook_id, delivery_id).await? else { return Ok(()) };
+        let error = delivery.last_error.as_deref().unwrap_or(ATTEMPT_FAILED);
+        let (event_id, event_type) = (delivery.event_id.as_str(), delivery.event_type.as_str());
+        let failed = FailedDelivery { webhook_id, delivery_id, event_id, event_type, attempt: delivery.step, error };
+        self.tell_exhausted(message, &failed).await
     }
 
     /// Step `number` of the message's delivery, in its plan.

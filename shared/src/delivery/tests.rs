@@ -15,7 +15,7 @@ use crate::retry::RetrySchedule;
 use crate::runtime::SystemClock;
 use crate::signing::sign;
 use crate::store::{DeliveryList, DeliveryRecord, MemoryStore, PageRequest, Recorded, WebhookInsert};
-use crate::testing::{OWNER, WEBHOOK, Waits, answering, message, run_with, sqs_event, store_with};
+use crate::testing::{OWNER, WEBHOOK, Waits, answering, message, run_with, sqs_event, store_of, store_with};
 
 /// Records `count` attempts the receiver answered 503, as earlier invocations would have.
 async fn with_failed_attempts(store: &MemoryStore, count: usize) {
@@ -96,6 +96,34 @@ async fn the_last_attempt_fails_for_good_and_releases_the_message() {
     let failures = run(&store, &sender, &waits, sqs_event(1, Some(&last))).await;
     assert!(failures.is_empty() && waits.queue.is_empty());
     assert_eq!(stored_delivery(&store).await.status, DeliveryStatus::Failed);
+}
+
+/// The last attempt of the fixture's delivery, of an event of `event_type`, failing to a webhook
+/// that lists its own failures: the notices the queue then holds, by type.
+async fn told_of_the_last_failure(event_type: &str) -> Vec<String> {
+    let body = json!({"name": "Ops", "eventUrl": "https://api.example.com/hooks",
+        "eventList": ["booking.created", "webhook.*", "delivery.exhausted"]});
+    let (store, sender, waits) = (store_of(body).await, answering(500), Waits::default());
+    with_failed_attempts(&store, 3).await;
+    let mut last = DeliveryMessage { step: 4, ..message() };
+    if let crate::model::CarriedEvent::Whole(event) = &mut last.event {
+        event.event_type = event_type.into();
+    }
+    let last = serde_json::to_string(&last).expect("JSON");
+    assert!(run(&store, &sender, &waits, sqs_event(1, Some(&last))).await.is_empty());
+    assert_eq!(stored_delivery(&store).await.status, DeliveryStatus::Failed);
+    waits.sent().await.into_iter().filter_map(|m| m.event.whole().map(|e| e.event_type.clone())).collect()
+}
+
+// Paused time: `Waits::sent` looks as far ahead as SQS delays go.
+#[tokio::test(start_paused = true)]
+async fn a_last_attempt_failing_tells_the_entity_but_never_of_a_notices_own_failure() {
+    let mut told = told_of_the_last_failure("booking.created").await;
+    told.sort_unstable();
+    assert_eq!(told, ["delivery.exhausted", "webhook.failing"], "exhausted, and failing after no success");
+    for notice in ["delivery.exhausted", "webhook.failing"] {
+        assert_eq!(told_of_the_last_failure(notice).await, Vec::<String>::new(), "{notice}: no notice of a notice");
+    }
 }
 
 #[tokio::test]

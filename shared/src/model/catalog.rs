@@ -1,21 +1,35 @@
 //! The event catalog as data (docs/contract.md 13): the default types shipped in
 //! `catalog/event-types.json`, the operator's stored types in their place or beside them, and
-//! the platform's own notice. A type's JSON Schema (draft 2020-12) checks the `data` of every
+//! the platform's own types (`catalog/platform-event-types.json`). A type's JSON Schema (draft 2020-12) checks the `data` of every
 //! publish of it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::fields::{Fields, as_str};
 use crate::error::{Error, FieldError};
 
-/// The notice that a webhook was disabled for failing (docs/contract.md 12).
+/// The platform's own types (docs/contract.md 12), `catalog/platform-event-types.json`.
+pub const CREATED_EVENT_TYPE: &str = "webhook.created";
+pub const UPDATED_EVENT_TYPE: &str = "webhook.updated";
+pub const DELETED_EVENT_TYPE: &str = "webhook.deleted";
 pub const DISABLED_EVENT_TYPE: &str = "webhook.disabled";
-/// The family of the platform's own types, which the operator may not define.
-const PLATFORM_FAMILY: &str = "webhook.";
+pub const FAILING_EVENT_TYPE: &str = "webhook.failing";
+pub const EXHAUSTED_EVENT_TYPE: &str = "delivery.exhausted";
+/// Every one of the platform's own types.
+pub(crate) const PLATFORM_EVENT_TYPES: [&str; 6] = [
+    CREATED_EVENT_TYPE,
+    UPDATED_EVENT_TYPE,
+    DELETED_EVENT_TYPE,
+    DISABLED_EVENT_TYPE,
+    FAILING_EVENT_TYPE,
+    EXHAUSTED_EVENT_TYPE,
+];
+/// The families of the platform's own types, which the operator may not define.
+const PLATFORM_FAMILIES: [&str; 2] = ["webhook.", "delivery."];
 const MAX_NAME_CHARS: usize = 100;
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 
@@ -46,21 +60,14 @@ struct DefaultCatalog {
 }
 
 static DEFAULTS: LazyLock<Vec<EventType>> = LazyLock::new(|| {
-    let file: DefaultCatalog = serde_json::from_str(include_str!("../../../catalog/event-types.json"))
-        .unwrap_or_else(|err| panic!("catalog/event-types.json is not a catalog: {err}"));
-    let disabled = EventType {
-        name: DISABLED_EVENT_TYPE.into(),
-        description: "The platform disabled one of your webhooks after it failed for too long.".into(),
-        schema: None,
-        example: json!({
-            "webhookId": "0193f0a0-1111-7222-8333-444455556666",
-            "reason": "failing since 2026-11-17T09:00:00.000Z: the receiver answered 503",
-            "failingSince": "2026-11-17T09:00:00.000Z"
-        }),
-        archived: false,
-        platform: true,
+    let read = |name: &str, text: &str| -> Vec<EventType> {
+        let file: DefaultCatalog =
+            serde_json::from_str(text).unwrap_or_else(|err| panic!("catalog/{name} is not a catalog: {err}"));
+        file.event_types
     };
-    file.event_types.into_iter().chain([disabled]).collect()
+    let platform = read("platform-event-types.json", include_str!("../../../catalog/platform-event-types.json"));
+    let platform = platform.into_iter().map(|t| EventType { platform: true, ..t });
+    read("event-types.json", include_str!("../../../catalog/event-types.json")).into_iter().chain(platform).collect()
 });
 
 /// The default type named `name`, if there is one (a stored type of that name replaces it).
@@ -69,7 +76,7 @@ pub fn default_event_type(name: &str) -> Option<&'static EventType> {
 }
 
 pub fn is_platform_event_type(name: &str) -> bool {
-    name.starts_with(PLATFORM_FAMILY)
+    PLATFORM_FAMILIES.iter().any(|family| name.starts_with(family))
 }
 
 /// Every event type: the defaults, with the operator's stored types in their place or beside
@@ -155,7 +162,7 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("must be dot-separated lowercase words, at most {MAX_NAME_CHARS} characters"));
     }
     if is_platform_event_type(name) {
-        return Err(format!("{PLATFORM_FAMILY}* types are the platform's own"));
+        return Err("webhook.* and delivery.* types are the platform's own".into());
     }
     Ok(())
 }
@@ -212,6 +219,7 @@ impl EventType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body(value: Value) -> Map<String, Value> {
         value.as_object().cloned().expect("an object")
@@ -221,11 +229,15 @@ mod tests {
     fn the_defaults_are_the_data_file_and_every_example_satisfies_its_schema() {
         let catalog = Catalog::default();
         let names: Vec<&str> = catalog.types().map(|t| t.name.as_str()).collect();
-        assert_eq!(names.len(), 7, "{names:?}");
+        assert_eq!(names.len(), 12, "{names:?}");
         for event_type in catalog.types() {
             assert!(event_type.check(&event_type.example).is_ok(), "{}", event_type.name);
         }
-        assert!(catalog.get(DISABLED_EVENT_TYPE).is_some_and(|t| t.platform));
+        for name in PLATFORM_EVENT_TYPES {
+            let event_type = catalog.get(name).expect("a platform type");
+            assert!(event_type.platform && event_type.schema.is_some() && is_platform_event_type(name), "{name}");
+        }
+        assert_eq!(catalog.types().filter(|t| t.platform).count(), PLATFORM_EVENT_TYPES.len());
     }
 
     #[test]
@@ -244,7 +256,7 @@ mod tests {
         archived.archived = true;
         let catalog = Catalog::with(vec![archived]);
         assert!(catalog.get("booking.created").is_some_and(|t| t.archived));
-        assert_eq!(catalog.types().count(), 7);
+        assert_eq!(catalog.types().count(), 12);
     }
 
     #[test]
@@ -270,7 +282,9 @@ mod tests {
             panic!("an example breaking its schema")
         };
         assert_eq!(errors[0].field, "/example/rating");
-        let own = parse_event_type("webhook.test", &body(json!({"description": "mine"})));
-        assert!(matches!(own, Err(Error::Validation(_))), "the platform's family");
+        for own in ["webhook.test", "delivery.late"] {
+            let own = parse_event_type(own, &body(json!({"description": "mine"})));
+            assert!(matches!(own, Err(Error::Validation(_))), "the platform's families");
+        }
     }
 }

@@ -17,6 +17,16 @@ pub enum Owner {
     Global,
 }
 
+impl Owner {
+    /// The entity, for an entity's own.
+    pub fn entity(self) -> Option<EntityId> {
+        match self {
+            Self::Entity(entity) => Some(entity),
+            Self::Global => None,
+        }
+    }
+}
+
 /// The entities a global webhook receives the events of: `"*"` or 1 to 1,000 ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Coverage {

@@ -19,7 +19,8 @@ mod types;
 mod webhook;
 
 pub use catalog::{
-    Catalog, DISABLED_EVENT_TYPE, EventType, default_event_type, is_platform_event_type, parse_event_type,
+    CREATED_EVENT_TYPE, Catalog, DELETED_EVENT_TYPE, DISABLED_EVENT_TYPE, EXHAUSTED_EVENT_TYPE, EventType,
+    FAILING_EVENT_TYPE, UPDATED_EVENT_TYPE, default_event_type, is_platform_event_type, parse_event_type,
 };
 pub use coverage::{Coverage, Owner};
 pub use delivery::{

@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use super::catalog::{Catalog, is_platform_event_type};
+use super::catalog::{Catalog, PLATFORM_EVENT_TYPES, is_platform_event_type};
 
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
@@ -162,6 +162,12 @@ impl EventList {
             return self.0.iter().any(|p| *p != EventPattern::All && p.matches(event_type));
         }
         self.0.is_empty() || self.0.iter().any(|p| p.matches(event_type))
+    }
+
+    /// Whether some platform type (a notice) matches this list: by its name or its family, never
+    /// through `*` or an empty list.
+    pub fn lists_platform_types(&self) -> bool {
+        PLATFORM_EVENT_TYPES.iter().any(|name| self.matches(name))
     }
 
     pub fn to_strings(&self) -> Vec<String> {

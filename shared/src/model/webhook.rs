@@ -313,10 +313,7 @@ impl WebhookRecord {
             version: 1,
             user_identifier: user.to_string(),
             account_identifier: account.filter(|_| owner == Owner::Global).map(str::to_string),
-            owner_identifier: match owner {
-                Owner::Entity(entity) => Some(entity),
-                Owner::Global => None,
-            },
+            owner_identifier: owner.entity(),
             entities: input.entities,
             owner_name: input.owner_name,
             name: input.name,
@@ -345,6 +342,11 @@ impl WebhookRecord {
 
     pub fn owner(&self) -> Owner {
         self.info.owner_identifier.map_or(Owner::Global, Owner::Entity)
+    }
+
+    /// The entity whose notices go to this webhook: its own, when it lists a platform type.
+    pub fn notices_of(&self) -> Option<EntityId> {
+        self.info.owner_identifier.filter(|_| self.info.event_list.lists_platform_types())
     }
 
     /// Whether an event published for `entity` may go to this webhook.

@@ -16,6 +16,7 @@
 //! allows: the `webhook-id` is the same.
 
 mod fan_out;
+mod notices;
 
 use std::time::Duration;
 
@@ -23,13 +24,15 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use fan_out::{page_targets, send_page};
+pub use notices::Notices;
+pub(crate) use notices::{FailedDelivery, WebhookWrite};
 
 use crate::error::Error;
 use crate::model::{
-    CarriedEvent, DISABLED_EVENT_TYPE, DeliveryMessage, EntityId, Event, EventData, EventIn, FanOutPlan, FanOutTarget,
-    Ordering, Timestamp, WebhookId, WebhookRecord, event_body, is_platform_event_type,
+    CarriedEvent, DeliveryMessage, EntityId, Event, EventData, EventIn, FanOutPlan, FanOutTarget, Ordering, Timestamp,
+    WebhookId, event_body, is_platform_event_type,
 };
-use crate::queue::{DeliveryEnqueue, Routed, message_body};
+use crate::queue::{DeliveryEnqueue, message_body};
 use crate::rate_limit::{Verdict, take_publish};
 use crate::runtime::ApiContext;
 use crate::runtime::IdGenerator;
@@ -143,12 +146,10 @@ where
     // The event as a filter sees it: a copy of its data, made once and only for a filter.
     let body = std::cell::OnceCell::new();
     let platform = is_platform_event_type(&event.event_type);
-    let targets: Vec<FanOutTarget> = store
-        .subscribers(owner)
-        .await?
+    // The platform's notices are the entity's, not its partners', and go to the few that list them.
+    let subscribers = if platform { store.notice_subscribers(owner).await? } else { store.subscribers(owner).await? };
+    let targets: Vec<FanOutTarget> = subscribers
         .iter()
-        // The platform's notices are the entity's, not its partners'.
-        .filter(|w| !platform || w.info.owner_identifier.is_some())
         // An event a webhook's filter refuses is neither delivered nor recorded for it.
         .filter(|w| w.info.event_list.matches(&event.event_type))
         .filter(|w| {
@@ -164,6 +165,10 @@ where
             fifo: w.info.options.ordering == Ordering::Fifo,
         })
         .collect();
+    if platform && targets.is_empty() {
+        // A notice no webhook lists is kept nowhere: its write would be all it cost, for no one.
+        return Ok(Published::Accepted { event_id: event.id, deliveries: 0 });
+    }
     let Event { id, event_type, occurred_at, data } = event;
     let fresh = FanOutPlan { plan: Some(ids.new_id()), event_id: id, event_type, occurred_at, data, targets };
     let (plan, created) = store.open_fan_out(owner, &fresh, now, EVENT_ID_TTL).await?;
@@ -182,37 +187,6 @@ where
     // In the event's own record: at INFO, a line per event would cost more than its deliveries.
     tracing::debug!(event_id = %plan.event_id, event_type = %plan.event_type, deliveries = sent, "event published");
     Ok(Published::Accepted { event_id: plan.event_id, deliveries: sent })
-}
-
-/// The platform's notices (docs/contract.md 12), which the deliver step publishes through the
-/// whole publish path.
-pub struct Notices<'a> {
-    pub store: &'a dyn PublishStore,
-    pub queues: Routed<'a>,
-    pub ids: &'a dyn IdGenerator,
-    pub resend_delay: Duration,
-}
-
-impl Notices<'_> {
-    /// Publishes `webhook.disabled` for `webhook`, as the platform disabled it, to its entity's
-    /// webhooks that subscribe to it. Its event id is the webhook's id and version, so that
-    /// publishing it again (after a failure midway) plans nothing twice.
-    pub(crate) async fn webhook_disabled(&self, webhook: &WebhookRecord, now: Timestamp) -> Result<(), Error> {
-        let Some(entity) = webhook.info.owner_identifier else {
-            // A global webhook belongs to no entity, whose webhooks would be told; its
-            // `disabledReason` says why to whoever manages it.
-            tracing::info!(webhook_id = %webhook.info.id, "a global webhook was disabled: no entity to notify");
-            return Ok(());
-        };
-        let input = EventIn {
-            id: Some(format!("{DISABLED_EVENT_TYPE}.{}.{}", webhook.info.id, webhook.info.version)),
-            idempotency_key: None,
-            event_type: DISABLED_EVENT_TYPE.into(),
-            data: webhook.disabled_notice(),
-            occurred_at: Some(webhook.info.last_update),
-        };
-        publish(self.store, &self.queues, self.ids, entity, input, now, self.resend_delay).await.map(|_| ())
-    }
 }
 
 #[cfg(test)]

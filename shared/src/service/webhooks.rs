@@ -7,6 +7,7 @@ use super::Scoped;
 use super::versions::{IfMatch, check_if_match, check_update, stale};
 use crate::error::Error;
 use crate::model::{Catalog, NewKey, Owner, Rotation, Timestamp, WebhookId, WebhookIn, WebhookRecord, WebhookRules};
+use crate::publish::{Notices, WebhookWrite};
 use crate::runtime::ApiContext;
 use crate::store::{
     EventTypeGet, Page, PageRequest, WebhookDelete, WebhookGet, WebhookInsert, WebhookList, WebhookReplace, catalog,
@@ -25,10 +26,20 @@ fn rules<'a>(ctx: &ApiContext, scope: &Scoped, catalog: &'a Catalog) -> WebhookR
     WebhookRules { owner: scope.owner, policy: ctx.settings.url_policy, catalog }
 }
 
-/// A new webhook of the scope's owner from `body`, with a new signing secret.
+/// Tells the entity of `write` (docs/contract.md 12). The write is done whatever comes of it: a
+/// notice that cannot be published is logged, and the write's answer stands.
+async fn tell(notices: &Notices<'_>, write: WebhookWrite<'_>, now: Timestamp) {
+    if let Err(err) = notices.webhook_written(write, now).await {
+        let webhook_id = write.webhook_id();
+        tracing::warn!(%webhook_id, error = %crate::error::chain(&err), "a webhook notice was not published");
+    }
+}
+
+/// A new webhook of the scope's owner from `body`, with a new signing secret; its entity told.
 pub(crate) async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
     ctx: &ApiContext,
     store: &S,
+    notices: &Notices<'_>,
     scope: &Scoped,
     body: &Map<String, Value>,
 ) -> Result<WebhookRecord, Error> {
@@ -42,6 +53,7 @@ pub(crate) async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
         WebhookRecord::create(input, id, scope.owner, &caller.subject, caller.account.as_deref(), now, secret);
     store.insert_webhook(&webhook).await?;
     tracing::info!(webhook_id = %webhook.info.id, owner = ?scope.owner, "webhook created");
+    tell(notices, WebhookWrite::Created(&webhook), now).await;
     Ok(webhook)
 }
 
@@ -74,10 +86,12 @@ pub(crate) enum Change {
     Merge(Map<String, Value>),
 }
 
-/// Webhook `id` changed as `change` says, if the version its writer read is still stored.
+/// Webhook `id` changed as `change` says, if the version its writer read is still stored; its
+/// entity told.
 pub(crate) async fn update_webhook<S: WebhookGet + WebhookReplace + EventTypeGet + ?Sized>(
     ctx: &ApiContext,
     store: &S,
+    notices: &Notices<'_>,
     scope: &Scoped,
     (id, condition): (WebhookId, Option<IfMatch>),
     change: Change,
@@ -98,15 +112,19 @@ pub(crate) async fn update_webhook<S: WebhookGet + WebhookReplace + EventTypeGet
     let input = WebhookIn::parse(&document, &rules(ctx, scope, &catalog), Some(&current))?;
     check_coverage(scope, &input)?;
     check_update(condition, input.version, current.info.version)?;
-    let updated = current.updated(input, &scope.caller.subject, Timestamp::new(ctx.clock.now()));
+    let now = Timestamp::new(ctx.clock.now());
+    let updated = current.updated(input, &scope.caller.subject, now);
     store.replace_webhook(&updated, &current).await.map_err(stale(condition))?;
     tracing::info!(webhook_id = %id, version = updated.info.version, "webhook updated");
+    tell(notices, WebhookWrite::Updated(&updated), now).await;
     Ok(updated)
 }
 
-/// Deletes webhook `id`, `If-Match` optional.
+/// Deletes webhook `id`, `If-Match` optional; its entity told.
 pub(crate) async fn delete_webhook<S: WebhookGet + WebhookDelete + ?Sized>(
+    ctx: &ApiContext,
     store: &S,
+    notices: &Notices<'_>,
     scope: &Scoped,
     (id, condition): (WebhookId, Option<IfMatch>),
 ) -> Result<(), Error> {
@@ -125,6 +143,7 @@ pub(crate) async fn delete_webhook<S: WebhookGet + WebhookDelete + ?Sized>(
     };
     store.delete_webhook(scope.owner, id, expected).await.map_err(stale(condition))?;
     tracing::info!(webhook_id = %id, "webhook deleted");
+    tell(notices, WebhookWrite::Deleted(scope.owner, id), Timestamp::new(ctx.clock.now())).await;
     Ok(())
 }
 

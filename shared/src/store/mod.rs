@@ -98,6 +98,12 @@ pub trait WebhookSubscribers: Send + Sync {
     /// Every webhook an event published for `entity` may go to, enabled or not: the entity's
     /// own and the global ones covering it, found without reading other entities' webhooks.
     async fn subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError>;
+
+    /// The entity's own webhooks that list a platform type (`WebhookRecord::notices_of`): what a
+    /// notice may go to, found without reading the entity's other webhooks, so that a webhook
+    /// write's notice costs what its few subscribers do, not a read of every webhook. May lag
+    /// a write by about a second (in DynamoDB, a global secondary index).
+    async fn notice_subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError>;
 }
 
 #[async_trait]

@@ -56,6 +56,10 @@ impl WebhookSubscribers for FlakyStore {
     async fn subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError> {
         self.inner.subscribers(entity).await
     }
+
+    async fn notice_subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.inner.notice_subscribers(entity).await
+    }
 }
 
 #[async_trait]

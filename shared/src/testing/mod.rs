@@ -14,7 +14,25 @@ pub(crate) use delivery::{
 };
 pub(crate) use faults::{FlakyQueue, FlakyStore};
 
-use crate::runtime::Clock;
+use crate::publish::Notices;
+use crate::queue::{MemoryQueue, Routed};
+use crate::runtime::{ApiContext, Clock};
+use crate::store::MemoryStore;
+
+/// Where the notices of the webhook writes these tests make go: a store and a queue of their
+/// own, where no webhook lists them (`publish::notices` tests them).
+pub(crate) struct Unheard(MemoryStore, MemoryQueue);
+
+impl Unheard {
+    pub(crate) fn new() -> Self {
+        Self(MemoryStore::new(), MemoryQueue::new(std::time::Duration::from_secs(60)))
+    }
+
+    pub(crate) fn notices<'a>(&'a self, ctx: &'a ApiContext) -> Notices<'a> {
+        let queues = Routed { unordered: &self.1, fifo: &self.1 };
+        Notices { store: &self.0, queues, ids: ctx.ids.as_ref(), resend_delay: ctx.settings.resend_delay }
+    }
+}
 
 /// A clock tests set and move.
 pub(crate) struct ManualClock(pub(crate) std::sync::Mutex<DateTime<Utc>>);

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod ingest;
 mod latency;
+mod notices;
 mod process;
 mod queue_contract;
 mod rate_limits;

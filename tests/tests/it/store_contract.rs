@@ -18,6 +18,7 @@ use rstest_reuse::apply;
 use crate::helpers::{Backing, ENTITY, OTHER_ENTITY, backings, store_on};
 
 mod globals;
+mod notices;
 mod refusals;
 mod sealing;
 

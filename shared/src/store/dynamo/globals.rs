@@ -358,4 +358,8 @@ impl WebhookSubscribers for DynamoStore {
         webhooks.extend(global.filter(|w: &WebhookRecord| seen.insert(w.info.id)));
         Ok(webhooks)
     }
+
+    async fn notice_subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.notice_subscribers_of(entity).await
+    }
 }

@@ -23,6 +23,7 @@ mod event_types;
 mod events;
 mod fifo;
 mod globals;
+mod notices;
 mod rate_limits;
 mod refusals;
 mod reseal;
@@ -71,7 +72,7 @@ impl DynamoStore {
     /// Creates the table when it is missing and waits until it is active (local runner, tests).
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
         if self.client.describe_table().table_name(&self.table).send().await.is_ok() {
-            return Ok(());
+            return self.ensure_notices_index().await;
         }
         let key = |name: &str, key_type| {
             KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(StoreError::internal)
@@ -92,6 +93,8 @@ impl DynamoStore {
             .key_schema(key("SK", KeyType::Range)?)
             .attribute_definitions(attribute("PK")?)
             .attribute_definitions(attribute("SK")?)
+            .attribute_definitions(notices::attribute()?)
+            .global_secondary_indexes(notices::index()?)
             .send()
             .await;
         // Another process may have created it between our describe and create.

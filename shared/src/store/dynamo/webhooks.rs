@@ -30,6 +30,7 @@ pub(super) fn webhook_key(owner: Owner, id: WebhookId) -> Item {
 fn plain_item(webhook: &WebhookRecord) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(webhook).map_err(StoreError::internal)?;
     item.extend(webhook_key(webhook.owner(), webhook.info.id));
+    super::notices::mark(&mut item, webhook);
     Ok(item)
 }
 

@@ -174,6 +174,11 @@ impl WebhookSubscribers for MemoryStore {
         let global = tables.webhooks_of(Owner::Global, None).filter(|w| w.covers(entity));
         Ok(tables.webhooks_of(Owner::Entity(entity), None).chain(global).cloned().collect())
     }
+
+    async fn notice_subscribers(&self, entity: EntityId) -> Result<Vec<WebhookRecord>, StoreError> {
+        let tables = self.tables()?;
+        Ok(tables.webhooks_of(Owner::Entity(entity), None).filter(|w| w.notices_of().is_some()).cloned().collect())
+    }
 }
 
 #[async_trait]

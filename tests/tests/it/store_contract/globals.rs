@@ -1,11 +1,12 @@
-//! The store contract's checks of global webhooks (docs/contract.md 11): who they reach at
-//! publish, an account's list, and the accounts given to those from before accounts.
+//! The store contract's checks of who an event reaches (docs/contract.md 11 and 12): the global
+//! webhooks at publish, an account's list, the accounts given to those from before accounts,
+//! and the few webhooks the platform's notices reach.
 
 use serde_json::json;
 use shared::model::{Owner, Timestamp, WebhookId, WebhookIn, WebhookRecord, WebhookSecret};
 use shared::store::{PageRequest, Store, StoreError, WebhookDelete, WebhookInsert, WebhookList};
 
-use super::{entity, rules, webhook};
+use super::{entity, owner, rules, webhook};
 use rstest::rstest;
 use rstest_reuse::apply;
 
@@ -136,4 +137,50 @@ async fn global_webhooks_from_before_accounts_are_given_an_account_once() {
     for webhook in [&old, &star] {
         store.delete_webhook(Owner::Global, webhook.info.id, None).await.expect("delete");
     }
+}
+
+/// `stored` listing `event_list` instead, one version later.
+fn listing(stored: &WebhookRecord, event_list: serde_json::Value) -> WebhookRecord {
+    let mut next = stored.clone();
+    next.info.event_list = serde_json::from_value(event_list).expect("an event list");
+    next.info.version += 1;
+    next
+}
+
+#[apply(backings)]
+#[tokio::test]
+async fn notices_reach_the_entitys_own_webhooks_that_list_a_platform_type_and_no_other(#[case] backing: Backing) {
+    let store = store_on(backing).await;
+    let store: &dyn Store = store.as_ref();
+    let notified = |id: &'static str| async move {
+        let mut names: Vec<String> = store
+            .notice_subscribers(entity(id))
+            .await
+            .expect("read")
+            .iter()
+            .map(|w| w.info.name.as_str().into())
+            .collect();
+        names.sort();
+        names
+    };
+    let (named, family) = (listing(&webhook(ENTITY, "named"), json!(["webhook.disabled"])), webhook(ENTITY, "family"));
+    let family = listing(&family, json!(["delivery.*"]));
+    let everything = listing(&webhook(ENTITY, "everything"), json!(["*"]));
+    let others = listing(&webhook(OTHER_ENTITY, "other's"), json!(["webhook.*"]));
+    for webhook in [&named, &family, &everything, &others, &webhook(ENTITY, "bookings")] {
+        store.insert_webhook(webhook).await.expect("insert");
+    }
+    let mut partner = global("partner", json!([ENTITY]));
+    partner.info.event_list = serde_json::from_value(json!(["webhook.*"])).expect("an event list");
+    store.insert_webhook(&partner).await.expect("insert");
+    assert_eq!(notified(ENTITY).await, ["family", "named"], "never through *, never a global webhook");
+    assert_eq!(notified(OTHER_ENTITY).await, ["other's"]);
+
+    let unlisted = listing(&named, json!(["booking.created"]));
+    store.replace_webhook(&unlisted, &named).await.expect("replace");
+    let listed = listing(&everything, json!(["*", "webhook.*"]));
+    store.replace_webhook(&listed, &everything).await.expect("replace");
+    assert_eq!(notified(ENTITY).await, ["everything", "family"], "as each write leaves it");
+    store.delete_webhook(owner(ENTITY), family.info.id, None).await.expect("delete");
+    assert_eq!(notified(ENTITY).await, ["everything"]);
 }

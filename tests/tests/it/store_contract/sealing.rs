@@ -31,7 +31,7 @@ fn clear_values(webhook: &WebhookRecord) -> Vec<String> {
     vec![webhook.secret.expose().to_string(), previous, PASSWORD.into(), ACCESS_TOKEN.into()]
 }
 
-fn key(owner: &str, sort: String) -> HashMap<String, AttributeValue> {
+pub(super) fn key(owner: &str, sort: String) -> HashMap<String, AttributeValue> {
     HashMap::from([("PK".into(), AttributeValue::S(owner.into())), ("SK".into(), AttributeValue::S(sort))])
 }
 
