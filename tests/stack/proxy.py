@@ -32,16 +32,30 @@ def pk_of(item: dict) -> list:
     return [value["S"]] if isinstance(value, dict) and "S" in value else []
 
 
-KEY_CONDITION_PK = re.compile(r"\bPK\s*=\s*(:\w+)")
+KEY_CONDITION_EQUALS = re.compile(r"(#?\w+)\s*=\s*(:\w+)")
+
+# The partition key of each index the store queries (template.yaml's GlobalSecondaryIndexes): a
+# Query on an index names that key's value, which AWS holds against `dynamodb:LeadingKeys`.
+INDEX_PARTITION_KEY = {"notices": "noticesOf"}
+
+
+def query_partition_keys(request: dict) -> list:
+    """The partition key a Query's key condition names (an unknown index: none, so a
+    leading-keys condition does not allow it)."""
+    index = request.get("IndexName")
+    partition_key = INDEX_PARTITION_KEY.get(index) if index else "PK"
+    names, values = request.get("ExpressionAttributeNames") or {}, request.get("ExpressionAttributeValues") or {}
+    for name, value in KEY_CONDITION_EQUALS.findall(request.get("KeyConditionExpression") or ""):
+        if names.get(name, name) == partition_key:
+            return pk_of({"PK": values.get(value)})
+    return []
 
 
 def partition_keys(request: dict) -> tuple:
     """The partition keys a call names, which AWS holds against `dynamodb:LeadingKeys`: of its
-    key or item, of its key condition (Query), or of every key or item of a batch."""
-    keys = pk_of(request.get("Key") or request.get("Item"))
-    condition = KEY_CONDITION_PK.search(request.get("KeyConditionExpression") or "")
-    if condition:
-        keys += pk_of({"PK": (request.get("ExpressionAttributeValues") or {}).get(condition.group(1))})
+    key or item, of its key condition (Query, on the table or an index), or of every key or item
+    of a batch."""
+    keys = pk_of(request.get("Key") or request.get("Item")) + query_partition_keys(request)
     for batch in (request.get("RequestItems") or {}).values():
         if isinstance(batch, dict):  # BatchGetItem
             keys += [pk for key in batch.get("Keys") or [] for pk in pk_of(key)]

@@ -143,6 +143,10 @@ class AuditTest(unittest.TestCase):
         headers = lambda op: {"Authorization": "AWS4-HMAC-SHA256 Credential=K/d/r/dynamodb/aws4_request", "X-Amz-Target": f"DynamoDB_20120810.{op}"}
         query = b'{"TableName": "T", "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)", "ExpressionAttributeValues": {":pk": {"S": "OWNER#e"}, ":prefix": {"S": "WEBHOOK#"}}}'
         self.assertEqual(parse_calls(headers("Query"), query)[0].leading_keys, ("OWNER#e",))
+        on_index = b'{"TableName": "T", "IndexName": "notices", "KeyConditionExpression": "#of = :of", "ExpressionAttributeNames": {"#of": "noticesOf"}, "ExpressionAttributeValues": {":of": {"S": "OWNER#e"}}}'
+        self.assertEqual(parse_calls(headers("Query"), on_index)[0].leading_keys, ("OWNER#e",))
+        unknown = on_index.replace(b'"IndexName": "notices"', b'"IndexName": "other"')
+        self.assertEqual(parse_calls(headers("Query"), unknown)[0].leading_keys, ())
         get = b'{"RequestItems": {"T": {"Keys": [{"PK": {"S": "GLOBAL"}, "SK": {"S": "WEBHOOK#1"}}, {"PK": {"S": "GLOBAL"}, "SK": {"S": "WEBHOOK#2"}}]}}}'
         self.assertEqual(parse_calls(headers("BatchGetItem"), get)[0].leading_keys, ("GLOBAL", "GLOBAL"))
         write = b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"PK": {"S": "OWNER#e"}}}}, {"DeleteRequest": {"Key": {"PK": {"S": "ACCOUNT#a"}}}}]}}'
