@@ -14,6 +14,10 @@ fn listing(mut webhook: WebhookRecord, event_list: serde_json::Value) -> Webhook
     webhook
 }
 
+/// Alone, on a DynamoDB Local of its own (`make test`'s next step): twice in the whole suite's
+/// run, DynamoDB Local kept the added index `CREATING` for as long as the test waited (60 s, then
+/// 10 minutes), while alone it is active in seconds.
+#[ignore = "run alone by make test: DynamoDB Local stalls an added index under the suite's load"]
 #[tokio::test]
 async fn a_table_and_webhooks_from_before_the_notices_index_are_indexed() {
     let (client, table) = (dynamo_client().await, unique_table());
