@@ -17,7 +17,7 @@ use shared::model::EntityId;
 use shared::queue::{QueueConsumer, SqsQueue};
 use shared::sealing::{LocalKey, Sealer};
 use shared::store::{DynamoStore, WebhookInsert};
-use webhooks_local::gateway::{self, Incoming};
+use webhooks_local::gateway::{self, Authorized, Incoming};
 use webhooks_local::routes::RouteTable;
 
 use crate::runtime_api::RuntimeApi;
@@ -47,7 +47,7 @@ pub fn api_event(method: &str, path: &str, body: Option<&Value>) -> Made {
     let incoming = Incoming { method, path, raw_query: "", headers: &headers, body: body.as_bytes() };
     let claims = json!({"sub": "bench", "entities": [ENTITY, CRUD_ENTITY], "scope": "events:publish"});
     let claims = webhooks_local::dev_auth::stringify_claims(claims.as_object().ok_or("claims")?);
-    Ok(gateway::event(&incoming, &route, Some(claims)))
+    Ok(gateway::event(&incoming, &route, Some(Authorized::Jwt(claims))))
 }
 
 enum Expect {

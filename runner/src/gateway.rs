@@ -12,6 +12,13 @@ use serde_json::{Map, Value, json};
 
 use crate::routes::Matched;
 
+/// What an authorizer handed over: a JWT authorizer's claims, already stringified, or a Lambda
+/// authorizer's context.
+pub enum Authorized {
+    Jwt(Map<String, Value>),
+    Lambda(Map<String, Value>),
+}
+
 /// The parts of an incoming request an event is made of.
 pub struct Incoming<'a> {
     pub method: &'a str,
@@ -21,9 +28,9 @@ pub struct Incoming<'a> {
     pub body: &'a [u8],
 }
 
-/// The HTTP API event for `incoming` on its matched route; `claims` are the authorizer's,
-/// already stringified, or `None` when the request carried no valid token.
-pub fn event(incoming: &Incoming<'_>, route: &Matched, claims: Option<Map<String, Value>>) -> Value {
+/// The HTTP API event for `incoming` on its matched route, with what its authorizer handed over
+/// (`None` when the request carried no valid token).
+pub fn event(incoming: &Incoming<'_>, route: &Matched, authorizer: Option<Authorized>) -> Value {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in incoming.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -53,8 +60,10 @@ pub fn event(incoming: &Incoming<'_>, route: &Matched, claims: Option<Map<String
         "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
         "timeEpoch": now.timestamp_millis(),
     });
-    if let Some(claims) = claims {
-        context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    match authorizer {
+        Some(Authorized::Jwt(claims)) => context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}}),
+        Some(Authorized::Lambda(context_of)) => context["authorizer"] = json!({"lambda": context_of}),
+        None => {}
     }
     let mut event = json!({
         "version": "2.0",

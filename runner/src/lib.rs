@@ -19,8 +19,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use std::time::Duration;
 
+use serde_json::{Map, Value};
+use shared::api::Authorizer;
 use shared::deps::Deps;
 use shared::ingest::INGEST_MAX_RECEIVES;
+use shared::portal::{self, Verdict};
 use shared::queue::{
     MAX_RETENTION, MemoryQueue, MemoryTimer, Queue, QueueConfig, QueueConsumer, RawSend, SqsQueue, VisibilityDelay,
 };
@@ -30,6 +33,7 @@ use shared::store::{DynamoStore, MemoryStore, Store};
 use tokio::net::TcpListener;
 
 pub use dev_auth::DevAuth;
+use gateway::Authorized;
 use routes::RouteTable;
 
 /// Lambda's own limit on a synchronous request payload.
@@ -252,12 +256,38 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
         headers: &headers,
         body: &body,
     };
-    let event = gateway::event(&incoming, &route, app.auth.bearer_claims(&headers));
+    let authorized = match route.authorizer {
+        Authorizer::Jwt => app.auth.bearer_claims(&headers).map(Authorized::Jwt),
+        Authorizer::Portal => match portal_context(&app, &headers).await {
+            Ok(context) => Some(Authorized::Lambda(context)),
+            Err(refused) => return refused,
+        },
+        Authorizer::None => None,
+    };
+    let event = gateway::event(&incoming, &route, authorized);
     match gateway::request(&event) {
         Ok(request) => gateway::into_http(route.function.answer(&app.deps, request).await).map(axum::body::Body::from),
         Err(err) => {
             tracing::error!(error = %err, "could not build the API Gateway event");
             (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal Server Error"}"#).into_response()
+        }
+    }
+}
+
+/// The portal authorizer's context for a request (`shared::portal::authorize`, as the
+/// `authorize-portal` Lambda decides it), or API Gateway's answer when it refuses.
+async fn portal_context(app: &App, headers: &HeaderMap) -> Result<Map<String, Value>, Response> {
+    let gateway_answer = |status: StatusCode, message: &str| {
+        let body = serde_json::json!({ "message": message }).to_string();
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    match portal::authorize(&app.deps.portal_keys, app.deps.store.as_ref(), headers).await {
+        Ok(Verdict::Granted(context)) => Ok(context),
+        Ok(Verdict::NoToken) => Err(gateway_answer(StatusCode::UNAUTHORIZED, "Unauthorized")),
+        Ok(Verdict::Refused) => Err(gateway_answer(StatusCode::FORBIDDEN, "Forbidden")),
+        Err(err) => {
+            tracing::error!(error = %shared::error::chain(&err), "the portal authorizer failed");
+            Err(gateway_answer(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
         }
     }
 }

@@ -16,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const DEV_SECRET: &str = "webhooks-local-dev-secret-not-for-production";
 /// Every scope (docs/contract.md 5.4): the dev token may publish and change the event catalog.
-const DEV_SCOPES: &str = "events:publish event-types:write";
+const DEV_SCOPES: &str = "events:publish event-types:write portal:create";
 /// The entity the printed examples and console link use; the dev token may manage any.
 const DEMO_ENTITY: &str = "d5b8a3c2-9e6f-4a1b-8d34-7c2e1f0a5b69";
 

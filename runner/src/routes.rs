@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
-use shared::api::{Function, Route, routes};
+use shared::api::{Authorizer, Function, Route, routes};
 
 /// A request matched to its route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched {
     pub function: Function,
+    pub authorizer: Authorizer,
     /// `"GET /api/event-types"`, as API Gateway's `routeKey`.
     pub route_key: String,
     pub path_parameters: HashMap<String, String>,
@@ -44,6 +45,7 @@ impl RouteTable {
         let route = found.value.iter().find(|route| route.method == method)?;
         Some(Matched {
             function: route.function,
+            authorizer: route.authorizer,
             route_key: format!("{method} {}", route.path),
             path_parameters: found.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         })

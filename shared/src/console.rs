@@ -1,5 +1,5 @@
 //! The web console's static files and the API's OpenAPI document, built into the binary:
-//! `GET /`, `GET /console/{proxy+}` and `GET /api/openapi.yaml`. They are revalidated on every
+//! `GET /`, `GET /portal`, `GET /console/{proxy+}` and `GET /api/openapi.yaml`. They are revalidated on every
 //! load (ETag, `no-cache`) so a deploy is seen at once.
 
 use std::sync::LazyLock;
@@ -38,11 +38,16 @@ fn asset(path: String, content_type: &'static str, bytes: &'static [u8]) -> Asse
     Asset { path, content_type, bytes, etag: etag(bytes) }
 }
 
-/// The console's page at `/`, its other files under `/console/`, and the OpenAPI document.
+/// The console's page at `/` (and at `/portal`, where a portal session opens it: docs/contract.md
+/// 16), its other files under `/console/`, and the OpenAPI document.
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    let files = CONSOLE_FILES.iter().map(|(name, bytes)| {
-        let path = if *name == "index.html" { "/".to_string() } else { format!("/console/{name}") };
-        asset(path, content_type(name), bytes)
+    let files = CONSOLE_FILES.iter().flat_map(|(name, bytes)| {
+        let paths = if *name == "index.html" {
+            vec!["/".to_string(), "/portal".into()]
+        } else {
+            vec![format!("/console/{name}")]
+        };
+        paths.into_iter().map(|path| asset(path, content_type(name), bytes))
     });
     let openapi = asset("/api/openapi.yaml".into(), "application/yaml", include_bytes!("../../openapi.yaml"));
     files.chain(std::iter::once(openapi)).collect()

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::delivery::{Deliverer, HttpSender};
 use crate::error::Error;
+use crate::portal::PortalKeys;
 use crate::publish::Notices;
 use crate::queue::{DeliveryQueue, Routed, Timer};
 use crate::runtime::ApiContext;
@@ -18,6 +19,8 @@ pub struct Deps {
     /// The standard delivery queue, and the FIFO one of FIFO webhooks.
     pub unordered: Arc<dyn DeliveryQueue>,
     pub fifo: Arc<dyn DeliveryQueue>,
+    /// The portal key, read once a process needs it (docs/contract.md 16).
+    pub portal_keys: PortalKeys,
     /// The HTTP client of attempts, made on first use: only the deliver function and the test
     /// send POST to receivers, so no other function pays for it at a cold start.
     sender: OnceLock<HttpSender>,
@@ -29,7 +32,7 @@ impl Deps {
         store: Arc<dyn Store>,
         (unordered, fifo): (Arc<dyn DeliveryQueue>, Arc<dyn DeliveryQueue>),
     ) -> Self {
-        Self { ctx, store, unordered, fifo, sender: OnceLock::new() }
+        Self { ctx, store, unordered, fifo, portal_keys: PortalKeys::default(), sender: OnceLock::new() }
     }
 
     /// Both delivery queues, each message to its own.

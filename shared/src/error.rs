@@ -30,6 +30,9 @@ pub enum Error {
     /// A valid token without the scope the route needs.
     #[error("this route needs the scope {0}")]
     Forbidden(&'static str),
+    /// A write in a read-only portal session (docs/contract.md 16).
+    #[error("this portal session is read-only")]
+    ReadOnly,
     #[error("not found")]
     NotFound,
     #[error("the version in the body is stale; the current version is {current}")]
@@ -77,7 +80,7 @@ impl Error {
         match self {
             Self::BadRequest(_) => (400, "/problems/bad-request", "Bad request"),
             Self::Unauthorized => (401, "/problems/unauthorized", "Unauthorized"),
-            Self::Forbidden(_) => (403, "/problems/forbidden", "Forbidden"),
+            Self::Forbidden(_) | Self::ReadOnly => (403, "/problems/forbidden", "Forbidden"),
             Self::NotFound => (404, "/problems/not-found", "Not found"),
             Self::VersionConflict { .. } => (409, "/problems/version-conflict", "Version conflict"),
             Self::PreconditionFailed { .. } => (412, "/problems/precondition-failed", "Precondition failed"),

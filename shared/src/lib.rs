@@ -14,6 +14,7 @@ pub mod dev_auth;
 pub mod error;
 pub mod ingest;
 pub mod model;
+pub mod portal;
 pub(crate) mod publish;
 pub mod queue;
 pub mod rate_limit;

@@ -85,6 +85,31 @@ def translate(sam: dict, region: str) -> dict:
     return template
 
 
+def authorizer(config: dict) -> dict:
+    """An `AWS::ApiGatewayV2::Authorizer`'s properties of SAM's OpenAPI authorizer: a JWT one, or a
+    Lambda (REQUEST) one."""
+    if config["type"] == "jwt":
+        return {
+            "AuthorizerType": "JWT",
+            "IdentitySource": [config["identitySource"]],
+            "JwtConfiguration": {
+                "Issuer": config["jwtConfiguration"]["issuer"],
+                "Audience": config["jwtConfiguration"]["audience"],
+            },
+        }
+    assert config["type"] == "request", f"{config['type']}: only JWT and Lambda authorizers are expanded"
+    properties = {
+        "AuthorizerType": "REQUEST",
+        "AuthorizerUri": config["authorizerUri"],
+        "AuthorizerPayloadFormatVersion": config["authorizerPayloadFormatVersion"],
+        "IdentitySource": config["identitySource"],
+        "EnableSimpleResponses": config.get("enableSimpleResponses", False),
+    }
+    if "authorizerResultTtlInSeconds" in config:
+        properties["AuthorizerResultTtlInSeconds"] = config["authorizerResultTtlInSeconds"]
+    return properties
+
+
 def explicit_http_apis(resources: dict):
     """Turns each HTTP API's OpenAPI `Body` into Authorizer, Integration and Route resources."""
     for api, resource in list(resources.items()):
@@ -94,21 +119,10 @@ def explicit_http_apis(resources: dict):
         resource["Properties"].update(Name={"Ref": "AWS::StackName"}, ProtocolType="HTTP")
         authorizers = {}
         for scheme, spec in body.get("components", {}).get("securitySchemes", {}).items():
-            config = spec["x-amazon-apigateway-authorizer"]
-            assert config["type"] == "jwt", f"{scheme}: only JWT authorizers are expanded"
             authorizers[scheme] = f"{api}{scheme}"
             resources[authorizers[scheme]] = {
                 "Type": "AWS::ApiGatewayV2::Authorizer",
-                "Properties": {
-                    "ApiId": {"Ref": api},
-                    "Name": scheme,
-                    "AuthorizerType": "JWT",
-                    "IdentitySource": [config["identitySource"]],
-                    "JwtConfiguration": {
-                        "Issuer": config["jwtConfiguration"]["issuer"],
-                        "Audience": config["jwtConfiguration"]["audience"],
-                    },
-                },
+                "Properties": {"ApiId": {"Ref": api}, "Name": scheme, **authorizer(spec["x-amazon-apigateway-authorizer"])},
             }
         for path, operations in body["paths"].items():
             for method, operation in operations.items():
@@ -134,7 +148,12 @@ def explicit_http_apis(resources: dict):
                 for requirement in operation.get("security", []):
                     for scheme, scopes in requirement.items():
                         if scheme in authorizers:
-                            route.update(AuthorizationType="JWT", AuthorizerId={"Ref": authorizers[scheme]})
+                            kind = resources[authorizers[scheme]]["Properties"]["AuthorizerType"]
+                            # A route names a Lambda (REQUEST) authorizer as CUSTOM.
+                            route.update(
+                                AuthorizationType="JWT" if kind == "JWT" else "CUSTOM",
+                                AuthorizerId={"Ref": authorizers[scheme]},
+                            )
                             if scopes:
                                 route["AuthorizationScopes"] = scopes
                 resources[f"{logical}Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": route}

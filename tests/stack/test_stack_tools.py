@@ -242,6 +242,37 @@ class ExpandTest(unittest.TestCase):
         self.assertNotIn("Body", resources["Api"]["Properties"])
         self.assertEqual(resources["ApiJwt"]["Properties"]["JwtConfiguration"]["Issuer"], "https://i")
 
+    def test_a_lambda_authorizer_becomes_a_request_authorizer_and_its_routes_custom(self):
+        config = {
+            "type": "request",
+            "authorizerUri": {"Fn::Sub": ["arn:fn/${__FunctionArn__}/invocations", {"__FunctionArn__": "arn:authorize"}]},
+            "identitySource": ["$request.header.Authorization"],
+            "authorizerPayloadFormatVersion": "2.0",
+            "enableSimpleResponses": True,
+            "authorizerResultTtlInSeconds": 300,
+        }
+        body = {
+            "components": {"securitySchemes": {"Portal": {"type": "apiKey", "x-amazon-apigateway-authorizer": config}}},
+            "paths": {
+                "/portal/x": {
+                    "get": {
+                        "x-amazon-apigateway-integration": {"uri": "arn:fn", "payloadFormatVersion": "2.0"},
+                        "security": [{"Portal": []}],
+                    }
+                }
+            },
+        }
+        resources = {"Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"Body": body}}}
+        expand.explicit_http_apis(resources)
+        route = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route")
+        self.assertEqual((route["AuthorizationType"], route["AuthorizerId"]), ("CUSTOM", {"Ref": "ApiPortal"}))
+        self.assertNotIn("AuthorizationScopes", route)
+        authorizer = resources["ApiPortal"]["Properties"]
+        self.assertEqual(authorizer["AuthorizerType"], "REQUEST")
+        self.assertEqual(authorizer["AuthorizerUri"], config["authorizerUri"])
+        self.assertEqual(authorizer["IdentitySource"], ["$request.header.Authorization"])
+        self.assertEqual((authorizer["EnableSimpleResponses"], authorizer["AuthorizerResultTtlInSeconds"]), (True, 300))
+
     def test_the_emulator_gets_sqs_batch_names_beside_the_single_ones(self):
         expanded = expand.for_emulator(template(["dynamodb:PutItem"]), {})
         statements = expanded["Resources"]["PublishRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]

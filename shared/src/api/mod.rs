@@ -6,6 +6,7 @@
 mod deliveries;
 mod event_types;
 mod events;
+mod portal;
 mod rate_limits;
 mod replay;
 mod routes;
@@ -23,7 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use routes::{Function, Route, routes};
+pub use routes::{Authorizer, Function, Route, routes};
 
 use rate_limits::limited;
 
@@ -53,9 +54,11 @@ where
     handler(request).await.unwrap_or_else(|err| problem_response(&err, &path))
 }
 
-/// The checks every route makes first: claims (401), `Wink-Version` (400).
+/// The checks every route makes first: claims (401), a portal session's limits (401, 403),
+/// `Wink-Version` (400).
 pub(crate) fn caller(request: &Request, settings: &Settings) -> Result<Caller, Error> {
     let caller = Caller::from_request(request, settings)?;
+    caller.check_session(request.method())?;
     match request.headers().get("wink-version").map(HeaderValue::to_str) {
         None | Some(Ok("2.0")) => Ok(caller),
         Some(_) => Err(Error::BadRequest("unsupported Wink-Version; the supported version is 2.0".into())),

@@ -15,7 +15,8 @@ use crate::store::RateLimitStore;
 
 /// Runs `handler` if the caller's limit allows one more request, and says the limit in the
 /// answer's headers; otherwise answers 429 and runs nothing. A request without valid claims
-/// is not counted: its handler answers 401.
+/// is not counted: its handler answers 401. A portal session's request is counted before its
+/// expiry and read-only are checked.
 pub(crate) async fn limited<S, F, Fut>(ctx: &ApiContext, store: &S, request: Request, handler: F) -> Response<Body>
 where
     S: RateLimitStore + ?Sized,
@@ -25,7 +26,7 @@ where
     let Ok(caller) = Caller::from_request(&request, &ctx.settings) else {
         return serve(request, handler).await;
     };
-    let key = format!("caller#{}", caller.subject);
+    let key = caller.rate_key();
     match take(ctx, store, "caller", &key, ctx.settings.api_rate).await {
         Ok(verdict) => {
             let mut response = serve(request, handler).await;

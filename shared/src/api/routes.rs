@@ -27,7 +27,19 @@ pub enum Function {
     ResendDelivery,
     RecoverDeliveries,
     WebhookStats,
+    CreatePortalSession,
     Console,
+}
+
+/// Who lets a route's requests in before its function runs (`template.yaml`'s authorizers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorizer {
+    /// The platform's identity provider's tokens (API Gateway's JWT authorizer).
+    Jwt,
+    /// Portal sessions' tokens (docs/contract.md 16: the `authorize-portal` Lambda authorizer).
+    Portal,
+    /// None: the console's files.
+    None,
 }
 
 /// A route: its method, its path template (API Gateway's syntax) and the function it invokes.
@@ -36,11 +48,16 @@ pub struct Route {
     pub method: &'static str,
     pub path: String,
     pub function: Function,
+    pub authorizer: Authorizer,
 }
 
-/// The roots of an entity's webhooks and of global ones: every route of `UNDER_EACH_ROOT` is
-/// served under both, the same function answering for either owner.
-const ROOTS: [&str; 2] = ["/api/managing-entity/{entityId}/webhook", "/api/webhook"];
+/// The roots of an entity's webhooks, of global ones, and of an entity's through a portal
+/// session: every route of `UNDER_EACH_ROOT` is served under each, the same function answering.
+const ROOTS: [(&str, Authorizer); 3] = [
+    ("/api/managing-entity/{entityId}/webhook", Authorizer::Jwt),
+    ("/api/webhook", Authorizer::Jwt),
+    ("/portal/api/managing-entity/{entityId}/webhook", Authorizer::Portal),
+];
 
 /// Method, path below a root, function.
 const UNDER_EACH_ROOT: &[(&str, &str, Function)] = &[
@@ -58,34 +75,48 @@ const UNDER_EACH_ROOT: &[(&str, &str, Function)] = &[
     ("GET", "/{webhookId}/stats", Function::WebhookStats),
 ];
 
-/// Method, path, function: the catalog, an entity's events, and the console.
-const ELSEWHERE: &[(&str, &str, Function)] = &[
-    ("GET", "/api/event-types", Function::ListEventTypes),
-    ("PUT", "/api/event-types/{name}", Function::WriteEventType),
-    ("DELETE", "/api/event-types/{name}", Function::WriteEventType),
-    ("POST", "/api/managing-entity/{entityId}/event", Function::PublishEvent),
-    ("POST", "/api/managing-entity/{entityId}/events", Function::PublishEvents),
-    ("GET", "/api/managing-entity/{entityId}/event/{eventId}", Function::GetEvent),
-    ("GET", "/api/managing-entity/{entityId}/refused-events", Function::ListRefusedEvents),
-    ("GET", "/", Function::Console),
-    ("GET", "/console/{proxy+}", Function::Console),
-    ("GET", "/api/openapi.yaml", Function::Console),
+/// Method, path, function, authorizer: the catalog, an entity's events and portal sessions, and
+/// the console.
+const ELSEWHERE: &[(&str, &str, Function, Authorizer)] = &[
+    ("GET", "/api/event-types", Function::ListEventTypes, Authorizer::Jwt),
+    ("PUT", "/api/event-types/{name}", Function::WriteEventType, Authorizer::Jwt),
+    ("DELETE", "/api/event-types/{name}", Function::WriteEventType, Authorizer::Jwt),
+    ("POST", "/api/managing-entity/{entityId}/event", Function::PublishEvent, Authorizer::Jwt),
+    ("POST", "/api/managing-entity/{entityId}/events", Function::PublishEvents, Authorizer::Jwt),
+    ("GET", "/api/managing-entity/{entityId}/event/{eventId}", Function::GetEvent, Authorizer::Jwt),
+    ("GET", "/api/managing-entity/{entityId}/refused-events", Function::ListRefusedEvents, Authorizer::Jwt),
+    ("POST", "/api/managing-entity/{entityId}/portal-session", Function::CreatePortalSession, Authorizer::Jwt),
+    ("GET", "/portal/api/event-types", Function::ListEventTypes, Authorizer::Portal),
+    ("GET", "/", Function::Console, Authorizer::None),
+    ("GET", "/portal", Function::Console, Authorizer::None),
+    ("GET", "/console/{proxy+}", Function::Console, Authorizer::None),
+    ("GET", "/api/openapi.yaml", Function::Console, Authorizer::None),
 ];
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    let under_roots = ROOTS.iter().flat_map(|root| {
-        UNDER_EACH_ROOT.iter().map(move |(method, below, function)| (*method, format!("{root}{below}"), *function))
+    let under_roots = ROOTS.iter().flat_map(|(root, authorizer)| {
+        UNDER_EACH_ROOT.iter().map(move |(method, below, function)| Route {
+            method,
+            path: format!("{root}{below}"),
+            function: *function,
+            authorizer: *authorizer,
+        })
     });
-    let elsewhere = ELSEWHERE.iter().map(|(method, path, function)| (*method, (*path).to_string(), *function));
-    under_roots.chain(elsewhere).map(|(method, path, function)| Route { method, path, function }).collect()
+    let elsewhere = ELSEWHERE.iter().map(|(method, path, function, authorizer)| Route {
+        method,
+        path: (*path).to_string(),
+        function: *function,
+        authorizer: *authorizer,
+    });
+    under_roots.chain(elsewhere).collect()
 }
 
 impl Function {
     /// Answers `request` as this function does, with the clients of `deps`; an error is
     /// rendered by `super::serve`.
     pub async fn handle(self, deps: &Deps, request: Request) -> Handled {
-        use super::{deliveries, event_types, events, replay, secrets, stats, webhooks};
+        use super::{deliveries, event_types, events, portal, replay, secrets, stats, webhooks};
         let (ctx, store) = (&deps.ctx, deps.store.as_ref());
         match self {
             Self::CreateWebhook => webhooks::create_webhook(ctx, store, &deps.notices(), request).await,
@@ -105,6 +136,7 @@ impl Function {
             Self::ResendDelivery => replay::resend_delivery(ctx, store, &deps.queues(), request).await,
             Self::RecoverDeliveries => replay::recover_deliveries(ctx, store, &deps.queues(), request).await,
             Self::WebhookStats => stats::webhook_stats(ctx, store, request).await,
+            Self::CreatePortalSession => portal::create_portal_session(ctx, store, &deps.portal_keys, request).await,
             Self::Console => Ok(crate::console::serve_console(request).await),
         }
     }

@@ -14,8 +14,12 @@ use crate::store::{
 };
 
 /// A global webhook's `entities` must all be the caller's: otherwise 404, as if the caller
-/// had asked for another tenant's webhook.
-fn check_coverage(scope: &Scoped, input: &WebhookIn) -> Result<(), Error> {
+/// had asked for another tenant's webhook. A portal session's webhooks list only the event types
+/// it grants (422).
+fn check_allowed(scope: &Scoped, input: &WebhookIn) -> Result<(), Error> {
+    if scope.caller.portal.as_ref().is_some_and(|grant| !grant.may_list(&input.event_list)) {
+        return Err(Error::validation("eventList", "lists an event type this portal session does not grant"));
+    }
     match &input.entities {
         Some(entities) if !scope.caller.may_cover(entities) => Err(Error::NotFound),
         _ => Ok(()),
@@ -45,7 +49,7 @@ pub(crate) async fn create_webhook<S: WebhookInsert + EventTypeGet + ?Sized>(
 ) -> Result<WebhookRecord, Error> {
     let catalog = catalog(store).await?;
     let input = WebhookIn::parse(body, &rules(ctx, scope, &catalog), None)?;
-    check_coverage(scope, &input)?;
+    check_allowed(scope, &input)?;
     let secret = ctx.ids.new_secret(input.signature)?;
     let now = Timestamp::new(ctx.clock.now());
     let (id, caller) = (WebhookId(ctx.ids.new_id()), &scope.caller);
@@ -110,7 +114,7 @@ pub(crate) async fn update_webhook<S: WebhookGet + WebhookReplace + EventTypeGet
     };
     let catalog = catalog(store).await?;
     let input = WebhookIn::parse(&document, &rules(ctx, scope, &catalog), Some(&current))?;
-    check_coverage(scope, &input)?;
+    check_allowed(scope, &input)?;
     check_update(condition, input.version, current.info.version)?;
     let now = Timestamp::new(ctx.clock.now());
     let updated = current.updated(input, &scope.caller.subject, now);

@@ -4,8 +4,8 @@
 
 use super::{
     AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, EventGet, EventInsert, EventTypeGet,
-    EventTypePut, FifoGate, RateLimitStore, RefusalList, RefusalRecord, WebhookDelete, WebhookGet, WebhookHealth,
-    WebhookInsert, WebhookList, WebhookReplace, WebhookSubscribers,
+    EventTypePut, FifoGate, PortalKeyStore, RateLimitStore, RefusalList, RefusalRecord, WebhookDelete, WebhookGet,
+    WebhookHealth, WebhookInsert, WebhookList, WebhookReplace, WebhookSubscribers,
 };
 
 /// What the deliver function reads and writes: deliveries, and the pages of fan-outs and
@@ -63,6 +63,7 @@ pub trait Store:
     + EventTypePut
     + RefusalRecord
     + RefusalList
+    + PortalKeyStore
 {
 }
 
@@ -77,5 +78,6 @@ impl<T> Store for T where
         + EventTypePut
         + RefusalRecord
         + RefusalList
+        + PortalKeyStore
 {
 }

@@ -347,6 +347,17 @@ pub trait AccessTokenStore: Send + Sync {
     async fn drop_access_token(&self, webhook: WebhookId, fingerprint: &str, token: &str) -> Result<(), StoreError>;
 }
 
+/// The deployment's portal key (docs/contract.md 16), which signs portal sessions' tokens: made
+/// once by the first session, kept sealed like every secret.
+#[async_trait]
+pub trait PortalKeyStore: Send + Sync {
+    /// The key, if one was kept (a consistent read: a session made a moment ago verifies).
+    async fn portal_key(&self) -> Result<Option<String>, StoreError>;
+    /// Keeps `key` unless a key is kept already, and answers the one kept: of two processes
+    /// making the first key at once, both then sign with the same.
+    async fn keep_portal_key(&self, key: &str) -> Result<String, StoreError>;
+}
+
 /// How long a refused ingest message's record is kept: as long as SQS keeps it on the ingest
 /// dead-letter queue (its longest retention).
 pub(crate) const REFUSAL_RETENTION: Duration = Duration::from_secs(14 * 86_400);

@@ -73,6 +73,12 @@ impl ApiEvent {
         self
     }
 
+    /// The request as the portal routes' Lambda authorizer lets it in, with `context`.
+    pub(crate) fn portal_context(mut self, context: Value) -> Self {
+        self.0["requestContext"]["authorizer"] = json!({ "lambda": context });
+        self
+    }
+
     pub(crate) fn without_authorizer(mut self) -> Self {
         self.0["requestContext"].as_object_mut().map(|o| o.remove("authorizer"));
         self

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
-use shared::api::{Function, routes};
+use shared::api::{Authorizer, Function, routes};
 
 use crate::helpers::TestApp;
 
@@ -20,6 +20,7 @@ type Route = (String, String);
 #[derive(Debug, PartialEq)]
 struct Listed {
     function: String,
+    authorizer: String,
     success: BTreeSet<u16>,
 }
 
@@ -30,7 +31,7 @@ fn section<'a>(heading: &str) -> &'a str {
     &rest[..rest.find("\n## ").unwrap_or(rest.len())]
 }
 
-/// Section 15: method, path, function, success statuses, a row each.
+/// Section 15: method, path, function, authorizer, success statuses, a row each.
 fn listed() -> BTreeMap<Route, Listed> {
     section("## 15. Every route")
         .lines()
@@ -38,16 +39,22 @@ fn listed() -> BTreeMap<Route, Listed> {
         .map(|line| {
             let cells: Vec<&str> =
                 line.split('|').map(|c| c.trim().trim_matches('`')).filter(|c| !c.is_empty()).collect();
-            let [method, path, function, success] = cells[..] else { panic!("section 15 row {line:?}") };
+            let [method, path, function, authorizer, success] = cells[..] else { panic!("section 15 row {line:?}") };
             let success = success.split(',').map(|s| s.trim().parse().expect("a status")).collect();
-            ((method.to_string(), path.to_string()), Listed { function: function.to_string(), success })
+            let (function, authorizer) = (function.to_string(), authorizer.to_string());
+            ((method.to_string(), path.to_string()), Listed { function, authorizer, success })
         })
         .collect()
 }
 
-/// Section 15's function of each route.
-fn functions_listed() -> BTreeMap<Route, String> {
-    listed().into_iter().map(|(route, row)| (route, row.function)).collect()
+/// Section 15's function and authorizer of each route.
+fn functions_listed() -> BTreeMap<Route, (String, String)> {
+    listed().into_iter().map(|(route, row)| (route, (row.function, row.authorizer))).collect()
+}
+
+/// An authorizer as section 15 names it.
+fn authorizer_name(authorizer: Authorizer) -> String {
+    format!("{authorizer:?}").to_lowercase()
 }
 
 /// A function's package, which is its binary's name: `RotateSecret` is `rotate-secret`.
@@ -73,7 +80,10 @@ fn mapping(value: &Value) -> &serde_yaml_ng::Mapping {
 #[test]
 fn the_contract_lists_every_route_the_runner_serves_with_its_function() {
     let listed = functions_listed();
-    let served = routes().into_iter().map(|r| ((r.method.to_string(), r.path), package(r.function))).collect();
+    let served = routes()
+        .into_iter()
+        .map(|r| ((r.method.to_string(), r.path), (package(r.function), authorizer_name(r.authorizer))))
+        .collect();
     assert_eq!(listed, served, "docs/contract.md section 15 against shared::api::routes()");
 }
 
@@ -99,7 +109,15 @@ fn the_template_sends_each_route_to_the_function_the_contract_names() {
         let events = resource["Properties"]["Events"].as_mapping().into_iter().flat_map(|e| e.values());
         for event in events.filter(|e| e["Type"].as_str() == Some("HttpApi")) {
             let route = (text(&event["Properties"]["Method"]).to_uppercase(), text(&event["Properties"]["Path"]));
-            assert!(declared.insert(route.clone(), binary.clone()).is_none(), "{route:?} declared twice");
+            // The API's default authorizer is the JWT one.
+            let authorizer = match event["Properties"]["Auth"]["Authorizer"].as_str() {
+                None | Some("JwtAuthorizer") => "jwt",
+                Some("PortalAuthorizer") => "portal",
+                Some("NONE") => "none",
+                Some(other) => panic!("{route:?}: the authorizer {other}"),
+            };
+            let declared_as = (binary.clone(), authorizer.to_string());
+            assert!(declared.insert(route.clone(), declared_as).is_none(), "{route:?} declared twice");
         }
     }
     let listed = functions_listed();

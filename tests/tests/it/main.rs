@@ -18,6 +18,7 @@ mod helpers;
 mod ingest;
 mod latency;
 mod notices;
+mod portal;
 mod process;
 mod queue_contract;
 mod rate_limits;

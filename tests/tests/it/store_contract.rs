@@ -19,6 +19,7 @@ use crate::helpers::{Backing, ENTITY, OTHER_ENTITY, backings, store_on};
 
 mod globals;
 mod notices;
+mod portal_key;
 mod refusals;
 mod sealing;
 

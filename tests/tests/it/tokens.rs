@@ -50,7 +50,7 @@ impl Tokens {
         json!({
             "sub": self.subject,
             "entities": entities,
-            "scope": "events:publish event-types:write",
+            "scope": "events:publish event-types:write portal:create",
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,

@@ -24,6 +24,7 @@ mod events;
 mod fifo;
 mod globals;
 mod notices;
+mod portal_key;
 mod rate_limits;
 mod refusals;
 mod reseal;

@@ -10,8 +10,8 @@ use super::MemoryStore;
 use crate::model::{Delivery, DeliveryState, DeliveryStatus, DeliveryStep, HourCounters, Timestamp, WebhookId};
 use crate::rate_limit::{Decision, RatePolicy, gcra};
 use crate::store::{
-    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, Page, PageRequest, RateLimitStore,
-    Recorded, StoreError,
+    AccessTokenStore, DeliveryGet, DeliveryList, DeliveryRecord, DeliveryStats, Page, PageRequest, PortalKeyStore,
+    RateLimitStore, Recorded, StoreError,
 };
 
 #[async_trait]
@@ -130,6 +130,17 @@ impl AccessTokenStore for MemoryStore {
             tables.access_tokens.remove(&key);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PortalKeyStore for MemoryStore {
+    async fn portal_key(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.tables()?.portal_key.clone())
+    }
+
+    async fn keep_portal_key(&self, key: &str) -> Result<String, StoreError> {
+        Ok(self.tables()?.portal_key.get_or_insert_with(|| key.to_string()).clone())
     }
 }
 

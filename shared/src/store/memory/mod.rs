@@ -51,6 +51,8 @@ struct Tables {
     rate_limits: HashMap<String, i64>,
     /// When what is past the retention was last forgotten.
     swept_at: Option<Timestamp>,
+    /// The portal key, once made.
+    portal_key: Option<String>,
 }
 
 /// A FIFO webhook's closed gate: its head, and how many messages were parked and released.
