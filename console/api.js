@@ -1,29 +1,46 @@
-// The API client: bearer token from sessionStorage, problem+json errors as ApiError.
-const TOKEN = "webhooks.token";
-const ENTITY = "webhooks.entity";
+// The API client: bearer token from sessionStorage, problem+json errors as ApiError. Opened at
+// /portal, the console is a portal (docs/contract.md 16): a session's token, kept in memory, on
+// the portal routes.
+const PORTAL = location.pathname === "/portal";
+const TOKEN = PORTAL ? "webhooks.portal.token" : "webhooks.token";
+const ENTITY = PORTAL ? "webhooks.portal.entity" : "webhooks.entity";
+const API = PORTAL ? "/portal/api" : "/api";
+// A portal keeps its session in the page's memory only: a framed page may be denied storage of
+// its own (browsers partition or refuse it to another site's frames), and the token is to leave
+// no trace. Reloading the frame ends it; the platform's page opens another session.
+const memory = new Map();
+const storage = PORTAL
+  ? { getItem: (key) => memory.get(key) ?? null, setItem: (key, value) => memory.set(key, value), removeItem: (key) => memory.delete(key) }
+  : sessionStorage;
+
+// A JWT's claims, read to decide what to offer; the API decides what is allowed. Not a JWT: none.
+export function claimsOf(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes)) || {};
+  } catch {
+    return {};
+  }
+}
 
 export const session = {
-  get token() { return sessionStorage.getItem(TOKEN) || ""; },
-  get entity() { return sessionStorage.getItem(ENTITY) || ""; },
+  portal: PORTAL,
+  get token() { return storage.getItem(TOKEN) || ""; },
+  get entity() { return storage.getItem(ENTITY) || ""; },
   save(token, entity) {
-    sessionStorage.setItem(TOKEN, token);
-    sessionStorage.setItem(ENTITY, entity);
+    storage.setItem(TOKEN, token);
+    storage.setItem(ENTITY, entity);
   },
-  // The scopes the token was granted (its `scope` claim, space-separated), read to decide what
-  // to offer; the API decides what is allowed. Not a JWT, or no claim: none.
+  get claims() { return claimsOf(this.token); },
+  // The scopes the token was granted (its `scope` claim, space-separated).
   get scopes() {
-    try {
-      const payload = this.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
-      const scope = JSON.parse(new TextDecoder().decode(bytes)).scope ?? "";
-      return Array.isArray(scope) ? scope : String(scope).split(/\s+/).filter(Boolean);
-    } catch {
-      return [];
-    }
+    const scope = this.claims.scope ?? "";
+    return Array.isArray(scope) ? scope : String(scope).split(/\s+/).filter(Boolean);
   },
   clear() {
-    sessionStorage.removeItem(TOKEN);
-    sessionStorage.removeItem(ENTITY);
+    storage.removeItem(TOKEN);
+    storage.removeItem(ENTITY);
   },
 };
 
@@ -45,7 +62,7 @@ export async function api(method, path, { body, ifMatch } = {}) {
   const headers = { Authorization: `Bearer ${session.token}`, Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (ifMatch !== undefined) headers["If-Match"] = `"${ifMatch}"`;
-  const response = await fetch(`/api${path}`, {
+  const response = await fetch(`${API}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

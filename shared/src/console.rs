@@ -53,9 +53,23 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     files.chain(std::iter::once(openapi)).collect()
 });
 
-/// The console page can reach only this origin: its own files and the API.
+/// The console page can reach only this origin: its own files and the API; no page may frame it.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The page's policy: at `/portal`, the origin its `?origin=` names (the session's
+/// `allowedOrigin`, which the console checks against its token) may frame it.
+fn policy(request: &Request) -> String {
+    let origin = (request.uri().path() == "/portal")
+        .then(|| request.uri().query())
+        .flatten()
+        .and_then(|query| url::form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "origin"))
+        .and_then(|(_, origin)| crate::portal::origin(&origin).ok());
+    match origin {
+        Some(origin) => CSP.replace("frame-ancestors 'none'", &format!("frame-ancestors {origin}")),
+        None => CSP.to_string(),
+    }
+}
 
 pub async fn serve_console(request: Request) -> Response<Body> {
     let path = request.uri().path();
@@ -73,7 +87,7 @@ pub async fn serve_console(request: Request) -> Response<Body> {
         .header(header::CONTENT_TYPE, asset.content_type)
         .header(header::ETAG, &asset.etag)
         .header(header::CACHE_CONTROL, "no-cache")
-        .header(header::CONTENT_SECURITY_POLICY, CSP)
+        .header(header::CONTENT_SECURITY_POLICY, policy(&request))
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "no-referrer")
         .body(body)
@@ -111,6 +125,31 @@ mod tests {
             assert_eq!(again.status(), 304, "{}", asset.path);
         }
         assert_eq!(serve_console(get("/console/secrets.txt", None)).await.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn only_the_portal_page_may_be_framed_and_only_by_the_origin_its_url_names() {
+        let framing = |path: &str, query: &[(&str, &str)]| {
+            let encoded: Vec<(&str, String)> =
+                query.iter().map(|(k, v)| (*k, url::form_urlencoded::byte_serialize(v.as_bytes()).collect())).collect();
+            let encoded: Vec<(&str, &str)> = encoded.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let event = ApiEvent::list_webhooks().route("GET", path, &[]).query(&encoded);
+            let request = event.without_authorizer().request();
+            let policy = policy(&request);
+            policy.split("; ").find(|d| d.starts_with("frame-ancestors")).unwrap_or_default().to_string()
+        };
+        assert_eq!(framing("/portal", &[("origin", "http://localhost:8123")]), "frame-ancestors http://localhost:8123");
+        assert_eq!(framing("/portal", &[]), "frame-ancestors 'none'");
+        for not_an_origin in ["http://localhost:8123/x", "javascript:alert(1)", "http://a.example 'self'", "*"] {
+            assert_eq!(framing("/portal", &[("origin", not_an_origin)]), "frame-ancestors 'none'", "{not_an_origin}");
+        }
+        assert_eq!(
+            framing("/", &[("origin", "http://localhost:8123")]),
+            "frame-ancestors 'none'",
+            "the console's own page"
+        );
+        let served = serve_console(get("/portal", None)).await;
+        assert_eq!(served.status(), 200);
     }
 
     #[test]

@@ -35,8 +35,12 @@ where
     let entity = scope.entity()?;
     let asked = SessionRequest::parse(&optional_json_object(&request)?, &catalog(store).await?)?;
     let session = open_session(ctx, keys, store, entity, asked).await?;
-    // The token rides in the fragment, which browsers never send: no server or log sees it.
-    let url = format!("{}/portal#token={}", public_base(&request), session.token);
+    // The token rides in the fragment, which browsers never send: no server or log sees it. The
+    // origin that may frame the page is in its query, where the page's server reads it.
+    let query = session.allowed_origin.as_deref().map(|origin| {
+        format!("?{}", url::form_urlencoded::Serializer::new(String::new()).append_pair("origin", origin).finish())
+    });
+    let url = format!("{}/portal{}#token={}", public_base(&request), query.unwrap_or_default(), session.token);
     let body = SessionOut { url, token: session.token, expires_at: session.expires_at };
     // A bearer token: no cache may keep it.
     json_response_with(StatusCode::CREATED, &body, &[(header::CACHE_CONTROL, "no-store".into())])

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
-pub(crate) use session::{SessionRequest, open_session};
+pub(crate) use session::{SessionRequest, open_session, origin};
 
 use crate::error::Error;
 use crate::model::EntityId;
@@ -25,7 +25,8 @@ use crate::store::PortalKeyStore;
 const ISSUER: &str = "webhooks-portal";
 
 /// What a portal token says: the entity it reaches, whether only to read, the event types its
-/// webhooks may list (any, when absent), the origin that may frame the portal, and its window.
+/// webhooks may list (any, when absent), the origin that may frame the portal, the entity's name
+/// to show, and its window. The console reads them too (its payload is not secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SessionClaims {
@@ -36,6 +37,9 @@ pub(crate) struct SessionClaims {
     pub event_types: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origin: Option<String>,
+    /// The name the portal shows for the entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_name: Option<String>,
     pub iss: String,
     pub aud: String,
     pub iat: i64,

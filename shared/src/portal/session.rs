@@ -20,7 +20,11 @@ pub(crate) struct SessionRequest {
     pub read_only: bool,
     pub event_types: Option<Vec<String>>,
     pub allowed_origin: Option<String>,
+    pub entity_name: Option<String>,
 }
+
+/// The longest entity name a session shows.
+const MAX_ENTITY_NAME_CHARS: usize = 200;
 
 impl SessionRequest {
     /// `eventTypes` are checked as a webhook's `eventList` entries are, against `catalog`.
@@ -47,11 +51,19 @@ impl SessionRequest {
             },
         );
         let allowed_origin = fields.optional("allowedOrigin", || None, |v| origin(as_str(v)?).map(Some));
-        match (expires_in, read_only, event_types, allowed_origin) {
-            (Some(expires_in), Some(read_only), Some(event_types), Some(allowed_origin))
+        let entity_name = fields.optional(
+            "entityName",
+            || None,
+            |v| match as_str(v)?.trim() {
+                name if (1..=MAX_ENTITY_NAME_CHARS).contains(&name.chars().count()) => Ok(Some(name.to_string())),
+                _ => Err(format!("must be 1 to {MAX_ENTITY_NAME_CHARS} characters")),
+            },
+        );
+        match (expires_in, read_only, event_types, allowed_origin, entity_name) {
+            (Some(expires_in), Some(read_only), Some(event_types), Some(allowed_origin), Some(entity_name))
                 if fields.errors.is_empty() =>
             {
-                Ok(Self { expires_in, read_only, event_types, allowed_origin })
+                Ok(Self { expires_in, read_only, event_types, allowed_origin, entity_name })
             }
             _ => Err(fields.into_error()),
         }
@@ -59,17 +71,18 @@ impl SessionRequest {
 }
 
 /// An origin as `Content-Security-Policy: frame-ancestors` names one: scheme, host and port.
-fn origin(text: &str) -> Result<String, String> {
+pub(crate) fn origin(text: &str) -> Result<String, String> {
     let problem = || "must be an origin (scheme, host and port only), e.g. https://app.example.com".to_string();
     let url = url::Url::parse(text).map_err(|_| problem())?;
     let origin = url.origin().ascii_serialization();
     if matches!(url.scheme(), "https" | "http") && origin == text { Ok(origin) } else { Err(problem()) }
 }
 
-/// A session's token and when it stops working.
+/// A session's token, when it stops working, and the origin that may frame its portal.
 pub(crate) struct Session {
     pub token: String,
     pub expires_at: Timestamp,
+    pub allowed_origin: Option<String>,
 }
 
 /// Opens a session on `entity`'s webhooks as `asked`, signed by the deployment's portal key
@@ -91,6 +104,7 @@ pub(crate) async fn open_session<S: PortalKeyStore + ?Sized>(
         read_only: asked.read_only,
         event_types: asked.event_types,
         allowed_origin: asked.allowed_origin,
+        entity_name: asked.entity_name,
         iss: ISSUER.to_string(),
         aud: ISSUER.to_string(),
         iat: now.timestamp(),
@@ -99,5 +113,5 @@ pub(crate) async fn open_session<S: PortalKeyStore + ?Sized>(
     };
     let token = keys.get_or_make(store).await?.issue(&claims)?;
     tracing::debug!(entity = %entity, jti = %claims.jti, read_only = claims.read_only, "portal session opened");
-    Ok(Session { token, expires_at })
+    Ok(Session { token, expires_at, allowed_origin: claims.allowed_origin })
 }

@@ -38,13 +38,20 @@ fn a_session_request_takes_its_defaults_and_refuses_what_is_out_of_bounds() {
     let defaults = asked(json!({})).expect("an empty body");
     assert_eq!(
         defaults,
-        SessionRequest { expires_in: 3_600, read_only: false, event_types: None, allowed_origin: None }
+        SessionRequest {
+            expires_in: 3_600,
+            read_only: false,
+            event_types: None,
+            allowed_origin: None,
+            entity_name: None
+        }
     );
     let full = asked(json!({"expiresIn": 86_400, "readOnly": true, "eventTypes": ["booking.*", "payment.completed"],
-                            "allowedOrigin": "http://127.0.0.1:8123"}))
+                            "allowedOrigin": "http://127.0.0.1:8123", "entityName": " The Siam Residences "}))
     .expect("every field");
     assert_eq!(full.event_types, Some(vec!["booking.*".to_string(), "payment.completed".into()]));
     assert_eq!(full.allowed_origin.as_deref(), Some("http://127.0.0.1:8123"));
+    assert_eq!(full.entity_name.as_deref(), Some("The Siam Residences"));
 
     for (body, field) in [
         (json!({"expiresIn": 0}), "expiresIn"),
@@ -57,6 +64,8 @@ fn a_session_request_takes_its_defaults_and_refuses_what_is_out_of_bounds() {
         (json!({"allowedOrigin": "https://app.example.com/"}), "allowedOrigin"),
         (json!({"allowedOrigin": "ftp://app.example.com"}), "allowedOrigin"),
         (json!({"allowedOrigin": "app.example.com"}), "allowedOrigin"),
+        (json!({"entityName": " "}), "entityName"),
+        (json!({"entityName": "x".repeat(201)}), "entityName"),
     ] {
         assert!(problems(body.clone()).contains(field), "{body}");
     }
@@ -93,6 +102,7 @@ async fn a_session_token_is_granted_with_its_entity_and_limits_and_no_other_toke
         read_only: false,
         event_types: None,
         allowed_origin: None,
+        entity_name: None,
         iss: ISSUER.into(),
         aud: ISSUER.into(),
         iat: 0,
