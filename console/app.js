@@ -19,7 +19,9 @@ function adoptFragmentToken() {
       session.save(offered, params.get("entity") || session.entity);
     }
   }
-  history.replaceState(null, "", `${location.pathname}${location.search}#/webhooks`);
+  // A portal keeps its query (the host page's theme and origin); the console drops it, so that the
+  // next link with a token is a new page load.
+  history.replaceState(null, "", `${location.pathname}${session.portal ? location.search : ""}#/webhooks`);
 }
 
 // The page that frames a portal is the one its session names: the server lets only the URL's
