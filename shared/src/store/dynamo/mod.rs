@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
@@ -131,6 +132,28 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// Hands every item `scan` finds (consistent reads, a page at a time) to `change`, which
+    /// answers whether it changed it; answers how many it changed. An operator's one-off pass
+    /// over the whole table (`webhooks-local seal-secrets`, `index-notices`).
+    async fn scan_changing<F, Fut>(&self, scan: ScanFluentBuilder, change: F) -> Result<usize, StoreError>
+    where
+        F: Fn(Item) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, StoreError>>,
+    {
+        let (mut changed, mut start) = (0, None);
+        loop {
+            let page = scan.clone().set_exclusive_start_key(start).consistent_read(true).send().await;
+            let page = page.map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                changed += usize::from(change(item).await?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(changed);
+            }
+        }
+    }
+
     /// The item at `key`, or `None`.
     async fn get_item<T: serde::de::DeserializeOwned>(
         &self,

@@ -83,31 +83,15 @@ impl DynamoStore {
     /// condition that it is still the version read (a write meanwhile marked it itself). A Scan
     /// of the whole table: an operator's one-off. Answers how many it marked.
     pub async fn index_notice_subscribers(&self) -> Result<usize, StoreError> {
-        let (mut marked, mut start) = (0, None);
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(
-                    "begins_with(PK, :owner) AND begins_with(SK, :webhook) AND attribute_not_exists(#of)",
-                )
-                .expression_attribute_names("#of", NOTICES_OF)
-                .expression_attribute_values(":owner", s("OWNER#"))
-                .expression_attribute_values(":webhook", s("WEBHOOK#"))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items.unwrap_or_default() {
-                marked += usize::from(self.mark_if_listing(item).await?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(marked);
-            }
-        }
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(PK, :owner) AND begins_with(SK, :webhook) AND attribute_not_exists(#of)")
+            .expression_attribute_names("#of", NOTICES_OF)
+            .expression_attribute_values(":owner", s("OWNER#"))
+            .expression_attribute_values(":webhook", s("WEBHOOK#"));
+        self.scan_changing(scan, |item| self.mark_if_listing(item)).await
     }
 
     /// Marks the webhook `item` if its `eventList` lists a platform type and it is unchanged.

@@ -45,30 +45,16 @@ impl DynamoStore {
                 "attribute_type({path}, :string) OR (attribute_type({path}, :map) AND {path}.keyId <> :current)"
             ));
         }
-        let (mut updated, mut start) = (0, None);
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(stale.join(" OR "))
-                .set_expression_attribute_names(Some(names.clone()))
-                .expression_attribute_values(":string", AttributeValue::S("S".into()))
-                .expression_attribute_values(":map", AttributeValue::S("M".into()))
-                .expression_attribute_values(":current", AttributeValue::S(self.sealer.key_id()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in page.items.unwrap_or_default() {
-                updated += usize::from(self.reseal(item).await?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(updated);
-            }
-        }
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(stale.join(" OR "))
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":string", AttributeValue::S("S".into()))
+            .expression_attribute_values(":map", AttributeValue::S("M".into()))
+            .expression_attribute_values(":current", AttributeValue::S(self.sealer.key_id()));
+        self.scan_changing(scan, |item| self.reseal(item)).await
     }
 
     /// The item's secrets that need this pass, opened.
