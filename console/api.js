@@ -33,6 +33,8 @@ export const session = {
     storage.setItem(ENTITY, entity);
   },
   get claims() { return claimsOf(this.token); },
+  // A read-only portal session: the console offers no change the API would refuse.
+  get readOnly() { return PORTAL && this.claims.readOnly === true; },
   // The scopes the token was granted (its `scope` claim, space-separated).
   get scopes() {
     const scope = this.claims.scope ?? "";

@@ -36,7 +36,7 @@ function portalRefusal() {
 }
 
 // A host page themes the portal through its URL: ?theme=light|dark, ?primary=<colour>,
-// ?font=<family> (or its own CSS variables, style.css).
+// ?font=<family>, which set style.css's variables (its own CSS cannot reach another origin's frame).
 function applyTheme() {
   const params = new URLSearchParams(location.search);
   const root = document.documentElement;

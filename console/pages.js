@@ -20,6 +20,10 @@ export const entityWebhooks = {
   title: "Webhooks",
   noun: "webhook",
   caption: "Webhooks of this account",
+  get intro() {
+    if (session.portal) return portalHelp(session.claims);
+    return session.scopes.includes("portal:create") ? PORTAL_HINT : null;
+  },
   path: (suffix = "") => entityPath(`/webhook${suffix}`),
   form(value) {
     const ownerName = h("input", { id: "ownerName", name: "ownerName", maxlength: 200, value: value.ownerName || "" });
@@ -32,10 +36,29 @@ export const entityWebhooks = {
   },
 };
 
+// The operator's pointer to the portal (docs/contract.md 16), and the portal's own help for the
+// entity's user, who came from the platform's page and knows nothing of tokens or scopes.
+const PORTAL_ENDED = "This page's access has ended. Open it again from the platform.";
+const PORTAL_HINT = "To let this account manage its own webhooks inside your product, embed the portal: "
+  + "your backend, with a token holding the scope portal:create, opens a session "
+  + "(POST /api/managing-entity/{entityId}/portal-session) and puts the url it answers in an iframe of your page. "
+  + "The README's \"Portal sessions\" says how.";
+
+function portalHelp({ readOnly, exp }) {
+  return [
+    "Your endpoints receive this platform's events here as signed HTTP POSTs. "
+      + "Create a webhook with your endpoint's URL and the events it wants, send it a test, then follow each delivery and the webhook's health.",
+    readOnly ? " This page lets you look only: changes are refused. Ask the platform for access that may change them." : "",
+    Number.isFinite(exp) ? ` This page works until ${when(exp * 1000)}; reopen it from the platform for more time.` : "",
+  ].join("");
+}
+
 // A page that could not be shown: the sign-in page for a token no longer accepted, else why.
 export function failure(main, err) {
   if (err instanceof ApiError && err.status === 401) {
-    location.hash = "#/signin";
+    // A portal has no sign-in: its session ended, and only the platform's page opens another.
+    if (session.portal) page(main, "Webhooks", h("p", { role: "alert", class: "alert" }, PORTAL_ENDED));
+    else location.hash = "#/signin";
     return;
   }
   page(main, "Something went wrong", h("p", { role: "alert", class: "alert" }, err.message));
@@ -94,7 +117,7 @@ export async function list(main, scope = entityWebhooks) {
     main,
     scope.title,
     scope.intro ? h("p", { class: "muted" }, scope.intro) : null,
-    h("div", { class: "toolbar" }, h("a", { class: "button", href: `${scope.route}/new` }, `Create ${scope.noun}`)),
+    writing(h("div", { class: "toolbar" }, h("a", { class: "button", href: `${scope.route}/new` }, `Create ${scope.noun}`))),
     h("div", { class: "table" },
       h("table", {},
         h("caption", { class: "visually-hidden" }, scope.caption),
@@ -117,6 +140,9 @@ export async function list(main, scope = entityWebhooks) {
     failure(main, err);
   }
 }
+
+// A control that changes something, which a read-only portal does not offer.
+const writing = (control) => (session.readOnly ? null : control);
 
 function row(main, scope, webhook) {
   const last = h("td", { "data-label": "Last delivery" }, h("span", { class: "muted" }, "…"));
@@ -146,11 +172,11 @@ function row(main, scope, webhook) {
     last,
     h("td", { "data-label": "Actions", class: "row-actions" },
       h("a", { href, "aria-label": `Edit ${webhook.name}` }, "Edit"),
-      h("button", { class: "link", onclick: pause, "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.name}` }, webhook.enabled ? "Pause" : "Resume"),
-      h("button", { class: "link", onclick: () => sendTest(scope, webhook), "aria-label": `Send a test event to ${webhook.name}` }, "Send test"),
+      writing(h("button", { class: "link", onclick: pause, "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.name}` }, webhook.enabled ? "Pause" : "Resume")),
+      writing(h("button", { class: "link", onclick: () => sendTest(scope, webhook), "aria-label": `Send a test event to ${webhook.name}` }, "Send test")),
       h("a", { href: `${href}/deliveries`, "aria-label": `Deliveries of ${webhook.name}` }, "Deliveries"),
-      h("button", { class: "link", onclick: () => rotateSecret(main, scope, webhook, () => list(main, scope)), "aria-label": `Rotate secret of ${webhook.name}` }, "Rotate secret"),
-      h("button", { class: "link danger", onclick: remove, "aria-label": `Remove ${webhook.name}` }, "Remove")));
+      writing(h("button", { class: "link", onclick: () => rotateSecret(main, scope, webhook, () => list(main, scope)), "aria-label": `Rotate secret of ${webhook.name}` }, "Rotate secret")),
+      writing(h("button", { class: "link danger", onclick: remove, "aria-label": `Remove ${webhook.name}` }, "Remove"))));
 }
 
 // ---- Create and edit -------------------------------------------------------------------------

@@ -86,9 +86,10 @@ export async function shoot(target, name) {
   for (const width of [1280, 375]) {
     await target.setViewportSize({ width, height: 900 });
     await target.screenshot({ path: `${shots}/${name}-${width}.png`, fullPage: true });
-    if (width === 375) {
-      const overflow = await target.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `${name} scrolls sideways at 375 px by ${overflow} px`);
+    // Each frame too: a framed portal may scroll inside a frame that fits the page.
+    for (const frame of width === 375 ? target.frames() : []) {
+      const overflow = await frame.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} scrolls sideways at 375 px by ${overflow} px in ${frame.url().split("#")[0]}`);
     }
   }
   await target.setViewportSize({ width: 1280, height: 900 });

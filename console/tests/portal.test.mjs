@@ -2,10 +2,10 @@
 // origin embeds it in an iframe, and the entity's user creates a webhook, sends it a test and
 // reads its deliveries and health, by mouse and by keyboard, themed light and dark, each look at
 // 1280 and 375 px. The same URL framed by any other origin is refused.
-import { after, test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { call, demoEntity, headingIs, page, publish, receiver, setUp, shoot } from "./harness.mjs";
+import { call, demoEntity, headingIs, page, publish, receiver, setUp, shoot, signIn } from "./harness.mjs";
 
 setUp();
 
@@ -27,9 +27,9 @@ iframe{display:block;width:100%;height:1100px;border:0}</style></head>
 }
 
 // A session for the demo entity that `origin` may frame: its URL.
-async function session(origin) {
+async function session(origin, more = {}) {
   const opened = await call("POST", `/managing-entity/${demoEntity()}/portal-session`,
-    { allowedOrigin: origin, entityName: ENTITY_NAME, eventTypes: ["booking.*"], expiresIn: 600 });
+    { allowedOrigin: origin, entityName: ENTITY_NAME, eventTypes: ["booking.*"], expiresIn: 600, ...more });
   assert.equal(opened.status, 201, JSON.stringify(opened.json));
   assert.ok(opened.json.url.includes(`/portal?origin=${encodeURIComponent(origin)}#token=`), opened.json.url);
   return opened.json.url;
@@ -48,20 +48,24 @@ async function embed(platform, src) {
 }
 
 let platform, stranger;
+before(async () => {
+  platform = await platformPage("127.0.0.2");
+  stranger = await platformPage("127.0.0.3");
+});
 after(() => {
   platform?.server.close();
   stranger?.server.close();
 });
 
 test("embedded, by mouse: create a webhook, send it a test, read its deliveries and health (light)", async () => {
-  platform = await platformPage("127.0.0.2");
-  stranger = await platformPage("127.0.0.3");
   const portal = await embed(platform, await session(platform.origin));
   await headingIs(portal, "Webhooks");
   await portal.getByText(ENTITY_NAME).waitFor();
   const nav = portal.getByRole("navigation", { name: "Sections" });
   assert.deepEqual(await nav.getByRole("link").allTextContents(), ["Webhooks"], "no global webhooks, no catalog");
   assert.equal(await portal.getByRole("button", { name: "Sign out" }).count(), 0);
+  await portal.getByText(/^Your endpoints receive this platform's events here as signed HTTP POSTs\..* This page works until /).waitFor();
+  assert.equal(await portal.getByText(/embed the portal/).count(), 0, "the operator's help is not the user's");
 
   await portal.getByRole("link", { name: "Create webhook" }).click();
   await portal.getByLabel("Name", { exact: true }).fill("Portal sync");
@@ -103,11 +107,19 @@ test("embedded, by keyboard and themed dark with the platform's colour and font"
   });
   assert.deepEqual(look, { bg: "#111827", accent: "#f472b6", font: "Georgia, serif" });
 
-  await portal.getByRole("link", { name: "Create webhook" }).focus();
+  // Tab from the page's heading reaches Create, and the form's fields one after another.
+  const focused = () => portal.locator(":focus").evaluate((element) => element.textContent.trim());
+  await portal.getByRole("heading", { level: 1 }).focus();
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(), "Create webhook");
   await page.keyboard.press("Enter");
   await portal.getByLabel("Name", { exact: true }).focus();
   await page.keyboard.type("Keyboard sync");
-  await portal.getByLabel("Endpoint URL").focus();
+  const focusedId = () => portal.locator(":focus").getAttribute("id");
+  await page.keyboard.press("Tab");
+  assert.equal(await focusedId(), "ownerName", "Tab moves from the name to the account's name");
+  await page.keyboard.press("Tab");
+  assert.equal(await focusedId(), "eventUrl", "and on to the URL");
   await page.keyboard.type(`http://127.0.0.1:${receiver.address().port}/keys`);
   await portal.getByLabel("All events, including ones added later").focus();
   await page.keyboard.press("Space");
@@ -151,4 +163,22 @@ test("the same portal framed by another origin is refused, and so is a URL namin
   await portal.getByRole("alert").getByText("This portal may not be shown on this page.").waitFor();
   assert.deepEqual(calls, [], "nor did the edited one");
   page.off("request", record);
+});
+
+test("a read-only portal offers no change, an ended one says so, and the operator's console points to the portal", async () => {
+  const portal = await embed(platform, await session(platform.origin, { readOnly: true }));
+  await headingIs(portal, "Webhooks");
+  await portal.getByText("Read only", { exact: true }).waitFor();
+  await portal.getByText(/This page lets you look only: changes are refused\./).waitFor();
+  await portal.getByRole("row", { name: /Portal sync/ }).waitFor();
+  assert.equal(await portal.getByRole("link", { name: "Create webhook" }).count(), 0, "nothing it may not do is offered");
+  assert.equal(await portal.getByRole("button", { name: "Remove Portal sync" }).count(), 0);
+
+  const ended = await session(platform.origin, { expiresIn: 1 });
+  await page.waitForTimeout(2_000);
+  const late = await embed(platform, ended);
+  await late.getByRole("alert").getByText("This page's access has ended. Open it again from the platform.").waitFor();
+
+  await signIn();
+  await page.getByText(/embed the portal: your backend, with a token holding the scope portal:create, opens a session/).waitFor();
 });

@@ -140,7 +140,10 @@ mod tests {
         };
         assert_eq!(framing("/portal", &[("origin", "http://localhost:8123")]), "frame-ancestors http://localhost:8123");
         assert_eq!(framing("/portal", &[]), "frame-ancestors 'none'");
-        for not_an_origin in ["http://localhost:8123/x", "javascript:alert(1)", "http://a.example 'self'", "*"] {
+        let not_origins =
+            ["http://localhost:8123/x", "javascript:alert(1)", "http://a.example 'self'", "*", "http://*"];
+        for not_an_origin in not_origins.into_iter().chain(["https://*.example.com", "http://a;sandbox", "http://a,b"])
+        {
             assert_eq!(framing("/portal", &[("origin", not_an_origin)]), "frame-ancestors 'none'", "{not_an_origin}");
         }
         assert_eq!(
@@ -148,8 +151,13 @@ mod tests {
             "frame-ancestors 'none'",
             "the console's own page"
         );
-        let served = serve_console(get("/portal", None)).await;
+        let portal = ApiEvent::list_webhooks()
+            .route("GET", "/portal", &[])
+            .query(&[("origin", "http%3A%2F%2Flocalhost%3A8123")]);
+        let served = serve_console(portal.without_authorizer().request()).await;
         assert_eq!(served.status(), 200);
+        let header = served.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(header.contains("frame-ancestors http://localhost:8123;"), "{header}");
     }
 
     #[test]

@@ -70,12 +70,20 @@ impl SessionRequest {
     }
 }
 
-/// An origin as `Content-Security-Policy: frame-ancestors` names one: scheme, host and port.
+/// An origin as `Content-Security-Policy: frame-ancestors` names one: scheme, host and port. The
+/// host is a domain name or an IPv4 address, of letters, digits, dots and hyphens only: a URL's
+/// host may also hold `*`, `;`, `,` or quotes, which the header would read as a wildcard, another
+/// directive or another policy, and CSP cannot name an IPv6 address.
 pub(crate) fn origin(text: &str) -> Result<String, String> {
     let problem = || "must be an origin (scheme, host and port only), e.g. https://app.example.com".to_string();
     let url = url::Url::parse(text).map_err(|_| problem())?;
+    let host_named = match url.host() {
+        Some(url::Host::Domain(name)) => name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'),
+        Some(url::Host::Ipv4(_)) => true,
+        _ => false,
+    };
     let origin = url.origin().ascii_serialization();
-    if matches!(url.scheme(), "https" | "http") && origin == text { Ok(origin) } else { Err(problem()) }
+    if matches!(url.scheme(), "https" | "http") && host_named && origin == text { Ok(origin) } else { Err(problem()) }
 }
 
 /// A session's token, when it stops working, and the origin that may frame its portal.

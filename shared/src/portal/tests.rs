@@ -64,6 +64,12 @@ fn a_session_request_takes_its_defaults_and_refuses_what_is_out_of_bounds() {
         (json!({"allowedOrigin": "https://app.example.com/"}), "allowedOrigin"),
         (json!({"allowedOrigin": "ftp://app.example.com"}), "allowedOrigin"),
         (json!({"allowedOrigin": "app.example.com"}), "allowedOrigin"),
+        (json!({"allowedOrigin": "http://*"}), "allowedOrigin"),
+        (json!({"allowedOrigin": "https://*.example.com"}), "allowedOrigin"),
+        (json!({"allowedOrigin": "http://a;sandbox"}), "allowedOrigin"),
+        (json!({"allowedOrigin": "http://a,b"}), "allowedOrigin"),
+        (json!({"allowedOrigin": "http://'none'"}), "allowedOrigin"),
+        (json!({"allowedOrigin": "http://[::1]:8123"}), "allowedOrigin"),
         (json!({"entityName": " "}), "entityName"),
         (json!({"entityName": "x".repeat(201)}), "entityName"),
     ] {
