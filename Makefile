@@ -8,6 +8,8 @@ test:
 	scripts/with-services.sh cargo test --workspace
 	scripts/with-services.sh cargo test -p webhooks-tests --test it -- --ignored --exact \
 	  store_contract::notices::a_table_and_webhooks_from_before_the_notices_index_are_indexed
+	scripts/with-services.sh cargo test -p webhooks-tests --test it -- --ignored --test-threads=1 \
+	  metrics::metrics_count_ten_deliveries
 	$(MAKE) smoke
 	scripts/schemathesis.sh
 	scripts/browser-tests.sh

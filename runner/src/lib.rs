@@ -6,6 +6,7 @@ pub use shared::dev_auth;
 pub mod event_source;
 pub mod gateway;
 pub mod process;
+mod prometheus;
 pub mod routes;
 pub mod secrets_key;
 
@@ -178,6 +179,7 @@ impl App {
                 (Arc::new(store), queue, fifo_queue, ingest)
             }
         };
+        prometheus::install();
         let timer = Arc::new(MemoryTimer::new(queue.0.clone()));
         let deps = Deps::new(ctx, store, (queue.0.clone(), fifo_queue.0.clone()));
         // The deliver function's client, made now so that a bad setting stops the start.
@@ -243,6 +245,10 @@ async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
         });
         let content_type = [(header::CONTENT_TYPE, "application/problem+json")];
         return (StatusCode::MISDIRECTED_REQUEST, content_type, problem.to_string()).into_response();
+    }
+    // The operator's, like the console: outside the API and its authorizers.
+    if method == Method::GET && uri.path() == "/metrics" {
+        return prometheus::render(&app).await;
     }
     let Some(route) = app.routes.find(method.as_str(), uri.path()) else {
         // API Gateway's own answer for a request no route matches.

@@ -99,7 +99,7 @@ pub async fn serve_api(function: Function) -> Result<(), lambda_http::Error> {
             Some(dev_auth) => dev_auth.authorize(request),
             None => request,
         };
-        Ok::<_, lambda_http::Error>(function.answer(deps, request).await)
+        Ok::<_, lambda_http::Error>(crate::metrics::flushed(function.answer(deps, request)).await)
     }))
     .await
 }

@@ -13,6 +13,7 @@ pub mod deps;
 pub mod dev_auth;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod portal;
 pub(crate) mod publish;

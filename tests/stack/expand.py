@@ -14,7 +14,9 @@ steps below get past the emulator's limits, and change nothing a function may do
   `BillingMode=PROVISIONED` (the stack test deploys the default, on demand), are left out;
 - the emulator authorizes a schedule as if it were in the `default` group, whatever group the
   call names: each policy that allows schedules of a group is given the same in `default` too,
-  for the emulator only (the IAM audit still checks the group each call named)."""
+  for the emulator only (the IAM audit still checks the group each call named);
+- the emulator refuses alarms on metric math (`Metrics`): they are left out (cfn-lint checks
+  them; the metrics they read are the stack test's, in the functions' logs)."""
 
 import io
 import os
@@ -161,7 +163,8 @@ def explicit_http_apis(resources: dict):
 
 def for_emulator(template: dict, parameters: dict) -> dict:
     """`template` with the SQS batch action names beside the single ones, `Number` parameters
-    (`parameters`, else their defaults) as numbers, and no auto scaling (see the module doc)."""
+    (`parameters`, else their defaults) as numbers, and no auto scaling nor metric-math alarms (see
+    the module doc)."""
     numbers = {
         name: _number(parameters.get(name, spec.get("Default")))
         for name, spec in template.get("Parameters", {}).items()
@@ -171,6 +174,7 @@ def for_emulator(template: dict, parameters: dict) -> dict:
         name: resource
         for name, resource in _numbers_in(template["Resources"], numbers).items()
         if not resource["Type"].startswith("AWS::ApplicationAutoScaling::")
+        and not (resource["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in resource["Properties"])
     }
     for statement in _statements(template["Resources"]):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -315,6 +315,14 @@ class ExpandTest(unittest.TestCase):
         self.assertNotIn("Writes", expand.for_emulator(scaled, {})["Resources"])
         self.assertIn("PublishRole", expand.for_emulator(scaled, {})["Resources"])
 
+    def test_a_metric_math_alarm_is_left_out_for_the_emulator_and_a_plain_one_kept(self):
+        alarms = template(["dynamodb:PutItem"])
+        alarms["Resources"]["Rate"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Metrics": [{"Id": "rate"}]}}
+        alarms["Resources"]["Backlog"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"MetricName": "Age"}}
+        expanded = expand.for_emulator(alarms, {})["Resources"]
+        self.assertNotIn("Rate", expanded)
+        self.assertIn("Backlog", expanded)
+
 
 class SamLocalTest(unittest.TestCase):
     RESOURCES = {"Table": {"Ref": "Table-1"}, "Queue": {"Ref": "http://q/Queue-1", "Arn": "arn:aws:sqs:us-east-1:0:Queue-1"}}

@@ -3,7 +3,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use shared::{aws, telemetry};
+use shared::{aws, metrics, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let (deps, timer) = (aws::deps(&config)?, aws::scheduler_timer(&config)?);
     let deliverer = deps.deliverer(&timer)?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(deliverer.deliver_batch(event.payload).await)
+        Ok::<_, Error>(metrics::flushed(deliverer.deliver_batch(event.payload)).await)
     }))
     .await
 }

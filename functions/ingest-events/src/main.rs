@@ -5,7 +5,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::ingest::{IngestQueues, ingest_batch};
-use shared::{aws, telemetry};
+use shared::{aws, metrics, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let (deps, (ingest, refused)) = (aws::deps(&config)?, aws::ingest_queues(&config)?);
     let queues = IngestQueues { ingest: &ingest, refused: &refused, deliveries: deps.queues() };
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(ingest_batch(&deps.ctx, deps.store.as_ref(), &queues, event.payload).await)
+        Ok::<_, Error>(metrics::flushed(ingest_batch(&deps.ctx, deps.store.as_ref(), &queues, event.payload)).await)
     }))
     .await
 }

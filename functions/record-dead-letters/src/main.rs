@@ -5,7 +5,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::delivery::record_dead_letters;
-use shared::{aws, telemetry};
+use shared::{aws, metrics, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,7 +13,9 @@ async fn main() -> Result<(), Error> {
     let config = aws::sdk_config().await;
     let deps = aws::deps(&config)?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(record_dead_letters(deps.store.as_ref(), deps.unordered.as_ref(), event.payload).await)
+        Ok::<_, Error>(
+            metrics::flushed(record_dead_letters(deps.store.as_ref(), deps.unordered.as_ref(), event.payload)).await,
+        )
     }))
     .await
 }

@@ -77,6 +77,7 @@ impl<'a> Deliverer<'a> {
             None
         };
         self.wait_in_process(message.due).await;
+        crate::metrics::taken(record, message, self.clock.now());
         match self.deliver(record, message, tally).await? {
             Outcome::Dropped => Ok(()),
             Outcome::Finished if head == Some(message.delivery_id) => {

@@ -186,6 +186,9 @@ where
     }
     // In the event's own record: at INFO, a line per event would cost more than its deliveries.
     tracing::debug!(event_id = %plan.event_id, event_type = %plan.event_type, deliveries = sent, "event published");
+    if !platform {
+        crate::metrics::published(sent);
+    }
     Ok(Published::Accepted { event_id: plan.event_id, deliveries: sent })
 }
 

@@ -22,6 +22,9 @@ impl<'a, S: DeliveryRecord + DeliveryStats + ?Sized> Tally<'a, S> {
     /// Records `step` and, when it is written, counts it.
     pub async fn record(&self, step: &DeliveryStep) -> Result<Recorded, StoreError> {
         let recorded = self.store.record_step(step).await?;
+        if recorded == Recorded::Written {
+            crate::metrics::step_recorded(step);
+        }
         if let (Recorded::Written, Some(delta)) = (recorded, HourCounters::of_step(step)) {
             let mut counts = self.counts.lock().map_err(|_| StoreError::internal("tally lock poisoned"))?;
             counts

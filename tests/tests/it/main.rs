@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod ingest;
 mod latency;
+mod metrics;
 mod notices;
 mod portal;
 mod process;
